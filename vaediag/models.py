@@ -133,12 +133,14 @@ class ConvVAE(VAE):
     """The Keras VAE example: Conv 32/3x3/s2 -> Conv 64/3x3/s2 -> Dense 16 -> (mu, logvar);
     decoder Dense 7*7*64 -> ConvT 64/s2 -> ConvT 32/s2 -> ConvT 1 (3x3, stride 1), ReLU between.
 
-    Runs in channels_last memory format, which makes the full-resolution layers several times faster
-    on CPU (see the README's performance section).
+    By default it runs in channels_last memory format, which makes the full-resolution layers several
+    times faster on CPU (see the README's performance section); ``channels_last=False`` gives the plain
+    NCHW fp32 implementation that the benchmark compares against. Both compute the same function.
     """
 
-    def __init__(self, config: VAEConfig):
+    def __init__(self, config: VAEConfig, channels_last: bool = True):
         super().__init__(config)
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         d = config.latent_dim
         self.encoder_net = nn.Sequential(
             nn.Conv2d(1, 32, 3, stride=2, padding=1), nn.ReLU(),
@@ -153,13 +155,13 @@ class ConvVAE(VAE):
             nn.ConvTranspose2d(64, 32, 3, stride=2, padding=1, output_padding=1), nn.ReLU(),
             nn.ConvTranspose2d(32, 1, 3, stride=1, padding=1),
         )
-        self.to(memory_format=torch.channels_last)
+        self.to(memory_format=self.memory_format)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return super().encode(x.contiguous(memory_format=torch.channels_last))
+        return super().encode(x.contiguous(memory_format=self.memory_format))
 
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
-        h = self.decoder_fc(z).view(-1, 64, 7, 7).contiguous(memory_format=torch.channels_last)
+        h = self.decoder_fc(z).view(-1, 64, 7, 7).contiguous(memory_format=self.memory_format)
         return self.decoder_net(h)
 
 

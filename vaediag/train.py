@@ -160,12 +160,41 @@ def evaluate_elbo(model: VAE, x: torch.Tensor, seed: int, batch_size: int = EVAL
     return {"loss": loss, "recon": recon, "kl": kl}
 
 
-def _progress(iterable, total: int, desc: str, enabled: bool):
-    if not enabled:
+def _progress(iterable, total: int, desc: str | None):
+    """Wrap in a tqdm bar when ``desc`` is given (a terminal), else return the iterable unchanged."""
+    if desc is None:
         return iterable
     from tqdm.auto import tqdm
 
     return tqdm(iterable, total=total, desc=desc, unit="batch", leave=False, dynamic_ncols=True)
+
+
+def train_one_epoch(
+    model: VAE,
+    optimizer: torch.optim.Optimizer,
+    train_x: torch.Tensor,
+    batch_size: int,
+    generator: torch.Generator,
+    progress_desc: str | None = None,
+) -> tuple[float, float, float]:
+    """One pass over ``train_x`` (float [N, 1, 28, 28] on the model's device) in ``randperm`` batches.
+
+    Returns the per-sample means (loss, recon, kl) in nats. Losses are accumulated on the device, so
+    there is no host synchronisation inside the loop (important on CUDA).
+    """
+    model.train()
+    n = len(train_x)
+    sums = torch.zeros(3, dtype=torch.float64, device=train_x.device)
+    perm = torch.randperm(n, generator=generator, device=train_x.device)
+    batches = (perm[i : i + batch_size] for i in range(0, n, batch_size))
+    for idx in _progress(batches, math.ceil(n / batch_size), progress_desc):
+        out = model(train_x[idx], generator=generator)
+        optimizer.zero_grad(set_to_none=True)
+        out.loss.backward()
+        optimizer.step()
+        sums += torch.stack([out.loss.detach(), out.recon.detach(), out.kl.detach()]).double() * len(idx)
+    loss, recon, kl = (sums / n).tolist()
+    return loss, recon, kl
 
 
 def train(
@@ -225,21 +254,10 @@ def train(
     if start_epoch > cfg.epochs:
         log(f"{run_dir}: already trained to epoch {start_epoch - 1}; nothing to do")
 
-    n = len(train_x)
-    n_batches = math.ceil(n / cfg.batch_size)
     for epoch in range(start_epoch, cfg.epochs + 1):
         t0 = time.perf_counter()
-        model.train()
-        sums = torch.zeros(3, dtype=torch.float64, device=device)
-        perm = torch.randperm(n, generator=gen, device=device)
-        batches = (perm[i : i + cfg.batch_size] for i in range(0, n, cfg.batch_size))
-        for idx in _progress(batches, n_batches, f"epoch {epoch}/{cfg.epochs}", progress):
-            out = model(train_x[idx], generator=gen)
-            optimizer.zero_grad(set_to_none=True)
-            out.loss.backward()
-            optimizer.step()
-            sums += torch.stack([out.loss.detach(), out.recon.detach(), out.kl.detach()]).double() * len(idx)
-        train_loss, train_recon, train_kl = (sums / n).tolist()
+        desc = f"epoch {epoch}/{cfg.epochs}" if progress else None
+        train_loss, train_recon, train_kl = train_one_epoch(model, optimizer, train_x, cfg.batch_size, gen, desc)
         test = evaluate_elbo(model, test_x, seed=cfg.seed * 1_000_003 + epoch)
         seconds = time.perf_counter() - t0
         if not all(math.isfinite(v) for v in (train_loss, test["loss"])):
