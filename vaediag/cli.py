@@ -118,6 +118,134 @@ def train(run_dir, resume, **kw):
     click.echo(history.tail(5).to_string(float_format=lambda v: f"{v:.3f}"))
 
 
+# --- evaluate --------------------------------------------------------------------------------
+def eval_options(f):
+    """Evaluation settings, shared by ``evaluate`` and ``study`` (defaults: vaediag.evaluate.DEFAULT_EVAL)."""
+    from .evaluate import DEFAULT_EVAL as D
+
+    opts = [
+        click.option("--samples", type=click.IntRange(min=10), default=D["samples"], show_default=True,
+                     help="Prior samples decoded and classified."),
+        click.option("--grid", type=click.IntRange(min=2), default=D["grid"], show_default=True,
+                     help="n for the n x n latent grids."),
+        click.option("--grid-span", type=click.FloatRange(min=0, min_open=True), default=D["grid_span"],
+                     show_default=True, help="The linear grid covers [-s, s] on both axes."),
+        click.option("--iwae", type=click.IntRange(min=0), default=D["iwae"], show_default=True,
+                     help="Importance samples K for the IWAE NLL bound (0 = off)."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path())
+@click.option("--epochs", "epochs", default=None, help="Comma-separated checkpoint epochs (default: all).")
+@eval_options
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda")
+@data_options
+def evaluate(run_dir, epochs, fmt, **kw):
+    """Evaluate every checkpoint of RUN_DIR: writes metrics.csv, per_class.csv, pairs.csv; prints a table."""
+    from .evaluate import evaluate as run_evaluate, format_table
+
+    ev = run_evaluate(run_dir, epochs=_epochs_option(epochs), log=_log, **kw)
+    click.echo(format_table(ev, fmt))
+
+
+# --- study / report / compare ----------------------------------------------------------------
+@cli.command()
+@train_options
+@eval_options
+def study(run_dir, resume, samples, grid, grid_span, iwae, **kw):
+    """Train (or resume) -> evaluate every checkpoint -> figures + report.html. Idempotent."""
+    from .study import run_study
+
+    cfg = _train_config(kw)
+    result = run_study(cfg, run_dir, log=_log,
+                       eval_settings=dict(samples=samples, grid=grid, grid_span=grid_span, iwae=iwae))
+    click.echo(str(result.report_html))
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path())
+def report(run_dir):
+    """Rebuild the figures and report.html / report.md of an evaluated RUN_DIR."""
+    from .report import build_report
+
+    html, _ = build_report(run_dir)
+    click.echo(str(html))
+
+
+@cli.command()
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path())
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Write comparison.csv, comparison_seeds.csv and comparison.png here.")
+def compare(run_dirs, out_dir):
+    """Put several evaluated runs side by side: one row per (run, epoch); seeds grouped as mean ± std."""
+    from pathlib import Path
+
+    from . import atomic
+    from .compare import compare_figure, compare_runs, format_summary, summarise_seeds
+
+    df = compare_runs(run_dirs)
+    summary = summarise_seeds(df)
+    click.echo(df.to_string(float_format=lambda v: f"{v:.3f}"))
+    click.echo("")
+    click.echo(format_summary(summary).to_string())
+    if out_dir:
+        out = Path(out_dir)
+        atomic.write_with(out / "comparison.csv", lambda tmp: df.to_csv(tmp))
+        atomic.write_with(out / "comparison_seeds.csv", lambda tmp: summary.to_csv(tmp))
+        compare_figure(df, out / "comparison.png")
+        click.echo(f"wrote {out}/comparison.csv, comparison_seeds.csv, comparison.png", err=True)
+
+
+# --- classifier ------------------------------------------------------------------------------
+@cli.group()
+def classifier():
+    """The shipped digit classifier that judges generated digits."""
+
+
+@classifier.command("train")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Default: the shipped recipe.")
+@click.option("--seed", type=int, default=None)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--out", "weights_dir", type=click.Path(file_okay=False), default=None,
+              help="Weights folder (default: the package's vaediag/weights/).")
+@data_options
+def classifier_train(epochs, seed, device, weights_dir, train_size, test_size, data_root):
+    """Train the digit CNN on MNIST and write digit_cnn.pt + digit_cnn.json (sha256, test accuracy)."""
+    from .classifier import TRAIN_DEFAULTS, save_classifier, train_classifier
+    from .data import load_mnist
+    from .devices import resolve_device
+
+    dev = resolve_device(device)
+    seed = TRAIN_DEFAULTS["seed"] if seed is None else seed
+    data = load_mnist(data_root, train_size=train_size, test_size=test_size, seed=seed, device=dev, log=_log)
+    model, info = train_classifier(data, epochs=epochs or TRAIN_DEFAULTS["epochs"], seed=seed, device=dev,
+                                   log=_log)
+    path = save_classifier(model.cpu(), info, weights_dir)
+    click.echo(f"test accuracy {info['test_accuracy']:.4f}; weights: {path}")
+
+
+@classifier.command("evaluate")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--weights", "weights_dir", type=click.Path(file_okay=False), default=None)
+@data_options
+def classifier_evaluate(device, weights_dir, train_size, test_size, data_root):
+    """Print the shipped classifier's accuracy on the MNIST test set."""
+    from .classifier import evaluate_classifier, load_classifier
+    from .data import load_mnist
+    from .devices import resolve_device
+
+    dev = resolve_device(device)
+    model = load_classifier(dev, weights_dir=weights_dir)
+    data = load_mnist(data_root, train_size=None, test_size=test_size, seed=0, log=_log)
+    acc = evaluate_classifier(model, data.test_images, data.test_labels)
+    click.echo(f"test accuracy {acc:.4f} on {len(data.test_labels)} MNIST test digits")
+
+
 def main(argv=None):  # console-script entry point
     cli.main(args=argv, prog_name="vaediag")
 
