@@ -57,7 +57,7 @@ HISTOGRAM_METRICS = [ENTROPY, ENTROPY_NORM, MODES_COVERED, KL_FROM_DATA, CHI2_PV
 
 GRID_SPAN = "grid_span"  # s: the linear grid covers [-s, s] on both axes
 GRID_INSIDE = "grid_inside_fraction"  # fraction of test mu inside the linear grid window, [0, 1]
-QGRID_SPAN = "qgrid_span"  # the quantile grid covers [-q, q], q = Phi^-1(1 - 0.5/n)... (see metrics.generation)
+QGRID_SPAN = "qgrid_span"  # the quantile grid covers [-q, q], q = Phi^-1(0.95) = 1.645 (Kingma & Welling)
 QGRID_INSIDE = "qgrid_inside_fraction"
 
 # --- metrics.csv: sample quality in classifier-feature space ----------------------------------

@@ -1,0 +1,168 @@
+"""Class-histogram metrics and latent grids on histograms and grids with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from vaediag.columns import (
+    CHI2_PVALUE,
+    CLASSIFIER_SCORE,
+    CONFIDENCE,
+    ENTROPY,
+    ENTROPY_NORM,
+    HISTOGRAM_METRICS,
+    KL_FROM_DATA,
+    MODES_COVERED,
+    PRIOR,
+)
+from vaediag.metrics.generation import (
+    class_counts,
+    class_shares,
+    histogram_metrics,
+    inside_fraction,
+    linear_grid,
+    quantile_grid,
+    sample_prior,
+    with_prefix,
+)
+
+UNIFORM_LABELS = np.repeat(np.arange(10), 100)
+
+
+def one_hot(classes, n_classes: int = 10) -> np.ndarray:
+    return np.eye(n_classes)[np.asarray(classes)]
+
+
+def test_one_class_histogram():
+    metrics = histogram_metrics(one_hot(np.full(500, 3)), UNIFORM_LABELS)
+    assert list(metrics) == HISTOGRAM_METRICS
+    assert metrics[ENTROPY] == 0.0 and metrics[ENTROPY_NORM] == 0.0
+    assert metrics[MODES_COVERED] == 1
+    assert metrics[KL_FROM_DATA] == pytest.approx(np.log(10))  # 1 * log(1 / 0.1)
+    assert metrics[CHI2_PVALUE] < 1e-100
+    assert metrics[CONFIDENCE] == 1.0
+    assert metrics[CLASSIFIER_SCORE] == pytest.approx(1.0)
+
+
+def test_uniform_histogram():
+    metrics = histogram_metrics(one_hot(UNIFORM_LABELS), UNIFORM_LABELS)
+    assert metrics[ENTROPY] == pytest.approx(np.log(10))
+    assert metrics[ENTROPY_NORM] == pytest.approx(1.0)
+    assert metrics[MODES_COVERED] == 10
+    assert metrics[KL_FROM_DATA] == pytest.approx(0.0, abs=1e-12)
+    assert metrics[CHI2_PVALUE] == pytest.approx(1.0)
+    assert metrics[CLASSIFIER_SCORE] == pytest.approx(10.0)
+
+
+def test_ambiguous_samples_have_low_confidence_and_score_one():
+    metrics = histogram_metrics(np.full((200, 10), 0.1), UNIFORM_LABELS)
+    assert metrics[CONFIDENCE] == pytest.approx(0.1)
+    assert metrics[CLASSIFIER_SCORE] == pytest.approx(1.0)
+
+
+def test_histogram_metrics_match_independent_formulas():
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.full(10, 0.3), size=2000)
+    probs[:, 7] *= 1e-3  # almost never predicted: exercises small counts
+    probs /= probs.sum(axis=1, keepdims=True)
+    reference_labels = rng.choice(10, size=3000, p=np.linspace(1, 2, 10) / np.linspace(1, 2, 10).sum())
+    metrics = histogram_metrics(probs, reference_labels)
+
+    counts = np.array([(probs.argmax(1) == c).sum() for c in range(10)])
+    q = counts / counts.sum()
+    p = np.array([(reference_labels == c).mean() for c in range(10)])
+    nz = q > 0
+    assert metrics[ENTROPY] == pytest.approx(-np.sum(q[nz] * np.log(q[nz])))
+    assert metrics[ENTROPY_NORM] == pytest.approx(metrics[ENTROPY] / np.log(10))
+    assert metrics[MODES_COVERED] == int(np.sum(q >= 0.01))
+    assert metrics[KL_FROM_DATA] == pytest.approx(np.sum(q[nz] * np.log(q[nz] / p[nz])))
+    expected = p * counts.sum()
+    statistic = np.sum((counts - expected) ** 2 / expected)
+    assert metrics[CHI2_PVALUE] == pytest.approx(stats.chi2.sf(statistic, df=9), rel=1e-6)
+    assert metrics[CONFIDENCE] == pytest.approx(probs.max(1).mean())
+    marginal = probs.mean(0)
+    kl = [np.sum(row * np.log(row / marginal)) for row in probs]
+    assert metrics[CLASSIFIER_SCORE] == pytest.approx(np.exp(np.mean(kl)))
+    assert 1.0 <= metrics[CLASSIFIER_SCORE] <= 10.0
+
+
+def test_modes_threshold_is_one_percent_inclusive():
+    classes = np.concatenate([np.full(990, 0), np.full(10, 1)])  # class 1 has exactly 1 %
+    assert histogram_metrics(one_hot(classes), UNIFORM_LABELS)[MODES_COVERED] == 2
+    classes = np.concatenate([np.full(991, 0), np.full(9, 1)])  # 0.9 %
+    assert histogram_metrics(one_hot(classes), UNIFORM_LABELS)[MODES_COVERED] == 1
+
+
+def test_samples_in_a_class_the_reference_lacks():
+    reference = np.repeat(np.arange(9), 10)  # no 9s in the reference
+    metrics = histogram_metrics(one_hot(np.arange(10).repeat(5)), reference)
+    assert metrics[KL_FROM_DATA] == np.inf
+    assert metrics[CHI2_PVALUE] == 0.0
+    # Without samples in that class, the class is simply dropped from the test.
+    metrics = histogram_metrics(one_hot(np.arange(9).repeat(5)), reference)
+    assert metrics[KL_FROM_DATA] == pytest.approx(0.0, abs=1e-12)
+    assert metrics[CHI2_PVALUE] == pytest.approx(1.0)
+
+
+def test_class_counts_and_shares():
+    probs = one_hot([2, 2, 5, 9])
+    np.testing.assert_array_equal(class_counts(probs), [0, 0, 2, 0, 0, 1, 0, 0, 0, 1])
+    shares = class_shares(probs)
+    assert shares.sum() == pytest.approx(1.0) and shares[2] == 0.5
+
+
+def test_with_prefix():
+    assert with_prefix({ENTROPY: 1.0}, PRIOR) == {"prior_entropy_nats": 1.0}
+
+
+def test_sample_prior_is_seeded_standard_normal():
+    z = sample_prior(20000, 3, seed=7)
+    assert z.shape == (20000, 3) and z.dtype == np.float32
+    np.testing.assert_array_equal(z, sample_prior(20000, 3, seed=7))
+    assert not np.array_equal(z, sample_prior(20000, 3, seed=8))
+    np.testing.assert_allclose(z.mean(0), 0, atol=0.03)
+    np.testing.assert_allclose(z.std(0), 1, atol=0.03)
+
+
+def test_linear_grid_order_matches_the_plotted_image_grid():
+    n, span = 5, 2.0
+    z = linear_grid(n, span, latent_dim=4)
+    assert z.shape == (n * n, 4) and z.dtype == np.float32
+    tiles = z.reshape(n, n, 4)  # [row, column, dim]
+    xs = np.linspace(-span, span, n)
+    for i in range(n):
+        for j in range(n):
+            np.testing.assert_allclose(tiles[i, j], [xs[j], xs[n - 1 - i], 0, 0], atol=1e-6)
+    np.testing.assert_allclose(z[0], [-span, span, 0, 0])  # top-left
+    np.testing.assert_allclose(z[n - 1], [span, span, 0, 0])  # top-right
+    np.testing.assert_allclose(z[-1], [span, -span, 0, 0])  # bottom-right
+
+
+def test_linear_grid_for_one_dimensional_latent_sweeps_in_reading_order():
+    z = linear_grid(4, 3.0, latent_dim=1)
+    assert z.shape == (16, 1)
+    np.testing.assert_allclose(z[:, 0], np.linspace(-3, 3, 16), rtol=1e-6)
+    with pytest.raises(ValueError):
+        linear_grid(4, 3.0, latent_dim=0)
+
+
+def test_quantile_grid_is_the_kingma_welling_grid():
+    z, span = quantile_grid(15, latent_dim=2)
+    assert span == pytest.approx(1.6448536269514722)  # Phi^-1(0.95)
+    values = stats.norm.ppf(np.linspace(0.05, 0.95, 15))
+    tiles = z.reshape(15, 15, 2)
+    np.testing.assert_allclose(tiles[0, :, 0], values, rtol=1e-6)  # x grows left to right
+    np.testing.assert_allclose(tiles[:, 0, 1], values[::-1], rtol=1e-6)  # y falls top to bottom
+    np.testing.assert_allclose(tiles[7, 7], [0, 0], atol=1e-6)
+    assert np.abs(z).max() == pytest.approx(span, rel=1e-6)
+    with pytest.raises(ValueError):
+        quantile_grid(15, 2, low=0.0)
+
+
+def test_inside_fraction():
+    mu = np.array([[0.0, 0.0, 9.0], [1.5, -1.5, 9.0], [1.6, 0.0, 0.0], [0.0, -3.0, 0.0]])
+    assert inside_fraction(mu, span=1.5) == 0.5  # dims >= 2 are ignored, the boundary counts as inside
+    assert inside_fraction(mu, span=3.0) == 1.0
+    assert inside_fraction(np.array([[0.5], [2.0]]), span=1.0) == 0.5  # 1-D latent

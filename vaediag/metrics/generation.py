@@ -1,0 +1,168 @@
+"""Generation: which digits a VAE draws, judged by the shipped classifier, and the latent grids people plot.
+
+Histogram metrics take classifier probabilities ``probs`` [N, n_classes] of generated images (from prior
+samples or from a latent grid) and compare the predicted-class histogram with the real test labels.
+Grid builders return latent codes; decoding them is the caller's job.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+from scipy import special, stats
+
+from vaediag.columns import (
+    CHI2_PVALUE,
+    CLASSIFIER_SCORE,
+    CONFIDENCE,
+    ENTROPY,
+    ENTROPY_NORM,
+    KL_FROM_DATA,
+    MODES_COVERED,
+)
+
+N_CLASSES = 10
+MODE_THRESHOLD = 0.01  # a class counts as a covered mode with >= 1 % of the samples
+GRID_SIZE = 15
+QUANTILE_LOW, QUANTILE_HIGH = 0.05, 0.95
+
+
+def class_counts(probs: np.ndarray, n_classes: int = N_CLASSES) -> np.ndarray:
+    """Number of samples whose most probable class is c, int64 [n_classes]."""
+    return np.bincount(np.argmax(np.asarray(probs), axis=1), minlength=n_classes)[:n_classes]
+
+
+def class_shares(probs: np.ndarray, n_classes: int = N_CLASSES) -> np.ndarray:
+    """Fraction of samples predicted as each class (argmax), float64 [n_classes], sums to 1.
+
+    Each share in [0, 1]; for a healthy MNIST generator every digit is near 0.1 (its test-set share).
+    """
+    counts = class_counts(probs, n_classes)
+    return counts / max(int(counts.sum()), 1)
+
+
+def _chi2_pvalue(counts: np.ndarray, expected_share: np.ndarray) -> float:
+    expected = expected_share * counts.sum()
+    impossible = expected <= 0
+    if np.any(counts[impossible] > 0):
+        return 0.0  # samples fall in a class the reference never has: certainly a different distribution
+    counts, expected = counts[~impossible], expected[~impossible]
+    if len(counts) < 2:
+        return 1.0
+    return float(stats.chisquare(counts, f_exp=expected).pvalue)
+
+
+def histogram_metrics(
+    probs: np.ndarray, reference_labels: np.ndarray, n_classes: int = N_CLASSES
+) -> dict[str, float]:
+    """Class-histogram metrics of generated samples, keyed by the un-prefixed ``HISTOGRAM_METRICS`` names.
+
+    The histogram counts argmax predictions of ``probs`` [N, n_classes]; the reference distribution is
+    the label frequency of ``reference_labels`` (the real test labels). Use :func:`with_prefix` to turn
+    the keys into ``prior_*`` / ``grid_*`` / ``qgrid_*`` columns.
+
+    - ``ENTROPY``: entropy of the histogram, nats, [0, ln n_classes]; higher = more diverse;
+      0 = one digit only (mode collapse), ln 10 = 2.303 = all digits equally often.
+    - ``ENTROPY_NORM``: entropy / ln n_classes, [0, 1]; 1 = uniform over the digits.
+    - ``MODES_COVERED``: classes with >= 1 % of the samples, 0..n_classes; higher is better.
+    - ``KL_FROM_DATA``: KL(histogram || reference), nats, [0, inf]; lower is better, 0 = the same digit
+      proportions as the test set; inf when samples fall in a class the reference never contains.
+    - ``CHI2_PVALUE``: chi-square goodness-of-fit p-value of the counts against the reference
+      proportions, [0, 1]; near 0 = the proportions differ significantly (with 10k samples even small
+      differences do), large = consistent with the reference.
+    - ``CONFIDENCE``: mean max class probability, [1/n_classes, 1]; higher = crisper, more
+      digit-like samples; near 1/n_classes = the classifier cannot tell what was drawn.
+    - ``CLASSIFIER_SCORE``: exp(E_x KL(p(y|x) || p(y))), p(y) = mean of ``probs`` (the Inception-score
+      analogue), [1, n_classes]; higher is better: n_classes = every sample is a confident digit and all
+      digits are equally frequent, 1 = all samples look alike (or all are ambiguous).
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    counts = class_counts(probs, n_classes)
+    shares = counts / max(int(counts.sum()), 1)
+    reference = np.bincount(np.asarray(reference_labels), minlength=n_classes)[:n_classes].astype(np.float64)
+    reference /= reference.sum()
+
+    entropy = float(stats.entropy(shares))
+    with np.errstate(divide="ignore"):
+        kl_from_data = float(np.sum(special.rel_entr(shares, reference)))
+
+    marginal = probs.mean(axis=0)
+    kl_rows = np.sum(special.rel_entr(probs, marginal[None, :]), axis=1)
+    return {
+        ENTROPY: entropy,
+        ENTROPY_NORM: float(entropy / np.log(n_classes)),
+        MODES_COVERED: int(np.sum(shares >= MODE_THRESHOLD)),
+        KL_FROM_DATA: kl_from_data,
+        CHI2_PVALUE: _chi2_pvalue(counts, reference),
+        CONFIDENCE: float(np.mean(np.max(probs, axis=1))),
+        CLASSIFIER_SCORE: float(np.exp(np.mean(kl_rows))),
+    }
+
+
+def with_prefix(metrics: dict, prefix: str) -> dict:
+    """Copy of ``metrics`` with every key prefixed, e.g. ``with_prefix(d, PRIOR)`` -> ``prior_entropy_nats``."""
+    return {f"{prefix}{key}": value for key, value in metrics.items()}
+
+
+def sample_prior(n: int, latent_dim: int, seed: int) -> np.ndarray:
+    """``n`` seeded draws from the N(0, I) prior, float32 [n, latent_dim] (``np.random.default_rng(seed)``)."""
+    return np.random.default_rng(seed).standard_normal((n, latent_dim), dtype=np.float32)
+
+
+def _grid(axis_values: Callable[[int], np.ndarray], n: int, latent_dim: int) -> np.ndarray:
+    """Row-major image-grid order: row i = y from high (top) to low, column j = x from low to high."""
+    if latent_dim < 1:
+        raise ValueError(f"latent_dim must be >= 1, got {latent_dim}")
+    z = np.zeros((n * n, latent_dim), dtype=np.float32)
+    if latent_dim == 1:
+        z[:, 0] = axis_values(n * n)  # one sweep from low to high, read left to right, top to bottom
+        return z
+    xs = axis_values(n)
+    ys = xs[::-1]
+    z[:, 0] = np.tile(xs, n)
+    z[:, 1] = np.repeat(ys, n)
+    return z
+
+
+def linear_grid(n: int, span: float, latent_dim: int) -> np.ndarray:
+    """The n×n latent grid of the Keras VAE example, float32 [n*n, latent_dim].
+
+    Dims 0 and 1 take ``np.linspace(-span, span, n)``; all other dims stay at the prior mean 0. Row-major
+    in the order of the plotted image grid: row i (top to bottom) has z_1 = +span ... -span, column j
+    (left to right) has z_0 = -span ... +span, so code ``i * n + j`` is the tile at row i, column j.
+    For ``latent_dim == 1`` the n*n codes sweep z_0 from -span to +span in that reading order.
+    """
+    return _grid(lambda m: np.linspace(-span, span, m), n, latent_dim)
+
+
+def quantile_grid(
+    n: int, latent_dim: int, low: float = QUANTILE_LOW, high: float = QUANTILE_HIGH
+) -> tuple[np.ndarray, float]:
+    """The Gaussian-quantile grid of Kingma & Welling (and the classic Keras example), with its span.
+
+    Dims 0 and 1 take ``scipy.stats.norm.ppf(np.linspace(low, high, n))`` (equal prior mass between
+    neighbouring tiles), other dims 0; same order as :func:`linear_grid`. Returns (z float32
+    [n*n, latent_dim], span) where span = max |coordinate| = ``norm.ppf(0.95)`` = 1.645 by default: the
+    grid covers [-span, span] on both axes.
+    """
+    if not 0.0 < low < high < 1.0:
+        raise ValueError(f"quantiles must satisfy 0 < low < high < 1, got low={low}, high={high}")
+    def axis(m: int) -> np.ndarray:
+        return stats.norm.ppf(np.linspace(low, high, m))
+
+    z = _grid(axis, n, latent_dim)
+    span = float(max(abs(stats.norm.ppf(low)), abs(stats.norm.ppf(high))))
+    return z, span
+
+
+def inside_fraction(mu: np.ndarray, span: float) -> float:
+    """Fraction of codes with |mu_0| <= span and |mu_1| <= span (dim 0 only when latent_dim is 1).
+
+    Range [0, 1], higher = the plotted grid window covers where the data actually lives. A grid showing
+    only a few digits while this is low means the grid misses the codes, not that the model collapsed.
+    """
+    mu = np.asarray(mu)
+    mu = mu.reshape(len(mu), -1)
+    dims = min(2, mu.shape[1])
+    return float(np.mean(np.all(np.abs(mu[:, :dims]) <= span, axis=1)))
