@@ -1,0 +1,225 @@
+"""Fabricate an evaluated RUN_DIR the way ``train`` + ``evaluate`` would write it, without training anything.
+
+Used by the plots / report / compare tests (and free for any other test that needs an evaluated run)::
+
+    from fake_run import make_fake_run
+    run = make_fake_run(tmp_path / "run", epochs=(5, 15, 30, 50, 100), scenario="window")
+
+Files written (see /tmp/design.md, "evaluate.py API"):
+
+    config.json            as train.py writes it: {"model", "train", "device", "n_train", "n_test", "versions"}
+    history.csv            one row per training epoch 1..max(epochs), columns.HISTORY_COLUMNS
+    metrics.csv            index "epoch": the checkpoint epochs, then the reference row "data";
+                           history columns joined in (NaN on "data") + every metrics column of columns.py
+    per_class.csv          EPOCH, DIGIT, CLASS_* columns; 10 rows per epoch and 10 "data" rows
+    pairs.csv              EPOCH, DIGIT_A, DIGIT_B, CONFUSION_RATE; 45 rows per checkpoint epoch
+    evaluation.json        settings + versions
+    eval/epoch_XXX.npz     test_mu, test_labels, grid_linear, grid_quantile, grid_span, qgrid_span, prior_labels
+
+Scenarios shape the generation numbers at the *last* checkpoint (earlier ones stay healthy):
+
+    "healthy"   every digit in prior and grid samples, grid window holds ~97 % of the test codes
+    "collapse"  digits 2 and 3 vanish from prior samples *and* the grid: a model collapse
+    "window"    prior samples are fine, the grid misses digits 0 and 1 and holds only ~55 % of the codes
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from vaediag import columns as C
+
+SCENARIOS = ("healthy", "collapse", "window")
+DATA_SHARE = np.array([980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]) / 10000.0  # MNIST test labels
+MOST_MIXED = (4, 9)
+
+
+def _entropy_norm(shares: np.ndarray) -> float:
+    p = shares[shares > 0]
+    return float(-(p * np.log(p)).sum() / np.log(10))
+
+
+def _shares(rng: np.random.Generator, missing: tuple[int, ...] = ()) -> np.ndarray:
+    s = DATA_SHARE * rng.uniform(0.8, 1.2, 10)
+    s[list(missing)] = 0.0
+    return s / s.sum()
+
+
+def _hist_metrics(prefix: str, shares: np.ndarray, confidence: float, score: float) -> dict:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kl = float(np.nansum(np.where(shares > 0, shares * np.log(shares / DATA_SHARE), 0.0)))
+    return {
+        prefix + C.ENTROPY: _entropy_norm(shares) * np.log(10),
+        prefix + C.ENTROPY_NORM: _entropy_norm(shares),
+        prefix + C.MODES_COVERED: int((shares >= 0.01).sum()),
+        prefix + C.KL_FROM_DATA: kl,
+        prefix + C.CHI2_PVALUE: 0.5 if kl < 0.01 else 1e-6,
+        prefix + C.CONFIDENCE: confidence,
+        prefix + C.CLASSIFIER_SCORE: score,
+    }
+
+
+def _digit_image(digit: int, rng: np.random.Generator) -> np.ndarray:
+    """A 28x28 uint8 'digit': a bright square whose position encodes the class, plus noise."""
+    img = rng.integers(0, 30, (28, 28)).astype(np.uint8)
+    r, k = 2 + (digit // 5) * 12, 2 + (digit % 5) * 5
+    img[r : r + 6, k : k + 6] = 230
+    return img
+
+
+def make_fake_run(
+    run_dir: str | Path,
+    *,
+    epochs: tuple[int, ...] = (1, 3, 5),
+    scenario: str = "healthy",
+    latent_dim: int = 2,
+    n_test: int = 400,
+    grid: int = 5,
+    model: str = "mlp",
+    beta: float = 1.0,
+    seed: int = 0,
+    lr: float = 1e-3,
+    history_epochs: int | None = None,
+    overfit: bool = False,
+    write_artifacts: bool = True,
+) -> Path:
+    """Write a complete evaluated run into ``run_dir`` (created) and return it as a Path.
+
+    ``seed`` is the training seed recorded in config.json and also varies every fabricated number a little,
+    so runs that differ only by seed look like real repeats. ``overfit=True`` makes the test loss rise
+    after epoch 30 while the train loss keeps falling. ``history_epochs`` (default ``max(epochs)``) sets
+    how many epochs history.csv holds.
+    """
+    if scenario not in SCENARIOS:
+        raise ValueError(f"scenario must be one of {SCENARIOS}, got {scenario!r}")
+    run = Path(run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed * 7919 + latent_dim * 31 + int(beta * 10))
+    epochs = tuple(int(e) for e in epochs)
+    last_epoch = epochs[-1]
+    n_hist = history_epochs or last_epoch
+    versions = {"vaediag": "0.1.0", "python": "3.11", "torch": "2.14.1", "torchvision": "0.29.1",
+                "numpy": np.__version__, "pandas": pd.__version__, "platform": "test"}
+
+    train_cfg = {"model": model, "latent_dim": latent_dim, "beta": beta, "epochs": n_hist,
+                 "checkpoints": list(epochs), "batch_size": 128, "lr": lr, "seed": seed, "device": "cpu",
+                 "train_size": 3000, "test_size": n_test, "data_root": None}
+    (run / "config.json").write_text(json.dumps(
+        {"model": {"model": model, "latent_dim": latent_dim, "beta": beta}, "train": train_cfg,
+         "device": "cpu", "n_train": 3000, "n_test": n_test, "versions": versions}, indent=2))
+
+    # --- history.csv: losses fall like 1/epoch; overfit makes test rise after epoch 30 -------------------
+    e = np.arange(1, n_hist + 1, dtype=float)
+    noise = rng.normal(0, 0.05, n_hist)
+    train_loss = 140 + 60 / e + noise
+    test_loss = 142 + 55 / e + noise + (np.maximum(e - 30, 0) * 0.2 if overfit else 0.0)
+    hist = pd.DataFrame({
+        C.EPOCH: e.astype(int), C.TRAIN_LOSS: train_loss, C.TRAIN_RECON: train_loss - 6, C.TRAIN_KL: 6 + 0 * e,
+        C.TEST_LOSS: test_loss, C.TEST_RECON: test_loss - 6.2, C.TEST_KL: 6.2 + 0 * e,
+        C.EPOCH_SECONDS: 1.5 + 0 * e,
+    }, columns=C.HISTORY_COLUMNS).set_index(C.EPOCH)
+    hist.to_csv(run / "history.csv")
+
+    span, qspan = 1.0, 1.6448536269514722
+    labels = np.arange(n_test) % 10
+    centres = np.stack([np.cos(2 * np.pi * np.arange(10) / 10), np.sin(2 * np.pi * np.arange(10) / 10)], 1)
+    rows, per_class, pairs = [], [], []
+    (run / "eval").mkdir(exist_ok=True)
+    for i, ep in enumerate(epochs):
+        is_last = ep == last_epoch
+        progress = (i + 1) / len(epochs)
+        # --- latent codes: class blobs that tighten with training; "window" spreads them far out --------
+        scale = 2.5 if (scenario == "window" and is_last) else 0.8
+        mu2 = centres[labels] * scale + rng.normal(0, 0.6 - 0.3 * progress, (n_test, 2))
+        mu = np.concatenate([mu2, rng.normal(0, 0.3, (n_test, max(latent_dim - 2, 0)))], 1)[:, :latent_dim]
+        dims = min(latent_dim, 2)
+        inside = float(np.mean(np.all(np.abs(mu[:, :dims]) <= span, axis=1)))
+        qinside = float(np.mean(np.all(np.abs(mu[:, :dims]) <= qspan, axis=1)))
+        if scenario == "healthy" or not is_last:
+            inside = max(inside, 0.97)  # the numbers, not the fabricated codes, define the scenario
+        if scenario == "window" and is_last:
+            inside = 0.55
+
+        prior_missing = (2, 3) if (scenario == "collapse" and is_last) else ()
+        grid_missing = {"collapse": (2, 3), "window": (0, 1)}.get(scenario, ()) if is_last else ()
+        prior_s, grid_s, qgrid_s = _shares(rng, prior_missing), _shares(rng, grid_missing), _shares(rng, prior_missing)
+        sil = 0.10 + 0.25 * progress + rng.normal(0, 0.005)
+        knn = 0.80 + 0.15 * progress + rng.normal(0, 0.002)
+        rates = rng.uniform(0.0, 0.03, 45)
+        a_idx, b_idx = np.triu_indices(10, 1)
+        top = int(np.flatnonzero((a_idx == MOST_MIXED[0]) & (b_idx == MOST_MIXED[1]))[0])
+        rates[top] = 0.12 - 0.06 * progress
+        second = int(np.flatnonzero((a_idx == 3) & (b_idx == 5))[0])
+        rates[second] = 0.08 - 0.03 * progress
+        row = {C.EPOCH: ep, **hist.loc[ep].to_dict()} if ep in hist.index else {C.EPOCH: ep}
+        row.update({
+            C.SILHOUETTE: sil, C.KNN_ACCURACY: knn, C.DAVIES_BOULDIN: 2.0 - progress,
+            C.CALINSKI_HARABASZ: 900 * progress,
+            C.MOST_MIXED_PAIR: f"{MOST_MIXED[0]}-{MOST_MIXED[1]}", C.MOST_MIXED_PAIR_RATE: rates[top],
+            C.ACTIVE_UNITS: latent_dim, C.TOTAL_CORRELATION: 0.05, C.AGGPOST_MEAN_NORM: 0.02,
+            C.AGGPOST_VAR_MEAN: 0.9, C.AGGPOST_KL_PRIOR: 0.04,
+            **{f"{C.KL_PER_DIM_PREFIX}{d}": 3.0 / latent_dim for d in range(latent_dim)},
+            **_hist_metrics(C.PRIOR, prior_s, 0.80 + 0.1 * progress, 6 + 2 * progress),
+            **_hist_metrics(C.GRID, grid_s, 0.85, 7.0),
+            **_hist_metrics(C.QGRID, qgrid_s, 0.84, 6.9),
+            C.GRID_SPAN: span, C.GRID_INSIDE: inside, C.QGRID_SPAN: qspan, C.QGRID_INSIDE: qinside,
+            C.FRECHET: 40.0 - 25 * progress + rng.normal(0, 0.1), C.PRECISION: 0.6 + 0.2 * progress,
+            C.RECALL: 0.5 + 0.2 * progress - (0.2 if prior_missing else 0), C.DENSITY: 0.8,
+            C.COVERAGE: 0.6 + 0.2 * progress - (0.2 if prior_missing else 0),
+            C.EVAL_LOSS: row.get(C.TEST_LOSS, 150.0), C.EVAL_RECON: row.get(C.TEST_RECON, 144.0),
+            C.EVAL_KL: 6.2, C.RECON_ACCURACY: 0.85 + 0.1 * progress, C.IWAE_NLL: np.nan,
+        })
+        rows.append(row)
+        for d in range(10):
+            per_class.append({C.EPOCH: ep, C.DIGIT: d, C.CLASS_SILHOUETTE: sil + 0.01 * d, C.CLASS_KNN_RECALL: knn,
+                              C.CLASS_PRIOR_SHARE: prior_s[d], C.CLASS_GRID_SHARE: grid_s[d],
+                              C.CLASS_QGRID_SHARE: qgrid_s[d], C.CLASS_DATA_SHARE: DATA_SHARE[d]})
+        for a, b, r in zip(a_idx, b_idx, rates):
+            pairs.append({C.EPOCH: ep, C.DIGIT_A: int(a), C.DIGIT_B: int(b), C.CONFUSION_RATE: r})
+
+        if write_artifacts:
+            grid_digits = np.array([[d for d in range(10) if d not in grid_missing][k % (10 - len(grid_missing))]
+                                    for k in range(grid * grid)])
+            prior_digits = np.array([d for d in range(10) if d not in prior_missing])
+            np.savez(
+                run / "eval" / f"epoch_{ep:03d}.npz",
+                test_mu=mu.astype(np.float32), test_labels=labels.astype(np.int64),
+                grid_linear=np.stack([_digit_image(int(d), rng) for d in grid_digits]),
+                grid_quantile=np.stack([_digit_image(int(d), rng) for d in np.roll(grid_digits, 3)]),
+                grid_span=np.float64(span), qgrid_span=np.float64(qspan),
+                prior_labels=rng.choice(prior_digits, 1000).astype(np.int64),
+            )
+
+    ref = _hist_metrics(C.PRIOR, DATA_SHARE, 0.99, 9.8)
+    rows.append({C.EPOCH: C.DATA_ROW, **ref, C.FRECHET: 0.8, C.PRECISION: 0.95, C.RECALL: 0.95,
+                 C.DENSITY: 1.0, C.COVERAGE: 0.96, C.RECON_ACCURACY: np.nan})
+    for d in range(10):
+        per_class.append({C.EPOCH: C.DATA_ROW, C.DIGIT: d, C.CLASS_PRIOR_SHARE: DATA_SHARE[d],
+                          C.CLASS_DATA_SHARE: DATA_SHARE[d]})
+    metrics = pd.DataFrame(rows).set_index(C.EPOCH)
+    metrics.to_csv(run / "metrics.csv")
+    pd.DataFrame(per_class).to_csv(run / "per_class.csv", index=False)
+    pd.DataFrame(pairs).to_csv(run / "pairs.csv", index=False)
+    settings = {"samples": 1000, "grid": grid, "grid_span": span, "qgrid_span": qspan, "knn_k": 5, "prdc_k": 5,
+                "iwae": 0, "seed": 0, "n_test": n_test}
+    (run / "evaluation.json").write_text(json.dumps({"settings": settings, "versions": versions}, indent=2))
+    return run
+
+
+SHARED_EPOCHS = (5, 30, 50)
+_SHARED: dict = {}
+
+
+def shared_run_with_figures(tmp_path_factory):
+    """One fabricated "window" run (checkpoints ``SHARED_EPOCHS``) with its figures drawn, built once per
+    test session and shared by the plots and report tests (drawing is the slow part)."""
+    if "run" not in _SHARED:
+        from vaediag.plots import make_figures
+
+        run = make_fake_run(tmp_path_factory.mktemp("shared") / "run", epochs=SHARED_EPOCHS, scenario="window")
+        _SHARED["run"] = (run, make_figures(run))
+    return _SHARED["run"]

@@ -1,0 +1,94 @@
+"""Comparing runs: one row per (run, epoch), seed groups as mean ± std, a figure, one-line errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from vaediag import columns as C
+from vaediag import compare
+from vaediag.errors import RunDirError
+
+from fake_run import make_fake_run
+
+EPOCHS = (2, 5)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    base = tmp_path_factory.mktemp("compare")
+    kw = dict(epochs=EPOCHS, write_artifacts=False)
+    return [
+        make_fake_run(base / "b1_s0", beta=1.0, seed=0, **kw),
+        make_fake_run(base / "b1_s1", beta=1.0, seed=1, **kw),
+        make_fake_run(base / "b1_s2", beta=1.0, seed=2, **kw),
+        make_fake_run(base / "b4_s0", beta=4.0, seed=0, **kw),
+        make_fake_run(base / "d16_s0", latent_dim=16, seed=0, **kw),
+    ]
+
+
+def test_one_row_per_run_and_epoch_with_config(runs):
+    df = compare.compare_runs(runs)
+    assert df.index.names == [C.RUN, C.EPOCH]
+    assert len(df) == len(runs) * len(EPOCHS)
+    assert list(df.index.get_level_values(C.RUN).unique()) == [r.name for r in runs]
+    row = df.loc[("d16_s0", 5)]
+    assert (row[compare.MODEL], row[compare.LATENT_DIM], row[compare.BETA], row[compare.SEED]) == ("mlp", 16, 1.0, 0)
+    metrics = pd.read_csv(runs[3] / "metrics.csv", dtype={C.EPOCH: str}).set_index(C.EPOCH)
+    for m in (C.SILHOUETTE, C.FRECHET, C.TEST_LOSS):
+        assert df.loc[("b4_s0", 2), m] == pytest.approx(float(metrics.at["2", m]))
+    assert C.DATA_ROW not in df.index.get_level_values(C.EPOCH)
+    assert set(compare.KEY_METRICS) <= set(df.columns)
+
+
+def test_seeds_are_grouped_as_mean_and_std(runs):
+    df = compare.compare_runs(runs)
+    summary = compare.summarise_seeds(df)
+    assert summary.index.names == [compare.GROUP, C.EPOCH]
+    groups = list(summary.index.get_level_values(compare.GROUP).unique())
+    assert len(groups) == 3 and "mlp, d=2, β=1" in groups and "mlp, d=2, β=4" in groups
+    g = summary.loc[("mlp, d=2, β=1", 5)]
+    assert g[compare.N_SEEDS] == 3 and g[compare.SEEDS] == "0,1,2"
+    values = [df.loc[(f"b1_s{s}", 5), C.SILHOUETTE] for s in range(3)]
+    assert g[C.SILHOUETTE + compare.MEAN_SUFFIX] == pytest.approx(np.mean(values))
+    assert g[C.SILHOUETTE + compare.STD_SUFFIX] == pytest.approx(np.std(values, ddof=1))
+    single = summary.loc[("mlp, d=2, β=4", 5)]
+    assert single[compare.N_SEEDS] == 1 and np.isnan(single[C.SILHOUETTE + compare.STD_SUFFIX])
+    text = compare.format_summary(summary)
+    assert "±" in text.loc[("mlp, d=2, β=1", 5), C.SILHOUETTE]
+    assert "±" not in text.loc[("mlp, d=2, β=4", 5), C.SILHOUETTE]
+
+
+def test_other_differences_are_not_grouped_as_seeds(tmp_path):
+    a = make_fake_run(tmp_path / "a", seed=0, lr=1e-3, epochs=EPOCHS, write_artifacts=False)
+    b = make_fake_run(tmp_path / "b", seed=1, lr=1e-4, epochs=EPOCHS, write_artifacts=False)
+    summary = compare.summarise_seeds(compare.compare_runs([a, b]))
+    assert set(summary[compare.N_SEEDS]) == {1}
+    assert len(summary.index.get_level_values(compare.GROUP).unique()) == 2
+    assert any("lr=0.0001" in g for g in summary.index.get_level_values(compare.GROUP))
+
+
+def test_compare_figure_is_a_png(runs, tmp_path):
+    path = compare.compare_figure(compare.compare_runs(runs), tmp_path / "cmp" / "compare.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
+
+
+def test_clashing_folder_names_get_distinct_labels(tmp_path):
+    a = make_fake_run(tmp_path / "x" / "run", epochs=EPOCHS, write_artifacts=False)
+    b = make_fake_run(tmp_path / "y" / "run", epochs=EPOCHS, seed=1, write_artifacts=False)
+    df = compare.compare_runs([a, b])
+    assert list(df.index.get_level_values(C.RUN).unique()) == ["x/run", "y/run"]
+
+
+def test_bad_input_is_a_one_line_run_dir_error(tmp_path, runs):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "file.txt").write_text("x")
+    trained_only = tmp_path / "trained"
+    trained_only.mkdir()
+    (trained_only / "config.json").write_text("{}")
+    for bad in ([], [tmp_path / "missing"], [tmp_path / "empty"], [tmp_path / "file.txt"], [trained_only],
+                [runs[0], runs[0]]):
+        with pytest.raises(RunDirError) as exc:
+            compare.compare_runs(bad)
+        assert str(exc.value) and "\n" not in str(exc.value)

@@ -1,0 +1,183 @@
+"""Several evaluated runs side by side (latent 2 vs 16, β 1 vs 4, mlp vs conv, several seeds...).
+
+:func:`compare_runs` gives one tidy table, one row per (run, epoch), with the configuration that defines
+each run and the key metrics; :func:`summarise_seeds` groups runs that differ only by their seed and
+reports mean and standard deviation per epoch; :func:`compare_figure` plots the key metrics per run
+group over epochs (mean line, ± std band when a group has several seeds).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+from . import atomic, columns as C
+from .errors import RunDirError
+from .plots import DPI, RunResults, load_run
+
+MODEL, LATENT_DIM, BETA, SEED = "model", "latent_dim", "beta", "seed"
+GROUP, N_SEEDS, SEEDS, RUN_DIR = "group", "n_seeds", "seeds", "run_dir"
+# Configuration columns; runs agreeing on all of GROUP_KEYS (everything but the seed) form a seed group.
+# epochs / checkpoints are not keys: without an LR schedule a run's epoch-k state does not depend on them.
+GROUP_KEYS = (MODEL, LATENT_DIM, BETA, "batch_size", "lr", "train_size", "test_size")
+CONFIG_COLUMNS = GROUP_KEYS + (SEED,)
+KEY_METRICS = (  # metrics compared across runs: separation, diversity, window coverage, quality, fit
+    C.SILHOUETTE,
+    C.KNN_ACCURACY,
+    C.PRIOR + C.ENTROPY_NORM,
+    C.GRID + C.ENTROPY_NORM,
+    C.GRID_INSIDE,
+    C.PRIOR + C.CLASSIFIER_SCORE,
+    C.FRECHET,
+    C.COVERAGE,
+    C.RECON_ACCURACY,
+    C.TEST_LOSS,
+    C.ACTIVE_UNITS,
+)
+FIGURE_METRICS = (C.SILHOUETTE, C.KNN_ACCURACY, C.PRIOR + C.ENTROPY_NORM, C.FRECHET, C.RECON_ACCURACY,
+                  C.TEST_LOSS)
+MEAN_SUFFIX, STD_SUFFIX = "_mean", "_std"
+
+
+def _config_values(run: RunResults) -> dict:
+    cfg = run.config or {}
+    if not cfg:
+        raise RunDirError(f"{run.run_dir} has no config.json; is it a vaediag run directory?")
+    train, model = dict(cfg.get("train") or {}), dict(cfg.get("model") or {})
+    values = {k: model.get(k, train.get(k)) for k in (MODEL, LATENT_DIM, BETA)}
+    values.update({k: train.get(k) for k in CONFIG_COLUMNS if k not in values})
+    return values
+
+
+def run_labels(paths: Iterable[Path]) -> list[str]:
+    """Short unique labels: the folder names, or the paths relative to their common parent if those clash."""
+    paths = [Path(p).resolve() for p in paths]
+    names = [p.name for p in paths]
+    if len(set(names)) == len(names):
+        return names
+    common = Path(os.path.commonpath([str(p) for p in paths]))
+    labels = [p.relative_to(common).as_posix() or p.name for p in paths]
+    return labels if len(set(labels)) == len(labels) else [str(p) for p in paths]
+
+
+def compare_runs(run_dirs: Iterable[str | Path]) -> pd.DataFrame:
+    """One row per (run, checkpoint epoch): config columns, ``group``, ``run_dir`` and ``KEY_METRICS``.
+
+    Index (``RUN``, ``EPOCH``); the "data" reference rows are left out. A missing metric column is NaN.
+    A directory that is not an evaluated run raises :class:`RunDirError` (one line), as does an empty list
+    or the same run given twice.
+    """
+    run_dirs = [Path(d) for d in run_dirs]
+    if not run_dirs:
+        raise RunDirError("compare needs at least one evaluated run directory")
+    resolved = [d.resolve() for d in run_dirs]
+    if len(set(resolved)) != len(resolved):
+        raise RunDirError("the same run directory is given more than once")
+    runs = [load_run(d) for d in run_dirs]
+    frames = []
+    for label, run in zip(run_labels(run_dirs), runs):
+        m = run.checkpoint_metrics
+        df = pd.DataFrame({k: pd.to_numeric(m[k], errors="coerce") if k in m.columns else np.nan for k in KEY_METRICS},
+                          index=m.index)
+        for k, v in _config_values(run).items():
+            df[k] = v
+        df[RUN_DIR] = str(run.run_dir)
+        df[C.RUN] = label
+        frames.append(df.reset_index())
+    out = pd.concat(frames, ignore_index=True)
+    out[GROUP] = _group_labels(out)
+    cols = [C.RUN, C.EPOCH, *CONFIG_COLUMNS, GROUP, *KEY_METRICS, RUN_DIR]
+    return out[cols].set_index([C.RUN, C.EPOCH])
+
+
+def _key(v) -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return "all"
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def _group_labels(df: pd.DataFrame) -> pd.Series:
+    """"mlp, d=2, β=1" plus any other group key that differs between the runs compared."""
+    varying = [k for k in GROUP_KEYS[3:] if df[k].map(_key).nunique() > 1]
+
+    def label(row) -> str:
+        parts = [str(row[MODEL]), f"d={_key(row[LATENT_DIM])}", f"β={_key(row[BETA])}"]
+        return ", ".join(parts + [f"{k}={_key(row[k])}" for k in varying])
+
+    return df.apply(label, axis=1)
+
+
+def summarise_seeds(df: pd.DataFrame) -> pd.DataFrame:
+    """Group the rows of :func:`compare_runs` that differ only by seed: one row per (group, epoch) with
+    ``n_seeds``, ``seeds`` and for every key metric ``<metric>_mean`` and ``<metric>_std`` (sample std,
+    NaN for a single seed). Index (``group``, ``EPOCH``)."""
+    flat = df.reset_index()
+    metrics = [m for m in KEY_METRICS if m in flat.columns]
+    rows = []
+    for (group, epoch), g in flat.groupby([GROUP, C.EPOCH], sort=True):
+        row = {GROUP: group, C.EPOCH: epoch, N_SEEDS: int(g[SEED].nunique(dropna=False)),
+               SEEDS: ",".join(str(s) for s in sorted(g[SEED].map(_key).unique()))}
+        for k in GROUP_KEYS:
+            row[k] = g[k].iloc[0]
+        for m in metrics:
+            values = pd.to_numeric(g[m], errors="coerce")
+            row[m + MEAN_SUFFIX] = values.mean()
+            row[m + STD_SUFFIX] = values.std(ddof=1) if values.notna().sum() > 1 else np.nan
+        rows.append(row)
+    cols = [GROUP, C.EPOCH, *GROUP_KEYS, N_SEEDS, SEEDS] + [m + s for m in metrics for s in (MEAN_SUFFIX, STD_SUFFIX)]
+    return pd.DataFrame(rows, columns=cols).set_index([GROUP, C.EPOCH])
+
+
+def format_summary(summary: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
+    """The summary as text: one "mean ± std" column per metric (just the mean for a single seed)."""
+    out = summary[[N_SEEDS, SEEDS]].copy()
+    metrics = [c[: -len(MEAN_SUFFIX)] for c in summary.columns if c.endswith(MEAN_SUFFIX)]
+    for m in metrics:
+        mean, std = summary[m + MEAN_SUFFIX], summary[m + STD_SUFFIX]
+        out[m] = [("" if not np.isfinite(a) else f"{a:.{digits}g}" + (f" ± {s:.2g}" if np.isfinite(s) else ""))
+                  for a, s in zip(mean, std)]
+    return out
+
+
+def compare_figure(df: pd.DataFrame, out_path: str | Path, metrics: Iterable[str] = FIGURE_METRICS) -> Path:
+    """Key metrics over epochs, one line per run group (mean of its seeds, ± std band); a PNG at ``out_path``."""
+    import matplotlib.pyplot as plt  # vaediag.plots (imported above) selected the Agg backend
+
+    summary = summarise_seeds(df)
+    metrics = [m for m in metrics if m + MEAN_SUFFIX in summary.columns]
+    if not metrics:
+        raise RunDirError("none of the compared metrics is present in these runs")
+    ncol = min(3, len(metrics))
+    nrow = -(-len(metrics) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(5.0 * ncol, 3.6 * nrow + 0.8), squeeze=False)
+    groups = list(dict.fromkeys(summary.index.get_level_values(GROUP)))
+    colours = plt.get_cmap("tab10")
+    for ax, m in zip(axes.flat, metrics):
+        for i, g in enumerate(groups):
+            s = summary.xs(g, level=GROUP)
+            x = np.asarray(s.index, dtype=float)
+            mean, std = s[m + MEAN_SUFFIX].to_numpy(float), s[m + STD_SUFFIX].to_numpy(float)
+            n = int(s[N_SEEDS].max())
+            ax.plot(x, mean, "o-", color=colours(i % 10), ms=3, label=g + (f" ({n} seeds)" if n > 1 else ""))
+            if np.isfinite(std).any():
+                ax.fill_between(x, mean - np.nan_to_num(std), mean + np.nan_to_num(std), color=colours(i % 10),
+                                alpha=0.2, lw=0)
+        ax.set_title(m, fontsize=9)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(metrics):]:
+        ax.set_axis_off()
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 3), fontsize=8, frameon=False)
+    fig.subplots_adjust(left=0.07, right=0.98, top=0.95, bottom=0.1 + 0.03 * ((len(labels) - 1) // 3),
+                        wspace=0.25, hspace=0.45)
+    out_path = Path(out_path)
+    try:
+        atomic.write_with(out_path, lambda tmp: fig.savefig(tmp, format="png", dpi=DPI))
+    finally:
+        plt.close(fig)
+    return out_path
