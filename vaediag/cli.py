@@ -132,6 +132,10 @@ def eval_options(f):
                      show_default=True, help="The linear grid covers [-s, s] on both axes."),
         click.option("--iwae", type=click.IntRange(min=0), default=D["iwae"], show_default=True,
                      help="Importance samples K for the IWAE NLL bound (0 = off)."),
+        click.option("--knn-k", type=click.IntRange(min=1), default=D["knn_k"], show_default=True,
+                     help="Neighbours for the latent kNN accuracy / pair confusion."),
+        click.option("--prdc-k", type=click.IntRange(min=1), default=D["prdc_k"], show_default=True,
+                     help="Neighbours for precision / recall / density / coverage."),
     ]
     for opt in reversed(opts):
         f = opt(f)
@@ -142,6 +146,7 @@ def eval_options(f):
 @click.argument("run_dir", type=click.Path())
 @click.option("--epochs", "epochs", default=None, help="Comma-separated checkpoint epochs (default: all).")
 @eval_options
+@click.option("--seed", type=int, default=0, show_default=True, help="Seeds prior samples and ELBO noise.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda")
 @data_options
@@ -157,13 +162,13 @@ def evaluate(run_dir, epochs, fmt, **kw):
 @cli.command()
 @train_options
 @eval_options
-def study(run_dir, resume, samples, grid, grid_span, iwae, **kw):
+def study(run_dir, resume, samples, grid, grid_span, iwae, knn_k, prdc_k, **kw):
     """Train (or resume) -> evaluate every checkpoint -> figures + report.html. Idempotent."""
     from .study import run_study
 
     cfg = _train_config(kw)
-    result = run_study(cfg, run_dir, log=_log,
-                       eval_settings=dict(samples=samples, grid=grid, grid_span=grid_span, iwae=iwae))
+    result = run_study(cfg, run_dir, log=_log, eval_settings=dict(
+        samples=samples, grid=grid, grid_span=grid_span, iwae=iwae, knn_k=knn_k, prdc_k=prdc_k))
     click.echo(str(result.report_html))
 
 
