@@ -82,3 +82,15 @@ def test_conv_matches_keras_architecture():
     assert all(m.kernel_size == (3, 3) for m in convs)
     dense = [m.out_features for m in model.modules() if isinstance(m, torch.nn.Linear)]
     assert dense == [16, 2, 2, 7 * 7 * 64]
+
+
+@pytest.mark.parametrize("kind", ["mlp", "conv"])
+def test_forward_losses_are_means_of_per_sample_terms(kind):
+    torch.manual_seed(3)
+    model = build_model(VAEConfig(kind, 3, beta=2.0))
+    x = torch.rand(6, 1, 28, 28)
+    with torch.no_grad():
+        out = model(x, generator=torch.Generator().manual_seed(1))
+        assert torch.allclose(out.recon, reconstruction_nll(out.logits, x).mean(), rtol=1e-5)
+        assert torch.allclose(out.kl, gaussian_kl(out.mu, out.logvar).mean(), rtol=1e-5)
+        assert torch.allclose(out.loss, out.recon + 2.0 * out.kl)
