@@ -358,3 +358,14 @@ def test_short_real_run_end_to_end(tmp_path, mnist_root):
     assert ref[C.PRECISION] > 0.5 and ref[C.COVERAGE] > 0.5
     assert E.load_artifacts(run, 2)["grid_linear"].shape == (225, 28, 28)
     print("\n" + E.format_table(ev))
+
+
+def test_package_level_api(run, data, clf):
+    """``vaediag.evaluate(run_dir, ...)`` is the documented entry point and returns the DataFrames."""
+    import vaediag
+
+    ev = vaediag.evaluate(run, data=data, classifier=clf, **FAST, **QUIET)
+    assert isinstance(ev, vaediag.Evaluation)
+    assert list(ev.metrics.index) == [1, 2, C.DATA_ROW]
+    again = vaediag.read_results(run)
+    pd.testing.assert_frame_equal(again.metrics, ev.metrics, check_dtype=False)
