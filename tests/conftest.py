@@ -9,6 +9,9 @@ import pytest
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "mnist: needs the real MNIST (provisioned offline from PyPI; runs in CI)")
+    config.addinivalue_line(
+        "markers", "browser: renders report.html in headless Chromium (Debian's chromium; skips locally "
+        "without it, fails when CI=true)")
 
 
 @pytest.fixture(scope="session")

@@ -179,7 +179,8 @@ def problems(events: list[dict], session: str) -> list[str]:
         elif m == "Network.responseReceived" and p.get("response", {}).get("status", 0) >= 400:
             out.append(f"HTTP {p['response']['status']}: {p['response'].get('url', '')[:100]}")
         elif m == "Runtime.exceptionThrown":
-            out.append(f"exception: {p.get('exceptionDetails', {}).get('text')}")
+            d = p.get("exceptionDetails", {})
+            out.append(f"exception: {d.get('text')} {d.get('exception', {}).get('description', '')}")
         elif m == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
             out.append(f"console.{p['type']}: {[a.get('value', a.get('description')) for a in p.get('args', [])]}")
         elif m == "Log.entryAdded" and p.get("entry", {}).get("level") == "error":
@@ -235,7 +236,7 @@ def test_every_image_in_report_html_loads_in_headless_chromium(chromium, built, 
                                       and i["naturalHeight"] > 0)]
     assert not broken, f"images that failed to load: {broken}"
     for i in imgs:
-        assert i["src"] == "data:image/png;base64", i  # embedded, nothing fetched
+        assert i["src"] == "data:image/png;base64,", i  # embedded, nothing fetched
         assert (i["naturalWidth"], i["naturalHeight"]) == png_size(figs[i["name"]]), i
         assert i["shownWidth"] > 0 and i["shownHeight"] > 0, f"image not displayed: {i}"
     assert not issues, issues
