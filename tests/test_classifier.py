@@ -13,6 +13,7 @@ import torch
 from vaediag import classifier as clf
 from vaediag.classifier import (ClassifierOutput, DigitClassifier, classify, evaluate_classifier, load_classifier,
                                 random_shift, save_classifier, train_classifier)
+from vaediag.atomic import file_sha256
 from vaediag.errors import CheckpointError
 
 from helpers import synthetic_digits
@@ -121,7 +122,7 @@ def test_evaluate_classifier_is_accuracy(model):
 def test_save_and_load_round_trip(tmp_path, model):
     path = save_classifier(model, {"test_accuracy": 0.5}, tmp_path)
     info = json.loads((tmp_path / clf.INFO_FILE).read_text())
-    assert info["sha256"] == clf.sha256_file(path) and info["test_accuracy"] == 0.5
+    assert info["sha256"] == file_sha256(path) and info["test_accuracy"] == 0.5
     assert info["architecture"] == {"channels": list(clf.CHANNELS), "feature_dim": clf.FEATURE_DIM}
     loaded = load_classifier("cpu", weights_dir=tmp_path)
     assert not loaded.training and loaded.fused
@@ -145,7 +146,7 @@ def test_unloadable_weights_with_matching_sha_raise_checkpoint_error(tmp_path, m
     pt = tmp_path / clf.WEIGHTS_FILE
     pt.write_bytes(b"not a torch file")
     info = json.loads((tmp_path / clf.INFO_FILE).read_text())
-    info["sha256"] = clf.sha256_file(pt)
+    info["sha256"] = file_sha256(pt)
     (tmp_path / clf.INFO_FILE).write_text(json.dumps(info))
     with pytest.raises(CheckpointError, match="cannot be loaded") as exc:
         load_classifier(weights_dir=tmp_path)
@@ -164,7 +165,7 @@ def test_shipped_weights_are_small_verified_and_documented():
     info = clf.read_info()
     pt = clf.WEIGHTS_DIR / clf.WEIGHTS_FILE
     assert pt.stat().st_size <= 2 * 1024 * 1024
-    assert clf.sha256_file(pt) == info["sha256"]
+    assert file_sha256(pt) == info["sha256"]
     assert info["test_accuracy"] >= 0.993 and info["n_train"] == 60_000 and info["n_test"] == 10_000
     for key in ("train", "train_seconds", "torch_version", "inference_seconds_10k", "history", "parameters"):
         assert key in info

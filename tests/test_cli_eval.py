@@ -13,17 +13,11 @@ from vaediag.cli import cli
 from vaediag.train import TrainConfig, train
 
 from fake_run import make_fake_run
-from helpers import synthetic_digits
+from helpers import assert_one_line_error, synthetic_digits
 
 
 def run_cli(*args):
     return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def assert_one_line_error(res, fragment):
-    assert res.exit_code == 2, res.output
-    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error:") and fragment in lines[0], res.stderr
 
 
 @pytest.fixture(scope="module")

@@ -16,19 +16,13 @@ from vaediag.checkpoint import read_state
 from vaediag.cli import cli
 from vaediag.train import read_history
 
+from helpers import assert_one_line_error
+
 SMALL = ["--train-size", "2000", "--test-size", "500"]
 
 
 def run_cli(*args):
     return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def assert_one_line_error(result, fragment):
-    assert result.exit_code == 2, result.output
-    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error:"), result.stderr
-    assert fragment in lines[0]
-    assert "Traceback" not in result.output
 
 
 @pytest.mark.mnist

@@ -6,6 +6,7 @@ A reader (or a killed run) therefore sees either the old file or the complete ne
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -62,3 +63,9 @@ def write_with(path: str | os.PathLike, writer: Callable[[Path], None]) -> None:
     """
     with atomic_path(path) as tmp:
         writer(tmp)
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file's bytes (read in blocks)."""
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()

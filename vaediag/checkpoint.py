@@ -12,7 +12,6 @@ Every file is written atomically (temp file + rename), so a killed run never lea
 
 from __future__ import annotations
 
-import hashlib
 import pickle
 import re
 import zipfile
@@ -22,6 +21,7 @@ from pathlib import Path
 import torch
 
 from . import atomic
+from .atomic import file_sha256  # noqa: F401  (re-exported: evaluate keys its cache on it)
 from .errors import CheckpointError, RunDirError
 from .models import VAE, VAEConfig, build_model
 
@@ -99,11 +99,3 @@ def list_checkpoints(run_dir: str | Path) -> dict[int, Path]:
             if m:
                 found[int(m.group(1))] = p
     return dict(sorted(found.items()))
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()

@@ -18,7 +18,6 @@ channels-last, under ``torch.inference_mode``, in large batches.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import math
@@ -33,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_eval
 
-from .atomic import write_json, write_with
+from .atomic import file_sha256, write_json, write_with
 from .devices import resolve_device
 from .errors import CheckpointError
 
@@ -222,14 +221,6 @@ def time_inference(model: DigitClassifier, images: torch.Tensor, batch_size: int
 # ------------------------------------------------------------------------------------------------ weights
 
 
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def read_info(weights_dir: str | Path | None = None) -> dict[str, Any]:
     """The ``digit_cnn.json`` next to the weights (sha256, test accuracy, training settings, timings)."""
     path = Path(weights_dir if weights_dir is not None else WEIGHTS_DIR) / INFO_FILE
@@ -256,7 +247,7 @@ def load_classifier(device: str | torch.device = "cpu", *,
     path = weights_dir / WEIGHTS_FILE
     if not path.is_file():
         raise CheckpointError(f"classifier weights {path} are missing (run `vaediag classifier train`)")
-    actual = sha256_file(path)
+    actual = file_sha256(path)
     if actual != info["sha256"]:
         raise CheckpointError(f"classifier weights {path} do not match their sha256 in {INFO_FILE} "
                               f"(expected {info['sha256'][:12]}..., got {actual[:12]}...)")
@@ -288,7 +279,7 @@ def save_classifier(model: DigitClassifier, info: dict[str, Any], weights_dir: s
     torch.save({"format": FORMAT, "architecture": model.architecture, "state_dict": state}, buffer)
     write_with(path, lambda tmp: tmp.write_bytes(buffer.getvalue()))
     write_json(weights_dir / INFO_FILE, {**info, "format": FORMAT, "architecture": model.architecture,
-                                         "sha256": sha256_file(path), "weights_bytes": path.stat().st_size})
+                                         "sha256": file_sha256(path), "weights_bytes": path.stat().st_size})
     return path
 
 

