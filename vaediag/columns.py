@@ -8,9 +8,24 @@
 All losses are *per sample, in nats*.
 """
 
+import numbers
+
 # --- keys shared by all tables -------------------------------------------------------------
 EPOCH = "epoch"
 DATA_ROW = "data"  # value of EPOCH for the reference row computed on real test images
+
+
+def parse_epoch(value):
+    """An EPOCH value read back from a CSV/JSON: ``5`` / ``"5"`` / ``"5.0"`` -> 5; ``"data"`` stays a string."""
+    if isinstance(value, numbers.Integral):  # int, numpy integers
+        return int(value)
+    text = str(value).strip()
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return int(number) if number.is_integer() else text
+
 DIGIT = "digit"
 DIGIT_A = "digit_a"
 DIGIT_B = "digit_b"

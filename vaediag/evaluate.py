@@ -637,13 +637,6 @@ def load_artifacts(run_dir: str | Path, epoch: int) -> dict[str, np.ndarray]:
         return {k: npz[k] for k in npz.files}
 
 
-def _epoch_value(v):
-    if isinstance(v, (int, np.integer)):
-        return int(v)
-    text = str(v)
-    return int(text) if text.lstrip("-").isdigit() else text
-
-
 def read_results(run_dir: str | Path) -> Evaluation:
     """Read the tables of the last :func:`evaluate` from RUN_DIR (no computation).
 
@@ -656,14 +649,14 @@ def read_results(run_dir: str | Path) -> Evaluation:
         raise RunDirError(f"{run_dir} has no evaluation results ({', '.join(missing)} missing); "
                           f"run `vaediag evaluate {run_dir}` first")
     metrics = pd.read_csv(paths[0], index_col=C.EPOCH, dtype={C.EPOCH: str, C.MOST_MIXED_PAIR: object})
-    metrics.index = pd.Index([_epoch_value(v) for v in metrics.index], dtype=object, name=C.EPOCH)
+    metrics.index = pd.Index([C.parse_epoch(v) for v in metrics.index], dtype=object, name=C.EPOCH)
     per_class = pd.read_csv(paths[1], dtype={C.EPOCH: str})
-    per_class[C.EPOCH] = pd.Series([_epoch_value(v) for v in per_class[C.EPOCH]], dtype=object)
+    per_class[C.EPOCH] = pd.Series([C.parse_epoch(v) for v in per_class[C.EPOCH]], dtype=object)
     pairs = pd.read_csv(paths[2])
     summary = json.loads(paths[3].read_text())
     timings = summary.get("timings", {})
     if "epochs" in timings:
-        timings["epochs"] = {_epoch_value(k): v for k, v in timings["epochs"].items()}
+        timings["epochs"] = {C.parse_epoch(k): v for k, v in timings["epochs"].items()}
     return Evaluation(metrics, per_class, pairs, summary.get("settings", {}), timings)
 
 

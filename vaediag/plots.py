@@ -80,18 +80,6 @@ def grid_name(epoch: int, kind: str) -> str:
 
 
 # ============================================================================================ reading
-def _parse_epoch(value):
-    """``5`` / ``"5"`` / ``"5.0"`` -> 5; ``"data"`` stays a string."""
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    text = str(value).strip()
-    try:
-        number = float(text)
-    except ValueError:
-        return text
-    return int(number) if number.is_integer() else text
-
-
 def _read_csv(path: Path, **kw) -> pd.DataFrame:
     try:
         return pd.read_csv(path, **kw)
@@ -113,7 +101,7 @@ def _epoch_column(df: pd.DataFrame, path: Path) -> pd.DataFrame:
     if C.EPOCH not in df.columns:
         raise RunDirError(f"{path} has no {C.EPOCH!r} column; was it written by vaediag evaluate?")
     df = df.copy()
-    df[C.EPOCH] = pd.Series([_parse_epoch(v) for v in df[C.EPOCH]], index=df.index, dtype=object)
+    df[C.EPOCH] = pd.Series([C.parse_epoch(v) for v in df[C.EPOCH]], index=df.index, dtype=object)
     return df
 
 
