@@ -21,7 +21,7 @@ import torch
 from torch.utils.data import DataLoader, Subset
 from torchvision import datasets, transforms
 
-from vaediag.data import load_mnist
+from vaediag.data import MNISTData, load_mnist
 from vaediag.models import ConvVAE, MLPVAE, VAEConfig
 from vaediag.train import make_optimizer, train_one_epoch
 
@@ -46,7 +46,7 @@ def _time_once(benchmark, name, fn):
 
 def _inmemory_epoch(model, data, opt):
     """An epoch of vaediag's loop (one tensor, randperm batches) with the given optimizer."""
-    x = data.train_images.float().div_(255).unsqueeze_(1)
+    x = MNISTData.to_float(data.train_images)
     gen = torch.Generator().manual_seed(0)
     train_one_epoch(model, opt, x[:4 * BATCH], BATCH, gen)  # warm-up (allocator, kernels)
     return lambda: train_one_epoch(model, opt, x, BATCH, gen)

@@ -52,6 +52,7 @@ import torch
 
 from . import atomic, columns as C
 from .checkpoint import file_sha256, list_checkpoints, load_checkpoint
+from .data import MNISTData, load_mnist
 from .devices import resolve_device
 from .errors import ConfigError, RunDirError
 from .metrics import frechet, generation, latent, usage
@@ -177,10 +178,6 @@ def _key(obj: dict) -> str:
 # ---------------------------------------------------------------------------------------------- torch helpers
 
 
-def _to_float(images: torch.Tensor, device: torch.device) -> torch.Tensor:
-    return images.to(device).float().div_(255).unsqueeze_(1)
-
-
 def _encode(model: VAE, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     mus, logvars = [], []
     for start in range(0, len(x), BATCH):
@@ -252,8 +249,8 @@ class _Reference:
             [("train_images", data.train_images), ("train_labels", data.train_labels),
              ("test_images", data.test_images), ("test_labels", data.test_labels)])
         self.classifier_fingerprint = _sha256_tensors(sorted(classifier.state_dict().items()))
-        self.train_x = _to_float(data.train_images, device)
-        self.test_x = _to_float(data.test_images, device)
+        self.train_x = MNISTData.to_float(data.train_images.to(device))
+        self.test_x = MNISTData.to_float(data.test_images.to(device))
         self.label_shares = np.bincount(self.test_labels, minlength=N_CLASSES)[:N_CLASSES] / len(self.test_labels)
         self._real = None
 
@@ -502,8 +499,6 @@ def evaluate(
     shared = _Clock()
 
     if data is None:
-        from .data import load_mnist
-
         data = load_mnist(data_root if data_root is not None else train_cfg.get("data_root"),
                           train_size=train_size if train_size is not None else train_cfg.get("train_size"),
                           test_size=test_size if test_size is not None else train_cfg.get("test_size"),

@@ -30,6 +30,7 @@ from .checkpoint import (
     read_state,
     save_state,
 )
+from .data import MNISTData, load_mnist
 from .devices import resolve_device
 from .errors import ConfigError, RunDirError, TrainingDivergedError
 from .models import VAE, VAEConfig, build_model
@@ -230,12 +231,10 @@ def train(
         progress = sys.stderr.isatty()
 
     if data is None:
-        from .data import load_mnist
-
         data = load_mnist(cfg.data_root, train_size=cfg.train_size, test_size=cfg.test_size, seed=cfg.seed,
                           device=device, log=log)
-    train_x = data.train_images.to(device).float().div_(255).unsqueeze_(1)
-    test_x = data.test_images.to(device).float().div_(255).unsqueeze_(1)
+    train_x = MNISTData.to_float(data.train_images.to(device))
+    test_x = MNISTData.to_float(data.test_images.to(device))
 
     torch.manual_seed(cfg.seed)
     model = build_model(cfg.model_config).to(device)
