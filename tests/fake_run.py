@@ -5,16 +5,11 @@ Used by the plots / report / compare tests (and free for any other test that nee
     from fake_run import make_fake_run
     run = make_fake_run(tmp_path / "run", epochs=(5, 15, 30, 50, 100), scenario="window")
 
-Files written (see /tmp/design.md, "evaluate.py API"):
-
-    config.json            as train.py writes it: {"model", "train", "device", "n_train", "n_test", "versions"}
-    history.csv            one row per training epoch 1..max(epochs), columns.HISTORY_COLUMNS
-    metrics.csv            index "epoch": the checkpoint epochs, then the reference row "data";
-                           history columns joined in (NaN on "data") + every metrics column of columns.py
-    per_class.csv          EPOCH, DIGIT, CLASS_* columns; 10 rows per epoch and 10 "data" rows
-    pairs.csv              EPOCH, DIGIT_A, DIGIT_B, CONFUSION_RATE; 45 rows per checkpoint epoch
-    evaluation.json        settings + versions
-    eval/epoch_XXX.npz     test_mu, test_labels, grid_linear, grid_quantile, grid_span, qgrid_span, prior_labels
+Everything is written through :class:`vaediag.rundir.Run` (config, history, evaluation tables, artifacts), the
+way ``train`` + ``evaluate`` write it: metrics with one ``source == "model"`` row per checkpoint epoch and the
+``source == "data"`` reference row (epoch 0); per_class with 10 rows per epoch and 10 data rows; pairs with
+45 rows per checkpoint epoch; artifacts test_mu, test_labels, grid_linear, grid_quantile, grid_span,
+qgrid_span, prior_labels.
 
 Scenarios shape the generation numbers at the *last* checkpoint (earlier ones stay healthy):
 
@@ -25,13 +20,13 @@ Scenarios shape the generation numbers at the *last* checkpoint (earlier ones st
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from vaediag import columns as C
+from vaediag.rundir import PER_CLASS_COLUMNS, Evaluation, Run
 
 SCENARIOS = ("healthy", "collapse", "window")
 DATA_SHARE = np.array([980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]) / 10000.0  # MNIST test labels
@@ -98,6 +93,7 @@ def make_fake_run(
         raise ValueError(f"scenario must be one of {SCENARIOS}, got {scenario!r}")
     run = Path(run_dir)
     run.mkdir(parents=True, exist_ok=True)
+    owner = Run(run)
     rng = np.random.default_rng(seed * 7919 + latent_dim * 31 + int(beta * 10))
     epochs = tuple(int(e) for e in epochs)
     last_epoch = epochs[-1]
@@ -108,9 +104,8 @@ def make_fake_run(
     train_cfg = {"model": model, "latent_dim": latent_dim, "beta": beta, "epochs": n_hist,
                  "checkpoints": list(epochs), "batch_size": 128, "lr": lr, "seed": seed, "device": "cpu",
                  "train_size": 3000, "test_size": n_test, "data_root": None}
-    (run / "config.json").write_text(json.dumps(
-        {"model": {"model": model, "latent_dim": latent_dim, "beta": beta}, "train": train_cfg,
-         "device": "cpu", "n_train": 3000, "n_test": n_test, "versions": versions}, indent=2))
+    owner.write_config({"model": {"model": model, "latent_dim": latent_dim, "beta": beta}, "train": train_cfg,
+                        "device": "cpu", "n_train": 3000, "n_test": n_test, "versions": versions})
 
     # --- history.csv: losses fall like 1/epoch; overfit makes test rise after epoch 30 -------------------
     e = np.arange(1, n_hist + 1, dtype=float)
@@ -122,13 +117,12 @@ def make_fake_run(
         C.TEST_LOSS: test_loss, C.TEST_RECON: test_loss - 6.2, C.TEST_KL: 6.2 + 0 * e,
         C.EPOCH_SECONDS: 1.5 + 0 * e,
     }, columns=C.HISTORY_COLUMNS).set_index(C.EPOCH)
-    hist.to_csv(run / "history.csv")
+    owner.write_history(hist)
 
     span, qspan = 1.0, 1.6448536269514722
     labels = np.arange(n_test) % 10
     centres = np.stack([np.cos(2 * np.pi * np.arange(10) / 10), np.sin(2 * np.pi * np.arange(10) / 10)], 1)
-    rows, per_class, pairs = [], [], []
-    (run / "eval").mkdir(exist_ok=True)
+    rows, per_class, pairs, artifacts = [], [], [], {}
     for i, ep in enumerate(epochs):
         is_last = ep == last_epoch
         progress = (i + 1) / len(epochs)
@@ -155,7 +149,8 @@ def make_fake_run(
         rates[top] = 0.12 - 0.06 * progress
         second = int(np.flatnonzero((a_idx == 3) & (b_idx == 5))[0])
         rates[second] = 0.08 - 0.03 * progress
-        row = {C.EPOCH: ep, **hist.loc[ep].to_dict()} if ep in hist.index else {C.EPOCH: ep}
+        row = {C.EPOCH: ep, C.SOURCE: C.SOURCE_MODEL}
+        row.update(hist.loc[ep].to_dict() if ep in hist.index else {})
         row.update({
             C.SILHOUETTE: sil, C.KNN_ACCURACY: knn, C.DAVIES_BOULDIN: 2.0 - progress,
             C.CALINSKI_HARABASZ: 900 * progress,
@@ -175,7 +170,7 @@ def make_fake_run(
         })
         rows.append(row)
         for d in range(10):
-            per_class.append({C.EPOCH: ep, C.DIGIT: d, C.CLASS_SILHOUETTE: sil + 0.01 * d, C.CLASS_KNN_RECALL: knn,
+            per_class.append({C.SOURCE: C.SOURCE_MODEL, C.EPOCH: ep, C.DIGIT: d, C.CLASS_SILHOUETTE: sil + 0.01 * d, C.CLASS_KNN_RECALL: knn,
                               C.CLASS_PRIOR_SHARE: prior_s[d], C.CLASS_GRID_SHARE: grid_s[d],
                               C.CLASS_QGRID_SHARE: qgrid_s[d], C.CLASS_DATA_SHARE: DATA_SHARE[d]})
         for a, b, r in zip(a_idx, b_idx, rates):
@@ -185,8 +180,7 @@ def make_fake_run(
             grid_digits = np.array([[d for d in range(10) if d not in grid_missing][k % (10 - len(grid_missing))]
                                     for k in range(grid * grid)])
             prior_digits = np.array([d for d in range(10) if d not in prior_missing])
-            np.savez(
-                run / "eval" / f"epoch_{ep:03d}.npz",
+            artifacts[ep] = dict(
                 test_mu=mu.astype(np.float32), test_labels=labels.astype(np.int64),
                 grid_linear=np.stack([_digit_image(int(d), rng) for d in grid_digits]),
                 grid_quantile=np.stack([_digit_image(int(d), rng) for d in np.roll(grid_digits, 3)]),
@@ -195,18 +189,18 @@ def make_fake_run(
             )
 
     ref = _hist_metrics(C.PRIOR, DATA_SHARE, 0.99, 9.8)
-    rows.append({C.EPOCH: C.DATA_ROW, **ref, C.FRECHET: 0.8, C.PRECISION: 0.95, C.RECALL: 0.95,
+    rows.append({C.EPOCH: C.DATA_EPOCH, C.SOURCE: C.SOURCE_DATA, **ref, C.FRECHET: 0.8, C.PRECISION: 0.95, C.RECALL: 0.95,
                  C.DENSITY: 1.0, C.COVERAGE: 0.96, C.RECON_ACCURACY: np.nan})
     for d in range(10):
-        per_class.append({C.EPOCH: C.DATA_ROW, C.DIGIT: d, C.CLASS_PRIOR_SHARE: DATA_SHARE[d],
+        per_class.append({C.SOURCE: C.SOURCE_DATA, C.EPOCH: C.DATA_EPOCH, C.DIGIT: d, C.CLASS_PRIOR_SHARE: DATA_SHARE[d],
                           C.CLASS_DATA_SHARE: DATA_SHARE[d]})
     metrics = pd.DataFrame(rows).set_index(C.EPOCH)
-    metrics.to_csv(run / "metrics.csv")
-    pd.DataFrame(per_class).to_csv(run / "per_class.csv", index=False)
-    pd.DataFrame(pairs).to_csv(run / "pairs.csv", index=False)
+    metrics = metrics[[C.SOURCE] + [c for c in metrics.columns if c != C.SOURCE]]
     settings = {"samples": 1000, "grid": grid, "grid_span": span, "qgrid_span": qspan, "knn_k": 5, "prdc_k": 5,
                 "iwae": 0, "seed": 0, "n_test": n_test}
-    (run / "evaluation.json").write_text(json.dumps({"settings": settings, "versions": versions}, indent=2))
+    evaluation = Evaluation(metrics, pd.DataFrame(per_class, columns=PER_CLASS_COLUMNS), pd.DataFrame(pairs),
+                            settings, {}, artifacts if write_artifacts else {})
+    owner.write_evaluation(evaluation, versions)
     return run
 
 

@@ -1,14 +1,44 @@
 """vaediag: measured, per-epoch diagnostics for variational autoencoders on handwritten digits.
 
-Python API: ``vaediag.load_checkpoint(path)`` -> model, config, epoch; ``vaediag.evaluate(run_dir, ...)``
--> :class:`Evaluation` (``metrics``, ``per_class``, ``pairs`` DataFrames); ``vaediag.read_results(run_dir)``.
+Python API (every name is imported on first use, so ``import vaediag`` loads no torch):
+
+- ``vaediag.train_run(TrainConfig(...), run_dir)`` -> history DataFrame;
+- ``vaediag.evaluate_run(run_dir, settings=EvalSettings(...))`` -> :class:`Evaluation` (``metrics``,
+  ``per_class``, ``pairs`` DataFrames) written to RUN_DIR;
+- ``vaediag.Run(run_dir)``: a run directory (config, history, checkpoints, evaluation, artifacts);
+- ``vaediag.load_checkpoint(path)`` -> model, config, epoch.
 """
+
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
-from .checkpoint import LoadedCheckpoint, load_checkpoint  # noqa: E402
-from .errors import VaediagError  # noqa: E402
-from .evaluate import Evaluation, evaluate, read_results  # noqa: E402  (binds the function over the module name)
+_LAZY = {  # public name -> (module, attribute)
+    "Run": ("vaediag.rundir", "Run"),
+    "Evaluation": ("vaediag.rundir", "Evaluation"),
+    "TrainConfig": ("vaediag.config", "TrainConfig"),
+    "VAEConfig": ("vaediag.modelconfig", "VAEConfig"),
+    "EvalSettings": ("vaediag.evaluate.settings", "EvalSettings"),
+    "VaediagError": ("vaediag.errors", "VaediagError"),
+    "train_run": ("vaediag.train", "train"),
+    "evaluate_run": ("vaediag.evaluate.pipeline", "evaluate_run"),
+    "load_checkpoint": ("vaediag.checkpoint", "load_checkpoint"),
+    "LoadedCheckpoint": ("vaediag.checkpoint", "LoadedCheckpoint"),
+}
 
-__all__ = ["__version__", "load_checkpoint", "LoadedCheckpoint", "VaediagError", "evaluate", "Evaluation",
-           "read_results"]
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str):  # PEP 562: import the defining module on first use
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(module), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'vaediag' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

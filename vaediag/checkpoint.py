@@ -1,11 +1,5 @@
-"""Checkpoints: one ``.pt`` file per saved epoch, loadable with ``torch.load(weights_only=True)``.
-
-Layout of a run directory::
-
-    RUN_DIR/config.json                 model + training configuration, versions
-    RUN_DIR/history.csv                 one row per epoch (see vaediag.columns)
-    RUN_DIR/checkpoints/epoch_005.pt    model, optimizer, RNG states, config, epoch, history
-    RUN_DIR/checkpoints/last.pt         rolling copy of the newest epoch, used by --resume
+"""Checkpoint files: model, optimizer, RNG states, configs, epoch and history in one ``.pt`` dictionary,
+loadable with ``torch.load(weights_only=True)``. Where they live is :class:`vaediag.rundir.Run`'s business.
 
 Every file is written atomically (temp file + rename), so a killed run never leaves half a checkpoint.
 """
@@ -13,7 +7,6 @@ Every file is written atomically (temp file + rename), so a killed run never lea
 from __future__ import annotations
 
 import pickle
-import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,22 +14,10 @@ from pathlib import Path
 import torch
 
 from . import atomic
-from .atomic import file_sha256  # noqa: F401  (re-exported: evaluate keys its cache on it)
-from .errors import CheckpointError, RunDirError
+from .errors import CheckpointError
 from .models import VAE, VAEConfig, build_model
 
 FORMAT = "vaediag-checkpoint-v1"
-CHECKPOINT_DIR = "checkpoints"
-LAST = "last.pt"
-_EPOCH_FILE = re.compile(r"^epoch_(\d+)\.pt$")
-
-
-def checkpoint_dir(run_dir: str | Path) -> Path:
-    return Path(run_dir) / CHECKPOINT_DIR
-
-
-def epoch_filename(epoch: int) -> str:
-    return f"epoch_{epoch:03d}.pt"
 
 
 def save_state(path: str | Path, state: dict) -> None:
@@ -84,18 +65,3 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Loa
         raise CheckpointError(f"checkpoint {path} does not match its model config: {str(exc).splitlines()[0]}") from None
     model.to(device).eval()
     return LoadedCheckpoint(model, config, int(state["epoch"]), dict(state.get("train_config", {})), Path(path))
-
-
-def list_checkpoints(run_dir: str | Path) -> dict[int, Path]:
-    """Map epoch -> checkpoint file for every ``epoch_XXX.pt`` in RUN_DIR/checkpoints (sorted by epoch)."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise RunDirError(f"run directory not found: {run_dir}")
-    found = {}
-    ckdir = checkpoint_dir(run_dir)
-    if ckdir.is_dir():
-        for p in ckdir.iterdir():
-            m = _EPOCH_FILE.match(p.name)
-            if m:
-                found[int(m.group(1))] = p
-    return dict(sorted(found.items()))

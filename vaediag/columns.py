@@ -1,6 +1,7 @@
 """Column names of every vaediag table, defined once (the README documents each).
 
-``metrics.csv``  : one row per evaluated checkpoint epoch, plus the reference row ``epoch == "data"``.
+``metrics.csv``  : one row per evaluated checkpoint epoch (``source == "model"``), plus the reference row computed on
+                   real test digits (``source == "data"``, ``epoch == 0``: no training epoch belongs to it).
 ``per_class.csv``: one row per (epoch, digit).
 ``pairs.csv``    : one row per (epoch, digit_a < digit_b).
 ``history.csv``  : one row per training epoch (written by training).
@@ -8,23 +9,13 @@
 All losses are *per sample, in nats*.
 """
 
-import numbers
-
 # --- keys shared by all tables -------------------------------------------------------------
-EPOCH = "epoch"
-DATA_ROW = "data"  # value of EPOCH for the reference row computed on real test images
-
-
-def parse_epoch(value):
-    """An EPOCH value read back from a CSV/JSON: ``5`` / ``"5"`` / ``"5.0"`` -> 5; ``"data"`` stays a string."""
-    if isinstance(value, numbers.Integral):  # int, numpy integers
-        return int(value)
-    text = str(value).strip()
-    try:
-        number = float(text)
-    except ValueError:
-        return text
-    return int(number) if number.is_integer() else text
+EPOCH = "epoch"  # always an int: the training epoch of a checkpoint (0 on the real-data reference rows)
+SOURCE = "source"  # what a row describes: SOURCE_MODEL (a checkpoint) or SOURCE_DATA (real test digits)
+SOURCE_MODEL = "model"
+SOURCE_DATA = "data"
+DATA_EPOCH = 0  # EPOCH of the reference rows: real digits belong to no training epoch
+N_CLASSES = 10  # digits 0-9
 
 DIGIT = "digit"
 DIGIT_A = "digit_a"

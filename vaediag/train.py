@@ -8,157 +8,45 @@ is killed after epoch k and resumed ends bit-identical (on CPU) to one that was 
 
 from __future__ import annotations
 
-import json
 import math
-import platform
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import pandas as pd
 import torch
 
-from . import atomic, columns as C
-from .checkpoint import (
-    FORMAT,
-    LAST,
-    checkpoint_dir,
-    epoch_filename,
-    read_state,
-    save_state,
-)
+from . import columns as C
+from .checkpoint import FORMAT, read_state, save_state
+from .config import RESUME_INVARIANTS, TrainConfig
 from .data import MNISTData, load_mnist
 from .devices import resolve_device
 from .errors import ConfigError, RunDirError, TrainingDivergedError
-from .models import VAE, VAEConfig, build_model
-
-CONFIG_FILE = "config.json"
-HISTORY_FILE = "history.csv"
-DEFAULT_CHECKPOINTS = (5, 15, 30, 50, 100)
-# Settings that must not change when a run is resumed (epochs and checkpoints may be extended).
-RESUME_INVARIANTS = ("model", "latent_dim", "beta", "batch_size", "lr", "seed", "train_size", "test_size")
-EVAL_BATCH = 2000
+from .likelihood import evaluate_elbo
+from .models import VAE, build_model
+from .rundir import Run, history_frame
+from .versions import versions
 
 
-@dataclass
-class TrainConfig:
-    """Everything that defines a training run; saved as RUN_DIR/config.json (key ``train``)."""
-
-    model: str = "mlp"
-    latent_dim: int = 2
-    beta: float = 1.0
-    epochs: int = 100
-    checkpoints: tuple[int, ...] = DEFAULT_CHECKPOINTS
-    batch_size: int = 128
-    lr: float = 1e-3
-    seed: int = 0
-    device: str = "auto"
-    train_size: int | None = None
-    test_size: int | None = None
-    data_root: str | None = field(default=None, compare=False)
-
-    def __post_init__(self):
-        self.checkpoints = tuple(int(c) for c in self.checkpoints)
-
-    @property
-    def model_config(self) -> VAEConfig:
-        return VAEConfig(self.model, self.latent_dim, self.beta)
-
-    def validate(self) -> "TrainConfig":
-        """Raise :class:`ConfigError` (one line) for any invalid setting; return self."""
-        self.model_config  # validates model / latent_dim / beta
-        if self.epochs < 1:
-            raise ConfigError(f"--epochs must be >= 1, got {self.epochs}")
-        cks = self.checkpoints
-        if not cks:
-            raise ConfigError("--checkpoints must name at least one epoch")
-        if any(c < 1 for c in cks):
-            raise ConfigError(f"checkpoint epochs must be >= 1, got {','.join(map(str, cks))}")
-        if any(b <= a for a, b in zip(cks, cks[1:])):
-            raise ConfigError(f"checkpoint epochs must be strictly increasing, got {','.join(map(str, cks))}")
-        if cks[-1] > self.epochs:
-            raise ConfigError(f"checkpoint epoch {cks[-1]} is beyond --epochs {self.epochs}")
-        if self.batch_size < 1:
-            raise ConfigError(f"--batch-size must be >= 1, got {self.batch_size}")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ConfigError(f"--lr must be a positive number, got {self.lr}")
-        return self
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["checkpoints"] = list(self.checkpoints)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
-
-
-def parse_epochs(text: str) -> tuple[int, ...]:
-    """Parse ``"5,15,30"`` into ``(5, 15, 30)``; raise :class:`ConfigError` on anything else."""
-    try:
-        values = tuple(int(p) for p in str(text).replace(" ", "").split(",") if p != "")
-    except ValueError:
-        raise ConfigError(f"expected comma-separated epoch numbers, got {text!r}") from None
-    if not values:
-        raise ConfigError(f"expected comma-separated epoch numbers, got {text!r}")
-    return values
-
-
-def versions() -> dict:
-    """Library versions recorded next to every result, for reproducibility."""
-    from . import __version__
-    import torchvision
-
-    return {
-        "vaediag": __version__,
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torchvision": torchvision.__version__,
-        "numpy": np.__version__,
-        "pandas": pd.__version__,
-        "platform": platform.platform(),
-    }
-
-
-def _prepare_run_dir(run_dir: Path, resume: bool) -> Path | None:
+def _prepare_run_dir(run: Run, resume: bool) -> Path | None:
     """Check RUN_DIR; return the ``last.pt`` to resume from (or None for a fresh run)."""
-    if run_dir.exists() and not run_dir.is_dir():
-        raise RunDirError(f"RUN_DIR {run_dir} exists and is not a directory")
-    last = checkpoint_dir(run_dir) / LAST
+    run.check_directory()
+    last = run.last_checkpoint_path
     if resume:
         return last if last.is_file() else None
-    if run_dir.is_dir() and any(run_dir.iterdir()):
-        raise RunDirError(f"RUN_DIR {run_dir} is not empty; pass --resume to continue that run, or choose a new --out")
+    if not run.is_empty():
+        raise RunDirError(f"RUN_DIR {run.path} is not empty; pass --resume to continue that run, or choose a new --out")
     return None
 
 
 def _check_resume_compatible(saved: dict, cfg: TrainConfig) -> None:
     new = cfg.to_dict()
+    saved = TrainConfig.from_dict(saved).to_dict() if saved else {}
     diff = [k for k in RESUME_INVARIANTS if saved.get(k) != new.get(k)]
     if diff:
         pairs = ", ".join(f"{k}: saved {saved.get(k)!r} vs now {new.get(k)!r}" for k in diff)
         raise ConfigError(f"cannot resume with different settings ({pairs})")
-
-
-@torch.inference_mode()
-def evaluate_elbo(model: VAE, x: torch.Tensor, seed: int, batch_size: int = EVAL_BATCH) -> dict[str, float]:
-    """Mean per-sample loss / recon / KL (nats) of ``model`` on ``x`` with seeded posterior noise."""
-    was_training = model.training
-    model.eval()
-    gen = torch.Generator(device=x.device).manual_seed(seed)
-    sums = torch.zeros(3, dtype=torch.float64, device=x.device)
-    for start in range(0, len(x), batch_size):
-        xb = x[start : start + batch_size]
-        out = model(xb, generator=gen)
-        sums += torch.stack([out.loss, out.recon, out.kl]).double() * len(xb)
-    model.train(was_training)
-    loss, recon, kl = (sums / len(x)).tolist()
-    return {"loss": loss, "recon": recon, "kl": kl}
 
 
 def _progress(iterable, total: int, desc: str | None):
@@ -220,8 +108,8 @@ def train(
     """
 
     cfg.validate()
-    run_dir = Path(run_dir)
-    resume_from = _prepare_run_dir(run_dir, resume)
+    run = Run(run_dir)
+    resume_from = _prepare_run_dir(run, resume)
     state = None
     if resume_from is not None:
         state = read_state(resume_from)
@@ -248,16 +136,13 @@ def train(
         gen.set_state(state["rng"]["generator"].cpu())
         history = [dict(r) for r in state["history"]]
         start_epoch = int(state["epoch"]) + 1
-        log(f"resuming {run_dir} after epoch {state['epoch']}")
+        log(f"resuming {run.path} after epoch {state['epoch']}")
 
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic.write_json(
-        run_dir / CONFIG_FILE,
-        {"model": cfg.model_config.to_dict(), "train": cfg.to_dict(), "device": str(device),
-         "n_train": len(train_x), "n_test": len(test_x), "versions": versions()},
-    )
+    run.path.mkdir(parents=True, exist_ok=True)
+    run.write_config({"model": cfg.model_config.to_dict(), "train": cfg.to_dict(), "device": str(device),
+                      "n_train": len(train_x), "n_test": len(test_x), "versions": versions()})
     if start_epoch > cfg.epochs:
-        log(f"{run_dir}: already trained to epoch {start_epoch - 1}; nothing to do")
+        log(f"{run.path}: already trained to epoch {start_epoch - 1}; nothing to do")
 
     for epoch in range(start_epoch, cfg.epochs + 1):
         t0 = time.perf_counter()
@@ -286,30 +171,10 @@ def train(
             "history": history,
         }
         if epoch in cfg.checkpoints:
-            save_state(checkpoint_dir(run_dir) / epoch_filename(epoch), ckpt)
-        save_state(checkpoint_dir(run_dir) / LAST, ckpt)
-        atomic.write_with(run_dir / HISTORY_FILE, lambda tmp: history_frame(history).to_csv(tmp))
+            save_state(run.checkpoint_path(epoch), ckpt)
+        save_state(run.last_checkpoint_path, ckpt)
+        run.write_history(history_frame(history))
         log(f"epoch {epoch:3d}/{cfg.epochs}  train {train_loss:8.3f}  test {test['loss']:8.3f} "
             f"(recon {test['recon']:.3f}, kl {test['kl']:.3f})  {seconds:5.1f}s"
             + ("  [checkpoint]" if epoch in cfg.checkpoints else ""))
     return history_frame(history)
-
-
-def history_frame(rows: list[dict]) -> pd.DataFrame:
-    """History rows as a DataFrame indexed by epoch with the documented columns."""
-    df = pd.DataFrame(rows, columns=C.HISTORY_COLUMNS)
-    return df.set_index(C.EPOCH)
-
-
-def read_history(run_dir: str | Path) -> pd.DataFrame:
-    path = Path(run_dir) / HISTORY_FILE
-    if not path.is_file():
-        return history_frame([])
-    return pd.read_csv(path, index_col=C.EPOCH)
-
-
-def read_config(run_dir: str | Path) -> dict:
-    path = Path(run_dir) / CONFIG_FILE
-    if not path.is_file():
-        raise RunDirError(f"{run_dir} has no {CONFIG_FILE}; is it a vaediag run directory?")
-    return json.loads(path.read_text())
