@@ -24,10 +24,10 @@ def synthetic_digits(n_train: int = 256, n_test: int = 64, seed: int = 0) -> MNI
     return MNISTData(tr, trl, te, tel)
 
 
-def assert_one_line_error(result, fragment: str = "") -> None:
+def assert_one_line_error(result, fragment: str) -> None:
     """A click result that failed with exit code 2 and exactly one ``Error: ...`` line (no traceback)."""
     assert result.exit_code == 2, result.output
     lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("Error:"), result.stderr
-    assert fragment in lines[0]
+    assert fragment and fragment in lines[0], (fragment, lines[0])
     assert "Traceback" not in result.output

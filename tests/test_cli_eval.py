@@ -30,7 +30,7 @@ def trained(tmp_path_factory):
 
 def test_evaluate_without_checkpoints(tmp_path):
     (tmp_path / "run").mkdir()
-    assert_one_line_error(run_cli("evaluate", tmp_path / "run"), "")
+    assert_one_line_error(run_cli("evaluate", tmp_path / "run"), "has no checkpoints")
 
 
 def test_evaluate_missing_run_dir(tmp_path):
@@ -74,7 +74,7 @@ def test_compare_cli_writes_tables_and_figure(tmp_path):
 
 def test_compare_cli_bad_run_is_one_line_error(tmp_path):
     (tmp_path / "empty").mkdir()
-    assert_one_line_error(run_cli("compare", tmp_path / "empty"), "")
+    assert_one_line_error(run_cli("compare", tmp_path / "empty"), "has no config.json")
 
 
 def test_classifier_evaluate_with_tampered_weights_is_one_line_error(tmp_path):

@@ -14,11 +14,15 @@ from click.testing import CliRunner
 from vaediag import columns as C
 from vaediag.checkpoint import read_state
 from vaediag.cli import cli
-from vaediag.train import read_history
+from vaediag.rundir import Run
 
 from helpers import assert_one_line_error
 
 SMALL = ["--train-size", "2000", "--test-size", "500"]
+
+
+def read_history(run):
+    return Run(run).read_history()
 
 
 def run_cli(*args):
@@ -71,13 +75,13 @@ def test_killed_run_resumes_bit_identical(tmp_path, mnist_root):
 @pytest.mark.parametrize(
     "args, fragment",
     [
-        (["--model", "resnet"], "unknown model"),
+        (["--model", "resnet"], "'resnet' is not one of 'mlp', 'conv'"),
         (["--latent-dim", "0"], "latent dim"),
         (["--checkpoints", "5,3", "--epochs", "10"], "strictly increasing"),
         (["--checkpoints", "5,15", "--epochs", "10"], "beyond --epochs"),
         (["--checkpoints", "5,x"], "comma-separated"),
         (["--epochs", "abc"], "abc"),
-        (["--device", "tpu"], "unknown device"),
+        (["--device", "tpu"], "'tpu' is not one of 'auto', 'cpu', 'cuda'"),
     ],
 )
 def test_bad_train_options_are_one_line_errors(tmp_path, args, fragment):
@@ -120,7 +124,7 @@ def test_unwritable_data_root_is_one_line_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     res = run_cli("data", "prepare", "--root", blocker / "sub")
-    assert_one_line_error(res, "")
+    assert_one_line_error(res, "cannot create")
     assert blocker.read_text() == "x"
 
 

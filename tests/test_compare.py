@@ -35,10 +35,10 @@ def test_one_row_per_run_and_epoch_with_config(runs):
     assert list(df.index.get_level_values(C.RUN).unique()) == [r.name for r in runs]
     row = df.loc[("d16_s0", 5)]
     assert (row[compare.MODEL], row[compare.LATENT_DIM], row[compare.BETA], row[compare.SEED]) == ("mlp", 16, 1.0, 0)
-    metrics = pd.read_csv(runs[3] / "metrics.csv", dtype={C.EPOCH: str}).set_index(C.EPOCH)
+    metrics = pd.read_csv(runs[3] / "metrics.csv").set_index(C.EPOCH)
     for m in (C.SILHOUETTE, C.FRECHET, C.TEST_LOSS):
-        assert df.loc[("b4_s0", 2), m] == pytest.approx(float(metrics.at["2", m]))
-    assert C.DATA_ROW not in df.index.get_level_values(C.EPOCH)
+        assert df.loc[("b4_s0", 2), m] == pytest.approx(float(metrics.at[2, m]))
+    assert C.DATA_EPOCH not in df.index.get_level_values(C.EPOCH)
     assert set(compare.KEY_METRICS) <= set(df.columns)
 
 

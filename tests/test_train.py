@@ -6,19 +6,25 @@ import torch
 
 from vaediag import columns as C
 from vaediag import load_checkpoint
-from vaediag.checkpoint import list_checkpoints, read_state
+from vaediag.checkpoint import read_state
 from vaediag.errors import CheckpointError, ConfigError, RunDirError, TrainingDivergedError
-from vaediag.train import TrainConfig, parse_epochs, read_history, train
+from vaediag.config import TrainConfig, VAEConfig, parse_epochs
+from vaediag.rundir import Run
+from vaediag.train import train
 
 from helpers import synthetic_digits
 
 QUIET = dict(log=lambda *_: None, progress=False)
 
 
-def small_cfg(**kw):
-    base = dict(model="mlp", epochs=3, checkpoints=(1, 3), batch_size=64, seed=0, device="cpu")
+def small_cfg(model="mlp", latent_dim=2, beta=1.0, **kw):
+    base = dict(epochs=3, checkpoints=(1, 3), batch_size=64, seed=0, device="cpu")
     base.update(kw)
-    return TrainConfig(**base)
+    return TrainConfig(model=VAEConfig(model, latent_dim, beta), **base)
+
+
+def read_history(run):
+    return Run(run).read_history()
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +36,7 @@ def test_run_writes_every_file(tmp_path, data):
     run = tmp_path / "run"
     hist = train(small_cfg(), run, data=data, **QUIET)
     assert list(hist.index) == [1, 2, 3]
-    assert set(list_checkpoints(run)) == {1, 3}
+    assert set(Run(run).checkpoints()) == {1, 3}
     assert (run / "checkpoints" / "last.pt").is_file()
     on_disk = read_history(run)
     assert list(on_disk.columns) == C.HISTORY_COLUMNS[1:]
@@ -81,7 +87,7 @@ def test_resume_can_extend_epochs(tmp_path, data):
     run = tmp_path / "run"
     train(small_cfg(epochs=1, checkpoints=(1,)), run, data=data, **QUIET)
     hist = train(small_cfg(epochs=2, checkpoints=(1, 2)), run, resume=True, data=data, **QUIET)
-    assert list(hist.index) == [1, 2] and set(list_checkpoints(run)) == {1, 2}
+    assert list(hist.index) == [1, 2] and set(Run(run).checkpoints()) == {1, 2}
 
 
 def test_resume_refuses_changed_settings(tmp_path, data):

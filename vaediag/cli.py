@@ -1,6 +1,9 @@
 """The ``vaediag`` command line: thin click commands over the library.
 
 Every error a user can cause is printed as one line (``Error: ...``) with exit code 2; no traceback.
+This module imports no torch at load time (``vaediag --help`` answers at once); each command imports
+what it needs. Option defaults come from the dataclasses that define them (TrainConfig, VAEConfig,
+EvalSettings), so the CLI and the Python API always agree.
 """
 
 from __future__ import annotations
@@ -9,8 +12,9 @@ import sys
 
 import click
 
+from .config import DEVICE_CHOICES, MODEL_CHOICES, TrainConfig, VAEConfig, default, parse_epochs
 from .errors import VaediagError
-from .train import DEFAULT_CHECKPOINTS, TrainConfig, parse_epochs
+from .evaluate.settings import EvalSettings
 
 
 class _OneLineErrors(click.Group):
@@ -52,30 +56,39 @@ def data_options(f):
     return f
 
 
-def train_options(f):
-    """The training options, shared by ``train`` and ``study``."""
-    opts = [
-        click.option("--out", "run_dir", required=True, type=click.Path(), help="Run directory (RUN_DIR)."),
-        click.option("--model", type=str, default="mlp", show_default=True, help="mlp | conv"),
-        click.option("--latent-dim", type=int, default=2, show_default=True),
-        click.option("--beta", type=float, default=1.0, show_default=True, help="KL weight."),
-        click.option("--epochs", type=int, default=100, show_default=True),
-        click.option("--checkpoints", default=",".join(map(str, DEFAULT_CHECKPOINTS)), show_default=True,
-                     help="Comma-separated epochs to keep a checkpoint of."),
-        click.option("--batch-size", type=int, default=128, show_default=True),
-        click.option("--lr", type=float, default=1e-3, show_default=True),
-        click.option("--seed", type=int, default=0, show_default=True),
-        click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda"),
-        click.option("--resume", is_flag=True, help="Continue the run in RUN_DIR from checkpoints/last.pt."),
-    ]
+def device_option(f):
+    return click.option("--device", type=click.Choice(DEVICE_CHOICES), default=default(TrainConfig, "device"),
+                        show_default=True, help="auto = CUDA when available, else CPU.")(f)
+
+
+def _options(f, opts):
     for opt in reversed(opts):
         f = opt(f)
-    return data_options(f)
+    return f
+
+
+def train_options(f):
+    """The training options, shared by ``train`` and ``study`` (defaults: TrainConfig / VAEConfig fields)."""
+    return data_options(_options(f, [
+        click.option("--out", "run_dir", required=True, type=click.Path(), help="Run directory (RUN_DIR)."),
+        click.option("--model", type=click.Choice(MODEL_CHOICES), default=default(VAEConfig, "model"),
+                     show_default=True, help="mlp: 784-512-256 MLP; conv: the Keras-example CNN."),
+        click.option("--latent-dim", type=int, default=default(VAEConfig, "latent_dim"), show_default=True),
+        click.option("--beta", type=float, default=default(VAEConfig, "beta"), show_default=True, help="KL weight."),
+        click.option("--epochs", type=int, default=default(TrainConfig, "epochs"), show_default=True),
+        click.option("--checkpoints", default=",".join(map(str, default(TrainConfig, "checkpoints"))),
+                     show_default=True, help="Comma-separated epochs to keep a checkpoint of."),
+        click.option("--batch-size", type=int, default=default(TrainConfig, "batch_size"), show_default=True),
+        click.option("--lr", type=float, default=default(TrainConfig, "lr"), show_default=True),
+        click.option("--seed", type=int, default=default(TrainConfig, "seed"), show_default=True),
+        device_option,
+        click.option("--resume", is_flag=True, help="Continue the run in RUN_DIR from checkpoints/last.pt."),
+    ]))
 
 
 def _train_config(kw: dict) -> TrainConfig:
     return TrainConfig(
-        model=kw["model"], latent_dim=kw["latent_dim"], beta=kw["beta"], epochs=kw["epochs"],
+        model=VAEConfig(model=kw["model"], latent_dim=kw["latent_dim"], beta=kw["beta"]), epochs=kw["epochs"],
         checkpoints=parse_epochs(kw["checkpoints"]), batch_size=kw["batch_size"], lr=kw["lr"],
         seed=kw["seed"], device=kw["device"], train_size=kw["train_size"], test_size=kw["test_size"],
         data_root=kw["data_root"],
@@ -119,42 +132,48 @@ def train(run_dir, resume, **kw):
 
 
 # --- evaluate --------------------------------------------------------------------------------
-def eval_options(f):
-    """Evaluation settings, shared by ``evaluate`` and ``study`` (defaults: vaediag.evaluate.DEFAULT_EVAL)."""
-    from .evaluate import DEFAULT_EVAL as D
+EVAL_OPTION_NAMES = ("samples", "grid", "grid_span", "iwae", "knn_k", "prdc_k")
 
-    opts = [
-        click.option("--samples", type=click.IntRange(min=10), default=D["samples"], show_default=True,
-                     help="Prior samples decoded and classified."),
-        click.option("--grid", type=click.IntRange(min=2), default=D["grid"], show_default=True,
-                     help="n for the n x n latent grids."),
-        click.option("--grid-span", type=click.FloatRange(min=0, min_open=True), default=D["grid_span"],
-                     show_default=True, help="The linear grid covers [-s, s] on both axes."),
-        click.option("--iwae", type=click.IntRange(min=0), default=D["iwae"], show_default=True,
-                     help="Importance samples K for the IWAE NLL bound (0 = off)."),
-        click.option("--knn-k", type=click.IntRange(min=1), default=D["knn_k"], show_default=True,
-                     help="Neighbours for the latent kNN accuracy / pair confusion."),
-        click.option("--prdc-k", type=click.IntRange(min=1), default=D["prdc_k"], show_default=True,
-                     help="Neighbours for precision / recall / density / coverage."),
-    ]
-    for opt in reversed(opts):
-        f = opt(f)
-    return f
+
+def eval_options(f):
+    """Evaluation settings, shared by ``evaluate`` and ``study`` (defaults: the EvalSettings fields)."""
+    return _options(f, [
+        click.option("--samples", type=click.IntRange(min=10), default=default(EvalSettings, "samples"),
+                     show_default=True, help="Prior samples decoded and classified."),
+        click.option("--grid", type=click.IntRange(min=2), default=default(EvalSettings, "grid"),
+                     show_default=True, help="n for the n x n latent grids."),
+        click.option("--grid-span", type=click.FloatRange(min=0, min_open=True),
+                     default=default(EvalSettings, "grid_span"), show_default=True,
+                     help="The linear grid covers [-s, s] on both axes."),
+        click.option("--iwae", type=click.IntRange(min=0), default=default(EvalSettings, "iwae"),
+                     show_default=True, help="Importance samples K for the IWAE NLL bound (0 = off)."),
+        click.option("--knn-k", type=click.IntRange(min=1), default=default(EvalSettings, "knn_k"),
+                     show_default=True, help="Neighbours for the latent kNN accuracy / pair confusion."),
+        click.option("--prdc-k", type=click.IntRange(min=1), default=default(EvalSettings, "prdc_k"),
+                     show_default=True, help="Neighbours for precision / recall / density / coverage."),
+    ])
+
+
+def _eval_settings(kw: dict, **extra) -> EvalSettings:
+    return EvalSettings(**{k: kw.pop(k) for k in EVAL_OPTION_NAMES}, **extra)
 
 
 @cli.command()
 @click.argument("run_dir", type=click.Path())
 @click.option("--epochs", "epochs", default=None, help="Comma-separated checkpoint epochs (default: all).")
 @eval_options
-@click.option("--seed", type=int, default=0, show_default=True, help="Seeds prior samples and ELBO noise.")
+@click.option("--seed", type=int, default=default(EvalSettings, "seed"), show_default=True,
+              help="Seeds prior samples and ELBO noise.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
-@click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda")
+@device_option
 @data_options
-def evaluate(run_dir, epochs, fmt, **kw):
-    """Evaluate every checkpoint of RUN_DIR: writes metrics.csv, per_class.csv, pairs.csv; prints a table."""
-    from .evaluate import evaluate as run_evaluate, format_table
+def evaluate(run_dir, epochs, fmt, seed, **kw):
+    """Evaluate every checkpoint of RUN_DIR into tables; print them."""
+    from .evaluate.pipeline import evaluate_run
+    from .evaluate.table import format_table
 
-    ev = run_evaluate(run_dir, epochs=_epochs_option(epochs), log=_log, **kw)
+    settings = _eval_settings(kw, seed=seed)
+    ev = evaluate_run(run_dir, settings=settings, epochs=_epochs_option(epochs), log=_log, **kw)
     click.echo(format_table(ev, fmt))
 
 
@@ -162,20 +181,20 @@ def evaluate(run_dir, epochs, fmt, **kw):
 @cli.command()
 @train_options
 @eval_options
-def study(run_dir, resume, samples, grid, grid_span, iwae, knn_k, prdc_k, **kw):
-    """Train (or resume) -> evaluate every checkpoint -> figures + report.html. Idempotent."""
+def study(run_dir, resume, **kw):
+    """Train (or resume), evaluate every checkpoint, write figures and report."""
     from .study import run_study
 
+    settings = _eval_settings(kw)
     cfg = _train_config(kw)
-    result = run_study(cfg, run_dir, log=_log, eval_settings=dict(
-        samples=samples, grid=grid, grid_span=grid_span, iwae=iwae, knn_k=knn_k, prdc_k=prdc_k))
+    result = run_study(cfg, run_dir, log=_log, settings=settings)
     click.echo(str(result.report_html))
 
 
 @cli.command()
 @click.argument("run_dir", type=click.Path())
 def report(run_dir):
-    """Rebuild the figures and report.html / report.md of an evaluated RUN_DIR."""
+    """Rebuild the figures and report of an evaluated RUN_DIR."""
     from .report import build_report
 
     html, _ = build_report(run_dir)
@@ -187,11 +206,8 @@ def report(run_dir):
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Write comparison.csv, comparison_seeds.csv and comparison.png here.")
 def compare(run_dirs, out_dir):
-    """Put several evaluated runs side by side: one row per (run, epoch); seeds grouped as mean ± std."""
-    from pathlib import Path
-
-    from . import atomic
-    from .compare import compare_figure, compare_runs, format_summary, summarise_seeds
+    """Put evaluated runs side by side; seeds grouped as mean ± std."""
+    from .compare import compare_runs, format_summary, summarise_seeds, write_comparison
 
     df = compare_runs(run_dirs)
     summary = summarise_seeds(df)
@@ -199,11 +215,8 @@ def compare(run_dirs, out_dir):
     click.echo("")
     click.echo(format_summary(summary).to_string())
     if out_dir:
-        out = Path(out_dir)
-        atomic.write_with(out / "comparison.csv", lambda tmp: df.to_csv(tmp))
-        atomic.write_with(out / "comparison_seeds.csv", lambda tmp: summary.to_csv(tmp))
-        compare_figure(df, out / "comparison.png")
-        click.echo(f"wrote {out}/comparison.csv, comparison_seeds.csv, comparison.png", err=True)
+        paths = write_comparison(df, summary, out_dir)
+        click.echo("wrote " + ", ".join(str(p) for p in paths), err=True)
 
 
 # --- classifier ------------------------------------------------------------------------------
@@ -215,12 +228,12 @@ def classifier():
 @classifier.command("train")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Default: the shipped recipe.")
 @click.option("--seed", type=int, default=None)
-@click.option("--device", default="auto", show_default=True)
+@device_option
 @click.option("--out", "weights_dir", type=click.Path(file_okay=False), default=None,
               help="Weights folder (default: the package's vaediag/weights/).")
 @data_options
 def classifier_train(epochs, seed, device, weights_dir, train_size, test_size, data_root):
-    """Train the digit CNN on MNIST and write digit_cnn.pt + digit_cnn.json (sha256, test accuracy)."""
+    """Retrain the digit CNN (digit_cnn.pt + digit_cnn.json)."""
     from .classifier import TRAIN_DEFAULTS, save_classifier, train_classifier
     from .data import load_mnist
     from .devices import resolve_device
@@ -235,7 +248,7 @@ def classifier_train(epochs, seed, device, weights_dir, train_size, test_size, d
 
 
 @classifier.command("evaluate")
-@click.option("--device", default="auto", show_default=True)
+@device_option
 @click.option("--weights", "weights_dir", type=click.Path(file_okay=False), default=None)
 @data_options
 def classifier_evaluate(device, weights_dir, train_size, test_size, data_root):

@@ -17,7 +17,7 @@ import pandas as pd
 
 from . import atomic, columns as C
 from .errors import RunDirError
-from .plots import DPI, RunResults, load_run
+from .rundir import Run
 
 MODEL, LATENT_DIM, BETA, SEED = "model", "latent_dim", "beta", "seed"
 GROUP, N_SEEDS, SEEDS, RUN_DIR = "group", "n_seeds", "seeds", "run_dir"
@@ -41,14 +41,13 @@ KEY_METRICS = (  # metrics compared across runs: separation, diversity, window c
 FIGURE_METRICS = (C.SILHOUETTE, C.KNN_ACCURACY, C.PRIOR + C.ENTROPY_NORM, C.FRECHET, C.RECON_ACCURACY,
                   C.TEST_LOSS)
 MEAN_SUFFIX, STD_SUFFIX = "_mean", "_std"
+COMPARISON_FILE, SEEDS_FILE, FIGURE_FILE = "comparison.csv", "comparison_seeds.csv", "comparison.png"
+FIGURE_DPI = 100
 
 
-def _config_values(run: RunResults) -> dict:
-    cfg = run.config or {}
-    if not cfg:
-        raise RunDirError(f"{run.run_dir} has no config.json; is it a vaediag run directory?")
-    train, model = dict(cfg.get("train") or {}), dict(cfg.get("model") or {})
-    values = {k: model.get(k, train.get(k)) for k in (MODEL, LATENT_DIM, BETA)}
+def _config_values(run: Run) -> dict:
+    model, train = run.model_config, dict(run.config.get("train") or {})
+    values = {k: model.get(k) for k in (MODEL, LATENT_DIM, BETA)}
     values.update({k: train.get(k) for k in CONFIG_COLUMNS if k not in values})
     return values
 
@@ -77,7 +76,9 @@ def compare_runs(run_dirs: Iterable[str | Path]) -> pd.DataFrame:
     resolved = [d.resolve() for d in run_dirs]
     if len(set(resolved)) != len(resolved):
         raise RunDirError("the same run directory is given more than once")
-    runs = [load_run(d) for d in run_dirs]
+    runs = [Run(d) for d in run_dirs]
+    for run in runs:
+        run.config, run.evaluation  # noqa: B018  (read now: a directory that is not an evaluated run fails here)
     frames = []
     for label, run in zip(run_labels(run_dirs), runs):
         m = run.checkpoint_metrics
@@ -85,7 +86,7 @@ def compare_runs(run_dirs: Iterable[str | Path]) -> pd.DataFrame:
                           index=m.index)
         for k, v in _config_values(run).items():
             df[k] = v
-        df[RUN_DIR] = str(run.run_dir)
+        df[RUN_DIR] = str(run.path)
         df[C.RUN] = label
         frames.append(df.reset_index())
     out = pd.concat(frames, ignore_index=True)
@@ -145,7 +146,8 @@ def format_summary(summary: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
 
 def compare_figure(df: pd.DataFrame, out_path: str | Path, metrics: Iterable[str] = FIGURE_METRICS) -> Path:
     """Key metrics over epochs, one line per run group (mean of its seeds, ± std band); a PNG at ``out_path``."""
-    import matplotlib.pyplot as plt  # vaediag.plots (imported above) selected the Agg backend
+    import seaborn as sns
+    from matplotlib.figure import Figure
 
     summary = summarise_seeds(df)
     metrics = [m for m in metrics if m + MEAN_SUFFIX in summary.columns]
@@ -153,31 +155,37 @@ def compare_figure(df: pd.DataFrame, out_path: str | Path, metrics: Iterable[str
         raise RunDirError("none of the compared metrics is present in these runs")
     ncol = min(3, len(metrics))
     nrow = -(-len(metrics) // ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(5.0 * ncol, 3.6 * nrow + 0.8), squeeze=False)
+    fig = Figure(figsize=(5.0 * ncol, 3.6 * nrow + 0.8))
+    axes = fig.subplots(nrow, ncol, squeeze=False)
     groups = list(dict.fromkeys(summary.index.get_level_values(GROUP)))
-    colours = plt.get_cmap("tab10")
+    colours = sns.color_palette("tab10", 10)
     for ax, m in zip(axes.flat, metrics):
         for i, g in enumerate(groups):
             s = summary.xs(g, level=GROUP)
             x = np.asarray(s.index, dtype=float)
             mean, std = s[m + MEAN_SUFFIX].to_numpy(float), s[m + STD_SUFFIX].to_numpy(float)
             n = int(s[N_SEEDS].max())
-            ax.plot(x, mean, "o-", color=colours(i % 10), ms=3, label=g + (f" ({n} seeds)" if n > 1 else ""))
+            ax.plot(x, mean, "o-", color=colours[i % 10], ms=3, label=g + (f" ({n} seeds)" if n > 1 else ""))
             if np.isfinite(std).any():
-                ax.fill_between(x, mean - np.nan_to_num(std), mean + np.nan_to_num(std), color=colours(i % 10),
+                ax.fill_between(x, mean - np.nan_to_num(std), mean + np.nan_to_num(std), color=colours[i % 10],
                                 alpha=0.2, lw=0)
-        ax.set_title(m, fontsize=9)
+        ax.set_title(m, fontsize=10)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(metrics):]:
         ax.set_axis_off()
     handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 3), fontsize=8, frameon=False)
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 3), fontsize=10, frameon=False)
     fig.subplots_adjust(left=0.07, right=0.98, top=0.95, bottom=0.1 + 0.03 * ((len(labels) - 1) // 3),
                         wspace=0.25, hspace=0.45)
     out_path = Path(out_path)
-    try:
-        atomic.write_with(out_path, lambda tmp: fig.savefig(tmp, format="png", dpi=DPI))
-    finally:
-        plt.close(fig)
+    atomic.write_with(out_path, lambda tmp: fig.savefig(tmp, format="png", dpi=FIGURE_DPI))
     return out_path
+
+
+def write_comparison(df: pd.DataFrame, summary: pd.DataFrame, out_dir: str | Path) -> list[Path]:
+    """Write ``comparison.csv`` (``df``), ``comparison_seeds.csv`` (``summary``) and ``comparison.png``."""
+    out = Path(out_dir)
+    atomic.write_with(out / COMPARISON_FILE, lambda tmp: df.to_csv(tmp))
+    atomic.write_with(out / SEEDS_FILE, lambda tmp: summary.to_csv(tmp))
+    return [out / COMPARISON_FILE, out / SEEDS_FILE, compare_figure(df, out / FIGURE_FILE)]
