@@ -215,5 +215,5 @@ def shared_run_with_figures(tmp_path_factory):
         from vaediag.plots import make_figures
 
         run = make_fake_run(tmp_path_factory.mktemp("shared") / "run", epochs=SHARED_EPOCHS, scenario="window")
-        _SHARED["run"] = (run, make_figures(run))
+        _SHARED["run"] = (run, make_figures(Run(run)))
     return _SHARED["run"]

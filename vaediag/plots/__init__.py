@@ -1,0 +1,86 @@
+"""Figures of an evaluated run: PNG files, one per plot plus an overview, at ``Run.figure_path(name)``.
+
+Everything is drawn from what ``vaediag evaluate`` computed (the tables and per-checkpoint artifacts a
+:class:`vaediag.rundir.Run` holds); nothing is recomputed here. Figures are ``matplotlib.figure.Figure``
+objects (no pyplot state) or PIL pages; seaborn draws the scatter, the curves and the heat maps.
+
+Figure names (:mod:`vaediag.plots.names`) are stable:
+
+==============================  ==================================================================
+``latent_epoch_XXX``            test-set posterior means (dims 0, 1) at checkpoint XXX, one colour
+                                per digit (tab10, legend 0-9); the same axis limits for every epoch;
+                                the linear grid window [-s, s]^2 (solid) and the quantile window
+                                (dashed) drawn as rectangles                          (latent.py)
+``grid_linear_epoch_XXX``       the n x n decoded linear grid at checkpoint XXX (torchvision
+                                make_grid)                                            (grids.py)
+``grid_quantile_epoch_XXX``     the n x n decoded Gaussian-quantile grid at checkpoint XXX
+``separation``                  silhouette and kNN accuracy over checkpoint epochs    (curves.py)
+``entropy``                     normalised class entropy of prior, linear-grid and quantile-grid
+                                samples over epochs; real test digits as a horizontal line
+``frechet``                     Fréchet distance over epochs; real-vs-real reference as a line
+``loss``                        train and test loss (nats/sample) for every epoch of history.csv;
+                                checkpoints dotted, ``loss_mark_epoch`` dashed
+``class_share``                 heat maps epoch x digit of the class shares of prior samples,
+                                linear-grid and quantile-grid samples (real test shares as last
+                                row)                                                  (heatmaps.py)
+``pair_confusion``              heat maps digit x digit of the kNN pair confusion rate at the first
+                                and the last checkpoint
+``overview``                    one page composed of the latent codes at the first and the last
+                                checkpoint, the last linear grid, the four curves and both heat
+                                maps                                                  (overview.py)
+==============================  ==================================================================
+
+Importing this package imports neither matplotlib nor torch; :func:`make_figures` does.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .names import (FIG_CLASS_SHARE, FIG_ENTROPY, FIG_FRECHET, FIG_LOSS, FIG_OVERVIEW, FIG_PAIRS, FIG_SEPARATION,
+                    GRID_KINDS, SUMMARY_FIGURES, figure_names, grid_name, latent_name)
+from .output import DPI
+
+if TYPE_CHECKING:
+    from ..rundir import Run
+
+LOSS_MARK_EPOCH = 30  # epoch dashed on the loss curve when training ran past it (the report asks whether it helped)
+
+__all__ = [
+    "DPI", "FIG_CLASS_SHARE", "FIG_ENTROPY", "FIG_FRECHET", "FIG_LOSS", "FIG_OVERVIEW", "FIG_PAIRS", "FIG_SEPARATION",
+    "GRID_KINDS", "LOSS_MARK_EPOCH", "SUMMARY_FIGURES", "figure_names", "grid_name", "latent_name", "make_figures",
+]
+
+
+def make_figures(run: Run, *, loss_mark_epoch: int | None = LOSS_MARK_EPOCH) -> dict[str, Path]:
+    """Draw every figure of an evaluated run to ``run.figure_path(name)``; return ``{name: path}`` in the order
+    of :func:`figure_names` (per checkpoint its latent scatter and grids, then the charts, then the overview
+    composed of them). ``loss_mark_epoch``: the epoch dashed on the loss curve (None: none).
+
+    Raises :class:`vaediag.errors.RunDirError` (one line) if the run was not evaluated or an epoch's
+    artifacts are missing; that is found before any file is written.
+    """
+    from functools import partial
+
+    from . import curves, grids, heatmaps, latent, overview
+    from .output import save_png
+
+    limits = latent.latent_limits(run)  # reads every epoch's artifacts
+    figures: dict[str, Path] = {}
+    drawings = {  # name -> function drawing it (a matplotlib Figure or a PIL page)
+        FIG_SEPARATION: partial(curves.curve_figure, curves.draw_separation, run),
+        FIG_ENTROPY: partial(curves.curve_figure, curves.draw_entropy, run),
+        FIG_FRECHET: partial(curves.curve_figure, curves.draw_frechet, run),
+        FIG_LOSS: partial(curves.curve_figure, curves.draw_loss, run, mark_epoch=loss_mark_epoch),
+        FIG_CLASS_SHARE: partial(heatmaps.class_share_figure, run),
+        FIG_PAIRS: partial(heatmaps.pair_confusion_figure, run),
+        FIG_OVERVIEW: partial(overview.overview_page, run, figures),  # last: composed of those drawn before
+    }
+    for epoch in run.epochs:
+        drawings[latent_name(epoch)] = partial(latent.latent_figure, run, epoch, limits)
+        for kind in GRID_KINDS:
+            drawings[grid_name(epoch, kind)] = partial(grids.grid_page, run, epoch, kind)
+    for name in figure_names(run.epochs):
+        figures[name] = save_png(drawings[name](), run.figure_path(name))
+    return figures

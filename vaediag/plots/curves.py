@@ -1,0 +1,110 @@
+"""Metric curves over the epochs of a run: separation, entropy, Fréchet distance and the training loss.
+
+Each curve is a column of a wide frame indexed by epoch, drawn by ``seaborn.lineplot`` (one colour and
+marker per column); reference values of real test digits are dotted horizontal lines.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+
+from .. import columns as C
+from . import LOSS_MARK_EPOCH
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from ..rundir import Run
+
+ENTROPY_CURVES = ((C.PRIOR, "prior samples"), (C.GRID, "linear grid"), (C.QGRID, "quantile grid"))
+LOSS_CURVES = ((C.TRAIN_LOSS, "train"), (C.TEST_LOSS, "test"))
+
+
+def metric_curves(run: Run, columns: dict[str, str]) -> pd.DataFrame:
+    """Checkpoint epochs x curves: ``{column: label}`` of metrics as numbers (NaN where absent)."""
+    m = run.checkpoint_metrics
+    return pd.DataFrame({label: pd.to_numeric(m[col], errors="coerce") if col in m.columns else np.nan
+                         for col, label in columns.items()}, index=m.index)
+
+
+def draw_curves(ax: Axes, curves: pd.DataFrame, *, markers: bool = True, palette=None) -> None:
+    """One line per column of ``curves`` (index: epoch); all-NaN columns are left out. seaborn's legend
+    entries stay on the axes; :func:`label_axes` draws one legend of them and the reference lines."""
+    curves = curves.dropna(axis=1, how="all")
+    if curves.shape[1]:
+        sns.lineplot(data=curves, markers=markers, dashes=False, estimator=None, palette=palette, ax=ax)
+
+
+def reference_line(ax: Axes, value: float, label: str) -> None:
+    if np.isfinite(value):
+        ax.axhline(value, color="black", ls=":", lw=1.2, label=label)
+
+
+def label_axes(ax: Axes, *, xlabel: str, ylabel: str, title: str, legend_loc: str = "best") -> None:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, loc=legend_loc)
+    ax.grid(alpha=0.3)
+
+
+def draw_separation(ax: Axes, run: Run) -> None:
+    """Silhouette and kNN accuracy over checkpoint epochs (both: higher = better separated)."""
+    draw_curves(ax, metric_curves(run, {C.SILHOUETTE: "silhouette [-1, 1]", C.KNN_ACCURACY: "kNN accuracy [0, 1]"}))
+    label_axes(ax, xlabel="epoch", ylabel="higher = better separated", title="latent separation of the digits")
+
+
+def entropy_reference(run: Run) -> float:
+    """Normalised class entropy of the real test digits: the data row's prior/grid/qgrid value."""
+    for prefix, _ in ENTROPY_CURVES:
+        value = run.reference(prefix + C.ENTROPY_NORM)
+        if np.isfinite(value):
+            return value
+    return float("nan")
+
+
+def draw_entropy(ax: Axes, run: Run) -> None:
+    """Normalised class entropy of prior vs linear-grid vs quantile-grid samples; real digits as a line."""
+    draw_curves(ax, metric_curves(run, {prefix + C.ENTROPY_NORM: label for prefix, label in ENTROPY_CURVES}))
+    reference_line(ax, entropy_reference(run), "real test digits")
+    ax.set_ylim(min(0.0, ax.get_ylim()[0]), 1.05)
+    label_axes(ax, xlabel="epoch", ylabel="class entropy / ln 10", legend_loc="lower left",
+               title="diversity of generated digits (1 = all digits equally)")
+
+
+def draw_frechet(ax: Axes, run: Run) -> None:
+    """Fréchet distance of prior samples to real test digits (classifier features); reference line."""
+    draw_curves(ax, metric_curves(run, {C.FRECHET: "prior samples"}), palette=["tab:purple"])
+    reference_line(ax, run.reference(C.FRECHET), "real vs real (two halves)")
+    ax.set_ylim(bottom=0)
+    label_axes(ax, xlabel="epoch", ylabel="lower = closer to real digits",
+               title="Fréchet distance (classifier features)")
+
+
+def draw_loss(ax: Axes, run: Run, mark_epoch: int | None = LOSS_MARK_EPOCH) -> None:
+    """Train and test loss (negative ELBO, nats/sample) for every training epoch; checkpoints dotted;
+    ``mark_epoch`` dashed when training ran past it (None: no mark)."""
+    history = run.history
+    if len(history) == 0:  # fall back on the checkpoint rows, which carry the joined history columns
+        history = run.checkpoint_metrics
+    draw_curves(ax, pd.DataFrame({label: pd.to_numeric(history[col], errors="coerce")
+                                  for col, label in LOSS_CURVES if col in history.columns}), markers=False)
+    for epoch in run.epochs:
+        ax.axvline(epoch, color="gray", lw=0.6, ls=":")
+    if mark_epoch is not None and len(history) and max(history.index) > mark_epoch:
+        ax.axvline(mark_epoch, color="tab:red", lw=0.8, ls="--", label=f"epoch {mark_epoch}")
+    label_axes(ax, xlabel="epoch (dotted: checkpoints)", ylabel="nats/sample",
+               title="train vs test loss (negative ELBO)")
+
+
+def curve_figure(draw, run: Run, **options) -> Figure:
+    """A single-axes figure drawn by ``draw(ax, run, **options)`` (fixed margins, no layout engine)."""
+    fig = Figure(figsize=(6.0, 4.2))
+    draw(fig.add_axes((0.12, 0.12, 0.84, 0.8)), run, **options)
+    return fig

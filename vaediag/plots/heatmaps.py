@@ -1,0 +1,106 @@
+"""Annotated heat maps (``seaborn.heatmap``, cells in percent): class shares epoch x digit and the kNN pair
+confusion digit x digit. Each figure uses one colour scale for all its panels."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+
+from .. import columns as C
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from ..rundir import Run
+
+SHARE_PANELS = ((C.CLASS_PRIOR_SHARE, "prior samples"), (C.CLASS_GRID_SHARE, "linear grid"),
+                (C.CLASS_QGRID_SHARE, "quantile grid"))
+SHARE_MIN_VMAX = 0.2  # the class-share colour scale reaches at least 20 %
+DATA_ROW_LABEL = "data"  # the real test shares, below the checkpoint rows
+DIGITS = range(C.N_CLASSES)
+
+
+def draw_heatmap(ax: Axes, table: pd.DataFrame, *, vmax: float, cmap: str, cbar: bool, title: str, xlabel: str,
+                 ylabel: str, square: bool = False) -> None:
+    """Heat map of a table of fractions, each cell annotated in percent; NaN cells are left blank."""
+    percent = table.astype(float) * 100
+    vmax = vmax if np.isfinite(vmax) and vmax > 0 else 1.0
+    sns.heatmap(percent, ax=ax, mask=percent.isna(), vmin=0, vmax=100 * vmax, cmap=cmap, annot=True, fmt=".0f",
+                annot_kws={"fontsize": 6}, cbar=cbar, square=square,
+                cbar_kws={"label": "%", "fraction": 0.046, "pad": 0.03})
+    ax.tick_params(length=0, labelsize=7, labelrotation=0)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+
+
+# ---------------------------------------------------------------------------------------------- class shares
+def class_share_table(run: Run, column: str) -> pd.DataFrame:
+    """epoch x digit table of a per_class share column (checkpoint rows), with the real test shares of the
+    ``"data"`` rows as the last row."""
+    per_class = run.per_class
+    model = per_class[per_class[C.SOURCE] == C.SOURCE_MODEL]
+    if column in model.columns:
+        table = model.pivot_table(index=C.EPOCH, columns=C.DIGIT, values=column, aggfunc="first")
+    else:
+        table = pd.DataFrame(dtype=float)
+    table = table.reindex(index=run.epochs, columns=DIGITS).astype(float)
+    table.index = [str(epoch) for epoch in table.index]
+    data = per_class[per_class[C.SOURCE] == C.SOURCE_DATA]
+    if C.CLASS_DATA_SHARE in data.columns and len(data):
+        shares = pd.to_numeric(data[C.CLASS_DATA_SHARE], errors="coerce").groupby(data[C.DIGIT]).first()
+        table.loc[DATA_ROW_LABEL] = shares.reindex(DIGITS).to_numpy(dtype=float)
+    return table
+
+
+def share_vmax(run: Run) -> float:
+    """Top of the class-share colour scale: the largest share in any panel, at least ``SHARE_MIN_VMAX``."""
+    columns = [col for col, _ in SHARE_PANELS if col in run.per_class.columns]
+    values = run.per_class[columns].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    return max(float(np.nanmax(values)) if np.isfinite(values).any() else 0.0, SHARE_MIN_VMAX)
+
+
+def class_share_figure(run: Run) -> Figure:
+    """Class share heat maps side by side: prior samples | linear grid | quantile grid (one colour scale)."""
+    panels = [(col, title) for col, title in SHARE_PANELS if col in run.per_class.columns] or [SHARE_PANELS[0]]
+    vmax = share_vmax(run)
+    fig = Figure(figsize=(4.6 * len(panels), 0.32 * (len(run.epochs) + 1) + 1.5))
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    fig.subplots_adjust(left=0.05, right=0.95, bottom=0.2, top=0.85, wspace=0.25)
+    for i, (ax, (col, title)) in enumerate(zip(axes, panels)):
+        draw_heatmap(ax, class_share_table(run, col), vmax=vmax, cmap="viridis", cbar=i == len(panels) - 1,
+                     title=f"class share (%): {title}", xlabel="digit", ylabel="epoch")
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------- pair confusion
+def pair_matrix(run: Run, epoch: int) -> pd.DataFrame:
+    """Symmetric digit x digit matrix of kNN pair confusion rates at ``epoch`` (NaN diagonal)."""
+    matrix = np.full((C.N_CLASSES, C.N_CLASSES), np.nan)
+    pairs = run.pairs[run.pairs[C.EPOCH] == epoch]
+    rates = pd.to_numeric(pairs[C.CONFUSION_RATE], errors="coerce")
+    for a, b, rate in zip(pairs[C.DIGIT_A].astype(int), pairs[C.DIGIT_B].astype(int), rates):
+        matrix[a, b] = matrix[b, a] = rate
+    return pd.DataFrame(matrix, index=DIGITS, columns=DIGITS)
+
+
+def pair_vmax(run: Run) -> float:
+    rates = pd.to_numeric(run.pairs[C.CONFUSION_RATE], errors="coerce")
+    top = float(rates.max()) if rates.notna().any() else 1.0
+    return top if top > 0 else 1.0
+
+
+def pair_confusion_figure(run: Run) -> Figure:
+    """Pair confusion heat maps at the first and the last checkpoint (one colour scale)."""
+    vmax = pair_vmax(run)
+    fig = Figure(figsize=(10.5, 4.8))
+    axes = fig.subplots(1, 2)
+    fig.subplots_adjust(left=0.06, right=0.95, bottom=0.1, top=0.92, wspace=0.15)
+    for ax, epoch, cbar in ((axes[0], run.first, False), (axes[1], run.last, True)):
+        draw_heatmap(ax, pair_matrix(run, epoch), vmax=vmax, cmap="magma_r", cbar=cbar, square=True,
+                     title=f"pair confusion (kNN, %), epoch {epoch}", xlabel="digit", ylabel="digit")
+    return fig
