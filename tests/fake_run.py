@@ -16,6 +16,8 @@ Scenarios shape the generation numbers at the *last* checkpoint (earlier ones st
     "healthy"   every digit in prior and grid samples, grid window holds ~97 % of the test codes
     "collapse"  digits 2 and 3 vanish from prior samples *and* the grid: a model collapse
     "window"    prior samples are fine, the grid misses digits 0 and 1 and holds only ~55 % of the codes
+    "posterior" posterior collapse: every code sits at the origin, no active unit, KL ~1e-4 nats per latent
+                dimension; prior and grid samples all show digit 1 (what a decoder that ignores z draws)
 """
 
 from __future__ import annotations
@@ -28,14 +30,15 @@ import pandas as pd
 from vaediag import columns as C
 from vaediag.rundir import PER_CLASS_COLUMNS, Evaluation, Run
 
-SCENARIOS = ("healthy", "collapse", "window")
+SCENARIOS = ("healthy", "collapse", "window", "posterior")
+POSTERIOR_DIGIT = 1  # the one digit a posterior-collapsed decoder draws
 DATA_SHARE = np.array([980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]) / 10000.0  # MNIST test labels
 MOST_MIXED = (4, 9)
 
 
 def _entropy_norm(shares: np.ndarray) -> float:
     p = shares[shares > 0]
-    return float(-(p * np.log(p)).sum() / np.log(10))
+    return float(-(p * np.log(p)).sum() / np.log(10)) + 0.0  # + 0.0: one digit gives 0.0, not -0.0
 
 
 def _shares(rng: np.random.Generator, missing: tuple[int, ...] = ()) -> np.ndarray:
@@ -127,9 +130,12 @@ def make_fake_run(
         is_last = ep == last_epoch
         progress = (i + 1) / len(epochs)
         # --- latent codes: class blobs that tighten with training; "window" spreads them far out --------
+        collapsed = scenario == "posterior" and is_last
         scale = 2.5 if (scenario == "window" and is_last) else 0.8
         mu2 = centres[labels] * scale + rng.normal(0, 0.6 - 0.3 * progress, (n_test, 2))
         mu = np.concatenate([mu2, rng.normal(0, 0.3, (n_test, max(latent_dim - 2, 0)))], 1)[:, :latent_dim]
+        if collapsed:
+            mu = rng.normal(0, 0.005, mu.shape)
         dims = min(latent_dim, 2)
         inside = float(np.mean(np.all(np.abs(mu[:, :dims]) <= span, axis=1)))
         qinside = float(np.mean(np.all(np.abs(mu[:, :dims]) <= qspan, axis=1)))
@@ -138,8 +144,10 @@ def make_fake_run(
         if scenario == "window" and is_last:
             inside = 0.55
 
-        prior_missing = (2, 3) if (scenario == "collapse" and is_last) else ()
-        grid_missing = {"collapse": (2, 3), "window": (0, 1)}.get(scenario, ()) if is_last else ()
+        one_digit = tuple(d for d in range(10) if d != POSTERIOR_DIGIT)
+        prior_missing = {"collapse": (2, 3), "posterior": one_digit}.get(scenario, ()) if is_last else ()
+        grid_missing = {"collapse": (2, 3), "window": (0, 1), "posterior": one_digit}.get(scenario, ())
+        grid_missing = grid_missing if is_last else ()
         prior_s, grid_s, qgrid_s = _shares(rng, prior_missing), _shares(rng, grid_missing), _shares(rng, prior_missing)
         sil = 0.10 + 0.25 * progress + rng.normal(0, 0.005)
         knn = 0.80 + 0.15 * progress + rng.normal(0, 0.002)
@@ -155,9 +163,10 @@ def make_fake_run(
             C.SILHOUETTE: sil, C.KNN_ACCURACY: knn, C.DAVIES_BOULDIN: 2.0 - progress,
             C.CALINSKI_HARABASZ: 900 * progress,
             C.MOST_MIXED_PAIR: f"{MOST_MIXED[0]}-{MOST_MIXED[1]}", C.MOST_MIXED_PAIR_RATE: rates[top],
-            C.ACTIVE_UNITS: latent_dim, C.TOTAL_CORRELATION: 0.05, C.AGGPOST_MEAN_NORM: 0.02,
+            C.ACTIVE_UNITS: 0 if collapsed else latent_dim, C.TOTAL_CORRELATION: 0.05, C.AGGPOST_MEAN_NORM: 0.02,
             C.AGGPOST_VAR_MEAN: 0.9, C.AGGPOST_KL_PRIOR: 0.04,
-            **{f"{C.KL_PER_DIM_PREFIX}{d}": 3.0 / latent_dim for d in range(latent_dim)},
+            **{f"{C.KL_PER_DIM_PREFIX}{d}": 1e-4 * (1 + d) if collapsed else 3.0 / latent_dim
+               for d in range(latent_dim)},
             **_hist_metrics(C.PRIOR, prior_s, 0.80 + 0.1 * progress, 6 + 2 * progress),
             **_hist_metrics(C.GRID, grid_s, 0.85, 7.0),
             **_hist_metrics(C.QGRID, qgrid_s, 0.84, 6.9),

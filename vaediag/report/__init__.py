@@ -1,0 +1,56 @@
+"""The run report: ``RUN_DIR/report.html`` (self-contained) and ``RUN_DIR/report.md``, written from numbers.
+
+Every sentence of the findings is produced by an explicit rule (:mod:`.rules`: the thresholds, the verdict
+functions and the one table of rules the report and the README print) from the result tables of a
+:class:`~vaediag.rundir.Run`, and every number it quotes is a :class:`Finding`: the cell it comes from
+(table, column, epoch, key) and its raw value, written by the column's number format (:mod:`.formats`).
+:func:`findings` returns them so a test can look each one up again; in the HTML every quoted number is a
+``<span class="num">`` carrying that provenance.
+
+Modules: ``rules`` (thresholds, verdicts, rules table) · ``formats`` (number formats) · ``findings``
+(Finding, Tag, Sentence, the cell quoting) · ``questions`` (Q1-Q3 sentences) · ``verdict`` (collapse
+verdict of a run) · ``content`` (all sections) · ``render`` (Jinja2 templates in ``templates/``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vaediag.rundir import Run
+
+from .content import SECTION_TITLES, ReportContent, build_content
+from .findings import Finding, Sentence, Tag
+from .formats import format_number
+from .render import md_escape, render_html, render_markdown, rules_markdown
+from .rules import VERDICT_HEADLINES, Rule, Verdict, collapse_verdict, rules
+from .verdict import run_verdict, verdict_table
+
+__all__ = ["build_report", "findings", "build_content", "collapse_verdict", "verdict_table", "run_verdict",
+           "rules", "rules_markdown", "md_escape", "format_number", "render_html", "render_markdown",
+           "Finding", "Sentence", "Tag", "Verdict", "Rule", "ReportContent", "SECTION_TITLES",
+           "VERDICT_HEADLINES"]
+
+
+def _as_run(run: Run | str | Path) -> Run:
+    return run if isinstance(run, Run) else Run(run)
+
+
+def findings(run: Run | str | Path) -> list[Finding]:
+    """Every number the report's findings quote, in reading order, with where it came from."""
+    return build_content(_as_run(run)).findings()
+
+
+def build_report(run: Run | str | Path, figures: dict[str, Path] | None = None) -> tuple[Path, Path]:
+    """Draw the figures (unless given) and write ``RUN_DIR/report.html`` and ``RUN_DIR/report.md``.
+
+    The HTML embeds every figure as a base64 PNG data URI (opens offline anywhere); the Markdown links
+    ``figures/<name>.png`` relatively. Raises :class:`~vaediag.errors.RunDirError` if the run was not
+    evaluated.
+    """
+    run = _as_run(run)
+    content = build_content(run)  # reads the evaluation first: an unevaluated run fails before drawing
+    if figures is None:
+        from vaediag.plots import make_figures  # matplotlib only when figures are drawn
+
+        figures = make_figures(run)
+    return run.write_report(render_html(content, figures), render_markdown(content, figures))
