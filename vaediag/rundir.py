@@ -74,7 +74,8 @@ class Evaluation:
       joined history columns and the metric columns.
     - ``per_class``: ``PER_CLASS_COLUMNS``, 10 rows (digits) per checkpoint epoch and 10 ``"data"`` rows.
     - ``pairs``: ``PAIRS_COLUMNS``, 45 rows (digit pairs a < b) per checkpoint epoch.
-    - ``settings``: the evaluation settings; ``timings``: seconds per stage (``shared``, ``epochs``, ``data``).
+    - ``settings``: the evaluation settings; ``timings``: seconds per stage (``shared``, ``epochs``, ``data``);
+      ``versions``: the library versions that computed it.
     - ``artifacts``: epoch -> the arrays behind the figures (test codes, decoded grids, ...), see
       :meth:`Run.artifacts`.
     """
@@ -85,6 +86,7 @@ class Evaluation:
     settings: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
     artifacts: Artifacts = field(default_factory=dict, repr=False)
+    versions: dict = field(default_factory=dict)
 
     @property
     def epochs(self) -> list[int]:
@@ -328,12 +330,15 @@ class Run:
         if "epochs" in timings:
             timings["epochs"] = {int(k): v for k, v in timings["epochs"].items()}
         return Evaluation(metrics, per_class, pairs, dict(summary.get("settings") or {}), timings,
-                          _ArtifactFiles(self))
+                          _ArtifactFiles(self), dict(summary.get("versions") or {}))
 
-    def write_evaluation(self, ev: Evaluation, versions: dict) -> None:
+    def write_evaluation(self, ev: Evaluation, versions: dict | None = None) -> None:
         """Write the tables, evaluation.json and the artifacts; all go to temporary files first, then each
-        is renamed into place, so a failure while computing or writing leaves the previous results intact."""
-        summary = {"settings": ev.settings, "versions": versions,
+        is renamed into place, so a failure while computing or writing leaves the previous results intact.
+        ``versions`` (if given) replaces ``ev.versions``."""
+        if versions is not None:
+            ev.versions = versions
+        summary = {"settings": ev.settings, "versions": ev.versions,
                    "timings": {**ev.timings, "epochs": {str(k): v for k, v in ev.timings.get("epochs", {}).items()}}}
         writers: list[tuple[Path, Callable[[Path], Any]]] = [
             (self.path / METRICS_FILE, lambda p: ev.metrics.to_csv(p)),

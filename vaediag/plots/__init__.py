@@ -45,15 +45,13 @@ from .output import DPI
 if TYPE_CHECKING:
     from ..rundir import Run
 
-LOSS_MARK_EPOCH = 30  # epoch dashed on the loss curve when training ran past it (the report asks whether it helped)
-
 __all__ = [
     "DPI", "FIG_CLASS_SHARE", "FIG_ENTROPY", "FIG_FRECHET", "FIG_LOSS", "FIG_OVERVIEW", "FIG_PAIRS", "FIG_SEPARATION",
-    "GRID_KINDS", "LOSS_MARK_EPOCH", "SUMMARY_FIGURES", "figure_names", "grid_name", "latent_name", "make_figures",
+    "GRID_KINDS", "SUMMARY_FIGURES", "figure_names", "grid_name", "latent_name", "make_figures",
 ]
 
 
-def make_figures(run: Run, *, loss_mark_epoch: int | None = LOSS_MARK_EPOCH) -> dict[str, Path]:
+def make_figures(run: Run, *, loss_mark_epoch: int | None = None) -> dict[str, Path]:
     """Draw every figure of an evaluated run to ``run.figure_path(name)``; return ``{name: path}`` in the order
     of :func:`figure_names` (per checkpoint its latent scatter and grids, then the charts, then the overview
     composed of them). ``loss_mark_epoch``: the epoch dashed on the loss curve (None: none).

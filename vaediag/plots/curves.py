@@ -14,7 +14,6 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from .. import columns as C
-from . import LOSS_MARK_EPOCH
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -87,7 +86,7 @@ def draw_frechet(ax: Axes, run: Run) -> None:
                title="Fréchet distance (classifier features)")
 
 
-def draw_loss(ax: Axes, run: Run, mark_epoch: int | None = LOSS_MARK_EPOCH) -> None:
+def draw_loss(ax: Axes, run: Run, mark_epoch: int | None = None) -> None:
     """Train and test loss (negative ELBO, nats/sample) for every training epoch; checkpoints dotted;
     ``mark_epoch`` dashed when training ran past it (None: no mark)."""
     history = run.history

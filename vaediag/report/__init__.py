@@ -22,7 +22,7 @@ from .content import SECTION_TITLES, ReportContent, build_content
 from .findings import Finding, Sentence, Tag
 from .formats import format_number
 from .render import md_escape, render_html, render_markdown, rules_markdown
-from .rules import VERDICT_HEADLINES, Rule, Verdict, collapse_verdict, rules
+from .rules import TRAIN_LENGTH_EPOCH, VERDICT_HEADLINES, Rule, Verdict, collapse_verdict, rules
 from .verdict import run_verdict, verdict_table
 
 __all__ = ["build_report", "findings", "build_content", "collapse_verdict", "verdict_table", "run_verdict",
@@ -52,5 +52,5 @@ def build_report(run: Run | str | Path, figures: dict[str, Path] | None = None) 
     if figures is None:
         from vaediag.plots import make_figures  # matplotlib only when figures are drawn
 
-        figures = make_figures(run)
+        figures = make_figures(run, loss_mark_epoch=TRAIN_LENGTH_EPOCH)  # the epoch Q3 asks about
     return run.write_report(render_html(content, figures), render_markdown(content, figures))

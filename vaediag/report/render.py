@@ -161,7 +161,8 @@ def _context(content: ReportContent, figures: dict[str, Figure]) -> dict:
         metrics_file=METRICS_FILE, config_file=CONFIG_FILE, titles=SECTION_TITLES, sections=content.sections,
         verdict=content.verdict,
         verdict_table=frame_table(verdict_table(run)), figures=shown, tables=epoch_tables(run), rules=rules(),
-        config=flatten(run.config), settings=flatten(run.evaluation.settings),
+        config=flatten(run.config), settings=flatten({**run.evaluation.settings,
+                                                      **{f"versions.{k}": v for k, v in run.evaluation.versions.items()}}),
         timings=flatten(run.evaluation.timings),
     )
 
