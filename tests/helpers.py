@@ -31,3 +31,26 @@ def assert_one_line_error(result, fragment: str) -> None:
     assert len(lines) == 1 and lines[0].startswith("Error:"), result.stderr
     assert fragment and fragment in lines[0], (fragment, lines[0])
     assert "Traceback" not in result.output
+
+
+def same_noise_terms(model, x: torch.Tensor, k: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """What ``vaediag.likelihood.iwae_nll(model, x, k, seed)`` draws, recomputed independently (Gaussian
+    densities from ``torch.distributions``): per (draw, digit) [k, n] the reconstruction NLL and
+    log q(z|x) - log p(z), float64. ``-(recon + kl_sampled)`` are the log importance weights."""
+    from torch.distributions import Normal
+
+    from vaediag.likelihood import IWAE_DECODES
+    from vaediag.models import reconstruction_nll
+
+    assert k * len(x) <= IWAE_DECODES  # one batch, so the noise is one randn((k, n, d)) call
+    gen = torch.Generator().manual_seed(seed)
+    with torch.inference_mode():
+        mu, logvar = model.encode(x)
+        eps = torch.randn((k, *mu.shape), generator=gen)
+        std = torch.exp(0.5 * logvar)
+        z = mu + eps * std
+        logits = model.decode_logits(z.reshape(k * len(x), -1))
+        recon = reconstruction_nll(logits, x.repeat(k, 1, 1, 1)).view(k, len(x)).double()
+        log_q = Normal(mu.double(), std.double()).log_prob(z.double()).sum(-1)
+        log_p = Normal(0.0, 1.0).log_prob(z.double()).sum(-1)
+    return recon, log_q - log_p

@@ -1,0 +1,203 @@
+"""Evaluate checkpoints: one row of diagnostics per checkpoint epoch, plus a reference row from real data.
+
+``evaluate_run(run_dir)`` loads every checkpoint of a run (or the ``epochs`` asked for), encodes the
+run's train and test digits (same subsets as training: ``train_size`` / ``test_size`` / ``seed`` of
+``config.json``) and computes, per checkpoint (the stages of :mod:`vaediag.evaluate.stages`):
+
+- **latent separation** of the test posterior means mu(x): silhouette (all test points), per-digit
+  silhouette, kNN accuracy (k = ``knn_k``, fit on train mu, scored on test mu) and per-digit recall,
+  Davies-Bouldin, Calinski-Harabasz, and the symmetric kNN confusion rate of every digit pair;
+- **latent usage**: active units, KL per latent dimension, total correlation, aggregate posterior moments;
+- **generation**, judged by the shipped digit classifier: ``samples`` seeded prior draws and the two
+  ``grid`` x ``grid`` latent grids people plot (linear over [-grid_span, grid_span], Gaussian-quantile),
+  each decoded and classified -> class-histogram metrics (``prior_*``, ``grid_*``, ``qgrid_*``), plus the
+  fraction of test codes that falls inside each grid window;
+- **sample quality** in classifier-feature space: Fréchet distance and precision / recall / density /
+  coverage of the prior samples against the real test digits;
+- **reconstruction**: the test ELBO parts (seeded), the classifier's accuracy on reconstructions
+  decode(mu(x)) and, with ``iwae=K``, the importance-weighted NLL bound on the first ``IWAE_SUBSET``
+  test digits.
+
+How to read the results: every metric column is documented in :mod:`vaediag.columns` and in the
+docstrings of :mod:`vaediag.metrics` (range, better direction). Compare a checkpoint with the reference
+row ``source == "data"`` (epoch 0): there the same generation metrics are computed on *real* test digits
+(the classifier's predictions on the test set as ``prior_*``, the Fréchet distance and PRDC between two
+random halves of the test set, the classifier's accuracy as ``recon_accuracy``): that is the best a
+perfect generator could score, so a gap to it is what the model still lacks. Latent and loss columns are
+NaN there. The training history (train/test loss per epoch) is joined into the checkpoint rows, so
+overfitting shows next to the diagnostics.
+
+Files written through :meth:`Run.write_evaluation` (atomically, only once everything was computed, so a
+failure leaves old results intact): ``metrics.csv``, ``per_class.csv``, ``pairs.csv``,
+``evaluation.json`` (settings, versions, timings) and the artifact arrays behind the figures
+(:meth:`Run.artifacts`). Results are cached per checkpoint (:mod:`vaediag.evaluate.cache`), keyed by the
+checkpoint's SHA-256, the evaluation settings, the data and the classifier weights: a re-run only
+computes new or changed checkpoints. The tables written hold the epochs of the latest call.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable, Iterable
+
+import pandas as pd
+
+from .. import columns as C
+from ..atomic import file_sha256
+from ..classifier import load_classifier
+from ..data import MNISTData, load_mnist
+from ..devices import resolve_device
+from ..errors import ConfigError, RunDirError
+from ..metrics import generation
+from ..rundir import PAIRS_COLUMNS, Evaluation, Run
+from ..versions import versions
+from . import cache, stages
+from .cache import RowResult
+from .reference import Reference, evaluate_data
+from .settings import EvalSettings
+
+Log = Callable[[str], None]
+
+
+def evaluate_run(
+    run_dir: str | Path,
+    *,
+    settings: EvalSettings = EvalSettings(),
+    epochs: Iterable[int] | None = None,
+    device: str = "auto",
+    data_root: str | Path | None = None,
+    train_size: int | None = None,
+    test_size: int | None = None,
+    data: MNISTData | None = None,
+    classifier=None,
+    log: Log = print,
+) -> Evaluation:
+    """Evaluate the checkpoints of ``run_dir`` (all, or the given ``epochs``) and write the result tables.
+
+    ``settings``: what to compute (:class:`EvalSettings`). Data: the run's subsets (``data_root`` /
+    ``train_size`` / ``test_size`` / ``seed`` from ``config.json``) unless ``data_root`` / ``train_size``
+    / ``test_size`` are given; ``data`` (an ``MNISTData``) replaces loading MNIST. ``classifier``
+    replaces the shipped digit classifier (``vaediag.classifier.load_classifier``).
+
+    Returns an :class:`Evaluation` whose ``artifacts`` hold the arrays in memory; see the module
+    docstring for how to read it. Raises :class:`RunDirError` (no checkpoints, a missing epoch),
+    :class:`CheckpointError` (corrupt checkpoint), :class:`ConfigError` (bad setting); existing result
+    files are then left untouched.
+    """
+    settings.validate()
+    run = Run(run_dir)
+    selected = _select_checkpoints(run, epochs)
+    train_config = run.config.get("train", {})
+    dev = resolve_device(device)
+    started = time.perf_counter()
+    shared = _Clock()
+
+    if data is None:
+        data = load_mnist(data_root if data_root is not None else train_config.get("data_root"),
+                          train_size=train_size if train_size is not None else train_config.get("train_size"),
+                          test_size=test_size if test_size is not None else train_config.get("test_size"),
+                          seed=train_config.get("seed", 0), device="cpu", log=log)
+    shared.lap("load_data")
+    classifier = load_classifier(dev) if classifier is None else classifier.to(dev).eval()
+    shared.lap("load_classifier")
+    ref = Reference(data, classifier, dev, settings)
+    if ref.n_test < 2 * (settings.prdc_k + 1):
+        raise ConfigError(f"the test set has {ref.n_test} digits; need at least {2 * (settings.prdc_k + 1)}")
+    shared.lap("prepare_data")
+
+    # a new metric column changes the registered columns, and so every key: old entries are not reused
+    fingerprints = {**ref.fingerprints, "columns": stages.metrics_columns(run.latent_dim)}
+    keys = {epoch: cache.cache_key(fingerprints, file_sha256(path)) for epoch, path in selected.items()}
+    results: dict[int, RowResult] = {}
+    for epoch, key in keys.items():
+        cached = cache.load(run, epoch, key)
+        if cached is not None:
+            results[epoch] = cached
+    data_key = cache.cache_key(fingerprints, C.SOURCE_DATA)
+    data_result = cache.load(run, None, data_key)
+    shared.lap("cache_lookup")
+    if len(results) < len(selected) or data_result is None:
+        ref.real()  # classifier features, statistics and PRDC radii of the real test digits, once
+    shared.lap("real_features")
+
+    for epoch, path in selected.items():
+        if epoch in results:
+            log(f"epoch {epoch}: cached")
+            continue
+        result = stages.evaluate_checkpoint(path, epoch, ref)
+        cache.store(run, epoch, keys[epoch], result)
+        result.timings["cached"] = False
+        results[epoch] = result
+        row = result.row
+        log(f"epoch {epoch}: silhouette {row[C.SILHOUETTE]:.3f}  kNN {row[C.KNN_ACCURACY]:.3f}  "
+            f"prior modes {row[C.PRIOR + C.MODES_COVERED]}  FD {row[C.FRECHET]:.2f}  "
+            f"({result.timings['total']:.1f} s)")
+    results = {epoch: results[epoch] for epoch in selected}  # epoch order, cached or not
+    shared.lap("checkpoints")
+    if data_result is None:
+        data_result = evaluate_data(ref)
+        cache.store(run, None, data_key, data_result)
+        data_result.timings["cached"] = False
+    shared.lap("data_row")
+
+    evaluation = _assemble(run, results, data_result)
+    _, qspan = generation.quantile_grid(settings.grid, 1)
+    evaluation.settings = {
+        **settings.to_dict(), "qgrid_span": float(qspan),
+        "iwae_subset": min(stages.IWAE_SUBSET, ref.n_test) if settings.iwae else 0,
+        "n_train": ref.n_train, "n_test": ref.n_test, "latent_dim": run.latent_dim,
+        "model": run.model_config.get("model"), "device": str(dev), "epochs": list(selected),
+        "data_sha256": ref.data_fingerprint, "classifier_sha256": ref.classifier_fingerprint,
+    }
+    shared.seconds["total"] = time.perf_counter() - started
+    evaluation.timings = {
+        "shared": {name: round(s, 4) for name, s in shared.seconds.items()},
+        "epochs": {epoch: result.timings for epoch, result in results.items()},
+        "data": data_result.timings,
+    }
+    run.write_evaluation(evaluation, versions())
+    return evaluation
+
+
+def _select_checkpoints(run: Run, epochs: Iterable[int] | None) -> dict[int, Path]:
+    found = run.checkpoints()
+    if not found:
+        raise RunDirError(f"{run.path} has no checkpoints (expected checkpoint files in {run.checkpoint_dir})")
+    if epochs is None:
+        return found
+    wanted = sorted(set(int(e) for e in epochs))
+    missing = [e for e in wanted if e not in found]
+    if missing:
+        raise RunDirError(f"no checkpoint for epoch {','.join(map(str, missing))} in {run.path}; "
+                          f"available: {','.join(map(str, found))}")
+    return {e: found[e] for e in wanted}
+
+
+def _assemble(run: Run, results: dict[int, RowResult], data_result: RowResult) -> Evaluation:
+    """The tables: checkpoint rows (with the joined history) then the real-data row; artifacts in memory."""
+    epochs = list(results)
+    index = pd.Index([*epochs, C.DATA_EPOCH], name=C.EPOCH)
+    metrics = pd.DataFrame([*(r.row for r in results.values()), data_result.row], index=index)
+    metrics = metrics.reindex(columns=stages.metrics_columns(run.latent_dim))
+    history = run.history.reindex(index=epochs, columns=C.HISTORY_COLUMNS[1:]).reindex(index)
+    metrics = pd.concat([history, metrics], axis=1)
+    metrics.insert(0, C.SOURCE, [C.SOURCE_MODEL] * len(epochs) + [C.SOURCE_DATA])
+    metrics.index.name = C.EPOCH
+    per_class = pd.concat([*(r.per_class for r in results.values()), data_result.per_class], ignore_index=True)
+    pairs = pd.concat([r.pairs for r in results.values()], ignore_index=True)[PAIRS_COLUMNS]
+    artifacts = {epoch: r.artifact for epoch, r in results.items()}
+    return Evaluation(metrics, per_class, pairs, artifacts=artifacts)
+
+
+class _Clock:
+    """Seconds per named lap of the shared work (loading data, the classifier, cache look-ups, ...)."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = self.seconds.get(name, 0.0) + (now - self._last)
+        self._last = now

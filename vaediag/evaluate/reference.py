@@ -1,0 +1,119 @@
+"""What every checkpoint is compared with: the run's digits, the digit classifier and the real-data row.
+
+:class:`Reference` fingerprints the data and the classifier (for the cache key) and computes the
+classifier's pass over the real test digits once: their probabilities, features, feature statistics
+and PRDC radii, reused by every checkpoint. :func:`evaluate_data` is the real-data reference row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .. import columns as C
+from ..classifier import ClassifierOutput, classify
+from ..data import MNISTData
+from ..metrics import frechet, generation
+from ..metrics.prdc import compute_prdc, nearest_neighbour_radii
+from ..rundir import PAIRS_COLUMNS, PER_CLASS_COLUMNS
+from .cache import RowResult
+from .settings import EvalSettings
+
+BATCH = 4096  # images per encoder / decoder / classifier batch
+
+
+def sha256_tensors(tensors: Iterable[tuple[str, torch.Tensor]]) -> str:
+    """SHA-256 of named tensors (name, dtype, shape and bytes of each), independent of their device."""
+    digest = hashlib.sha256()
+    for name, t in tensors:
+        t = t.detach().cpu().contiguous()
+        digest.update(f"{name}:{t.dtype}:{tuple(t.shape)};".encode())
+        digest.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.float().numpy().tobytes())
+    return digest.hexdigest()
+
+
+@dataclass
+class RealFeatures:
+    """The classifier's view of the real test digits."""
+
+    probs: np.ndarray  # float64 [N, 10] class probabilities
+    features: np.ndarray  # float32 [N, F] penultimate features
+    statistics: tuple[np.ndarray, np.ndarray]  # feature mean and covariance (Fréchet distance)
+    radii: np.ndarray  # distance of each feature vector to its prdc_k-th neighbour (PRDC)
+
+
+class Reference:
+    """The run's digits on ``device`` (float images, labels), the classifier and their fingerprints."""
+
+    def __init__(self, data: MNISTData, classifier, device: torch.device, settings: EvalSettings):
+        self.device = device
+        self.settings = settings
+        self.classifier = classifier
+        self.train_labels = data.train_labels.cpu().numpy().astype(np.int64)
+        self.test_labels = data.test_labels.cpu().numpy().astype(np.int64)
+        self.data_fingerprint = sha256_tensors(
+            [("train_images", data.train_images), ("train_labels", data.train_labels),
+             ("test_images", data.test_images), ("test_labels", data.test_labels)])
+        self.classifier_fingerprint = sha256_tensors(sorted(classifier.state_dict().items()))
+        self.train_x = MNISTData.to_float(data.train_images.to(device))
+        self.test_x = MNISTData.to_float(data.test_images.to(device))
+        self.label_shares = np.bincount(self.test_labels, minlength=C.N_CLASSES)[: C.N_CLASSES] / self.n_test
+        self._real: RealFeatures | None = None
+
+    @property
+    def n_train(self) -> int:
+        return len(self.train_labels)
+
+    @property
+    def n_test(self) -> int:
+        return len(self.test_labels)
+
+    @property
+    def fingerprints(self) -> dict:
+        """What every cached row depends on besides its checkpoint: settings, data and classifier."""
+        return {"settings": self.settings.to_dict(), "data": self.data_fingerprint,
+                "classifier": self.classifier_fingerprint}
+
+    def classify(self, images: torch.Tensor) -> ClassifierOutput:
+        return classify(self.classifier, images, batch_size=BATCH)
+
+    def real(self) -> RealFeatures:
+        """The classifier's pass over the real test digits, computed on first use."""
+        if self._real is None:
+            out = self.classify(self.test_x)
+            probs, features = np.asarray(out.probs, np.float64), np.asarray(out.features)
+            self._real = RealFeatures(probs, features, frechet.feature_statistics(features),
+                                      nearest_neighbour_radii(features, self.settings.prdc_k))
+        return self._real
+
+
+def evaluate_data(ref: Reference) -> RowResult:
+    """The real-data reference row: what a perfect generator would score.
+
+    ``prior_*`` are the classifier's predictions on the real test digits, ``recon_accuracy`` the
+    classifier's accuracy on them, the Fréchet distance and PRDC compare two seeded random halves of the
+    test set. Latent and loss columns stay NaN.
+    """
+    start = time.perf_counter()
+    settings, real = ref.settings, ref.real()
+    row = generation.with_prefix(generation.histogram_metrics(real.probs, ref.test_labels), C.PRIOR)
+    row[C.RECON_ACCURACY] = float(np.mean(np.argmax(real.probs, axis=1) == ref.test_labels))
+    perm = np.random.default_rng(settings.seed).permutation(ref.n_test)
+    half_a, half_b = real.features[perm[: ref.n_test // 2]], real.features[perm[ref.n_test // 2 :]]
+    row[C.FRECHET] = frechet.frechet_distance(half_b, half_a)
+    if min(len(half_a), len(half_b)) > settings.prdc_k:
+        row.update(compute_prdc(half_a, half_b, k=settings.prdc_k))
+    nan = np.full(C.N_CLASSES, np.nan)
+    per_class = pd.DataFrame({
+        C.SOURCE: C.SOURCE_DATA, C.EPOCH: C.DATA_EPOCH, C.DIGIT: np.arange(C.N_CLASSES),
+        C.CLASS_SILHOUETTE: nan, C.CLASS_KNN_RECALL: nan, C.CLASS_PRIOR_SHARE: generation.class_shares(real.probs),
+        C.CLASS_GRID_SHARE: nan, C.CLASS_QGRID_SHARE: nan, C.CLASS_DATA_SHARE: ref.label_shares,
+    }, columns=PER_CLASS_COLUMNS)
+    timings = {"total": round(time.perf_counter() - start, 4)}
+    return RowResult(row, per_class, pd.DataFrame(columns=PAIRS_COLUMNS), timings)

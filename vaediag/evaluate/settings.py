@@ -1,0 +1,46 @@
+"""The evaluation settings: one frozen dataclass whose field defaults are also the CLI defaults (torch-free)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+from ..errors import ConfigError
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """What an evaluation computes; part of every cache key.
+
+    ``samples`` seeded prior draws; ``grid`` x ``grid`` latent grids, the linear one over
+    [-``grid_span``, ``grid_span``]; ``knn_k`` neighbours for the latent kNN; ``prdc_k`` neighbours for
+    precision / recall / density / coverage; ``iwae`` importance samples (0 = off); ``seed`` for the prior
+    draws, the ELBO noise (the IWAE noise uses ``seed + 1``) and the real-data split.
+    """
+
+    samples: int = 10000
+    grid: int = 15
+    grid_span: float = 1.0
+    knn_k: int = 5
+    prdc_k: int = 5
+    iwae: int = 0
+    seed: int = 0
+
+    def validate(self) -> "EvalSettings":
+        """Raise :class:`ConfigError` (one line) for the first invalid setting; return self."""
+        checks = [
+            (self.samples > self.prdc_k, f"--samples must exceed the PRDC k={self.prdc_k}, got {self.samples}"),
+            (self.grid >= 2, f"--grid must be >= 2, got {self.grid}"),
+            (self.grid_span > 0 and math.isfinite(self.grid_span), f"--grid-span must be > 0, got {self.grid_span}"),
+            (self.knn_k >= 1, f"kNN k must be >= 1, got {self.knn_k}"),
+            (self.prdc_k >= 1, f"PRDC k must be >= 1, got {self.prdc_k}"),
+            (self.iwae >= 0, f"--iwae K must be >= 0 (0 = off), got {self.iwae}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+        return self
+
+    def to_dict(self) -> dict:
+        """The settings as a JSON-ready dict, each value of its field's type (``grid_span=1`` -> ``1.0``)."""
+        return {f.name: type(f.default)(getattr(self, f.name)) for f in fields(self)}

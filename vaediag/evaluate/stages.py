@@ -1,0 +1,245 @@
+"""The metric families computed for one checkpoint, in the order they run.
+
+Each stage is a function of a :class:`CheckpointContext` that returns its metric columns (column ->
+value) and hands what later stages need (codes, classifier outputs, per-class values, artifact arrays)
+on through the context. :data:`STAGES` registers every stage with the columns it fills, so the table
+layout (:func:`metrics_columns`) follows from the registry.
+
+Adding a metric column: its pure function in :mod:`vaediag.metrics`, a call in one stage below plus the
+column name in that stage's registration, and its documentation in :mod:`vaediag.columns`. The cache key
+covers the registered columns, so cached rows without the new column are recomputed.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, NamedTuple
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .. import columns as C
+from ..checkpoint import load_checkpoint
+from ..classifier import ClassifierOutput
+from ..likelihood import evaluate_elbo, iwae_nll
+from ..metrics import frechet, generation, latent, usage
+from ..metrics.prdc import compute_prdc
+from ..models import VAE
+from ..rundir import PAIRS_COLUMNS, PER_CLASS_COLUMNS
+from .cache import RowResult
+from .reference import BATCH, Reference
+from .settings import EvalSettings
+
+IWAE_SUBSET = 1000  # the IWAE bound uses the first IWAE_SUBSET test digits
+
+
+@dataclass
+class CheckpointContext:
+    """One checkpoint's model and reference, plus what each stage leaves for the later ones."""
+
+    model: VAE
+    ref: Reference
+    latent_dim: int
+    test_mu: np.ndarray | None = None  # posterior means of the test digits [N, d] (encode)
+    test_logvar: np.ndarray | None = None
+    train_mu: np.ndarray | None = None
+    prior: ClassifierOutput | None = None  # the classifier on the decoded prior samples (generation)
+    per_class: dict[str, np.ndarray] = field(default_factory=dict)  # per_class column -> 10 values
+    pairs: pd.DataFrame | None = None  # digit-pair confusion rates, most mixed first (separation)
+    artifact: dict[str, np.ndarray] = field(default_factory=dict)  # see Run.artifacts
+
+    @property
+    def settings(self) -> EvalSettings:
+        return self.ref.settings
+
+
+# ---------------------------------------------------------------------------------------------- torch helpers
+
+
+def _encode(model: VAE, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    mus, logvars = [], []
+    for start in range(0, len(x), BATCH):
+        mu, logvar = model.encode(x[start : start + BATCH])
+        mus.append(mu.float().cpu())
+        logvars.append(logvar.float().cpu())
+    return torch.cat(mus).numpy(), torch.cat(logvars).numpy()
+
+
+def _decode(model: VAE, z: np.ndarray, device: torch.device) -> torch.Tensor:
+    z = torch.as_tensor(z, dtype=torch.float32).to(device)
+    return torch.cat([model.decode(z[s : s + BATCH]) for s in range(0, len(z), BATCH)]).float()
+
+
+def _to_uint8(probs: torch.Tensor) -> np.ndarray:
+    return probs.mul(255).round_().clamp_(0, 255).to(torch.uint8).squeeze(1).cpu().numpy()
+
+
+# ---------------------------------------------------------------------------------------------- stages
+
+
+def encode(ctx: CheckpointContext) -> dict[str, Any]:
+    """Posterior means and log-variances of the test digits, posterior means of the training digits."""
+    ctx.test_mu, ctx.test_logvar = _encode(ctx.model, ctx.ref.test_x)
+    ctx.train_mu, _ = _encode(ctx.model, ctx.ref.train_x)
+    ctx.artifact.update(test_mu=ctx.test_mu.astype(np.float32), test_labels=ctx.ref.test_labels)
+    return {}
+
+
+def separation(ctx: CheckpointContext) -> dict[str, Any]:
+    """Latent separation of the test codes: silhouette, kNN (fit on train codes), DB, CH, mixed pairs."""
+    ref = ctx.ref
+    silhouette = latent.silhouette_values(ctx.test_mu, ref.test_labels)
+    columns = latent.separation_scores(ctx.test_mu, ref.test_labels, silhouette=silhouette)
+    knn = latent.knn_scores(ctx.train_mu, ref.train_labels, ctx.test_mu, ref.test_labels,
+                            k=min(ctx.settings.knn_k, ref.n_train))
+    ctx.pairs = latent.pair_confusion(knn.confusion)
+    columns[C.KNN_ACCURACY] = knn.accuracy
+    columns[C.MOST_MIXED_PAIR], columns[C.MOST_MIXED_PAIR_RATE] = latent.most_mixed_pair(ctx.pairs)
+    ctx.per_class[C.CLASS_SILHOUETTE] = latent.per_class_silhouette(None, ref.test_labels, C.N_CLASSES,
+                                                                    silhouette=silhouette)
+    ctx.per_class[C.CLASS_KNN_RECALL] = knn.per_class_recall
+    return columns
+
+
+def latent_usage(ctx: CheckpointContext) -> dict[str, Any]:
+    """Active units, total correlation, KL per dimension and the aggregate posterior's moments."""
+    columns = {C.ACTIVE_UNITS: usage.active_units(ctx.test_mu),
+               C.TOTAL_CORRELATION: usage.gaussian_total_correlation(ctx.test_mu)}
+    columns.update(usage.kl_dim_columns(usage.kl_per_dim(ctx.test_mu, ctx.test_logvar)))
+    columns.update(usage.aggregate_posterior_moments(ctx.test_mu, ctx.test_logvar))
+    return columns
+
+
+class _Grid(NamedTuple):
+    """The columns and the artifact of one latent grid."""
+
+    prefix: str
+    span: str
+    inside: str
+    class_share: str
+    artifact: str
+
+
+LINEAR_GRID = _Grid(C.GRID, C.GRID_SPAN, C.GRID_INSIDE, C.CLASS_GRID_SHARE, "grid_linear")
+QUANTILE_GRID = _Grid(C.QGRID, C.QGRID_SPAN, C.QGRID_INSIDE, C.CLASS_QGRID_SHARE, "grid_quantile")
+
+
+def generation_histograms(ctx: CheckpointContext) -> dict[str, Any]:
+    """Seeded prior samples and the linear and quantile latent grids, decoded and classified."""
+    settings, ref, d = ctx.settings, ctx.ref, ctx.latent_dim
+    z_prior = generation.sample_prior(settings.samples, d, settings.seed)
+    ctx.prior = ref.classify(_decode(ctx.model, z_prior, ref.device))
+    prior_probs = np.asarray(ctx.prior.probs, np.float64)
+    columns = generation.with_prefix(generation.histogram_metrics(prior_probs, ref.test_labels), C.PRIOR)
+    ctx.per_class[C.CLASS_PRIOR_SHARE] = generation.class_shares(prior_probs)
+    z_linear = generation.linear_grid(settings.grid, settings.grid_span, d)
+    z_quantile, qspan = generation.quantile_grid(settings.grid, d)
+    for grid, z, span in ((LINEAR_GRID, z_linear, settings.grid_span), (QUANTILE_GRID, z_quantile, qspan)):
+        images = _decode(ctx.model, z, ref.device)
+        probs = np.asarray(ref.classify(images).probs, np.float64)
+        columns.update(generation.with_prefix(generation.histogram_metrics(probs, ref.test_labels), grid.prefix))
+        columns[grid.span] = float(span)
+        columns[grid.inside] = generation.inside_fraction(ctx.test_mu, span)
+        ctx.per_class[grid.class_share] = generation.class_shares(probs)
+        ctx.artifact[grid.artifact] = _to_uint8(images)
+    ctx.artifact.update(grid_span=np.float64(settings.grid_span), qgrid_span=np.float64(qspan),
+                        prior_labels=np.argmax(prior_probs, axis=1).astype(np.int64))
+    return columns
+
+
+def frechet_prdc(ctx: CheckpointContext) -> dict[str, Any]:
+    """Fréchet distance and PRDC of the prior samples against the real test digits (classifier features)."""
+    real, features = ctx.ref.real(), np.asarray(ctx.prior.features)
+    columns = {C.FRECHET: frechet.frechet_distance_from_stats(*frechet.feature_statistics(features),
+                                                              *real.statistics)}
+    columns.update(compute_prdc(real.features, features, k=ctx.settings.prdc_k, real_radii=real.radii))
+    return columns
+
+
+def reconstruction(ctx: CheckpointContext) -> dict[str, Any]:
+    """The seeded test ELBO and its parts; the classifier's accuracy on reconstructions decode(mu(x))."""
+    ref = ctx.ref
+    elbo = evaluate_elbo(ctx.model, ref.test_x, seed=ctx.settings.seed)
+    recon = _decode(ctx.model, ctx.test_mu, ref.device)
+    predicted = np.argmax(np.asarray(ref.classify(recon).probs), axis=1)
+    return {C.EVAL_LOSS: elbo["loss"], C.EVAL_RECON: elbo["recon"], C.EVAL_KL: elbo["kl"],
+            C.RECON_ACCURACY: float(np.mean(predicted == ref.test_labels))}
+
+
+def iwae(ctx: CheckpointContext) -> dict[str, Any]:
+    """With ``iwae=K`` > 0: the IWAE bound on -log p(x) of the first ``IWAE_SUBSET`` test digits."""
+    k = ctx.settings.iwae
+    nll = iwae_nll(ctx.model, ctx.ref.test_x[:IWAE_SUBSET], k, ctx.settings.seed + 1) if k else math.nan
+    return {C.IWAE_NLL: nll}
+
+
+# ---------------------------------------------------------------------------------------------- the registry
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One metric family: its name (also its key in the timings), its function, and the metric columns it
+    fills (a function of the latent dimension), in table order."""
+
+    name: str
+    compute: Callable[[CheckpointContext], dict[str, Any]]
+    columns: Callable[[int], list[str]]
+
+
+def _histogram(prefix: str) -> list[str]:
+    return [prefix + m for m in C.HISTOGRAM_METRICS]
+
+
+def _grid_columns(grid: _Grid) -> list[str]:
+    return [*_histogram(grid.prefix), grid.span, grid.inside]
+
+
+STAGES: list[Stage] = [
+    Stage("encode", encode, lambda d: []),
+    Stage("separation", separation, lambda d: [
+        C.SILHOUETTE, C.KNN_ACCURACY, C.DAVIES_BOULDIN, C.CALINSKI_HARABASZ, C.MOST_MIXED_PAIR,
+        C.MOST_MIXED_PAIR_RATE]),
+    Stage("usage", latent_usage, lambda d: [
+        C.ACTIVE_UNITS, C.TOTAL_CORRELATION, *(f"{C.KL_PER_DIM_PREFIX}{i}" for i in range(d)),
+        C.AGGPOST_MEAN_NORM, C.AGGPOST_VAR_MEAN, C.AGGPOST_KL_PRIOR]),
+    Stage("generation", generation_histograms, lambda d: [
+        *_histogram(C.PRIOR), *_grid_columns(LINEAR_GRID), *_grid_columns(QUANTILE_GRID)]),
+    Stage("frechet_prdc", frechet_prdc, lambda d: [C.FRECHET, C.PRECISION, C.RECALL, C.DENSITY, C.COVERAGE]),
+    Stage("reconstruction", reconstruction, lambda d: [C.EVAL_LOSS, C.EVAL_RECON, C.EVAL_KL, C.RECON_ACCURACY]),
+    Stage("iwae", iwae, lambda d: [C.IWAE_NLL]),
+]
+
+
+def metrics_columns(latent_dim: int) -> list[str]:
+    """The metric columns of ``metrics.csv`` (after the joined history columns), in table order."""
+    return [column for stage in STAGES for column in stage.columns(latent_dim)]
+
+
+def evaluate_checkpoint(path: Path, epoch: int, ref: Reference) -> RowResult:
+    """Run every stage on the checkpoint at ``path``; :class:`CheckpointError` when it does not load."""
+    checkpoint = load_checkpoint(path, device=ref.device)
+    ctx = CheckpointContext(checkpoint.model, ref, checkpoint.config.latent_dim)
+    row: dict[str, Any] = {}
+    seconds: dict[str, float] = {}
+    with torch.inference_mode():
+        for stage in STAGES:
+            start = time.perf_counter()
+            columns = stage.compute(ctx)
+            seconds[stage.name] = time.perf_counter() - start
+            declared = stage.columns(ctx.latent_dim)
+            if sorted(columns) != sorted(declared):
+                raise RuntimeError(f"stage {stage.name!r} returned {sorted(columns)}, registered {sorted(declared)}")
+            row.update(columns)
+    timings = {name: round(s, 4) for name, s in seconds.items()}
+    timings["total"] = round(sum(seconds.values()), 4)
+    per_class = pd.DataFrame({
+        C.SOURCE: C.SOURCE_MODEL, C.EPOCH: epoch, C.DIGIT: np.arange(C.N_CLASSES), **ctx.per_class,
+        C.CLASS_DATA_SHARE: ref.label_shares,
+    }, columns=PER_CLASS_COLUMNS)
+    pairs = ctx.pairs.copy()
+    pairs.insert(0, C.EPOCH, epoch)
+    return RowResult(row, per_class, pairs[PAIRS_COLUMNS], timings, ctx.artifact)
