@@ -123,7 +123,7 @@ def data_prepare(dataset, root):
 @cli.command()
 @train_options
 def train(run_dir, resume, **kw):
-    """Train a VAE, writing checkpoints at the requested epochs (default 5,15,30,50,100)."""
+    """Train a VAE, keeping checkpoints at chosen epochs."""
     from .train import train as run_training
 
     cfg = _train_config(kw)
@@ -182,7 +182,7 @@ def evaluate(run_dir, epochs, fmt, seed, **kw):
 @train_options
 @eval_options
 def study(run_dir, resume, **kw):
-    """Train (or resume), evaluate every checkpoint, write figures and report."""
+    """Train (or resume), evaluate, then write figures and report."""
     from .study import run_study
 
     settings = _eval_settings(kw)

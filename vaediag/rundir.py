@@ -55,7 +55,6 @@ _EPOCH_CHECKPOINT = re.compile(r"^epoch_(\d+)\.pt$")
 PER_CLASS_COLUMNS = [C.SOURCE, C.EPOCH, C.DIGIT, C.CLASS_SILHOUETTE, C.CLASS_KNN_RECALL, C.CLASS_PRIOR_SHARE,
                      C.CLASS_GRID_SHARE, C.CLASS_QGRID_SHARE, C.CLASS_DATA_SHARE]
 PAIRS_COLUMNS = [C.EPOCH, C.DIGIT_A, C.DIGIT_B, C.CONFUSION_RATE]
-TIMING_FAMILIES = ("encode", "separation", "usage", "generation", "frechet_prdc", "reconstruction", "iwae")
 
 Artifacts = Mapping[int, Mapping[str, np.ndarray]]
 
@@ -118,10 +117,9 @@ class Evaluation:
         return _to_float(ref[column]) if column in ref.index else float("nan")
 
     def timing_table(self) -> pd.DataFrame:
-        """Per-checkpoint seconds per metric family (rows: epochs), from ``timings``."""
-        table = pd.DataFrame.from_dict(self.timings.get("epochs", {}), orient="index").rename_axis(C.EPOCH)
-        order = [c for c in (*TIMING_FAMILIES, "total", "cached") if c in table.columns]
-        return table[order + [c for c in table.columns if c not in order]]
+        """Per-checkpoint seconds per evaluation stage, in stage order, then ``total`` and ``cached``
+        (rows: epochs), from ``timings``."""
+        return pd.DataFrame.from_dict(self.timings.get("epochs", {}), orient="index").rename_axis(C.EPOCH)
 
 
 def _to_float(v) -> float:

@@ -13,6 +13,7 @@ import numpy as np
 from scipy import special, stats
 
 from vaediag.columns import (
+    N_CLASSES,
     CHI2_PVALUE,
     CLASSIFIER_SCORE,
     CONFIDENCE,
@@ -22,9 +23,7 @@ from vaediag.columns import (
     MODES_COVERED,
 )
 
-N_CLASSES = 10
 MODE_THRESHOLD = 0.01  # a class counts as a covered mode with >= 1 % of the samples
-GRID_SIZE = 15
 QUANTILE_LOW, QUANTILE_HIGH = 0.05, 0.95
 
 

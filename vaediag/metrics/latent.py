@@ -19,6 +19,7 @@ from sklearn.metrics import (
 from sklearn.neighbors import KNeighborsClassifier
 
 from vaediag.columns import (
+    N_CLASSES,
     CALINSKI_HARABASZ,
     CONFUSION_RATE,
     DAVIES_BOULDIN,
@@ -27,7 +28,6 @@ from vaediag.columns import (
     SILHOUETTE,
 )
 
-N_CLASSES = 10
 KNN_K = 5
 
 
