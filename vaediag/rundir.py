@@ -22,10 +22,8 @@ later commands (``vaediag report RUN_DIR``) that start from an existing run.
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -34,6 +32,8 @@ import pandas as pd
 
 from . import atomic, columns as C
 from .errors import RunDirError
+from .evaluation import PAIRS_COLUMNS, PER_CLASS_COLUMNS, Evaluation  # noqa: F401  (re-exported)
+from .fileio import int_epochs, json_text, load_npz, read_csv, read_json, save_npz
 
 CONFIG_FILE = "config.json"
 HISTORY_FILE = "history.csv"
@@ -52,81 +52,9 @@ STUDY_FILE = "study.json"
 
 _EPOCH_CHECKPOINT = re.compile(r"^epoch_(\d+)\.pt$")
 
-PER_CLASS_COLUMNS = [C.SOURCE, C.EPOCH, C.DIGIT, C.CLASS_SILHOUETTE, C.CLASS_KNN_RECALL, C.CLASS_PRIOR_SHARE,
-                     C.CLASS_GRID_SHARE, C.CLASS_QGRID_SHARE, C.CLASS_DATA_SHARE]
-PAIRS_COLUMNS = [C.EPOCH, C.DIGIT_A, C.DIGIT_B, C.CONFUSION_RATE]
-
-Artifacts = Mapping[int, Mapping[str, np.ndarray]]
-
 
 def _epoch_tag(epoch: int) -> str:
     return f"epoch_{int(epoch):03d}"
-
-
-# ============================================================================================ Evaluation
-@dataclass
-class Evaluation:
-    """The tables of one evaluation, in memory (what ``vaediag evaluate`` computes and ``metrics.csv`` holds).
-
-    - ``metrics``: indexed by ``EPOCH`` (int); column ``SOURCE`` first: one ``"model"`` row per checkpoint
-      epoch (ascending), then the ``"data"`` reference row (epoch 0) computed on real test digits; then the
-      joined history columns and the metric columns.
-    - ``per_class``: ``PER_CLASS_COLUMNS``, 10 rows (digits) per checkpoint epoch and 10 ``"data"`` rows.
-    - ``pairs``: ``PAIRS_COLUMNS``, 45 rows (digit pairs a < b) per checkpoint epoch.
-    - ``settings``: the evaluation settings; ``timings``: seconds per stage (``shared``, ``epochs``, ``data``);
-      ``versions``: the library versions that computed it.
-    - ``artifacts``: epoch -> the arrays behind the figures (test codes, decoded grids, ...), see
-      :meth:`Run.artifacts`.
-    """
-
-    metrics: pd.DataFrame
-    per_class: pd.DataFrame
-    pairs: pd.DataFrame
-    settings: dict = field(default_factory=dict)
-    timings: dict = field(default_factory=dict)
-    artifacts: Artifacts = field(default_factory=dict, repr=False)
-    versions: dict = field(default_factory=dict)
-
-    @property
-    def epochs(self) -> list[int]:
-        """Evaluated checkpoint epochs, ascending."""
-        return sorted(int(e) for e in self.metrics.index[self.metrics[C.SOURCE] == C.SOURCE_MODEL])
-
-    @property
-    def checkpoint_metrics(self) -> pd.DataFrame:
-        """The ``"model"`` rows of ``metrics``, ascending by epoch."""
-        m = self.metrics[self.metrics[C.SOURCE] == C.SOURCE_MODEL]
-        return m.sort_index()
-
-    @property
-    def reference(self) -> pd.Series:
-        """The ``"data"`` row of ``metrics`` (empty when absent)."""
-        rows = self.metrics[self.metrics[C.SOURCE] == C.SOURCE_DATA]
-        return rows.iloc[0] if len(rows) else pd.Series(dtype=object)
-
-    def value(self, column: str, epoch: int) -> float:
-        """A checkpoint's metric as float (NaN when the column, the epoch or a number is absent)."""
-        m = self.checkpoint_metrics
-        if column not in m.columns or epoch not in m.index:
-            return float("nan")
-        return _to_float(m.at[epoch, column])
-
-    def reference_value(self, column: str) -> float:
-        """The real-data reference value of ``column`` (NaN when absent)."""
-        ref = self.reference
-        return _to_float(ref[column]) if column in ref.index else float("nan")
-
-    def timing_table(self) -> pd.DataFrame:
-        """Per-checkpoint seconds per evaluation stage, in stage order, then ``total`` and ``cached``
-        (rows: epochs), from ``timings``."""
-        return pd.DataFrame.from_dict(self.timings.get("epochs", {}), orient="index").rename_axis(C.EPOCH)
-
-
-def _to_float(v) -> float:
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return float("nan")
 
 
 # ============================================================================================ Run
@@ -229,7 +157,7 @@ class Run:
     def read_config(self) -> dict:
         if not self.config_path.is_file():
             raise RunDirError(f"{self.path} has no {CONFIG_FILE}; is it a vaediag run directory?")
-        config = _read_json(self.config_path)
+        config = read_json(self.config_path)
         if not isinstance(config, dict):
             raise RunDirError(f"{self.config_path} does not hold a JSON object")
         return config
@@ -261,10 +189,10 @@ class Run:
     def read_history(self) -> pd.DataFrame:
         if not self.history_path.is_file():
             return history_frame([])
-        df = _read_csv(self.history_path)
+        df = read_csv(self.history_path)
         if C.EPOCH not in df.columns:
             raise RunDirError(f"{self.history_path} has no {C.EPOCH!r} column")
-        df[C.EPOCH] = _int_epochs(df[C.EPOCH], self.history_path)
+        df[C.EPOCH] = int_epochs(df[C.EPOCH], self.history_path)
         return df.set_index(C.EPOCH)
 
     def write_history(self, history: pd.DataFrame) -> None:
@@ -307,23 +235,23 @@ class Run:
             raise RunDirError(f"{self.path} has no evaluation results ({', '.join(missing)} missing); "
                               f"run `vaediag evaluate {self.path}` first")
         mpath = self.path / METRICS_FILE
-        metrics = _read_csv(mpath, dtype={C.MOST_MIXED_PAIR: object, C.SOURCE: object})
+        metrics = read_csv(mpath, dtype={C.MOST_MIXED_PAIR: object, C.SOURCE: object})
         for col in (C.EPOCH, C.SOURCE):
             if col not in metrics.columns:
                 raise RunDirError(f"{mpath} has no {col!r} column (written by an older vaediag?); "
                                   f"re-run `vaediag evaluate {self.path}`")
-        metrics[C.EPOCH] = _int_epochs(metrics[C.EPOCH], mpath)
+        metrics[C.EPOCH] = int_epochs(metrics[C.EPOCH], mpath)
         metrics = metrics.set_index(C.EPOCH)
         if not (metrics[C.SOURCE] == C.SOURCE_MODEL).any():
             raise RunDirError(f"{mpath} has no checkpoint rows; run `vaediag evaluate {self.path}`")
         ppath = self.path / PER_CLASS_FILE
-        per_class = _read_csv(ppath, dtype={C.SOURCE: object})
-        pairs = _read_csv(self.path / PAIRS_FILE)
+        per_class = read_csv(ppath, dtype={C.SOURCE: object})
+        pairs = read_csv(self.path / PAIRS_FILE)
         for df, path in ((per_class, ppath), (pairs, self.path / PAIRS_FILE)):
             if C.EPOCH not in df.columns:
                 raise RunDirError(f"{path} has no {C.EPOCH!r} column; re-run `vaediag evaluate {self.path}`")
-            df[C.EPOCH] = _int_epochs(df[C.EPOCH], path)
-        summary = _read_json(self.path / EVALUATION_FILE) if (self.path / EVALUATION_FILE).is_file() else {}
+            df[C.EPOCH] = int_epochs(df[C.EPOCH], path)
+        summary = read_json(self.path / EVALUATION_FILE) if (self.path / EVALUATION_FILE).is_file() else {}
         timings = dict(summary.get("timings") or {})
         if "epochs" in timings:
             timings["epochs"] = {int(k): v for k, v in timings["epochs"].items()}
@@ -457,54 +385,3 @@ def history_frame(rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=C.HISTORY_COLUMNS).set_index(C.EPOCH)
 
 
-def json_text(obj: Any) -> str:
-    return json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n"
-
-
-def _json_default(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"cannot serialise {type(value).__name__}")
-
-
-def save_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
-    with open(path, "wb") as fh:  # a file object: np.savez would otherwise append ".npz" to a temp name
-        np.savez(fh, **arrays)
-
-
-def load_npz(path: Path) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            return {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, EOFError) as exc:
-        raise RunDirError(f"cannot read {path}: {_first_line(exc)}") from None
-    except Exception as exc:  # zipfile.BadZipFile and friends from a truncated file
-        raise RunDirError(f"cannot read {path} (truncated or corrupt?): {_first_line(exc)}") from None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _read_csv(path: Path, **kw) -> pd.DataFrame:
-    try:
-        return pd.read_csv(path, **kw)
-    except (OSError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise RunDirError(f"cannot read {path}: {_first_line(exc)}") from None
-
-
-def _read_json(path: Path):
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise RunDirError(f"cannot read {path}: {_first_line(exc)}") from None
-
-
-def _int_epochs(values: pd.Series, path: Path) -> pd.Series:
-    numbers = pd.to_numeric(values, errors="coerce")
-    if numbers.isna().any() or (numbers != numbers.round()).any():
-        raise RunDirError(f"{path}: the {C.EPOCH!r} column must hold whole numbers")
-    return numbers.astype(int)
