@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from . import atomic
-from .errors import CheckpointError
+from .errors import CheckpointError, first_line
 from .models import VAE, VAEConfig, build_model
 
 FORMAT = "vaediag-checkpoint-v1"
@@ -33,8 +33,7 @@ def read_state(path: str | Path, map_location: str | torch.device = "cpu") -> di
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"cannot read checkpoint {path} (truncated or corrupt?): {first}") from None
+        raise CheckpointError(f"cannot read checkpoint {path} (truncated or corrupt?): {first_line(exc)}") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a vaediag checkpoint (format {FORMAT} expected)")
     for key in ("epoch", "model_config", "model_state"):
@@ -62,6 +61,6 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Loa
     try:
         model.load_state_dict(state["model_state"])
     except RuntimeError as exc:
-        raise CheckpointError(f"checkpoint {path} does not match its model config: {str(exc).splitlines()[0]}") from None
+        raise CheckpointError(f"checkpoint {path} does not match its model config: {first_line(exc)}") from None
     model.to(device).eval()
     return LoadedCheckpoint(model, config, int(state["epoch"]), dict(state.get("train_config", {})), Path(path))

@@ -33,8 +33,9 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_eval
 
 from .atomic import file_sha256, write_json, write_with
+from .data import MNISTData
 from .devices import resolve_device
-from .errors import CheckpointError
+from .errors import CheckpointError, first_line
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 WEIGHTS_FILE = "digit_cnn.pt"
@@ -162,7 +163,7 @@ def _as_float_images(images: torch.Tensor | np.ndarray) -> torch.Tensor:
     if x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28):
         raise ValueError(f"expected images of shape [N, 28, 28] or [N, 1, 28, 28], got {tuple(x.shape)}")
     if x.dtype == torch.uint8:
-        return x.float().div_(255)
+        return MNISTData.to_float(x.squeeze(1))
     if not x.is_floating_point():
         raise ValueError(f"expected uint8 or floating-point images, got {x.dtype}")
     return x.float()
@@ -259,7 +260,7 @@ def load_classifier(device: str | torch.device = "cpu", *,
         model = DigitClassifier(tuple(arch["channels"]), arch["feature_dim"])
         model.load_state_dict(blob["state_dict"])
     except Exception as exc:  # noqa: BLE001 - any failure to unpickle or match the weights is one error
-        raise CheckpointError(f"classifier weights {path} cannot be loaded: {str(exc).splitlines()[0]}") from None
+        raise CheckpointError(f"classifier weights {path} cannot be loaded: {first_line(exc)}") from None
     dev = resolve_device(device) if isinstance(device, str) else torch.device(device)
     return model.fuse_().to(dev).to(memory_format=torch.channels_last)
 
@@ -375,7 +376,7 @@ def _fit(data, dev: torch.device, cfg: dict[str, Any], log: Log) -> tuple[DigitC
         loss_sum, correct = torch.zeros((), device=dev), torch.zeros((), device=dev, dtype=torch.int64)
         for s in range(0, n, batch_size):
             idx = order[s : s + batch_size]
-            x = random_shift(x_train[idx], cfg["max_shift"], generator).float().div_(255).unsqueeze_(1)
+            x = MNISTData.to_float(random_shift(x_train[idx], cfg["max_shift"], generator))
             logits = model(x.contiguous(memory_format=torch.channels_last))
             loss = F.cross_entropy(logits, y_train[idx])
             optimizer.zero_grad(set_to_none=True)

@@ -1,6 +1,12 @@
 """Typed errors. The CLI turns every :class:`VaediagError` into a one-line message and exit code 2."""
 
 
+def first_line(exc: BaseException) -> str:
+    """The first non-empty line of an exception's message (its type name when empty): keeps errors one line."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
 class VaediagError(Exception):
     """Base class for every error vaediag reports to a user (never a traceback)."""
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from . import columns as C
-from .errors import RunDirError
+from .errors import RunDirError, first_line
 
 
 def json_text(obj: Any) -> str:
@@ -39,11 +39,6 @@ def load_npz(path: Path) -> dict[str, np.ndarray]:
         raise RunDirError(f"cannot read {path}: {first_line(exc)}") from None
     except Exception as exc:  # zipfile.BadZipFile and friends from a truncated file
         raise RunDirError(f"cannot read {path} (truncated or corrupt?): {first_line(exc)}") from None
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def read_csv(path: Path, **kw) -> pd.DataFrame:
