@@ -13,19 +13,17 @@ PRDC radii, the "data" row). The per-metric-family breakdown from ``Evaluation.t
 
 from __future__ import annotations
 
-import importlib
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
 from vaediag import columns as C
-from vaediag.checkpoint import list_checkpoints
+from vaediag.config import TrainConfig
 from vaediag.data import default_root, load_mnist, prepare_mnist
-from vaediag.train import TrainConfig, train
-
-E = importlib.import_module("vaediag.evaluate")  # the module, even if the package re-exports evaluate()
+from vaediag.evaluate.pipeline import evaluate_run
+from vaediag.rundir import Run
+from vaediag.train import train
 
 QUIET = lambda *_: None  # noqa: E731
 TARGET_S = 15.0
@@ -68,18 +66,18 @@ def test_evaluate_one_mlp_checkpoint(benchmark, run_dir, mnist, classifier):
     import pandas as pd
     import torch
 
-    epoch = min(list_checkpoints(run_dir))
+    epoch = min(Run(run_dir).checkpoints())
     rounds: list[dict] = []
 
     def clear_cache():
-        shutil.rmtree(run_dir / E.EVAL_DIR / E.CACHE_DIR, ignore_errors=True)
+        Run(run_dir).clear_cache()
 
     def evaluate_once():
-        ev = E.evaluate(run_dir, epochs=[epoch], data=mnist, classifier=classifier, device="cpu", log=QUIET)
+        ev = evaluate_run(run_dir, epochs=[epoch], data=mnist, classifier=classifier, device="cpu", log=QUIET)
         shared = ev.timings["shared"]
         rounds.append({**{k: v for k, v in ev.timings["epochs"][epoch].items() if k != "cached"},
                        "real_features": shared.get("real_features", 0.0),
-                       "data_row": ev.timings["epochs"][C.DATA_ROW]["total"],
+                       "data_row": ev.timings["data"]["total"],
                        "whole_call": shared["total"]})
         return ev
 

@@ -1,6 +1,7 @@
 """Train models for a few epochs and print what each epoch cost and reached: the numbers the README quotes.
 
     python benchmarks/train_table.py --models mlp,conv --seeds 0 --epochs 3 [--device auto] [--train-size N]
+                                     [--init torch|glorot]   (default: each model's own default init)
 
 Each (model, seed) is an ordinary ``vaediag train`` run on MNIST (full 60k/10k unless ``--train-size`` /
 ``--test-size``) in a temporary RUN_DIR; the table has one row per epoch: ``epoch_seconds`` (training pass
@@ -31,12 +32,14 @@ def main(argv=None) -> pd.DataFrame:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--train-size", type=int, default=None)
     parser.add_argument("--test-size", type=int, default=None)
+    parser.add_argument("--init", default=None, help="weight init for every model (default: the model's own)")
     parser.add_argument("--csv", default=None)
     args = parser.parse_args(argv)
     rows = []
     for model in args.models.split(","):
         for seed in parse_epochs(args.seeds):
-            cfg = TrainConfig(model=VAEConfig(model), epochs=args.epochs, checkpoints=(args.epochs,), seed=seed,
+            init = {} if args.init is None else {"init": args.init}
+            cfg = TrainConfig(model=VAEConfig(model, **init), epochs=args.epochs, checkpoints=(args.epochs,), seed=seed,
                               device=args.device, train_size=args.train_size, test_size=args.test_size)
             with tempfile.TemporaryDirectory() as tmp:
                 history = train(cfg, Path(tmp) / "run", log=lambda *_: None, progress=False)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -106,6 +107,10 @@ class Run:
         """(json, npz) of one evaluation-cache entry; ``entry`` is ``"epoch_005"`` or ``"data"``."""
         base = self.path / EVAL_DIR / CACHE_DIR / f"{entry}-{key[:24]}"
         return base.with_suffix(".json"), base.with_suffix(".npz")
+
+    def clear_cache(self) -> None:
+        """Delete the evaluation cache (the next evaluation recomputes every checkpoint)."""
+        shutil.rmtree(self.path / EVAL_DIR / CACHE_DIR, ignore_errors=True)
 
     @staticmethod
     def cache_entry(epoch: int | None) -> str:
