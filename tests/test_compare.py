@@ -8,7 +8,7 @@ import pytest
 
 from vaediag import columns as C
 from vaediag import compare
-from vaediag.errors import RunDirError
+from vaediag.errors import ConfigError, RunDirError
 
 from fake_run import make_fake_run
 
@@ -92,3 +92,39 @@ def test_bad_input_is_a_one_line_run_dir_error(tmp_path, runs):
         with pytest.raises(RunDirError) as exc:
             compare.compare_runs(bad)
         assert str(exc.value) and "\n" not in str(exc.value)
+
+
+# --- what the terminal shows: chosen metrics, within its width; the CSV holds everything -----------------
+def test_chosen_metrics_join_the_key_metrics_in_the_table(runs):
+    df = compare.compare_runs(runs, metrics="silhouette, kl_dim_1,silhouette")
+    assert compare.metric_columns(df) == [*compare.KEY_METRICS, "kl_dim_1"]
+    assert df.loc[("d16_s0", 5), "kl_dim_1"] == pytest.approx(3.0 / 16)
+    summary = compare.summarise_seeds(df)
+    assert "kl_dim_1" + compare.MEAN_SUFFIX in summary.columns
+    assert list(compare.format_summary(summary, metrics=["kl_dim_1"]).columns) == [compare.N_SEEDS, compare.SEEDS,
+                                                                                    "kl_dim_1"]
+
+
+@pytest.mark.parametrize("bad", ["nope", "silhouette,most_mixed_pair", " , "])
+def test_an_unknown_metric_is_a_one_line_config_error(runs, bad):
+    with pytest.raises(ConfigError) as exc:
+        compare.compare_runs(runs, metrics=bad)
+    assert "\n" not in str(exc.value) and "metrics" in str(exc.value)
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_the_terminal_table_fits_the_width(runs, width):
+    df = compare.compare_runs(runs)
+    text = compare.format_for_terminal(df, compare.summarise_seeds(df), width=width)
+    assert max(len(line) for line in text.splitlines()) <= width
+    for m in compare.KEY_METRICS:  # every key metric and every value is still there, in long form
+        assert m in text
+    assert f"{df.loc[('b4_s0', 5), C.FRECHET]:.3f}" in text and "b4_s0: mlp, d=2, β=4" in text
+
+
+def test_chosen_metrics_print_as_one_wide_table(runs):
+    df = compare.compare_runs(runs, metrics="silhouette,kl_dim_1")
+    text = compare.format_for_terminal(df, width=80, metrics="silhouette,kl_dim_1")
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "kl_dim_1" in text and C.FRECHET not in text
+    assert text.count("d16_s0") == 2  # the legend line and the first row of its block in the wide table

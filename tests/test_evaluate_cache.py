@@ -7,6 +7,7 @@ Setup in :mod:`eval_fixtures`.
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import pandas as pd
@@ -77,15 +78,18 @@ def test_cache_only_computes_new_or_changed_checkpoints(run, data, clf, monkeypa
     assert spy.calls == [1, 2, 1, 2, 2, 1, 2]
 
 
-@pytest.mark.parametrize("damage", ["truncate", "delete"])
+@pytest.mark.parametrize("damage", ["truncate", "delete", "json_row"])
 def test_a_damaged_cache_npz_is_a_miss(evaluated_run, evaluated, data, clf, monkeypatch, damage):
     spy = CountingEvaluate(monkeypatch)
     npz = cache_files(evaluated_run, 1, ".npz")
     assert len(npz) == 1
     if damage == "truncate":
         npz[0].write_bytes(npz[0].read_bytes()[:100])
-    else:
+    elif damage == "delete":
         npz[0].unlink()
+    else:  # a json that names the right key but holds no row
+        path = cache_files(evaluated_run, 1, ".json")[0]
+        path.write_text(json.dumps({**json.loads(path.read_text()), "row": [1, 2]}))
     ev = evaluate_run(evaluated_run, settings=EVALUATED, data=data, classifier=clf, **QUIET)
     assert spy.calls == [1]  # recomputed; epoch 2 still served from the cache
     pd.testing.assert_frame_equal(ev.metrics, evaluated[1].metrics, check_dtype=False)

@@ -1,6 +1,7 @@
 """Atomic file writes: write to a temporary file in the same folder, fsync, then rename.
 
-A reader (or a killed run) therefore sees either the old file or the complete new one, never half.
+A reader (or a killed run) therefore sees either the old file or the complete new one, never half. An
+``OSError`` while writing (a full disk, a read-only folder) becomes a one-line :class:`WriteError`.
 """
 
 from __future__ import annotations
@@ -13,22 +14,33 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from .errors import RunDirError, first_line
+
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 _FILE_MODE = 0o666 & ~_UMASK
 
 
+class WriteError(RunDirError, OSError):
+    """A file could not be written ("cannot write X: No space left on device"); the previous file is intact.
+    Both a :class:`RunDirError` (one line for the user) and an ``OSError``."""
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success it is renamed onto ``path``.
 
-    On any exception the temporary file is removed and ``path`` is left untouched.
+    On any exception the temporary file is removed and ``path`` is left untouched; an ``OSError`` is raised
+    as :class:`WriteError` naming ``path``.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise _write_error(path, exc) from None
     tmp_path = Path(tmp)
     try:
         yield tmp_path
@@ -36,10 +48,16 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             os.fsync(fh.fileno())
         os.chmod(tmp_path, _FILE_MODE)  # mkstemp creates 0600; results should be readable like any file
         os.replace(tmp_path, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
             tmp_path.unlink()
+        if isinstance(exc, OSError) and not isinstance(exc, WriteError):
+            raise _write_error(path, exc) from None
         raise
+
+
+def _write_error(path: Path, exc: OSError) -> WriteError:
+    return WriteError(f"cannot write {path}: {exc.strerror or first_line(exc)}")
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:

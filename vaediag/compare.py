@@ -3,12 +3,14 @@
 :func:`compare_runs` gives one tidy table, one row per (run, epoch), with the configuration that defines
 each run and the key metrics; :func:`summarise_seeds` groups runs that differ only by their seed and
 reports mean and standard deviation per epoch; :func:`compare_figure` plots the key metrics per run
-group over epochs (mean line, ± std band when a group has several seeds).
+group over epochs (mean line, ± std band when a group has several seeds). :func:`format_for_terminal`
+prints chosen metrics so that they fit a terminal; the CSV files (:func:`write_comparison`) hold them all.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Iterable
 
@@ -16,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from . import atomic, columns as C
-from .errors import RunDirError
+from .errors import ConfigError, RunDirError
 from .rundir import Run
 
 MODEL, LATENT_DIM, BETA, SEED = "model", "latent_dim", "beta", "seed"
@@ -63,12 +65,40 @@ def run_labels(paths: Iterable[Path]) -> list[str]:
     return labels if len(set(labels)) == len(labels) else [str(p) for p in paths]
 
 
-def compare_runs(run_dirs: Iterable[str | Path]) -> pd.DataFrame:
-    """One row per (run, checkpoint epoch): config columns, ``group``, ``run_dir`` and ``KEY_METRICS``.
+def parse_metrics(metrics: str | Iterable[str] | None) -> list[str] | None:
+    """``"a,b,c"`` (the CLI's ``--metrics``) or a list of names -> a list without repeats; None stays None."""
+    if metrics is None:
+        return None
+    names = metrics.split(",") if isinstance(metrics, str) else list(metrics)
+    names = list(dict.fromkeys(n.strip() for n in names if n.strip()))
+    if not names:
+        raise ConfigError("--metrics needs at least one metrics.csv column name")
+    return names
+
+
+def _metric_columns(runs: list[Run], chosen: list[str] | None) -> list[str]:
+    """``KEY_METRICS`` then the chosen metrics not among them; :class:`ConfigError` for a name that is no
+    numeric metrics.csv column of any run."""
+    if not chosen:
+        return list(KEY_METRICS)
+    known = set(KEY_METRICS)
+    for run in runs:
+        m = run.checkpoint_metrics
+        known.update(c for c in m.columns if pd.api.types.is_numeric_dtype(m[c]))
+    unknown = [n for n in chosen if n not in known]
+    if unknown:
+        raise ConfigError(f"unknown metric {unknown[0]!r}; choose among the metrics.csv columns: "
+                          f"{', '.join(sorted(known))}")
+    return list(KEY_METRICS) + [n for n in chosen if n not in KEY_METRICS]
+
+
+def compare_runs(run_dirs: Iterable[str | Path], metrics: str | Iterable[str] | None = None) -> pd.DataFrame:
+    """One row per (run, checkpoint epoch): config columns, ``group``, ``run_dir``, ``KEY_METRICS`` and the
+    other ``metrics`` chosen (names of metrics.csv columns, a list or ``"a,b,c"``).
 
     Index (``RUN``, ``EPOCH``); the "data" reference rows are left out. A missing metric column is NaN.
     A directory that is not an evaluated run raises :class:`RunDirError` (one line), as does an empty list
-    or the same run given twice.
+    or the same run given twice; an unknown metric raises :class:`ConfigError`.
     """
     run_dirs = [Path(d) for d in run_dirs]
     if not run_dirs:
@@ -79,10 +109,11 @@ def compare_runs(run_dirs: Iterable[str | Path]) -> pd.DataFrame:
     runs = [Run(d) for d in run_dirs]
     for run in runs:
         run.config, run.evaluation  # noqa: B018  (read now: a directory that is not an evaluated run fails here)
+    columns = _metric_columns(runs, parse_metrics(metrics))
     frames = []
     for label, run in zip(run_labels(run_dirs), runs):
         m = run.checkpoint_metrics
-        df = pd.DataFrame({k: pd.to_numeric(m[k], errors="coerce") if k in m.columns else np.nan for k in KEY_METRICS},
+        df = pd.DataFrame({k: pd.to_numeric(m[k], errors="coerce") if k in m.columns else np.nan for k in columns},
                           index=m.index)
         for k, v in _config_values(run).items():
             df[k] = v
@@ -91,8 +122,13 @@ def compare_runs(run_dirs: Iterable[str | Path]) -> pd.DataFrame:
         frames.append(df.reset_index())
     out = pd.concat(frames, ignore_index=True)
     out[GROUP] = _group_labels(out)
-    cols = [C.RUN, C.EPOCH, *CONFIG_COLUMNS, GROUP, *KEY_METRICS, RUN_DIR]
+    cols = [C.RUN, C.EPOCH, *CONFIG_COLUMNS, GROUP, *columns, RUN_DIR]
     return out[cols].set_index([C.RUN, C.EPOCH])
+
+
+def metric_columns(df: pd.DataFrame) -> list[str]:
+    """The metric columns of a :func:`compare_runs` table, in order."""
+    return [c for c in df.columns if c not in (*CONFIG_COLUMNS, GROUP, RUN_DIR)]
 
 
 def _key(v) -> str:
@@ -116,8 +152,8 @@ def summarise_seeds(df: pd.DataFrame) -> pd.DataFrame:
     """Group the rows of :func:`compare_runs` that differ only by seed: one row per (group, epoch) with
     ``n_seeds``, ``seeds`` and for every key metric ``<metric>_mean`` and ``<metric>_std`` (sample std,
     NaN for a single seed). Index (``group``, ``EPOCH``)."""
+    metrics = metric_columns(df)
     flat = df.reset_index()
-    metrics = [m for m in KEY_METRICS if m in flat.columns]
     rows = []
     for (group, epoch), g in flat.groupby([GROUP, C.EPOCH], sort=True):
         row = {GROUP: group, C.EPOCH: epoch, N_SEEDS: int(g[SEED].nunique(dropna=False)),
@@ -133,15 +169,52 @@ def summarise_seeds(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols).set_index([GROUP, C.EPOCH])
 
 
-def format_summary(summary: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
-    """The summary as text: one "mean ± std" column per metric (just the mean for a single seed)."""
+def format_summary(summary: pd.DataFrame, digits: int = 4, metrics: str | Iterable[str] | None = None) -> pd.DataFrame:
+    """The summary as text: one "mean ± std" column per metric (just the mean for a single seed); only the
+    ``metrics`` chosen (default: all)."""
     out = summary[[N_SEEDS, SEEDS]].copy()
-    metrics = [c[: -len(MEAN_SUFFIX)] for c in summary.columns if c.endswith(MEAN_SUFFIX)]
-    for m in metrics:
+    present = [c[: -len(MEAN_SUFFIX)] for c in summary.columns if c.endswith(MEAN_SUFFIX)]
+    for m in [m for m in parse_metrics(metrics) or present if m in present]:
         mean, std = summary[m + MEAN_SUFFIX], summary[m + STD_SUFFIX]
         out[m] = [("" if not np.isfinite(a) else f"{a:.{digits}g}" + (f" ± {s:.2g}" if np.isfinite(s) else ""))
                   for a, s in zip(mean, std)]
     return out
+
+
+def format_for_terminal(df: pd.DataFrame, summary: pd.DataFrame | None = None, *, width: int | None = None,
+                        metrics: str | Iterable[str] | None = None, digits: int = 3) -> str:
+    """What ``vaediag compare`` prints: the chosen ``metrics`` (default ``KEY_METRICS``) per (run, epoch),
+    then (when given) the seed summary, each within ``width`` characters (default: the terminal's). A
+    table too wide is printed in long form: per run (or group), one line per metric, epochs as columns.
+    Config columns are not printed: each run's group label says them; the CSV holds everything."""
+    width = width or shutil.get_terminal_size((100, 24)).columns
+    chosen = [m for m in parse_metrics(metrics) or KEY_METRICS if m in df.columns]
+    cells = df[chosen].apply(lambda col: col.map(lambda v: "" if not np.isfinite(v) else f"{v:.{digits}f}"))
+    groups = df[GROUP].groupby(level=C.RUN, sort=False).first()
+    legend = "\n".join(f"{run}: {group}" for run, group in groups.items())
+    parts = [legend, fit_width(cells, width)]
+    if summary is not None:
+        parts.append(fit_width(format_summary(summary, metrics=chosen).drop(columns=[SEEDS]), width))
+    return "\n\n".join(parts)
+
+
+def fit_width(table: pd.DataFrame, width: int) -> str:
+    """``table`` (text cells, index (label, epoch)) as printed by pandas when it fits ``width``; otherwise
+    one block per label: a line per column, the epochs as columns, as many epochs per line as fit."""
+    table = table.astype(str)
+    text = table.to_string()
+    if max(map(len, text.splitlines())) <= width:
+        return text
+    blocks = []
+    for label in dict.fromkeys(table.index.get_level_values(0)):
+        long = table.xs(label, level=0).T  # rows: metrics, columns: epochs
+        long.columns = [f"{C.EPOCH} {e}" for e in long.columns]
+        name_width = max(map(len, long.index)) + 2
+        col_width = max([len(c) for c in long.columns] + [long[c].str.len().max() for c in long.columns]) + 2
+        per_line = max(1, (width - name_width) // col_width)
+        chunks = [long.iloc[:, i : i + per_line] for i in range(0, long.shape[1], per_line)]
+        blocks.append(f"{label}\n" + "\n".join(chunk.to_string() for chunk in chunks))
+    return "\n\n".join(blocks)
 
 
 def compare_figure(df: pd.DataFrame, out_path: str | Path, metrics: Iterable[str] = FIGURE_METRICS) -> Path:

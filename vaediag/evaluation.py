@@ -6,13 +6,20 @@ marks the reference row computed on real test digits (epoch 0), the ceiling a ch
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import pandas as pd
 
 from . import columns as C
+from .errors import RunDirError
+from .fileio import int_epochs, json_text, load_npz, read_csv, read_json, save_npz, unique_epochs
+from .publish import Manifest, mismatch, publish, read_manifest
+from .ranges import check_ranges
 
 PER_CLASS_COLUMNS = [C.SOURCE, C.EPOCH, C.DIGIT, C.CLASS_SILHOUETTE, C.CLASS_KNN_RECALL, C.CLASS_PRIOR_SHARE,
                      C.CLASS_GRID_SHARE, C.CLASS_QGRID_SHARE, C.CLASS_DATA_SHARE]
@@ -84,3 +91,166 @@ def _to_float(v) -> float:
         return float(v)
     except (TypeError, ValueError):
         return float("nan")
+
+
+# ---------------------------------------------------------------------------------------------- on disk
+@dataclass(frozen=True)
+class EvaluationFiles:
+    """The files of one run's evaluation, read and written as one published set (:mod:`vaediag.publish`):
+    the three tables, the summary (evaluation.json) and one npz of artifacts per epoch, under ``root``, with
+    the manifest at ``manifest``. :class:`~vaediag.rundir.Run` gives the paths."""
+
+    root: Path
+    metrics: Path
+    per_class: Path
+    pairs: Path
+    summary: Path
+    manifest: Path
+    artifact_path: Callable[[int], Path]
+
+    @property
+    def _hint(self) -> str:
+        return f"re-run `vaediag evaluate {self.root}`"
+
+    def read(self) -> Evaluation:
+        """The evaluation, checked against the manifest and the documented ranges; artifacts load on first
+        use, checked again. One-line :class:`RunDirError` when anything is missing, mixed or out of range."""
+        missing = [p.name for p in (self.metrics, self.per_class, self.pairs) if not p.is_file()]
+        if missing:
+            raise RunDirError(f"{self.root} has no evaluation results ({', '.join(missing)} missing); "
+                              f"run `vaediag evaluate {self.root}` first")
+        manifest = self.checked()
+        metrics, per_class, pairs = read_tables(self.metrics, self.per_class, self.pairs, self._hint)
+        summary = read_summary(self.summary) if self.summary.is_file() else ({}, {}, {}, None)
+        settings, timings, versions, set_id = summary
+        if set_id != manifest.set_id:
+            raise self._mixed(f"{self.summary.name} belongs to another evaluation")
+        paths = {e: self.artifact_path(e) for e in metrics.index[metrics[C.SOURCE] == C.SOURCE_MODEL]}
+        artifacts = LazyArtifacts({e: p for e, p in paths.items() if manifest.lists(self.root, p)},
+                                  lambda path: self.checked([path], manifest))
+        return Evaluation(metrics, per_class, pairs, settings, timings, artifacts, versions)
+
+    def read_artifact(self, epoch: int) -> dict[str, np.ndarray]:
+        """The arrays of ``epoch``'s npz as on disk now, checked against the manifest."""
+        path = self.artifact_path(epoch)
+        self.checked([path])
+        return load_npz(path)
+
+    def _mixed(self, detail: str) -> RunDirError:
+        return RunDirError(f"evaluation results in {self.root} are incomplete or mixed ({detail}: interrupted "
+                           f"while being written, or edited?); {self._hint}")
+
+    def checked(self, paths: list[Path] | None = None, manifest: Manifest | None = None) -> Manifest:
+        """The manifest (read unless given) after checking ``paths`` against it (default: the tables, the
+        summary and every file it lists); :class:`RunDirError` on a missing manifest or a mismatch."""
+        name = self.manifest.relative_to(self.root).as_posix()
+        manifest = manifest or read_manifest(self.manifest)
+        if manifest is None:
+            raise RunDirError(f"the evaluation results in {self.root} have no {name} (written by an older "
+                              f"vaediag, or interrupted); {self._hint}")
+        if paths is None:
+            paths = [self.metrics, self.per_class, self.pairs, self.summary]
+            paths += [self.root / listed for listed in manifest.files]
+        problem = mismatch(self.root, manifest, paths)
+        if problem:
+            raise self._mixed(f"{problem} {name}")
+        return manifest
+
+    def problem(self) -> str | None:
+        """Why the results on disk are not one complete set, or None (complete, or none at all)."""
+        if not any(p.exists() for p in (self.metrics, self.per_class, self.pairs, self.manifest)):
+            return None
+        try:
+            self.checked()
+        except RunDirError as exc:
+            return str(exc).removesuffix(f"; {self._hint}")
+        return None
+
+    def write(self, ev: Evaluation) -> None:
+        """Publish ``ev``: the tables, the summary (with a new evaluation id) and each epoch's artifacts as
+        one set; an epoch absent from ``ev.artifacts`` keeps its npz of the previous set, if that holds one."""
+        set_id = uuid.uuid4().hex
+        epoch_timings = {str(k): v for k, v in ev.timings.get("epochs", {}).items()}
+        summary = {"evaluation_id": set_id, "settings": ev.settings, "versions": ev.versions,
+                   "timings": {**ev.timings, "epochs": epoch_timings}}
+        writers: list[tuple[Path, Callable[[Path], Any]]] = [
+            (self.metrics, lambda p: ev.metrics.to_csv(p)),
+            (self.per_class, lambda p: ev.per_class.to_csv(p, index=False)),
+            (self.pairs, lambda p: ev.pairs.to_csv(p, index=False)),
+            (self.summary, lambda p: p.write_text(json_text(summary), encoding="utf-8")),
+        ]
+        for epoch in ev.epochs:
+            if epoch in ev.artifacts:
+                arrays = ev.artifacts[epoch]  # loaded now, before any file is replaced
+                writers.append((self.artifact_path(epoch), lambda p, a=arrays: save_npz(p, a)))
+        keep = [self.artifact_path(e) for e in ev.epochs if e not in ev.artifacts]
+        publish(self.root, writers, self.manifest, set_id, keep)
+
+
+def read_tables(metrics_path: Path, per_class_path: Path, pairs_path: Path,
+                hint: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(metrics, per_class, pairs) as :class:`Evaluation` holds them, each value checked against its
+    documented range (:mod:`vaediag.ranges`); any problem is a one-line :class:`RunDirError` ending in ``hint``."""
+    metrics = read_csv(metrics_path, dtype={C.MOST_MIXED_PAIR: object, C.SOURCE: object})
+    for col in (C.EPOCH, C.SOURCE):
+        if col not in metrics.columns:
+            raise RunDirError(f"{metrics_path} has no {col!r} column (written by an older vaediag?); {hint}")
+    metrics[C.EPOCH] = int_epochs(metrics[C.EPOCH], metrics_path)
+    unique_epochs(metrics.loc[metrics[C.SOURCE] == C.SOURCE_MODEL, C.EPOCH], metrics_path)
+    if not (metrics[C.SOURCE] == C.SOURCE_MODEL).any():
+        raise RunDirError(f"{metrics_path} has no checkpoint rows; {hint}")
+    check_ranges(metrics, metrics_path, hint)
+    tables = [metrics.set_index(C.EPOCH)]
+    for path, dtype in ((per_class_path, {C.SOURCE: object}), (pairs_path, None)):
+        df = read_csv(path, dtype=dtype)
+        if C.EPOCH not in df.columns:
+            raise RunDirError(f"{path} has no {C.EPOCH!r} column; {hint}")
+        df[C.EPOCH] = int_epochs(df[C.EPOCH], path)
+        check_ranges(df, path, hint)
+        tables.append(df)
+    return tables[0], tables[1], tables[2]
+
+
+def read_summary(path: Path) -> tuple[dict, dict, dict, str | None]:
+    """(settings, timings, versions, evaluation id) from evaluation.json at ``path``."""
+    summary = read_json(path)
+    parts = [summary.get(k) or {} for k in ("settings", "timings", "versions")] if isinstance(summary, dict) else []
+    if not parts or not all(isinstance(p, dict) for p in parts):
+        raise RunDirError(f"{path} does not hold the evaluation summary (settings, timings, versions)")
+    settings, timings, versions = (dict(p) for p in parts)
+    try:
+        if "epochs" in timings:
+            timings["epochs"] = {int(k): v for k, v in dict(timings["epochs"]).items()}
+    except (TypeError, ValueError):
+        raise RunDirError(f"{path}: timings.epochs must map epochs to timings") from None
+    return settings, timings, versions, summary.get("evaluation_id")
+
+
+class LazyArtifacts(Mapping):
+    """epoch -> the arrays of its npz file, loaded on first access after ``check(path)`` (which raises when
+    the file is not the one published): the artifacts of an evaluation read from disk."""
+
+    def __init__(self, paths: dict[int, Path], check: Callable[[Path], None]):
+        self._paths = dict(sorted(paths.items()))
+        self._check = check
+        self._loaded: dict[int, dict] = {}
+
+    def __getitem__(self, epoch: int) -> dict:
+        epoch = int(epoch)
+        if epoch not in self._loaded:
+            path = self._paths[epoch]  # KeyError: no artifacts for that epoch
+            self._check(path)
+            self._loaded[epoch] = load_npz(path)
+        return self._loaded[epoch]
+
+    def __contains__(self, epoch) -> bool:
+        try:
+            return int(epoch) in self._paths
+        except (TypeError, ValueError):
+            return False
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)

@@ -60,3 +60,10 @@ def int_epochs(values: pd.Series, path: Path) -> pd.Series:
     if numbers.isna().any() or (numbers != numbers.round()).any():
         raise RunDirError(f"{path}: the {C.EPOCH!r} column must hold whole numbers")
     return numbers.astype(int)
+
+
+def unique_epochs(epochs: pd.Series, path: Path) -> None:
+    """:class:`RunDirError` when an epoch appears twice in ``epochs`` (rows of one kind of ``path``)."""
+    repeated = epochs[epochs.duplicated()]
+    if len(repeated):
+        raise RunDirError(f"{path}: epoch {repeated.iloc[0]} appears more than once")

@@ -9,10 +9,17 @@ Layout (every file written atomically: temporary file + rename)::
     RUN_DIR/per_class.csv, pairs.csv     per (epoch, digit) / (epoch, digit pair)       (evaluate)
     RUN_DIR/evaluation.json              evaluation settings, versions, timings         (evaluate)
     RUN_DIR/eval/epoch_005.npz           arrays behind the figures                      (evaluate)
+    RUN_DIR/eval/manifest.json           SHA-256 of every evaluation result, written last (evaluate)
     RUN_DIR/eval/cache/                  per-checkpoint evaluation cache                (evaluate)
     RUN_DIR/figures/<name>.png           figures                                        (report)
     RUN_DIR/report.html, report.md       the report                                     (report)
     RUN_DIR/study.json                   stage timings of `vaediag study`               (study)
+
+The evaluation results (the three tables, evaluation.json and the npz files) are published as one set
+(:mod:`vaediag.publish`): temporary files, renames, then the manifest; every reader checks the files
+against the manifest, so a set mixed by a kill (or edited by hand) is refused with a one-line error and
+the next ``vaediag evaluate`` writes it again. Sub-folders (checkpoints/, eval/, figures/) must resolve
+inside RUN_DIR: a symbolic link leading elsewhere is refused before anything is read or written through it.
 
 :class:`Run` is the only code that knows these names. Stages hand their results to each other in memory
 (a :class:`Run` can be built from an in-memory :class:`Evaluation`); the disk is for persistence and for
@@ -21,20 +28,20 @@ later commands (``vaediag report RUN_DIR``) that start from an existing run.
 
 from __future__ import annotations
 
-import contextlib
+import os
 import re
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Callable, Iterator
 
 import numpy as np
 import pandas as pd
 
 from . import atomic, columns as C
-from .errors import RunDirError
-from .evaluation import PAIRS_COLUMNS, PER_CLASS_COLUMNS, Evaluation  # noqa: F401  (re-exported)
-from .fileio import int_epochs, json_text, load_npz, read_csv, read_json, save_npz
+from .errors import RunDirError, first_line
+from .evaluation import PAIRS_COLUMNS, PER_CLASS_COLUMNS, Evaluation, EvaluationFiles  # noqa: F401  (re-exported)
+from .fileio import int_epochs, json_text, load_npz, read_csv, read_json, save_npz, unique_epochs  # noqa: F401
+from .ranges import check_ranges
 
 CONFIG_FILE = "config.json"
 HISTORY_FILE = "history.csv"
@@ -45,11 +52,13 @@ PER_CLASS_FILE = "per_class.csv"
 PAIRS_FILE = "pairs.csv"
 EVALUATION_FILE = "evaluation.json"
 EVAL_DIR = "eval"
+MANIFEST_FILE = "manifest.json"  # in EVAL_DIR
 CACHE_DIR = "cache"
 FIGURES_DIR = "figures"
 REPORT_HTML = "report.html"
 REPORT_MD = "report.md"
 STUDY_FILE = "study.json"
+RESULT_TABLES = (METRICS_FILE, PER_CLASS_FILE, PAIRS_FILE)
 
 _EPOCH_CHECKPOINT = re.compile(r"^epoch_(\d+)\.pt$")
 
@@ -89,9 +98,20 @@ class Run:
     def history_path(self) -> Path:
         return self.path / HISTORY_FILE
 
+    def _inside(self, folder: Path) -> Path:
+        """``folder`` (under RUN_DIR); :class:`RunDirError` when it resolves outside RUN_DIR (a symlink)."""
+        try:
+            inside = folder.resolve().is_relative_to(self.path.resolve())
+        except (OSError, RuntimeError) as exc:  # a symlink loop
+            raise RunDirError(f"cannot resolve {folder}: {first_line(exc)}") from None
+        if not inside:
+            raise RunDirError(f"{folder} leads outside the run directory {self.path} (a symbolic link?); "
+                              f"vaediag reads and writes a run only inside its folder")
+        return folder
+
     @property
     def checkpoint_dir(self) -> Path:
-        return self.path / CHECKPOINT_DIR
+        return self._inside(self.path / CHECKPOINT_DIR)
 
     def checkpoint_path(self, epoch: int) -> Path:
         return self.checkpoint_dir / f"{_epoch_tag(epoch)}.pt"
@@ -100,17 +120,29 @@ class Run:
     def last_checkpoint_path(self) -> Path:
         return self.checkpoint_dir / LAST_CHECKPOINT
 
+    @property
+    def eval_dir(self) -> Path:
+        return self._inside(self.path / EVAL_DIR)
+
     def artifact_path(self, epoch: int) -> Path:
-        return self.path / EVAL_DIR / f"{_epoch_tag(epoch)}.npz"
+        return self.eval_dir / f"{_epoch_tag(epoch)}.npz"
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.eval_dir / MANIFEST_FILE
+
+    @property
+    def cache_dir(self) -> Path:
+        return self._inside(self.eval_dir / CACHE_DIR)
 
     def cache_paths(self, entry: str, key: str) -> tuple[Path, Path]:
         """(json, npz) of one evaluation-cache entry; ``entry`` is ``"epoch_005"`` or ``"data"``."""
-        base = self.path / EVAL_DIR / CACHE_DIR / f"{entry}-{key[:24]}"
+        base = self.cache_dir / f"{entry}-{key[:24]}"
         return base.with_suffix(".json"), base.with_suffix(".npz")
 
     def clear_cache(self) -> None:
         """Delete the evaluation cache (the next evaluation recomputes every checkpoint)."""
-        shutil.rmtree(self.path / EVAL_DIR / CACHE_DIR, ignore_errors=True)
+        shutil.rmtree(self.cache_dir, ignore_errors=True)
 
     @staticmethod
     def cache_entry(epoch: int | None) -> str:
@@ -119,7 +151,7 @@ class Run:
 
     @property
     def figures_dir(self) -> Path:
-        return self.path / FIGURES_DIR
+        return self._inside(self.path / FIGURES_DIR)
 
     def figure_path(self, name: str) -> Path:
         return self.figures_dir / f"{name}.png"
@@ -151,6 +183,13 @@ class Run:
         if self.path.exists() and not self.path.is_dir():
             raise RunDirError(f"RUN_DIR {self.path} exists and is not a directory")
 
+    def check_writable(self) -> None:
+        """:class:`RunDirError` (before any work) when RUN_DIR or a result folder in it cannot be written, or
+        a sub-folder leads outside RUN_DIR."""
+        for folder in (self.path, self.eval_dir, self.cache_dir, self.figures_dir):
+            if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+                raise RunDirError(f"cannot write into {folder} (read-only?); vaediag writes its results there")
+
     # ---------------------------------------------------------------------------------------- config
     @property
     def config(self) -> dict:
@@ -165,6 +204,9 @@ class Run:
         config = read_json(self.config_path)
         if not isinstance(config, dict):
             raise RunDirError(f"{self.config_path} does not hold a JSON object")
+        for section in ("model", "train"):
+            if not isinstance(config.get(section) or {}, dict):
+                raise RunDirError(f"{self.config_path}: {section!r} must be a JSON object")
         return config
 
     def write_config(self, config: dict) -> None:
@@ -181,7 +223,10 @@ class Run:
 
     @property
     def latent_dim(self) -> int:
-        return int(self.model_config.get("latent_dim", 2))
+        value = self.model_config.get("latent_dim", 2)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise RunDirError(f"{self.config_path}: latent_dim must be an integer >= 1, got {value!r}")
+        return value
 
     # ---------------------------------------------------------------------------------------- history
     @property
@@ -198,6 +243,8 @@ class Run:
         if C.EPOCH not in df.columns:
             raise RunDirError(f"{self.history_path} has no {C.EPOCH!r} column")
         df[C.EPOCH] = int_epochs(df[C.EPOCH], self.history_path)
+        unique_epochs(df[C.EPOCH], self.history_path)
+        check_ranges(df, self.history_path, f"{HISTORY_FILE} is written by `vaediag train`; was it edited?")
         return df.set_index(C.EPOCH)
 
     def write_history(self, history: pd.DataFrame) -> None:
@@ -226,64 +273,32 @@ class Run:
         return self._evaluation
 
     def has_evaluation(self) -> bool:
-        return all((self.path / f).is_file() for f in (METRICS_FILE, PER_CLASS_FILE, PAIRS_FILE))
+        return all((self.path / f).is_file() for f in RESULT_TABLES)
+
+    @property
+    def evaluation_files(self) -> EvaluationFiles:
+        """Where the evaluation results live; they are read and written as one published set."""
+        return EvaluationFiles(self.path, *(self.path / f for f in RESULT_TABLES), self.path / EVALUATION_FILE,
+                               self.manifest_path, self.artifact_path)
 
     def read_evaluation(self) -> Evaluation:
-        """Read metrics.csv, per_class.csv, pairs.csv and evaluation.json; artifacts load on first use.
-
-        :class:`RunDirError` (one line) when the run was never evaluated or a file is unreadable.
-        """
+        """Read metrics.csv, per_class.csv, pairs.csv and evaluation.json, checked against the manifest and
+        the documented ranges; artifacts load (checked) on first use. :class:`RunDirError` (one line) when
+        the run was never evaluated, or the results are unreadable, incomplete, mixed or out of range."""
         if not self.path.is_dir():
             raise RunDirError(f"{self.path} is not a directory")
-        missing = [f for f in (METRICS_FILE, PER_CLASS_FILE, PAIRS_FILE) if not (self.path / f).is_file()]
-        if missing:
-            raise RunDirError(f"{self.path} has no evaluation results ({', '.join(missing)} missing); "
-                              f"run `vaediag evaluate {self.path}` first")
-        mpath = self.path / METRICS_FILE
-        metrics = read_csv(mpath, dtype={C.MOST_MIXED_PAIR: object, C.SOURCE: object})
-        for col in (C.EPOCH, C.SOURCE):
-            if col not in metrics.columns:
-                raise RunDirError(f"{mpath} has no {col!r} column (written by an older vaediag?); "
-                                  f"re-run `vaediag evaluate {self.path}`")
-        metrics[C.EPOCH] = int_epochs(metrics[C.EPOCH], mpath)
-        metrics = metrics.set_index(C.EPOCH)
-        if not (metrics[C.SOURCE] == C.SOURCE_MODEL).any():
-            raise RunDirError(f"{mpath} has no checkpoint rows; run `vaediag evaluate {self.path}`")
-        ppath = self.path / PER_CLASS_FILE
-        per_class = read_csv(ppath, dtype={C.SOURCE: object})
-        pairs = read_csv(self.path / PAIRS_FILE)
-        for df, path in ((per_class, ppath), (pairs, self.path / PAIRS_FILE)):
-            if C.EPOCH not in df.columns:
-                raise RunDirError(f"{path} has no {C.EPOCH!r} column; re-run `vaediag evaluate {self.path}`")
-            df[C.EPOCH] = int_epochs(df[C.EPOCH], path)
-        summary = read_json(self.path / EVALUATION_FILE) if (self.path / EVALUATION_FILE).is_file() else {}
-        timings = dict(summary.get("timings") or {})
-        if "epochs" in timings:
-            timings["epochs"] = {int(k): v for k, v in timings["epochs"].items()}
-        return Evaluation(metrics, per_class, pairs, dict(summary.get("settings") or {}), timings,
-                          _ArtifactFiles(self), dict(summary.get("versions") or {}))
+        return self.evaluation_files.read()
+
+    def evaluation_problem(self) -> str | None:
+        """Why the evaluation results on disk are not one complete set, or None (complete, or none)."""
+        return self.evaluation_files.problem()
 
     def write_evaluation(self, ev: Evaluation, versions: dict | None = None) -> None:
-        """Write the tables, evaluation.json and the artifacts; all go to temporary files first, then each
-        is renamed into place, so a failure while computing or writing leaves the previous results intact.
-        ``versions`` (if given) replaces ``ev.versions``."""
+        """Publish the tables, evaluation.json and the artifacts as one set (:meth:`EvaluationFiles.write`);
+        a failure leaves the previous results intact. ``versions`` (if given) replaces ``ev.versions``."""
         if versions is not None:
             ev.versions = versions
-        summary = {"settings": ev.settings, "versions": ev.versions,
-                   "timings": {**ev.timings, "epochs": {str(k): v for k, v in ev.timings.get("epochs", {}).items()}}}
-        writers: list[tuple[Path, Callable[[Path], Any]]] = [
-            (self.path / METRICS_FILE, lambda p: ev.metrics.to_csv(p)),
-            (self.path / PER_CLASS_FILE, lambda p: ev.per_class.to_csv(p, index=False)),
-            (self.path / PAIRS_FILE, lambda p: ev.pairs.to_csv(p, index=False)),
-            (self.path / EVALUATION_FILE, lambda p: p.write_text(json_text(summary))),
-        ]
-        for epoch in ev.epochs:
-            if epoch in ev.artifacts:
-                arrays = ev.artifacts[epoch]
-                writers.append((self.artifact_path(epoch), lambda p, a=arrays: save_npz(p, a)))
-        with contextlib.ExitStack() as stack:
-            for target, write in writers:
-                write(stack.enter_context(atomic.atomic_path(target)))
+        self.evaluation_files.write(ev)
         self._evaluation = ev
 
     def artifacts(self, epoch: int) -> Mapping[str, np.ndarray]:
@@ -302,7 +317,8 @@ class Run:
         return arts[epoch]
 
     def read_artifact_file(self, epoch: int) -> dict[str, np.ndarray]:
-        return load_npz(self.artifact_path(epoch))
+        """The arrays of ``eval/epoch_XXX.npz`` as on disk now (checked against the manifest)."""
+        return self.evaluation_files.read_artifact(epoch)
 
     # ---------------------------------------------------------------------------------------- results
     @property
@@ -355,38 +371,8 @@ class Run:
         return self.report_html_path, self.report_md_path
 
 
-class _ArtifactFiles(Mapping):
-    """epoch -> arrays of ``eval/epoch_XXX.npz``, read on first access (for runs read from disk)."""
-
-    def __init__(self, run: Run):
-        self._run = run
-        self._loaded: dict[int, dict] = {}
-
-    def __getitem__(self, epoch: int) -> dict:
-        epoch = int(epoch)
-        if epoch not in self._loaded:
-            path = self._run.artifact_path(epoch)
-            if not path.is_file():
-                raise KeyError(epoch)
-            self._loaded[epoch] = load_npz(path)
-        return self._loaded[epoch]
-
-    def __contains__(self, epoch) -> bool:
-        try:
-            return int(epoch) in self._loaded or self._run.artifact_path(int(epoch)).is_file()
-        except (TypeError, ValueError):
-            return False
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(e for e in self._run.evaluation.epochs if e in self)
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
-
-
 # ============================================================================================ helpers
 def history_frame(rows: list[dict]) -> pd.DataFrame:
     """History rows as a DataFrame indexed by epoch with the documented columns."""
     return pd.DataFrame(rows, columns=C.HISTORY_COLUMNS).set_index(C.EPOCH)
-
 

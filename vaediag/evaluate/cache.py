@@ -53,7 +53,7 @@ def load(run: Run, epoch: int | None, key: str) -> RowResult | None:
         return None
     try:
         entry = json.loads(json_path.read_text(encoding="utf-8"))
-        if entry.get("key") != key:
+        if entry.get("key") != key or not all(isinstance(entry.get(k), dict) for k in ("row", "timings")):
             return None
         artifact = None
         if epoch is not None:

@@ -27,17 +27,26 @@ perfect generator could score, so a gap to it is what the model still lacks. Lat
 NaN there. The training history (train/test loss per epoch) is joined into the checkpoint rows, so
 overfitting shows next to the diagnostics.
 
-Files written through :meth:`Run.write_evaluation` (atomically, only once everything was computed, so a
-failure leaves old results intact): ``metrics.csv``, ``per_class.csv``, ``pairs.csv``,
-``evaluation.json`` (settings, versions, timings) and the artifact arrays behind the figures
-(:meth:`Run.artifacts`). Results are cached per checkpoint (:mod:`vaediag.evaluate.cache`), keyed by the
-checkpoint's SHA-256, the evaluation settings, the data and the classifier weights: a re-run only
-computes new or changed checkpoints. The tables written hold the epochs of the latest call.
+Files written through :meth:`Run.write_evaluation` (only once everything was computed, so a failure
+leaves old results intact), published as one set with a manifest written last (:mod:`vaediag.publish`):
+``metrics.csv``, ``per_class.csv``, ``pairs.csv``, ``evaluation.json`` (settings, versions, timings) and
+the artifact arrays behind the figures (:meth:`Run.artifacts`). A set left mixed by a kill is simply
+written again.
+
+Before any work: RUN_DIR must be writable, and every checkpoint must hold the model that config.json
+describes (architecture, latent size, beta). MNIST is read from ``data_root`` when given; a
+``data_root`` recorded in config.json is used only when it already holds verified MNIST (a stored
+value never decides where data is downloaded), else the default root.
+
+Results are cached per checkpoint (:mod:`vaediag.evaluate.cache`), keyed by the checkpoint's SHA-256,
+the evaluation settings, the data and the classifier weights: a re-run only computes new or changed
+checkpoints. The tables written hold the epochs of the latest call.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import fields
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -45,11 +54,13 @@ import pandas as pd
 
 from .. import columns as C
 from ..atomic import file_sha256
+from ..checkpoint import read_state
 from ..classifier import load_classifier
-from ..data import MNISTData, load_mnist
+from ..data import MNIST_SHA256, MNISTData, default_root, load_mnist, raw_dir
 from ..devices import resolve_device
-from ..errors import ConfigError, RunDirError
+from ..errors import CheckpointError, ConfigError, RunDirError
 from ..metrics import generation
+from ..modelconfig import VAEConfig
 from ..rundir import PAIRS_COLUMNS, Evaluation, Run
 from ..versions import versions
 from . import cache, stages
@@ -81,20 +92,26 @@ def evaluate_run(
     replaces the shipped digit classifier (``vaediag.classifier.load_classifier``).
 
     Returns an :class:`Evaluation` whose ``artifacts`` hold the arrays in memory; see the module
-    docstring for how to read it. Raises :class:`RunDirError` (no checkpoints, a missing epoch),
-    :class:`CheckpointError` (corrupt checkpoint), :class:`ConfigError` (bad setting); existing result
-    files are then left untouched.
+    docstring for how to read it. Raises :class:`RunDirError` (no checkpoints, a missing epoch, a
+    read-only RUN_DIR, a full disk), :class:`CheckpointError` (corrupt checkpoint, or one of another
+    model), :class:`ConfigError` (bad setting); existing result files are then left untouched.
     """
     settings.validate()
     run = Run(run_dir)
     selected = _select_checkpoints(run, epochs)
-    train_config = run.config.get("train", {})
+    run.check_writable()
+    run.history  # noqa: B018  (read now: a damaged history.csv fails before any work, not after it)
+    check_checkpoint_models(run, selected)
+    problem = run.evaluation_problem()
+    if problem:
+        log(f"note: {problem}; this evaluation writes a complete new set")
+    train_config = run.config.get("train") or {}
     dev = resolve_device(device)
     started = time.perf_counter()
     shared = _Clock()
 
     if data is None:
-        data = load_mnist(data_root if data_root is not None else train_config.get("data_root"),
+        data = load_mnist(resolve_data_root(run, data_root, log),
                           train_size=train_size if train_size is not None else train_config.get("train_size"),
                           test_size=test_size if test_size is not None else train_config.get("test_size"),
                           seed=train_config.get("seed", 0), device="cpu", log=log)
@@ -172,6 +189,45 @@ def _select_checkpoints(run: Run, epochs: Iterable[int] | None) -> dict[int, Pat
         raise RunDirError(f"no checkpoint for epoch {','.join(map(str, missing))} in {run.path}; "
                           f"available: {','.join(map(str, found))}")
     return {e: found[e] for e in wanted}
+
+
+def check_checkpoint_models(run: Run, checkpoints: dict[int, Path]) -> None:
+    """:class:`CheckpointError` naming the checkpoint and the fields that differ when a checkpoint holds
+    another model (architecture, latent size, beta) than the run's config.json describes."""
+    expected = run.config.get("model") or run.model_config
+    names = [f.name for f in fields(VAEConfig) if f.name in expected]
+    for path in checkpoints.values():
+        saved = read_state(path).get("model_config")
+        if not isinstance(saved, dict):
+            raise CheckpointError(f"checkpoint {path} has no valid model_config")
+        differs = [f"{k} {saved.get(k)!r} (config: {expected[k]!r})" for k in names if saved.get(k) != expected[k]]
+        if differs:
+            raise CheckpointError(f"checkpoint {path} holds another model than {run.config_path} describes: "
+                                  f"{', '.join(differs)}; it does not belong to this run")
+
+
+def resolve_data_root(run: Run, data_root: str | Path | None, log: Log = print) -> Path | None:
+    """Where to read MNIST: ``data_root`` when given (prepared there when missing); else the ``data_root``
+    stored in config.json, but only when it already holds verified MNIST (a stored value may say where to
+    read verified data, never where to download it or create folders); else None, the default root."""
+    if data_root is not None:
+        return Path(data_root)
+    stored = (run.config.get("train") or {}).get("data_root")
+    if stored is None:
+        return None
+    if isinstance(stored, str) and stored and _holds_verified_mnist(Path(stored)):
+        return Path(stored)
+    log(f"MNIST: the data_root {stored!r} in {run.config_path} holds no verified MNIST; "
+        f"using {default_root()}")
+    return None
+
+
+def _holds_verified_mnist(root: Path) -> bool:
+    raw = raw_dir(root)
+    try:
+        return all((raw / name).is_file() and file_sha256(raw / name) == sha for name, sha in MNIST_SHA256.items())
+    except OSError:
+        return False
 
 
 def _assemble(run: Run, results: dict[int, RowResult], data_result: RowResult) -> Evaluation:
