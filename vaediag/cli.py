@@ -204,16 +204,16 @@ def report(run_dir):
 @cli.command()
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path())
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
-              help="Write comparison.csv, comparison_seeds.csv and comparison.png here.")
-def compare(run_dirs, out_dir):
+              help="Write comparison.csv, comparison_seeds.csv and comparison.png here (every metric).")
+@click.option("--metrics", default=None,
+              help="Comma-separated metrics.csv columns to print (default: the key metrics).")
+def compare(run_dirs, out_dir, metrics):
     """Put evaluated runs side by side; seeds grouped as mean ± std."""
-    from .compare import compare_runs, format_summary, summarise_seeds, write_comparison
+    from .compare import compare_runs, format_for_terminal, summarise_seeds, write_comparison
 
-    df = compare_runs(run_dirs)
+    df = compare_runs(run_dirs, metrics=metrics)
     summary = summarise_seeds(df)
-    click.echo(df.to_string(float_format=lambda v: f"{v:.3f}"))
-    click.echo("")
-    click.echo(format_summary(summary).to_string())
+    click.echo(format_for_terminal(df, summary, metrics=metrics))
     if out_dir:
         paths = write_comparison(df, summary, out_dir)
         click.echo("wrote " + ", ".join(str(p) for p in paths), err=True)
