@@ -9,7 +9,9 @@ Everything is written through :class:`vaediag.rundir.Run` (config, history, eval
 way ``train`` + ``evaluate`` write it: metrics with one ``source == "model"`` row per checkpoint epoch and the
 ``source == "data"`` reference row (epoch 0); per_class with 10 rows per epoch and 10 data rows; pairs with
 45 rows per checkpoint epoch; artifacts test_mu, test_labels, grid_linear, grid_quantile, grid_span,
-qgrid_span, prior_labels.
+qgrid_span, prior_labels, prior_sheet (100 images), recon_pairs (2 x 20 images: two test digits of each class
+and their blurred "reconstructions"); ``sheets=False`` leaves the last two out, as evaluations before they
+existed did.
 
 Scenarios shape the generation numbers at the *last* checkpoint (earlier ones stay healthy):
 
@@ -84,6 +86,7 @@ def make_fake_run(
     history_epochs: int | None = None,
     overfit: bool = False,
     write_artifacts: bool = True,
+    sheets: bool = True,
 ) -> Path:
     """Write a complete evaluated run into ``run_dir`` (created) and return it as a Path.
 
@@ -196,6 +199,13 @@ def make_fake_run(
                 grid_span=np.float64(span), qgrid_span=np.float64(qspan),
                 prior_labels=rng.choice(prior_digits, 1000).astype(np.int64),
             )
+            if sheets:
+                shown = np.array([np.flatnonzero(labels == d)[k] for k in range(2) for d in range(10)])
+                originals = np.stack([_digit_image(int(labels[i]), rng) for i in shown])
+                blurred = (originals.astype(np.float64) * (0.5 + 0.5 * progress) + 40 * (1 - progress))
+                artifacts[ep].update(
+                    prior_sheet=np.stack([_digit_image(int(d), rng) for d in rng.choice(prior_digits, 100)]),
+                    recon_pairs=np.stack([originals, blurred.clip(0, 255).astype(np.uint8)]))
 
     ref = _hist_metrics(C.PRIOR, DATA_SHARE, 0.99, 9.8)
     rows.append({C.EPOCH: C.DATA_EPOCH, C.SOURCE: C.SOURCE_DATA, **ref, C.FRECHET: 0.8, C.PRECISION: 0.95, C.RECALL: 0.95,

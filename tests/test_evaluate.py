@@ -134,6 +134,28 @@ def test_evaluation_and_artifacts_round_trip(evaluated):
         Run(Run(run).checkpoint_dir).evaluation
 
 
+def test_artifacts_hold_the_prior_sheet_and_reconstruction_pairs(evaluated, data):
+    """The first 100 decoded prior samples and two test digits of each class beside decode(mu(x)), uint8 like
+    the grids, taken from the tensors the stages decode anyway."""
+    from vaediag.metrics.generation import sample_prior
+
+    run, ev = evaluated
+    art = ev.artifacts[2]
+    model = load_checkpoint(Run(run).checkpoint_path(2), device="cpu").model
+    with torch.inference_mode():
+        z = torch.from_numpy(sample_prior(EVALUATED.samples, 2, EVALUATED.seed)[: stages.PRIOR_SHEET])
+        prior = (model.decode(z).float() * 255).round().squeeze(1).numpy()
+        shown = stages.recon_pair_indices(art["test_labels"])
+        x = data.test_images[torch.from_numpy(shown)].float().div(255).reshape(-1, 1, 28, 28)
+        recon = (model.decode(model.encode(x)[0]).float() * 255).round().squeeze(1).numpy()
+    assert art["prior_sheet"].dtype == np.uint8 and art["prior_sheet"].shape == (100, 28, 28)
+    assert np.abs(art["prior_sheet"].astype(int) - prior).max() <= 1
+    assert list(art["test_labels"][shown]) == list(range(10)) * 2  # two of each digit, 0-9 then 0-9
+    assert art["recon_pairs"].dtype == np.uint8 and art["recon_pairs"].shape == (2, 20, 28, 28)
+    np.testing.assert_array_equal(art["recon_pairs"][0], data.test_images[torch.from_numpy(shown)].reshape(-1, 28, 28))
+    assert np.abs(art["recon_pairs"][1].astype(int) - recon).max() <= 1
+
+
 def test_timings_cover_every_metric_family(evaluated):
     _, ev = evaluated
     families = [stage.name for stage in stages.STAGES]

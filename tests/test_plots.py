@@ -16,7 +16,7 @@ from PIL import Image
 from vaediag import columns as C
 from vaediag import plots
 from vaediag.errors import RunDirError
-from vaediag.plots import curves, grids, heatmaps, latent, overview
+from vaediag.plots import curves, grids, heatmaps, latent, output, overview
 from vaediag.rundir import Evaluation, Run
 
 from fake_run import DATA_SHARE, SHARED_EPOCHS as EPOCHS, make_fake_run, shared_run_with_figures
@@ -46,9 +46,10 @@ def assert_png(path: Path) -> None:
 # ------------------------------------------------------------------------------------------------ make_figures
 def test_every_figure_is_a_png_with_a_stable_name(figures, run):
     run_dir, figs = figures
-    expected = ([n for e in EPOCHS for n in (f"latent_epoch_{e:03d}", f"grid_linear_epoch_{e:03d}",
-                                             f"grid_quantile_epoch_{e:03d}")]
-                + ["separation", "entropy", "frechet", "loss", "class_share", "pair_confusion", "overview"])
+    expected = ([n for e in EPOCHS for n in (f"prior_epoch_{e:03d}", f"grid_linear_epoch_{e:03d}",
+                                             f"grid_quantile_epoch_{e:03d}", f"recon_epoch_{e:03d}")]
+                + ["latent_all", "separation", "entropy", "frechet", "loss", "class_share", "pair_confusion",
+                   "overview"])
     assert list(figs) == expected == plots.figure_names(EPOCHS)
     for name, path in figs.items():
         assert path == run.figure_path(name) and path.parent == run_dir / "figures"
@@ -103,20 +104,126 @@ def test_not_an_evaluated_run_is_a_one_line_error(tmp_path):
     assert not Run(run_dir).figures_dir.exists()  # found before any figure is written
 
 
+def test_runs_evaluated_before_the_digit_sheets_get_every_other_figure(tmp_path):
+    run = Run(make_fake_run(tmp_path / "run", epochs=(2, 4), sheets=False))
+    figs = plots.make_figures(run)
+    assert list(figs) == [n for n in plots.figure_names([2, 4]) if not n.startswith(("prior_", "recon_"))]
+    for path in figs.values():
+        assert_png(path)
+
+
+# ------------------------------------------------------------------------------------------------ legibility
+def matplotlib_figures(run):
+    """Every matplotlib figure make_figures draws, by name (drawn again, not read back from PNG)."""
+    return {plots.FIG_LATENT: latent.latent_all_figure(run), plots.FIG_SEPARATION: curves.separation_figure(run),
+            **{name: curves.curve_figure(draw, run, **options) for name, draw, options in (
+                (plots.FIG_ENTROPY, curves.draw_entropy, {}), (plots.FIG_FRECHET, curves.draw_frechet, {}),
+                (plots.FIG_LOSS, curves.draw_loss, {"mark_epoch": 30}))},
+            plots.FIG_CLASS_SHARE: heatmaps.class_share_figure(run), plots.FIG_PAIRS: heatmaps.pair_confusion_figure(run)}
+
+
+def drawn_texts(ax) -> list:
+    """The texts an axes draws: titles, axis labels, annotations, its legend and the tick labels in view."""
+    items = [ax.title, ax.xaxis.label, ax.yaxis.label, *ax.texts]
+    items += [ax.get_legend()] if ax.get_legend() is not None else []
+    for axis, (low, high) in ((ax.xaxis, sorted(ax.get_xlim())), (ax.yaxis, sorted(ax.get_ylim()))):
+        for tick in axis.get_major_ticks():
+            if low - 1e-9 <= tick.get_loc() <= high + 1e-9:
+                items += [label for label in (tick.label1, tick.label2) if label.get_visible()]
+    return [item for item in items if item.get_visible() and (not hasattr(item, "get_text") or item.get_text().strip())]
+
+
+def outside_texts(fig) -> list[str]:
+    """Texts (and legends) of a matplotlib figure that reach beyond its edges (cut off in the PNG)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()  # places the tick labels and legends
+    renderer = canvas.get_renderer()
+    page = fig.bbox.padded(1)  # one pixel of tolerance
+    items = [*fig.texts, *fig.legends] + [item for ax in fig.axes for item in drawn_texts(ax)]
+    extents = [(item, item.get_window_extent(renderer)) for item in items]
+    return [str(item) for item, box in extents if not (page.contains(*box.p0) and page.contains(*box.p1))]
+
+
+def test_every_figure_text_is_at_least_10_css_pixels_where_the_report_shows_it(figures, run):
+    """A figure is shown at 1/DISPLAY_SCALE of its pixels and never wider than MAX_WIDTH_IN * 100 CSS pixels
+    (what the page holds at 1400 px), so a text of f points is f * DPI / 72 / DISPLAY_SCALE CSS pixels."""
+    from matplotlib.text import Text
+
+    assert output.DPI == 2 * 100 and output.DISPLAY_SCALE == 2  # 2x resolution, shown at 100 CSS px per inch
+    assert output.css_px(output.MIN_FONT_PT) >= output.MIN_TEXT_PX == 10
+    for name, fig in matplotlib_figures(run).items():
+        width_in, _ = fig.get_size_inches()
+        assert width_in <= output.MAX_WIDTH_IN, name
+        with Image.open(figures[1][name]) as png:
+            assert png.width == round(width_in * output.DPI), name  # the PNG is drawn at DPI
+        texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+        assert len(texts) > 5, name
+        small = {(t.get_text(), t.get_fontsize()) for t in texts if output.css_px(t.get_fontsize()) < 10}
+        assert not small, (name, small)
+        assert not outside_texts(fig), name
+    assert grids.CAPTION_FONT_PX / output.DISPLAY_SCALE >= 10  # the PIL pages' captions
+    assert overview.TITLE_FONT_SIZE / output.DISPLAY_SCALE >= 10
+
+
+def test_the_overview_keeps_the_figures_at_their_size(figures, run):
+    names = [name for row in overview.overview_rows(run) for name in row]
+    assert names == [plots.FIG_LATENT, plots.FIG_SEPARATION, plots.FIG_ENTROPY, plots.FIG_FRECHET, plots.FIG_LOSS,
+                     plots.FIG_CLASS_SHARE, plots.FIG_PAIRS]
+    for row in overview.overview_rows(run):  # every row fits unscaled, so its texts stay legible
+        widths = [Image.open(figures[1][name]).width for name in row]
+        assert sum(widths) + overview.GAP * (len(row) - 1) <= overview.OVERVIEW_WIDTH, row
+    with Image.open(figures[1][plots.FIG_OVERVIEW]) as page:
+        assert page.width == overview.OVERVIEW_WIDTH == output.MAX_WIDTH_IN * output.DPI
+        heights = [max(Image.open(figures[1][name]).height for name in row) for row in overview.overview_rows(run)]
+        assert page.height == overview.TITLE_BAND + sum(h + overview.GAP for h in heights)
+        pixels = np.asarray(page.convert("L"))
+    with Image.open(figures[1][plots.FIG_LATENT]) as fig:  # pasted pixel for pixel, not resampled
+        latent_pixels = np.asarray(fig.convert("L"))
+    left = (overview.OVERVIEW_WIDTH - latent_pixels.shape[1]) // 2
+    top = overview.TITLE_BAND
+    assert np.array_equal(pixels[top:top + latent_pixels.shape[0], left:left + latent_pixels.shape[1]], latent_pixels)
+    assert run.name in overview.overview_title(run) and "checkpoints 5, 30, 50" in overview.overview_title(run)
+
+
 # ------------------------------------------------------------------------------------------------ latent
-def test_latent_scatters_share_axis_limits_and_show_digits_and_windows(run):
+def test_latent_panels_share_axes_in_one_row_with_one_legend(run):
     limits = latent.latent_limits(run)
-    for epoch in run.epochs:
-        ax = latent.latent_figure(run, epoch, limits).axes[0]
+    fig = latent.latent_all_figure(run, limits)
+    axes = fig.axes
+    assert len(axes) == len(run.epochs)
+    boxes = [ax.get_position() for ax in axes]
+    assert len({round(b.y0, 6) for b in boxes}) == 1  # one row
+    assert all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:]))  # side by side, in epoch order
+    for ax, epoch in zip(axes, run.epochs):
         assert (ax.get_xlim(), ax.get_ylim()) == limits
-        digit_legend, window_legend = [a for a in ax.artists if a is not ax.get_legend()] + [ax.get_legend()]
-        assert [t.get_text() for t in digit_legend.get_texts()] == [str(d) for d in range(10)]
-        tab10 = [to_rgb(f"C{d}") for d in range(10)]
-        assert [to_rgb(h.get_markerfacecolor()) for h in digit_legend.legend_handles] == tab10
-        assert [t.get_text() for t in window_legend.get_texts()] == ["linear grid [-1, 1]²",
-                                                                    "quantile grid [-1.64, 1.64]²"]
+        assert ax.get_title().startswith(f"epoch {epoch}\n")
         points = ax.collections[0].get_offsets()
         assert len(points) == len(run.artifacts(epoch)["test_mu"])
+        assert [p.get_width() for p in ax.patches] == pytest.approx([2.0, 2 * 1.6448536269514722])
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == [str(d) for d in range(10)] + [
+        "linear grid [-1, 1]²", "quantile grid [-1.64, 1.64]²"]
+    tab10 = [to_rgb(f"C{d}") for d in range(10)]
+    assert [to_rgb(h.get_color()) for h in legend.legend_handles[:10]] == tab10
+
+
+@pytest.mark.parametrize("epochs", [(1,), tuple(range(1, 13))])
+def test_latent_row_fits_the_page_for_any_number_of_checkpoints(tmp_path, epochs):
+    run = Run(make_fake_run(tmp_path / "run", epochs=epochs, n_test=40, sheets=False))
+    fig = latent.latent_all_figure(run)
+    width, height = fig.get_size_inches()
+    assert width <= output.MAX_WIDTH_IN and len(fig.axes) == len(epochs)
+    boxes = [ax.get_position() for ax in fig.axes]
+    assert all(b.x0 >= 0 and b.x1 <= 1 and b.y0 >= 0 and b.y1 <= 1 for b in boxes)
+    assert len({round(b.y0, 6) for b in boxes}) == (1 if len(epochs) <= 7 else 2)  # a second row only when needed
+    assert min(b.width * width for b in boxes) >= latent.PANEL_IN[0]
+    assert not outside_texts(fig)
+    renderer = fig.canvas.get_renderer()
+    titles = [ax.title.get_window_extent(renderer) for ax in fig.axes]
+    labels = [ax.xaxis.label.get_window_extent(renderer) for ax in fig.axes]
+    assert not [(t, x) for t in titles for x in labels if t.overlaps(x)]  # rows do not collide
 
 
 def test_latent_limits_are_robust_and_show_both_windows(tmp_path):
@@ -139,12 +246,13 @@ def test_latent_limits_are_robust_and_show_both_windows(tmp_path):
 @pytest.mark.parametrize("latent_dim", [1, 3])
 def test_latent_scatter_for_other_latent_sizes(tmp_path, latent_dim):
     run = Run(make_fake_run(tmp_path / "run", epochs=(2,), latent_dim=latent_dim))
-    ax = latent.latent_figure(run, 2).axes[0]
+    fig = latent.latent_all_figure(run)
+    ax = fig.axes[0]
     points = ax.collections[0].get_offsets()
     if latent_dim == 1:
         assert ax.get_ylabel() == "(1-D codes)" and np.all(points[:, 1] == 0)
     else:
-        assert "dims 0, 1 of 3" in ax.get_title()
+        assert "dims 0, 1 of 3" in fig.texts[0].get_text()
 
 
 # ------------------------------------------------------------------------------------------------ grids
@@ -157,34 +265,57 @@ def test_grid_is_tiled_by_make_grid_row_major():
     assert float(tile.min()) == 1.0 and float(t[0, 2:30, 2:30].max()) == 0.0
 
 
+def page_tiles(path: Path, images: np.ndarray, nrow: int | None = None) -> None:
+    """The page at ``path`` shows ``images`` tiled by make_grid, upsampled GRID_SCALE x, pixel for pixel, at the
+    bottom, centred, under its caption band."""
+    expected = np.round(grids.grid_tensor(images, nrow=nrow)[0].numpy() * 255)
+    expected = np.kron(expected, np.ones((grids.GRID_SCALE, grids.GRID_SCALE))).astype(np.uint8)
+    with Image.open(path) as page:
+        assert page.mode == "L" and page.width >= expected.shape[1]
+        pixels = np.asarray(page)
+    band = pixels.shape[0] - expected.shape[0]
+    assert band >= grids.CAPTION_LINE + grids.CAPTION_MARGIN and (band - grids.CAPTION_MARGIN) % grids.CAPTION_LINE == 0
+    left = (pixels.shape[1] - expected.shape[1]) // 2
+    assert np.array_equal(pixels[band:, left:left + expected.shape[1]], expected)
+
+
 def test_grid_page_holds_the_n_by_n_tiles_pixel_exact(figures, run):
-    side = 5  # make_fake_run's grid
-    tiles = side * (28 + grids.TILE_PADDING) + grids.TILE_PADDING
     for kind in plots.GRID_KINDS:
-        with Image.open(figures[1][plots.grid_name(run.last, kind)]) as page:
-            assert page.mode == "L" and page.width >= tiles * grids.GRID_SCALE
-            assert page.height == tiles * grids.GRID_SCALE + grids.CAPTION_BAND
-            pixels = np.asarray(page)
-        expected = np.round(grids.grid_tensor(run.artifacts(run.last)[f"grid_{kind}"])[0].numpy() * 255)
-        expected = np.kron(expected, np.ones((grids.GRID_SCALE, grids.GRID_SCALE))).astype(np.uint8)
-        left = (page.width - expected.shape[1]) // 2
-        assert np.array_equal(pixels[grids.CAPTION_BAND:, left:left + expected.shape[1]], expected)
+        page_tiles(figures[1][plots.grid_name(run.last, kind)], run.artifacts(run.last)[f"grid_{kind}"])
     title = grids.grid_title(run, run.last, "quantile")
     assert title.startswith(f"quantile grid 5x5, z in [-1.64, 1.64]^2, epoch {run.last}, class entropy")
     with pytest.raises(ValueError, match="grid kind"):
         grids.grid_images(run, run.last, "radial")
 
 
+def test_prior_sheet_and_reconstruction_pages_show_the_stored_digits(figures, run):
+    arrays = run.artifacts(run.first)
+    assert arrays["prior_sheet"].shape == (100, 28, 28)
+    page_tiles(figures[1][plots.prior_name(run.first)], arrays["prior_sheet"], nrow=10)
+    originals, recons = arrays["recon_pairs"]
+    pairs = np.concatenate([originals, recons], axis=2)  # each digit left of its reconstruction
+    page_tiles(figures[1][plots.recon_name(run.first)], pairs, nrow=10)
+    with Image.open(figures[1][plots.recon_name(run.first)]) as page:
+        assert page.width == (10 * (56 + grids.TILE_PADDING) + grids.TILE_PADDING) * grids.GRID_SCALE  # 10 pairs a row
+
+
+def test_long_page_captions_wrap_to_the_tiles_width():
+    page = grids.tile_page(np.zeros((4, 28, 28), np.uint8), "a caption far longer than two tiles of digits " * 3)
+    assert page.width == (2 * 30 + 2) * grids.GRID_SCALE  # not widened by the caption
+    assert page.height > (2 * 30 + 2) * grids.GRID_SCALE + 3 * grids.CAPTION_LINE
+
+
 # ------------------------------------------------------------------------------------------------ curves
 def test_curves_plot_the_metric_values_and_the_references(run):
-    ax = curves.curve_figure(curves.draw_separation, run).axes[0]
-    drawn = {line.get_label(): line for line in ax.get_legend().get_lines()}
-    assert set(drawn) == {"silhouette [-1, 1]", "kNN accuracy [0, 1]"}
-    data_lines = [line for line in ax.lines if len(line.get_xdata())]
-    series = {tuple(np.round(line.get_ydata(), 9)) for line in data_lines}
-    for column in (C.SILHOUETTE, C.KNN_ACCURACY):
-        assert tuple(np.round([run.value(column, e) for e in run.epochs], 9)) in series
-    assert all(list(line.get_xdata()) == run.epochs for line in data_lines)
+    fig = curves.separation_figure(run)  # silhouette and kNN accuracy, each on its own axes and scale
+    assert [ax.get_ylabel() for ax in fig.axes] == ["silhouette", "kNN accuracy"]
+    assert fig.axes[0].get_shared_x_axes().joined(fig.axes[0], fig.axes[1])
+    for ax, column in zip(fig.axes, (C.SILHOUETTE, C.KNN_ACCURACY)):
+        (line,) = [line for line in ax.lines if len(line.get_xdata())]
+        assert list(line.get_xdata()) == run.epochs
+        assert np.allclose(line.get_ydata(), [run.value(column, e) for e in run.epochs])
+        low, high = ax.get_ylim()
+        assert high - low < 2 * np.ptp(line.get_ydata())  # its own scale: the curve fills the axes
 
     ax = curves.curve_figure(curves.draw_frechet, run).axes[0]
     reference = [line for line in ax.lines if line.get_label() == "real vs real (two halves)"]
@@ -239,13 +370,3 @@ def test_heat_maps_annotate_percent_and_share_one_colour_scale(run):
     fig = heatmaps.class_share_figure(run)
     meshes = [ax.collections[0] for ax in fig.axes if ax.get_title().startswith("class share")]
     assert len(meshes) == 3 and len({m.get_clim() for m in meshes}) == 1
-
-
-# ------------------------------------------------------------------------------------------------ overview
-def test_overview_composes_the_named_figures(figures, run):
-    rows = overview.overview_rows(run)
-    assert rows[0] == [plots.latent_name(run.first), plots.latent_name(run.last), plots.grid_name(run.last, "linear")]
-    assert {name for row in rows for name in row} <= set(figures[1])
-    with Image.open(figures[1][plots.FIG_OVERVIEW]) as page:
-        assert page.width == overview.OVERVIEW_WIDTH and page.height > 1000
-    assert run.name in overview.overview_title(run) and "checkpoints 5, 30, 50" in overview.overview_title(run)

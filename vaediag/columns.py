@@ -1,4 +1,5 @@
-"""Column names of every vaediag table, defined once (the README documents each).
+"""Column names of every vaediag table, defined once, and what each means (``COLUMN_DOCS``, which the report
+shows on hover and the README's column tables are generated from).
 
 ``metrics.csv``  : one row per evaluated checkpoint epoch (``source == "model"``), plus the reference row computed on
                    real test digits (``source == "data"``, ``epoch == 0``: no training epoch belongs to it).
@@ -90,3 +91,111 @@ CLASS_DATA_SHARE = "data_share"  # share of the digit in the test labels
 
 # --- pairs.csv --------------------------------------------------------------------------------
 CONFUSION_RATE = "confusion_rate"  # (C[a,b] + C[b,a]) / (n_a + n_b) of the test-set kNN classifier
+
+
+# --- what each column means: range, direction, how to read it -----------------------------------------
+# The report shows these on hover over a table header; the README's column tables are generated from them
+# (``vaediag.report.render.columns_markdown``; tests/test_columns.py checks the README's copy).
+# ↑ = higher is better, ↓ = lower is better.
+_HISTOGRAM_DOCS = {  # {what}: the samples the classifier's digit histogram is made of
+    ENTROPY: "[0, ln 10 = 2.303] nats, ↑: entropy of the classifier's digit histogram of {what}; 0 = one digit "
+             "only, ln 10 = all digits equally often",
+    ENTROPY_NORM: "[0, 1], ↑: the same entropy / ln 10; 1 = all digits equally often, below 0.9 = some digits "
+                  "rare or missing",
+    MODES_COVERED: "0…10, ↑: digits that make up at least 1 % of {what}; fewer than 10 = digits missing",
+    KL_FROM_DATA: "≥ 0 nats, ↓: KL(digit histogram of {what} ‖ test label distribution); 0 = the test set's "
+                  "digit proportions",
+    CHI2_PVALUE: "[0, 1]: chi-square test of the digit counts of {what} against the test label distribution; "
+                 "near 0 = the proportions differ (with 10k samples even slightly)",
+    CONFIDENCE: "[0.1, 1], ↑: mean largest class probability over {what}; crisp, recognisable digits score "
+                "high, near 0.1 = the classifier cannot tell what was drawn",
+    CLASSIFIER_SCORE: "[1, 10], ↑: exp(E KL(p(y|x) ‖ p(y))) over {what}, the Inception-score analogue; 10 = "
+                      "every digit, each drawn crisply; 1 = all look alike or all are ambiguous",
+}
+_SAMPLES = {PRIOR: "the decoded prior samples z ~ N(0, I)", GRID: "the decoded linear N×N grid",
+            QGRID: "the decoded Gaussian-quantile N×N grid"}
+
+COLUMN_DOCS: dict[str, str] = {
+    # keys
+    EPOCH: "integer: the training epoch of the row (a checkpoint's epoch in the result tables); 0 on the "
+           "real-data reference rows",
+    SOURCE: "'model' or 'data': a checkpoint's row, or the reference row computed on real test digits (the "
+            "ceiling to read the model's numbers against)",
+    DIGIT: "0…9: the digit (true class) the row describes",
+    DIGIT_A: "0…8: the smaller digit of the pair",
+    DIGIT_B: "1…9: the larger digit of the pair",
+    RUN: "text: the run directory's name (vaediag compare)",
+    # history.csv
+    TRAIN_LOSS: "nats/sample, ↓: negative ELBO on the training digits (reconstruction + β·KL), mean over the "
+                "epoch's batches",
+    TRAIN_RECON: "nats/sample, ↓: Bernoulli reconstruction negative log-likelihood on the training digits",
+    TRAIN_KL: "≥ 0 nats/sample: KL(q(z|x) ‖ N(0, I)) on the training digits; ≈ 0 = the code carries no "
+              "information (posterior collapse)",
+    TEST_LOSS: "nats/sample, ↓: negative ELBO on the test digits after the epoch; rising while train_loss falls "
+               "= overfitting",
+    TEST_RECON: "nats/sample, ↓: reconstruction negative log-likelihood on the test digits",
+    TEST_KL: "≥ 0 nats/sample: KL(q(z|x) ‖ N(0, I)) on the test digits",
+    EPOCH_SECONDS: "seconds: wall time of the training epoch",
+    # metrics.csv: latent separation
+    SILHOUETTE: "[-1, 1], ↑: how well the test codes μ(x) cluster by digit; 1 = separated clusters, 0 = "
+                "overlapping, < 0 = mixed (per_class.csv: the mean over one digit's codes)",
+    KNN_ACCURACY: "[0, 1], ↑: a 5-nearest-neighbour classifier fit on the training codes, scored on the test "
+                  "codes: can the digits be told apart in latent space?",
+    DAVIES_BOULDIN: "≥ 0, ↓: spread within each digit's cluster relative to the distance between clusters",
+    CALINSKI_HARABASZ: "≥ 0, ↑: between-digit vs within-digit variance of the codes",
+    MOST_MIXED_PAIR: "e.g. '4-9': the digit pair the latent kNN classifier confuses most",
+    MOST_MIXED_PAIR_RATE: "[0, 1], ↓: that pair's confusion rate (C[a,b] + C[b,a]) / (n_a + n_b)",
+    # metrics.csv: latent usage
+    ACTIVE_UNITS: "0…d, ↑: latent dimensions in use, Var_x E[z|x] > 0.01 (Burda et al.); 0 = posterior "
+                  "collapse",
+    TOTAL_CORRELATION: "≥ 0 nats: Gaussian total correlation of the codes μ; 0 = independent latent dimensions",
+    KL_PER_DIM_PREFIX: "≥ 0 nats/sample: KL of one latent dimension (kl_dim_0, kl_dim_1, …); below 0.01 = a "
+                       "dimension the model ignores",
+    AGGPOST_MEAN_NORM: "≥ 0, prior: 0: norm of the mean code ‖E[μ]‖; large = the codes sit away from the prior's "
+                       "centre",
+    AGGPOST_VAR_MEAN: "> 0, prior: 1: mean variance of the aggregate posterior per dimension; far from 1 = prior "
+                      "samples land where no digit is encoded",
+    AGGPOST_KL_PRIOR: "≥ 0 nats, ↓, prior: 0: KL(N(m, S) ‖ N(0, I)) of the moment-matched aggregate posterior",
+    # metrics.csv: the grid windows
+    GRID_SPAN: "> 0: half-width s of the linear grid; it covers [-s, s]² of latent dims 0, 1",
+    GRID_INSIDE: "[0, 1], ↑: fraction of the test codes inside the linear grid's window; low = the grid misses "
+                 "much of the latent space, so a digit missing from it need not be a mode collapse",
+    QGRID_SPAN: "1.645: half-width of the Gaussian-quantile grid, Φ⁻¹(0.95) (Kingma & Welling)",
+    QGRID_INSIDE: "[0, 1], ↑: fraction of the test codes inside the quantile grid's window",
+    # metrics.csv: sample quality
+    FRECHET: "≥ 0, ↓: Fréchet distance between classifier features of prior samples and real test digits; "
+             "the data row: two halves of the test set (the floor)",
+    PRECISION: "[0, 1], ↑: fidelity: share of prior samples inside the real digits' feature manifold (Naeem "
+               "et al. 2020, k = 5)",
+    RECALL: "[0, 1], ↑: diversity: share of real digits inside the prior samples' feature manifold",
+    DENSITY: "≥ 0, ≈ 1: fidelity: how many real neighbourhoods each prior sample falls in, relative to real "
+             "digits",
+    COVERAGE: "[0, 1], ↑: diversity: share of real neighbourhoods that hold at least one prior sample",
+    # metrics.csv: reconstruction / likelihood
+    EVAL_LOSS: "nats/sample, ↓: negative ELBO on the evaluated test digits (seeded noise)",
+    EVAL_RECON: "nats/sample, ↓: its reconstruction part",
+    EVAL_KL: "≥ 0 nats/sample: its KL part",
+    RECON_ACCURACY: "[0, 1], ↑: the classifier's accuracy on decode(μ(x)) of the test digits: does the round "
+                    "trip keep each digit's identity? (data row: accuracy on the real digits)",
+    IWAE_NLL: "nats/sample, ↓: importance-weighted bound on −log p(x), first 1000 test digits (with --iwae K; "
+              "empty otherwise)",
+    # per_class.csv (its silhouette: see above)
+    CLASS_KNN_RECALL: "[0, 1], ↑: share of the digit's test codes the latent kNN classifier labels correctly",
+    CLASS_PRIOR_SHARE: "[0, 1]: share of prior samples the classifier reads as this digit; near 0 = the model "
+                       "does not generate it",
+    CLASS_GRID_SHARE: "[0, 1]: share of the linear grid's images read as this digit",
+    CLASS_QGRID_SHARE: "[0, 1]: share of the quantile grid's images read as this digit",
+    CLASS_DATA_SHARE: "[0, 1]: share of the digit among the test labels (what the shares above compare with)",
+    # pairs.csv
+    CONFUSION_RATE: "[0, 1], ↓: (C[a,b] + C[b,a]) / (n_a + n_b) of the test-set kNN classifier: how often the "
+                    "two digits are taken for one another",
+}
+for _prefix, _what in _SAMPLES.items():
+    COLUMN_DOCS.update({_prefix + _name: _doc.format(what=_what) for _name, _doc in _HISTOGRAM_DOCS.items()})
+
+
+def column_doc(column: str) -> str:
+    """What ``column`` means (``COLUMN_DOCS``; ``kl_dim_<i>`` by its prefix); "" for an unknown column."""
+    if column not in COLUMN_DOCS and column.startswith(KL_PER_DIM_PREFIX):
+        return COLUMN_DOCS[KL_PER_DIM_PREFIX]
+    return COLUMN_DOCS.get(column, "")

@@ -307,7 +307,10 @@ class Run:
         ``test_mu`` float32 [N, d], ``test_labels`` int64 [N]; ``grid_linear`` / ``grid_quantile`` uint8
         [n*n, 28, 28]: decoded grids in row-major image order (first row = top = highest z_1, columns from
         low to high z_0); ``grid_span`` / ``qgrid_span`` 0-d float arrays (each grid covers [-span, span]);
-        ``prior_labels`` int64 [samples]: the classifier's digit for each prior sample.
+        ``prior_labels`` int64 [samples]: the classifier's digit for each prior sample; ``prior_sheet``
+        uint8 [100, 28, 28]: the first decoded prior samples; ``recon_pairs`` uint8 [2, 20, 28, 28]: two test
+        digits of each class (row 0) and their reconstructions decode(mu(x)) (row 1). Runs evaluated before
+        0.2 lack the last two.
         """
         epoch = int(epoch)
         arts = self.evaluation.artifacts

@@ -35,6 +35,8 @@ from .reference import BATCH, Reference
 from .settings import EvalSettings
 
 IWAE_SUBSET = 1000  # the IWAE bound uses the first IWAE_SUBSET test digits
+PRIOR_SHEET = 100  # artifact prior_sheet: the first PRIOR_SHEET decoded prior samples (a 10 x 10 sheet)
+RECON_PER_DIGIT = 2  # artifact recon_pairs: the first RECON_PER_DIGIT test digits of each class
 
 
 @dataclass
@@ -129,10 +131,13 @@ QUANTILE_GRID = _Grid(C.QGRID, C.QGRID_SPAN, C.QGRID_INSIDE, C.CLASS_QGRID_SHARE
 
 
 def generation_histograms(ctx: CheckpointContext) -> dict[str, Any]:
-    """Seeded prior samples and the linear and quantile latent grids, decoded and classified."""
+    """Seeded prior samples and the linear and quantile latent grids, decoded and classified; artifacts: the
+    decoded grids and the first ``PRIOR_SHEET`` decoded prior samples (uint8)."""
     settings, ref, d = ctx.settings, ctx.ref, ctx.latent_dim
     z_prior = generation.sample_prior(settings.samples, d, settings.seed)
-    ctx.prior = ref.classify(_decode(ctx.model, z_prior, ref.device))
+    prior_images = _decode(ctx.model, z_prior, ref.device)
+    ctx.prior = ref.classify(prior_images)
+    ctx.artifact["prior_sheet"] = _to_uint8(prior_images[:PRIOR_SHEET])
     prior_probs = np.asarray(ctx.prior.probs, np.float64)
     columns = generation.with_prefix(generation.histogram_metrics(prior_probs, ref.test_labels), C.PRIOR)
     ctx.per_class[C.CLASS_PRIOR_SHARE] = generation.class_shares(prior_probs)
@@ -160,11 +165,23 @@ def frechet_prdc(ctx: CheckpointContext) -> dict[str, Any]:
     return columns
 
 
+def recon_pair_indices(labels: np.ndarray, per_digit: int = RECON_PER_DIGIT) -> np.ndarray:
+    """Test-set indices of the first ``per_digit`` digits of each class, ordered 0-9, 0-9, ... (digits with
+    fewer examples contribute what they have)."""
+    labels = np.asarray(labels)
+    firsts = [np.flatnonzero(labels == digit)[:per_digit] for digit in range(C.N_CLASSES)]
+    return np.array([f[k] for k in range(per_digit) for f in firsts if k < len(f)], dtype=np.int64)
+
+
 def reconstruction(ctx: CheckpointContext) -> dict[str, Any]:
-    """The seeded test ELBO and its parts; the classifier's accuracy on reconstructions decode(mu(x))."""
+    """The seeded test ELBO and its parts; the classifier's accuracy on reconstructions decode(mu(x)); artifact
+    ``recon_pairs``: uint8 [2, n, 28, 28], test digits (:func:`recon_pair_indices`) and their reconstructions."""
     ref = ctx.ref
     elbo = evaluate_elbo(ctx.model, ref.test_x, seed=ctx.settings.seed)
     recon = _decode(ctx.model, ctx.test_mu, ref.device)
+    shown = recon_pair_indices(ref.test_labels)
+    index = torch.as_tensor(shown, device=recon.device)
+    ctx.artifact["recon_pairs"] = np.stack([_to_uint8(ref.test_x[index].float()), _to_uint8(recon[index])])
     predicted = np.argmax(np.asarray(ref.classify(recon).probs), axis=1)
     return {C.EVAL_LOSS: elbo["loss"], C.EVAL_RECON: elbo["recon"], C.EVAL_KL: elbo["kl"],
             C.RECON_ACCURACY: float(np.mean(predicted == ref.test_labels))}

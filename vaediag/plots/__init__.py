@@ -2,19 +2,25 @@
 
 Everything is drawn from what ``vaediag evaluate`` computed (the tables and per-checkpoint artifacts a
 :class:`vaediag.rundir.Run` holds); nothing is recomputed here. Figures are ``matplotlib.figure.Figure``
-objects (no pyplot state) or PIL pages; seaborn draws the scatter, the curves and the heat maps.
+objects (no pyplot state) or PIL pages; seaborn draws the curves and the heat maps.
 
-Figure names (:mod:`vaediag.plots.names`) are stable:
+Figure names (:mod:`vaediag.plots.names`) are stable (``latent_all`` replaces the one ``latent_epoch_XXX``
+scatter per checkpoint of earlier versions):
 
 ==============================  ==================================================================
-``latent_epoch_XXX``            test-set posterior means (dims 0, 1) at checkpoint XXX, one colour
-                                per digit (tab10, legend 0-9); the same axis limits for every epoch;
-                                the linear grid window [-s, s]^2 (solid) and the quantile window
-                                (dashed) drawn as rectangles                          (latent.py)
+``prior_epoch_XXX``             10 x 10 sheet of decoded random prior samples at checkpoint XXX
+                                (artifact ``prior_sheet``)                            (grids.py)
 ``grid_linear_epoch_XXX``       the n x n decoded linear grid at checkpoint XXX (torchvision
-                                make_grid)                                            (grids.py)
+                                make_grid)
 ``grid_quantile_epoch_XXX``     the n x n decoded Gaussian-quantile grid at checkpoint XXX
-``separation``                  silhouette and kNN accuracy over checkpoint epochs    (curves.py)
+``recon_epoch_XXX``             test digits, two of each class, beside their reconstructions
+                                decode(mu(x)) at checkpoint XXX (artifact ``recon_pairs``)
+``latent_all``                  test-set posterior means (dims 0, 1) of every checkpoint, one
+                                panel per checkpoint in one row with shared axes, one colour per
+                                digit (tab10); the linear grid window [-s, s]^2 (solid) and the
+                                quantile window (dashed) drawn as squares             (latent.py)
+``separation``                  silhouette and kNN accuracy over checkpoint epochs, each on its
+                                own axes                                              (curves.py)
 ``entropy``                     normalised class entropy of prior, linear-grid and quantile-grid
                                 samples over epochs; real test digits as a horizontal line
 ``frechet``                     Fréchet distance over epochs; real-vs-real reference as a line
@@ -25,10 +31,14 @@ Figure names (:mod:`vaediag.plots.names`) are stable:
                                 row)                                                  (heatmaps.py)
 ``pair_confusion``              heat maps digit x digit of the kNN pair confusion rate at the first
                                 and the last checkpoint
-``overview``                    one page composed of the latent codes at the first and the last
-                                checkpoint, the last linear grid, the four curves and both heat
-                                maps                                                  (overview.py)
+``overview``                    one page composed of the latent codes, the four curves and both
+                                heat maps                                             (overview.py)
 ==============================  ==================================================================
+
+Sizes (:mod:`vaediag.plots.output`): every PNG has twice the pixels it is shown with (``DISPLAY_SCALE``),
+no figure is wider than the report's page, and no text is smaller than 10 CSS pixels at that size.
+Evaluations made before the digit sheets existed have no ``prior_sheet`` / ``recon_pairs`` arrays: those
+figures are left out.
 
 Importing this package imports neither matplotlib nor torch; :func:`make_figures` does.
 """
@@ -38,23 +48,26 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .names import (FIG_CLASS_SHARE, FIG_ENTROPY, FIG_FRECHET, FIG_LOSS, FIG_OVERVIEW, FIG_PAIRS, FIG_SEPARATION,
-                    GRID_KINDS, SUMMARY_FIGURES, figure_names, grid_name, latent_name)
-from .output import DPI
+from .names import (EPOCH_KINDS, FIG_CLASS_SHARE, FIG_ENTROPY, FIG_FRECHET, FIG_LATENT, FIG_LOSS, FIG_OVERVIEW,
+                    FIG_PAIRS, FIG_SEPARATION, GRID_KINDS, SUMMARY_FIGURES, figure_names, grid_name, prior_name,
+                    recon_name, split_name)
+from .output import DISPLAY_SCALE, DPI
 
 if TYPE_CHECKING:
     from ..rundir import Run
 
 __all__ = [
-    "DPI", "FIG_CLASS_SHARE", "FIG_ENTROPY", "FIG_FRECHET", "FIG_LOSS", "FIG_OVERVIEW", "FIG_PAIRS", "FIG_SEPARATION",
-    "GRID_KINDS", "SUMMARY_FIGURES", "figure_names", "grid_name", "latent_name", "make_figures",
+    "DISPLAY_SCALE", "DPI", "EPOCH_KINDS", "FIG_CLASS_SHARE", "FIG_ENTROPY", "FIG_FRECHET", "FIG_LATENT", "FIG_LOSS",
+    "FIG_OVERVIEW", "FIG_PAIRS", "FIG_SEPARATION", "GRID_KINDS", "SUMMARY_FIGURES", "figure_names", "grid_name",
+    "make_figures", "prior_name", "recon_name", "split_name",
 ]
 
 
 def make_figures(run: Run, *, loss_mark_epoch: int | None = None) -> dict[str, Path]:
     """Draw every figure of an evaluated run to ``run.figure_path(name)``; return ``{name: path}`` in the order
-    of :func:`figure_names` (per checkpoint its latent scatter and grids, then the charts, then the overview
-    composed of them). ``loss_mark_epoch``: the epoch dashed on the loss curve (None: none).
+    of :func:`figure_names` (per checkpoint its digit sheets and grids, then the charts, then the overview
+    composed of them), less the digit sheets whose arrays the evaluation did not store.
+    ``loss_mark_epoch``: the epoch dashed on the loss curve (None: none).
 
     Raises :class:`vaediag.errors.RunDirError` (one line) if the run was not evaluated or an epoch's
     artifacts are missing; that is found before any file is written.
@@ -67,7 +80,8 @@ def make_figures(run: Run, *, loss_mark_epoch: int | None = None) -> dict[str, P
     limits = latent.latent_limits(run)  # reads every epoch's artifacts
     figures: dict[str, Path] = {}
     drawings = {  # name -> function drawing it (a matplotlib Figure or a PIL page)
-        FIG_SEPARATION: partial(curves.curve_figure, curves.draw_separation, run),
+        FIG_LATENT: partial(latent.latent_all_figure, run, limits),
+        FIG_SEPARATION: partial(curves.separation_figure, run),
         FIG_ENTROPY: partial(curves.curve_figure, curves.draw_entropy, run),
         FIG_FRECHET: partial(curves.curve_figure, curves.draw_frechet, run),
         FIG_LOSS: partial(curves.curve_figure, curves.draw_loss, run, mark_epoch=loss_mark_epoch),
@@ -76,9 +90,13 @@ def make_figures(run: Run, *, loss_mark_epoch: int | None = None) -> dict[str, P
         FIG_OVERVIEW: partial(overview.overview_page, run, figures),  # last: composed of those drawn before
     }
     for epoch in run.epochs:
-        drawings[latent_name(epoch)] = partial(latent.latent_figure, run, epoch, limits)
+        if grids.has_array(run, epoch, grids.PRIOR_SHEET):
+            drawings[prior_name(epoch)] = partial(grids.prior_sheet_page, run, epoch)
         for kind in GRID_KINDS:
             drawings[grid_name(epoch, kind)] = partial(grids.grid_page, run, epoch, kind)
+        if grids.has_array(run, epoch, grids.RECON_PAIRS):
+            drawings[recon_name(epoch)] = partial(grids.recon_pairs_page, run, epoch)
     for name in figure_names(run.epochs):
-        figures[name] = save_png(drawings[name](), run.figure_path(name))
+        if name in drawings:
+            figures[name] = save_png(drawings[name](), run.figure_path(name))
     return figures

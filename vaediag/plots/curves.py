@@ -1,4 +1,5 @@
-"""Metric curves over the epochs of a run: separation, entropy, Fréchet distance and the training loss.
+"""Metric curves over the epochs of a run: separation (silhouette and kNN accuracy on separate axes), entropy,
+Fréchet distance and the training loss.
 
 Each curve is a column of a wide frame indexed by epoch, drawn by ``seaborn.lineplot`` (one colour and
 marker per column); reference values of real test digits are dotted horizontal lines.
@@ -14,6 +15,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from .. import columns as C
+from .output import MIN_FONT_PT, TITLE_PT
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -22,6 +24,9 @@ if TYPE_CHECKING:
 
 ENTROPY_CURVES = ((C.PRIOR, "prior samples"), (C.GRID, "linear grid"), (C.QGRID, "quantile grid"))
 LOSS_CURVES = ((C.TRAIN_LOSS, "train"), (C.TEST_LOSS, "test"))
+SEPARATION_PANELS = ((C.SILHOUETTE, "silhouette", "tab:blue"), (C.KNN_ACCURACY, "kNN accuracy", "tab:orange"))
+FIGSIZE_IN = (5.6, 4.0)  # two curve figures fill a row of the overview
+AXES_BOX = (0.13, 0.12, 0.83, 0.78)  # left, bottom, width, height (figure fractions)
 
 
 def metric_curves(run: Run, columns: dict[str, str]) -> pd.DataFrame:
@@ -45,18 +50,33 @@ def reference_line(ax: Axes, value: float, label: str) -> None:
 
 
 def label_axes(ax: Axes, *, xlabel: str, ylabel: str, title: str, legend_loc: str = "best") -> None:
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=9)
+    ax.set_xlabel(xlabel, fontsize=TITLE_PT)
+    ax.set_ylabel(ylabel, fontsize=TITLE_PT)
+    ax.set_title(title, fontsize=TITLE_PT)
+    ax.tick_params(labelsize=MIN_FONT_PT + 1)
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7, loc=legend_loc)
+        ax.legend(fontsize=MIN_FONT_PT + 1, loc=legend_loc)
     ax.grid(alpha=0.3)
 
 
-def draw_separation(ax: Axes, run: Run) -> None:
-    """Silhouette and kNN accuracy over checkpoint epochs (both: higher = better separated)."""
-    draw_curves(ax, metric_curves(run, {C.SILHOUETTE: "silhouette [-1, 1]", C.KNN_ACCURACY: "kNN accuracy [0, 1]"}))
-    label_axes(ax, xlabel="epoch", ylabel="higher = better separated", title="latent separation of the digits")
+def separation_figure(run: Run) -> Figure:
+    """Silhouette (top) and kNN accuracy (bottom) over checkpoint epochs, each on its own axes and scale (on
+    one scale the smaller range looks flat); both: higher = better separated."""
+    fig = Figure(figsize=FIGSIZE_IN)
+    top = fig.add_axes((AXES_BOX[0], 0.56, AXES_BOX[2], 0.34))
+    bottom = fig.add_axes((AXES_BOX[0], AXES_BOX[1], AXES_BOX[2], 0.34), sharex=top)
+    for ax, (column, label, colour) in zip((top, bottom), SEPARATION_PANELS):
+        draw_curves(ax, metric_curves(run, {column: label}), palette=[colour])
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+        ax.tick_params(labelsize=MIN_FONT_PT + 1)
+        ax.set_ylabel(label, fontsize=TITLE_PT)
+        ax.grid(alpha=0.3)
+    top.tick_params(labelbottom=False)
+    top.set_xlabel("")
+    top.set_title("latent separation of the digits (higher = better separated)", fontsize=TITLE_PT)
+    bottom.set_xlabel("epoch", fontsize=TITLE_PT)
+    return fig
 
 
 def entropy_reference(run: Run) -> float:
@@ -104,6 +124,6 @@ def draw_loss(ax: Axes, run: Run, mark_epoch: int | None = None) -> None:
 
 def curve_figure(draw, run: Run, **options) -> Figure:
     """A single-axes figure drawn by ``draw(ax, run, **options)`` (fixed margins, no layout engine)."""
-    fig = Figure(figsize=(6.0, 4.2))
-    draw(fig.add_axes((0.12, 0.12, 0.84, 0.8)), run, **options)
+    fig = Figure(figsize=FIGSIZE_IN)
+    draw(fig.add_axes(AXES_BOX), run, **options)
     return fig

@@ -11,6 +11,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from .. import columns as C
+from .output import MAX_WIDTH_IN, MIN_FONT_PT, TITLE_PT
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -30,12 +31,16 @@ def draw_heatmap(ax: Axes, table: pd.DataFrame, *, vmax: float, cmap: str, cbar:
     percent = table.astype(float) * 100
     vmax = vmax if np.isfinite(vmax) and vmax > 0 else 1.0
     sns.heatmap(percent, ax=ax, mask=percent.isna(), vmin=0, vmax=100 * vmax, cmap=cmap, annot=True, fmt=".0f",
-                annot_kws={"fontsize": 6}, cbar=cbar, square=square,
+                annot_kws={"fontsize": MIN_FONT_PT}, cbar=cbar, square=square,
                 cbar_kws={"label": "%", "fraction": 0.046, "pad": 0.03})
-    ax.tick_params(length=0, labelsize=7, labelrotation=0)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=9)
+    ax.tick_params(length=0, labelsize=MIN_FONT_PT + 1, labelrotation=0)
+    if cbar:
+        colorbar = ax.collections[0].colorbar
+        colorbar.ax.tick_params(labelsize=MIN_FONT_PT + 1)
+        colorbar.ax.yaxis.label.set_fontsize(TITLE_PT)
+    ax.set_xlabel(xlabel, fontsize=TITLE_PT)
+    ax.set_ylabel(ylabel, fontsize=TITLE_PT)
+    ax.set_title(title, fontsize=TITLE_PT)
 
 
 # ---------------------------------------------------------------------------------------------- class shares
@@ -68,9 +73,11 @@ def class_share_figure(run: Run) -> Figure:
     """Class share heat maps side by side: prior samples | linear grid | quantile grid (one colour scale)."""
     panels = [(col, title) for col, title in SHARE_PANELS if col in run.per_class.columns] or [SHARE_PANELS[0]]
     vmax = share_vmax(run)
-    fig = Figure(figsize=(4.6 * len(panels), 0.32 * (len(run.epochs) + 1) + 1.5))
+    width, height = min(MAX_WIDTH_IN, 3.7 * len(panels) + 0.8), 0.3 * (len(run.epochs) + 1) + 1.3
+    fig = Figure(figsize=(width, height))
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    fig.subplots_adjust(left=0.05, right=0.95, bottom=0.2, top=0.85, wspace=0.25)
+    fig.subplots_adjust(left=0.75 / width, right=1 - 0.8 / width, bottom=0.65 / height, top=1 - 0.4 / height,
+                        wspace=0.3)
     for i, (ax, (col, title)) in enumerate(zip(axes, panels)):
         draw_heatmap(ax, class_share_table(run, col), vmax=vmax, cmap="viridis", cbar=i == len(panels) - 1,
                      title=f"class share (%): {title}", xlabel="digit", ylabel="epoch")
@@ -97,9 +104,9 @@ def pair_vmax(run: Run) -> float:
 def pair_confusion_figure(run: Run) -> Figure:
     """Pair confusion heat maps at the first and the last checkpoint (one colour scale)."""
     vmax = pair_vmax(run)
-    fig = Figure(figsize=(10.5, 4.8))
+    fig = Figure(figsize=(9.6, 4.6))
     axes = fig.subplots(1, 2)
-    fig.subplots_adjust(left=0.06, right=0.95, bottom=0.1, top=0.92, wspace=0.15)
+    fig.subplots_adjust(left=0.06, right=0.95, bottom=0.12, top=0.92, wspace=0.15)
     for ax, epoch, cbar in ((axes[0], run.first, False), (axes[1], run.last, True)):
         draw_heatmap(ax, pair_matrix(run, epoch), vmax=vmax, cmap="magma_r", cbar=cbar, square=True,
                      title=f"pair confusion (kNN, %), epoch {epoch}", xlabel="digit", ylabel="digit")

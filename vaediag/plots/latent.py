@@ -1,7 +1,7 @@
-"""The latent scatter: test-set posterior means (dims 0, 1) coloured by digit, with both grid windows.
+"""The latent scatters: test-set posterior means (dims 0, 1) coloured by digit, with both grid windows, one
+panel per checkpoint in one row (small multiples).
 
-Every epoch of a run shares the same axis limits (:func:`latent_limits`), so the figures can be compared
-side by side.
+Every panel shares the same axis limits (:func:`latent_limits`), so epoch 5 and epoch 100 compare at a glance.
 """
 
 from __future__ import annotations
@@ -9,13 +9,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-import seaborn as sns
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
 from .. import columns as C
 from .names import GRID_KINDS
+from .output import MAX_WIDTH_IN, MIN_FONT_PT, TITLE_PT
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -25,8 +25,11 @@ if TYPE_CHECKING:
 PALETTE = "tab10"  # categorical: one fixed colour per digit
 LIMIT_QUANTILES = (0.005, 0.995)  # robust axis limits of the latent scatter, over all epochs' codes
 LIMIT_MARGIN = 0.08  # fraction of the range added on each side
-POINT_SIZE = 2  # scatter marker area (points²); the digit legend shows larger markers
-LEGEND_MARKER_SIZE = 6
+POINT_SIZE = 1.5  # scatter marker area (points²); the digit legend shows larger markers
+LEGEND_MARKER_SIZE = 7
+PANEL_IN = (1.4, 2.6)  # smallest and largest panel side, inches
+MARGINS_IN = {"left": 0.6, "right": 0.15, "gap": 0.12, "top": 0.75, "bottom": 1.05}  # bottom: x label + legend
+MIN_WIDTH_IN = 9.8  # room for the legend row
 WINDOW_STYLES = {"linear": {"lw": 1.4, "ec": "black"}, "quantile": {"lw": 1.2, "ec": "dimgray", "ls": "--"}}
 
 Limits = tuple[tuple[float, float], tuple[float, float]]
@@ -69,52 +72,94 @@ def latent_limits(run: Run) -> Limits:
     return (float(lo[0]), float(hi[0])), (float(lo[1]), float(hi[1]))
 
 
-def draw_latent(ax: Axes, run: Run, epoch: int, limits: Limits) -> None:
-    """Scatter of the test codes at ``epoch`` coloured by digit, with both grid windows as rectangles;
-    legends (digits, windows) right of the axes."""
+def digit_colours() -> list:
+    """One fixed colour per digit (``PALETTE``)."""
+    from matplotlib import colormaps
+
+    return [colormaps[PALETTE](d) for d in range(C.N_CLASSES)]
+
+
+def draw_codes(ax: Axes, run: Run, epoch: int, limits: Limits) -> None:
+    """One panel: the test codes at ``epoch`` coloured by digit (random drawing order, so no digit is always
+    on top), both grid windows as squares, the shared limits, a title naming the epoch and the share of codes
+    inside the linear grid."""
     arrays = run.artifacts(epoch)
     points = codes_2d(arrays["test_mu"])
-    digits = pd.Categorical(np.asarray(arrays["test_labels"]).astype(int) % C.N_CLASSES,
-                            categories=range(C.N_CLASSES))
-    order = np.random.default_rng(0).permutation(len(points))  # random drawing order: no digit always on top
-    sns.scatterplot(x=points[order, 0], y=points[order, 1], hue=digits[order], palette=PALETTE, s=POINT_SIZE,
-                    linewidth=0, alpha=0.7, legend="full", ax=ax)
-    drawn = ax.get_legend()  # seaborn's: one marker per digit, restyled right of the axes
-    handles, labels = drawn.legend_handles, [text.get_text() for text in drawn.get_texts()]
-    drawn.remove()
-    for handle in handles:
-        handle.set_markersize(LEGEND_MARKER_SIZE)
-        handle.set_alpha(1.0)
-    ax.add_artist(ax.legend(handles, labels, title="digit", fontsize=7, title_fontsize=8, loc="upper left",
-                            bbox_to_anchor=(1.02, 1.0), borderaxespad=0))  # kept when the window legend follows
-
-    windows = []
+    digits = np.asarray(arrays["test_labels"]).astype(int) % C.N_CLASSES
+    order = np.random.default_rng(0).permutation(len(points))
+    colours = np.asarray(digit_colours())[digits[order]]
+    ax.scatter(points[order, 0], points[order, 1], c=colours, s=POINT_SIZE, linewidths=0, alpha=0.7)
     for kind, half in zip(GRID_KINDS, grid_spans(run, epoch)):
         if np.isfinite(half):
-            windows.append(ax.add_patch(Rectangle((-half, -half), 2 * half, 2 * half, fill=False,
-                                                  label=f"{kind} grid [-{half:.3g}, {half:.3g}]²",
-                                                  **WINDOW_STYLES[kind])))
-    if windows:
-        ax.legend(handles=windows, loc="lower left", bbox_to_anchor=(1.02, 0.0), fontsize=7, borderaxespad=0,
-                  frameon=False)
-
-    xlim, ylim = limits
-    ax.set_xlim(*xlim)
-    ax.set_ylim(*ylim)
-    dims = arrays["test_mu"].shape[1] if np.ndim(arrays["test_mu"]) == 2 else 1
-    ax.set_xlabel("μ₀")
-    ax.set_ylabel("μ₁" if dims >= 2 else "(1-D codes)")
+            ax.add_patch(Rectangle((-half, -half), 2 * half, 2 * half, fill=False, **WINDOW_STYLES[kind]))
+    ax.set_xlim(*limits[0])
+    ax.set_ylim(*limits[1])
+    ax.set_aspect("equal", adjustable="box")
+    ax.tick_params(labelsize=MIN_FONT_PT + 1)
     inside = run.value(C.GRID_INSIDE, epoch)
-    title = f"test codes, epoch {epoch}" + (f" (dims 0, 1 of {dims})" if dims > 2 else "")
-    if np.isfinite(inside):
-        title += f"; {100 * inside:.1f} % inside linear grid"
-    ax.set_title(title, fontsize=9)
+    title = f"epoch {epoch}" + (f"\n{100 * inside:.1f} % in linear grid" if np.isfinite(inside) else "")
+    ax.set_title(title, fontsize=TITLE_PT - 1)
 
 
-def latent_figure(run: Run, epoch: int, limits: Limits | None = None) -> Figure:
-    """The latent scatter of ``epoch`` as a figure (``limits``: :func:`latent_limits` when not given).
+def legend_handles(run: Run) -> tuple[list, list[str]]:
+    """Legend entries: a marker per digit, then each grid window (its half-width at the last checkpoint)."""
+    handles: list = [Line2D([], [], ls="", marker="o", markersize=LEGEND_MARKER_SIZE, color=colour)
+                     for colour in digit_colours()]
+    labels = [str(d) for d in range(C.N_CLASSES)]
+    for kind, half in zip(GRID_KINDS, grid_spans(run, run.last)):
+        if np.isfinite(half):
+            handles.append(Rectangle((0, 0), 1, 1, fill=False, **WINDOW_STYLES[kind]))
+            labels.append(f"{kind} grid [-{half:.3g}, {half:.3g}]²")
+    return handles, labels
 
-    Fixed margins instead of a layout engine, which would cost an extra draw per figure."""
-    fig = Figure(figsize=(7.6, 5.2))
-    draw_latent(fig.add_axes((0.09, 0.1, 0.6, 0.82)), run, epoch, limits or latent_limits(run))
+
+def panel_layout(n: int) -> tuple[int, float]:
+    """(panels per row, panel side in inches) for ``n`` checkpoints: one row while the panels can keep at least
+    ``PANEL_IN[0]`` within ``MAX_WIDTH_IN``, else as many rows as needed."""
+    m = MARGINS_IN
+    room = MAX_WIDTH_IN - m["left"] - m["right"]
+    per_row = max(1, min(n, int((room + m["gap"]) // (PANEL_IN[0] + m["gap"]))))
+    return per_row, float(min(PANEL_IN[1], (room - (per_row - 1) * m["gap"]) / per_row))
+
+
+def latent_all_figure(run: Run, limits: Limits | None = None) -> Figure:
+    """The test codes of every checkpoint as one row of panels with shared axes (``limits``:
+    :func:`latent_limits` when not given) and one legend below; more checkpoints than fit one row at
+    ``PANEL_IN[0]`` continue on further rows (:func:`panel_layout`).
+
+    Fixed margins instead of a layout engine, which would cost an extra draw."""
+    limits = limits or latent_limits(run)
+    epochs, m = run.epochs, MARGINS_IN
+    per_row, panel = panel_layout(len(epochs))
+    rows = -(-len(epochs) // per_row)
+    row = per_row * panel + (per_row - 1) * m["gap"]
+    (x_low, x_high), (y_low, y_high) = limits
+    tall = panel * float(np.clip((y_high - y_low) / (x_high - x_low), 0.5, 1.3))  # equal axis scales
+    row_height = tall + 0.9  # room for the x labels and the next row's titles
+    width = max(m["left"] + row + m["right"], MIN_WIDTH_IN)
+    height = m["top"] + tall + (rows - 1) * row_height + m["bottom"]
+    fig = Figure(figsize=(width, height))
+    x0 = m["left"] + (width - m["left"] - m["right"] - row) / 2
+    mu = run.artifacts(run.last)["test_mu"]
+    dims = mu.shape[1] if np.ndim(mu) == 2 else 1
+    first = None
+    for i, epoch in enumerate(epochs):
+        r, c = divmod(i, per_row)
+        bottom = m["bottom"] + (rows - 1 - r) * row_height
+        ax = fig.add_axes(((x0 + c * (panel + m["gap"])) / width, bottom / height, panel / width, tall / height),
+                          sharex=first, sharey=first)
+        draw_codes(ax, run, epoch, limits)
+        first = first or ax
+        if c == 0:
+            ax.set_ylabel("μ₁" if dims >= 2 else "(1-D codes)", fontsize=TITLE_PT)
+        else:
+            ax.tick_params(labelleft=False)
+        ax.set_xlabel("μ₀", fontsize=TITLE_PT, labelpad=1)
+    handles, labels = legend_handles(run)
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=MIN_FONT_PT + 1, frameon=False,
+               title="digit (colour) and grid windows", title_fontsize=MIN_FONT_PT + 1, handletextpad=0.3,
+               columnspacing=0.9, bbox_to_anchor=(0.5, 0.0))
+    shown = f"test codes (posterior means, dims 0, 1 of {dims})" if dims > 2 else "test codes (posterior means)"
+    fig.text(0.5, 1 - 0.08 / height, f"{shown} at each checkpoint, same axes", ha="center", va="top",
+             fontsize=TITLE_PT)
     return fig

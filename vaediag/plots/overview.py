@@ -1,5 +1,7 @@
 """The overview page: the already drawn PNGs of a run composed on one page with PIL (cheaper than redrawing
-every panel in one matplotlib figure). Each row is scaled to a common height that fills ``OVERVIEW_WIDTH``."""
+every panel in one matplotlib figure). The figures keep their own size (so their texts stay as legible as in
+the figures themselves): every row fits ``OVERVIEW_WIDTH``, the width of the widest figure; a row that would
+not is scaled down to it, never up."""
 
 from __future__ import annotations
 
@@ -7,29 +9,23 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .names import (FIG_CLASS_SHARE, FIG_ENTROPY, FIG_FRECHET, FIG_LOSS, FIG_PAIRS, FIG_SEPARATION, grid_name,
-                    latent_name)
-from .output import caption_font
+from .names import FIG_CLASS_SHARE, FIG_ENTROPY, FIG_FRECHET, FIG_LATENT, FIG_LOSS, FIG_PAIRS, FIG_SEPARATION
+from .output import CAPTION_FONT_PX, DPI, MAX_WIDTH_IN, caption_font
 
 if TYPE_CHECKING:
     from PIL import Image
 
     from ..rundir import Run
 
-OVERVIEW_WIDTH = 1800  # pixels
-TITLE_BAND = 40  # pixels above the first row
-GAP = 8  # pixels between rows and between the figures of a row
-TITLE_FONT_SIZE = 20
+OVERVIEW_WIDTH = int(MAX_WIDTH_IN * DPI)  # pixels: the widest figure
+TITLE_FONT_SIZE = CAPTION_FONT_PX + 6
+TITLE_BAND = TITLE_FONT_SIZE + 28  # pixels above the first row
+GAP = 16  # pixels between rows and between the figures of a row
 
 
 def overview_rows(run: Run) -> list[list[str]]:
     """Figure names per row of the overview page."""
-    return [
-        [latent_name(run.first), latent_name(run.last), grid_name(run.last, "linear")],
-        [FIG_SEPARATION, FIG_ENTROPY, FIG_FRECHET, FIG_LOSS],
-        [FIG_CLASS_SHARE],
-        [FIG_PAIRS],
-    ]
+    return [[FIG_LATENT], [FIG_SEPARATION, FIG_ENTROPY], [FIG_FRECHET, FIG_LOSS], [FIG_CLASS_SHARE], [FIG_PAIRS]]
 
 
 def overview_title(run: Run) -> str:
@@ -40,12 +36,13 @@ def overview_title(run: Run) -> str:
 
 
 def scale_row(images: list[Image.Image]) -> list[Image.Image]:
-    """The images of one row resized to one height at which the row fills the page (never enlarged)."""
+    """The images of one row as they are, or scaled down by one factor when the row is wider than the page."""
     from PIL import Image
 
-    ratio = sum(im.width / im.height for im in images)
-    height = int(min((OVERVIEW_WIDTH - GAP * (len(images) - 1)) / ratio, max(im.height for im in images)))
-    return [im.resize((max(int(im.width * height / im.height), 1), height), Image.Resampling.LANCZOS)
+    scale = (OVERVIEW_WIDTH - GAP * (len(images) - 1)) / sum(im.width for im in images)
+    if scale >= 1:
+        return images
+    return [im.resize((max(int(im.width * scale), 1), max(int(im.height * scale), 1)), Image.Resampling.LANCZOS)
             for im in images]
 
 
@@ -63,13 +60,14 @@ def overview_page(run: Run, figures: Mapping[str, Path]) -> Image.Image:
                     images.append(im.convert("RGB"))
         if images:
             rows.append(scale_row(images))
-    page = Image.new("RGB", (OVERVIEW_WIDTH, TITLE_BAND + sum(row[0].height + GAP for row in rows)), "white")
+    heights = [max(im.height for im in row) for row in rows]
+    page = Image.new("RGB", (OVERVIEW_WIDTH, TITLE_BAND + sum(h + GAP for h in heights)), "white")
     y = TITLE_BAND
-    for row in rows:
+    for row, height in zip(rows, heights):
         x = (OVERVIEW_WIDTH - sum(im.width for im in row) - GAP * (len(row) - 1)) // 2
         for im in row:
             page.paste(im, (x, y))
             x += im.width + GAP
-        y += row[0].height + GAP
-    ImageDraw.Draw(page).text((12, 10), overview_title(run), fill="black", font=caption_font(TITLE_FONT_SIZE))
+        y += height + GAP
+    ImageDraw.Draw(page).text((GAP, 14), overview_title(run), fill="black", font=caption_font(TITLE_FONT_SIZE))
     return page

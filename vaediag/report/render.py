@@ -4,6 +4,11 @@ Python builds plain data (:class:`Table`, :class:`Figure`, the sentences of :mod
 write the markup. HTML is escaped by Jinja2's autoescape; Markdown by :func:`md_escape`, which the Markdown
 environment applies to every ``{{ value }}`` it writes (values marked :class:`~markupsafe.Markup` are
 written as they are: only link targets, which are percent-encoded).
+
+In the HTML every quoted number carries its provenance as a hover text (:func:`provenance`), every table
+header the column's meaning (:func:`vaediag.columns.column_doc`); tables sort on a click on a header (a
+small inline script, nothing fetched); figures are shown at half their pixel size (``DISPLAY_SCALE``, sharp
+on high-density screens) and open full size on a click (CSS ``:target``, no script).
 """
 
 from __future__ import annotations
@@ -11,7 +16,8 @@ from __future__ import annotations
 import base64
 import json
 import re
-from dataclasses import dataclass
+import struct
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote
@@ -21,12 +27,12 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from vaediag import columns as C
-from vaediag.rundir import CONFIG_FILE, HISTORY_FILE, METRICS_FILE, Run
+from vaediag.rundir import CONFIG_FILE, HISTORY_FILE, METRICS_FILE, PAIRS_FILE, PER_CLASS_FILE, Run
 
-from .content import SECTION_TITLES, ReportContent
+from .content import SECTION_TITLES, FigureGroup, ReportContent, figure_caption, section_figures
 from .findings import Finding, Tag
-from .formats import table_cell
-from .rules import rules
+from .formats import percent, table_cell
+from .rules import MISSING_SHARE, POSTERIOR_KL_DIM_MIN, rules
 from .verdict import verdict_table
 
 TABLE_GROUPS = (  # per-epoch table split into readable groups; columns not listed land in "Other"
@@ -42,33 +48,63 @@ TABLE_GROUPS = (  # per-epoch table split into readable groups; columns not list
     ("Sample quality (classifier features)", [C.FRECHET, C.PRECISION, C.RECALL, C.DENSITY, C.COVERAGE]),
     ("Reconstruction / likelihood", [C.EVAL_LOSS, C.EVAL_RECON, C.EVAL_KL, C.RECON_ACCURACY, C.IWAE_NLL]),
 )
+VERDICT_HEADER_DOCS = {  # the per-checkpoint verdict table's headers (verdict.verdict_table)
+    "active units": C.column_doc(C.ACTIVE_UNITS),
+    "inactive dims": f"latent dimensions whose KL is below {POSTERIOR_KL_DIM_MIN:g} nats (kl_dim_<i>); '–' = none",
+    "prior entropy (norm.)": C.column_doc(C.PRIOR + C.ENTROPY_NORM),
+    "grid entropy (norm.)": C.column_doc(C.GRID + C.ENTROPY_NORM),
+    "inside grid window": C.column_doc(C.GRID_INSIDE),
+    "missing from prior": f"digits with less than {percent(MISSING_SHARE)} of the prior samples (per_class.csv "
+                          "prior_share)",
+    "missing from grid": f"digits with less than {percent(MISSING_SHARE)} of the linear grid's images "
+                         "(per_class.csv grid_share)",
+    "verdict": "the collapse verdict of the checkpoint (rules: 'How the findings are written')",
+}
+README_COLUMN_TABLES = (  # the README's column tables: file -> its columns, in order
+    (HISTORY_FILE, C.HISTORY_COLUMNS),
+    (METRICS_FILE, [C.EPOCH, C.SOURCE] + [c for _, cols in TABLE_GROUPS[1:] for c in (cols or [C.KL_PER_DIM_PREFIX])]),
+    (PER_CLASS_FILE, [C.SOURCE, C.EPOCH, C.DIGIT, C.CLASS_SILHOUETTE, C.CLASS_KNN_RECALL, C.CLASS_PRIOR_SHARE,
+                      C.CLASS_GRID_SHARE, C.CLASS_QGRID_SHARE, C.CLASS_DATA_SHARE]),
+    (PAIRS_FILE, [C.EPOCH, C.DIGIT_A, C.DIGIT_B, C.CONFUSION_RATE]),
+)
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&])")
 
 
 # ============================================================================================ plain data
 @dataclass(frozen=True)
 class Table:
-    """A rendered table: ``header`` (first entry: the row-label column) and rows of cell texts."""
+    """A rendered table: ``header`` (first entry: the row-label column), the meaning of each header
+    (``docs``, "" where none) and rows of cell texts; rows labelled ``"data"`` (the real-data reference) stay
+    last when the table is sorted."""
 
     title: str
     header: list[str]
     rows: list[list[str]]
+    docs: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class Figure:
-    """A figure as the page shows it: ``name`` and ``src`` (a data URI in HTML, a relative link in Markdown)."""
+    """A figure as the page shows it: ``name``, ``src`` (a data URI in HTML, a relative link in Markdown), a
+    ``caption`` in words, and its size on the page in CSS pixels (0 when unknown)."""
 
     name: str
     src: str
+    caption: str = ""
+    width: int = 0
+    height: int = 0
 
 
-def frame_table(frame: pd.DataFrame, title: str = "", row_labels: list | None = None) -> Table:
-    """A DataFrame as a :class:`Table`: the index (or ``row_labels``) first, cells by ``table_cell``."""
+def frame_table(frame: pd.DataFrame, title: str = "", row_labels: list | None = None,
+                docs: dict[str, str] | None = None) -> Table:
+    """A DataFrame as a :class:`Table`: the index (or ``row_labels``) first, cells by ``table_cell``; header
+    docs from ``docs`` (header -> text), else :func:`vaediag.columns.column_doc`. The row-label header is
+    the index's name ("row" when it has none), never empty."""
     labels = list(frame.index) if row_labels is None else row_labels
     rows = [[str(label)] + [table_cell(v) for v in values]
             for label, values in zip(labels, frame.itertuples(index=False))]
-    return Table(title, [str(frame.index.name or "")] + [str(c) for c in frame.columns], rows)
+    header = [str(frame.index.name or "row")] + [str(c) for c in frame.columns]
+    return Table(title, header, rows, [(docs or {}).get(h) or C.column_doc(h) for h in header])
 
 
 def epoch_tables(run: Run) -> list[Table]:
@@ -102,19 +138,19 @@ def flatten(mapping, prefix: str = "") -> list[tuple[str, str]]:
     return out
 
 
-def section_figures(run: Run) -> dict[str, list[str]]:
-    """Which figures (names from :mod:`vaediag.plots`) each section shows."""
-    from vaediag import plots  # the figure names only; drawing happens in build_report
-
-    epochs = run.epochs
-    return {
-        "overview": [plots.FIG_OVERVIEW],
-        "q1": [plots.latent_name(e) for e in epochs] + [plots.FIG_SEPARATION, plots.FIG_PAIRS],
-        "q2": [plots.grid_name(e, kind) for e in epochs for kind in plots.GRID_KINDS]
-              + [plots.FIG_ENTROPY, plots.FIG_FRECHET, plots.FIG_CLASS_SHARE],
-        "verdict": [],
-        "q3": [plots.FIG_LOSS],
-    }
+def provenance(finding: Finding) -> str:
+    """Where a quoted number comes from, as its hover text: "metrics.csv, column silhouette, epoch 30: 0.0834",
+    then what the column means."""
+    if finding.row == C.SOURCE_DATA:
+        where = "reference row 'data' (real test digits)"
+    else:
+        where = f"epoch {finding.epoch}"
+    if isinstance(finding.key, tuple):
+        where += f", digits {finding.key_text}"
+    elif finding.key is not None:
+        where += f", digit {finding.key_text}"
+    doc = C.column_doc(finding.column)
+    return f"{finding.source}, column {finding.column}, {where}: {finding.value:.4g}" + (f"\n{doc}" if doc else "")
 
 
 # ============================================================================================ Markdown escaping
@@ -148,29 +184,53 @@ def environment(markdown: bool = False) -> Environment:
     env = Environment(loader=PackageLoader("vaediag.report", "templates"), undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, **options)
     env.tests.update(finding=_is_finding, tag=_is_tag)
+    env.filters.update(provenance=provenance)
     return env
+
+
+def _shown(groups: list[FigureGroup], figures: dict[str, Figure]) -> list[tuple[str, str, list[Figure]]]:
+    """(title, text, figures) of each group of a section, with the figures that were drawn; empty groups
+    left out."""
+    shown = [(group.title, group.text, [figures[n] for n in group.names if n in figures]) for group in groups]
+    return [(title, text, found) for title, text, found in shown if found]
 
 
 def _context(content: ReportContent, figures: dict[str, Figure]) -> dict:
     run = content.run
     model = run.model_config
-    shown = {section: [figures[n] for n in names if n in figures] for section, names in section_figures(run).items()}
+    shown = {section: _shown(groups, figures) for section, groups in section_figures(run).items()}
     return dict(
         name=run.name, model=model.get("model", "?"), latent_dim=model.get("latent_dim", "?"),
         beta=model.get("beta", "?"), epochs=", ".join(map(str, run.epochs)), last_epoch=run.last,
         metrics_file=METRICS_FILE, config_file=CONFIG_FILE, titles=SECTION_TITLES, sections=content.sections,
-        verdict=content.verdict,
-        verdict_table=frame_table(verdict_table(run)), figures=shown, tables=epoch_tables(run), rules=rules(),
+        verdict=content.verdict, verdict_table=frame_table(verdict_table(run), docs=VERDICT_HEADER_DOCS),
+        figures=shown, tables=epoch_tables(run), rules=rules(),
         config=flatten(run.config), settings=flatten({**run.evaluation.settings,
                                                       **{f"versions.{k}": v for k, v in run.evaluation.versions.items()}}),
         timings=flatten(run.evaluation.timings),
     )
 
 
+def png_size(data: bytes) -> tuple[int, int]:
+    """(width, height) in pixels from a PNG's header; (0, 0) when ``data`` is not a PNG."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
+        return 0, 0
+    return struct.unpack(">II", data[16:24])
+
+
+def embedded_figure(name: str, path: Path) -> Figure:
+    """A figure for report.html: the PNG as a base64 data URI, shown at 1/``DISPLAY_SCALE`` of its pixels."""
+    from vaediag.plots.output import DISPLAY_SCALE
+
+    data = Path(path).read_bytes()
+    width, height = (round(n / DISPLAY_SCALE) for n in png_size(data))
+    return Figure(name, "data:image/png;base64," + base64.b64encode(data).decode("ascii"), figure_caption(name),
+                  width, height)
+
+
 def render_html(content: ReportContent, figures: dict[str, Path]) -> str:
     """report.html: self-contained, every figure embedded as a base64 PNG data URI."""
-    embedded = {name: Figure(name, "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii"))
-                for name, path in figures.items()}
+    embedded = {name: embedded_figure(name, path) for name, path in figures.items()}
     return environment().get_template("report.html.j2").render(_context(content, embedded))
 
 
@@ -181,8 +241,16 @@ def render_markdown(content: ReportContent, figures: dict[str, Path]) -> str:
     for name, path in figures.items():
         path = Path(path).resolve()
         target = path.relative_to(run_dir) if path.is_relative_to(run_dir) else path
-        linked[name] = Figure(name, Markup(quote(target.as_posix())))
+        linked[name] = Figure(name, Markup(quote(target.as_posix())), figure_caption(name))
     return environment(markdown=True).get_template("report.md.j2").render(_context(content, linked))
+
+
+def columns_markdown() -> str:
+    """What every column of the result tables means (``vaediag.columns.COLUMN_DOCS``), as Markdown: the
+    README's column tables."""
+    tables = [(name, [(column + ("<i>" if column == C.KL_PER_DIM_PREFIX else ""), C.column_doc(column))
+                      for column in columns]) for name, columns in README_COLUMN_TABLES]
+    return environment(markdown=True).get_template("columns.md.j2").render(tables=tables)
 
 
 def rules_markdown() -> str:
