@@ -91,3 +91,26 @@ def test_classifier_evaluate_prints_accuracy(mnist_root):
     assert res.exit_code == 0, res.output
     acc = float(res.stdout.split("test accuracy ")[1].split()[0])
     assert acc >= 0.993
+
+
+def test_classifier_evaluate_takes_only_options_it_uses():
+    res = run_cli("classifier", "evaluate", "--train-size", "100")
+    assert_one_line_error(res, "No such option '--train-size'")
+
+
+def test_classifier_train_never_writes_into_the_package(tmp_path, monkeypatch):
+    from helpers import synthetic_digits
+
+    from vaediag import classifier as clf
+    from vaediag import data as data_mod
+
+    package, user = tmp_path / "package", tmp_path / "user"
+    package.mkdir()
+    monkeypatch.setattr(clf, "WEIGHTS_DIR", package)
+    monkeypatch.setattr(clf, "TRAINED_DIR", user)
+    monkeypatch.setattr(data_mod, "load_mnist", lambda *a, **k: synthetic_digits())
+    monkeypatch.setattr(clf, "train_classifier", lambda data, **k: (clf.DigitClassifier(), {"test_accuracy": 0.5}))
+    res = run_cli("classifier", "train", "--device", "cpu")
+    assert res.exit_code == 0, res.output
+    assert list(package.iterdir()) == [] and (user / clf.WEIGHTS_FILE).is_file() and (user / clf.INFO_FILE).is_file()
+    assert "~/.cache/vaediag/classifier" in run_cli("classifier", "train", "--help").stdout

@@ -159,6 +159,17 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, data, monkeypat
     assert list(read_history(run).index) == [1]
 
 
+def test_nan_at_epoch_1_says_no_checkpoint_was_written(tmp_path, data, monkeypatch):
+    from vaediag import train as train_mod
+
+    monkeypatch.setattr(train_mod, "evaluate_elbo", lambda *a, **k: {"loss": float("nan"), "recon": 0, "kl": 0})
+    with pytest.raises(TrainingDivergedError) as info:
+        train(small_cfg(), tmp_path / "run", data=data, **QUIET)
+    assert "at epoch 1" in str(info.value) and "no checkpoint was written" in str(info.value)
+    assert "epoch 0" not in str(info.value)
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
 def test_corrupt_checkpoint_is_checkpoint_error(tmp_path, data):
     run = tmp_path / "run"
     train(small_cfg(epochs=1, checkpoints=(1,)), run, data=data, **QUIET)
@@ -169,3 +180,54 @@ def test_corrupt_checkpoint_is_checkpoint_error(tmp_path, data):
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError):
         load_checkpoint(tmp_path / "junk.pt")
+
+
+# ------------------------------------------------------------------------ defaults, seeds, progress
+
+
+@pytest.mark.parametrize("epochs, expected", [(10, (5, 10)), (3, (3,)), (5, (5,)), (100, (5, 15, 30, 50, 100)),
+                                              (120, (5, 15, 30, 50, 100, 120))])
+def test_default_checkpoints_fit_the_epochs(epochs, expected):
+    cfg = TrainConfig(epochs=epochs).validate()
+    assert cfg.checkpoints == expected and cfg.to_dict()["checkpoints"] == list(expected)
+    assert TrainConfig(epochs=epochs, checkpoints=(1,)).checkpoints == (1,)
+
+
+@pytest.mark.parametrize("seed", [-1, 2**63, 99999999999999999999999])
+def test_seed_out_of_range_is_config_error(seed):
+    with pytest.raises(ConfigError, match="--seed must be an integer from 0 to"):
+        small_cfg(seed=seed).validate()
+
+
+def test_largest_seed_trains(tmp_path, data):
+    hist = train(small_cfg(epochs=1, checkpoints=(1,), seed=2**63 - 1), tmp_path / "run", data=data, **QUIET)
+    assert list(hist.index) == [1]
+
+
+def test_start_line_says_what_is_starting(tmp_path, data):
+    logs: list[str] = []
+    train(small_cfg(epochs=2, checkpoints=(2,)), tmp_path / "run", data=data, log=logs.append, progress=False)
+    assert logs[0] == f"training mlp (latent 2) on cpu: {data.n_train} digits, epochs 1-2"
+    logs.clear()
+    train(small_cfg(epochs=3, checkpoints=(2, 3)), tmp_path / "run", resume=True, data=data, log=logs.append,
+          progress=False)
+    assert logs[0] == f"training mlp (latent 2) on cpu: {data.n_train} digits, epochs 3-3 (resuming " \
+                      f"{tmp_path / 'run'} after epoch 2)"
+
+
+def test_progress_bars_over_all_epochs(tmp_path, data, capsys):
+    logs: list[str] = []
+    train(small_cfg(epochs=2, checkpoints=(2,)), tmp_path / "run", data=data, log=logs.append, progress=True)
+    err = capsys.readouterr().err
+    assert "epochs: 100%" in err and "2/2" in err  # the bar over all epochs
+    assert any(line.startswith("epoch   2/2") for line in logs)
+
+
+def test_train_removes_stale_temporaries(tmp_path, data):
+    run = tmp_path / "run"
+    train(small_cfg(epochs=1, checkpoints=(1,)), run, data=data, **QUIET)
+    stale = [run / "checkpoints" / ".last.pt.abc.tmp", run / ".metrics.csv.x.tmp", run / ".history.csv.q_1.tmp"]
+    for p in stale + [run / "notes.tmp"]:
+        p.write_bytes(b"x" * 100)
+    train(small_cfg(epochs=2, checkpoints=(1, 2)), run, resume=True, data=data, **QUIET)
+    assert not any(p.exists() for p in stale) and (run / "notes.tmp").is_file()

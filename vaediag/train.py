@@ -4,6 +4,11 @@ The dataset lives as one float tensor on the training device; each epoch slices 
 from it (no DataLoader, no per-epoch image decoding). One seeded ``torch.Generator`` drives both the
 batch order and the reparameterisation noise, and its state is saved in every checkpoint, so a run that
 is killed after epoch k and resumed ends bit-identical (on CPU) to one that was never interrupted.
+
+Each epoch writes ``checkpoints/last.pt`` first, then the epoch's own checkpoint (if it is one), then
+history.csv, each atomically. ``last.pt`` holds everything the other two are made of, so resuming after
+a kill anywhere in between restores a missing epoch checkpoint and a short history.csv from it. The run
+holds the RUN_DIR lock (:meth:`Run.lock`) from start to end and first removes stale temporaries.
 """
 
 from __future__ import annotations
@@ -22,31 +27,120 @@ from .checkpoint import FORMAT, read_state, save_state
 from .config import RESUME_INVARIANTS, TrainConfig
 from .data import MNISTData, load_mnist
 from .devices import resolve_device
-from .errors import ConfigError, RunDirError, TrainingDivergedError
+from .errors import CheckpointError, ConfigError, RunDirError, TrainingDivergedError, VaediagError, first_line
 from .likelihood import evaluate_elbo
 from .models import VAE, build_model
 from .rundir import Run, history_frame
 from .versions import versions
 
 
-def _prepare_run_dir(run: Run, resume: bool) -> Path | None:
-    """Check RUN_DIR; return the ``last.pt`` to resume from (or None for a fresh run)."""
-    run.check_directory()
+def _resume_state(run: Run, resume: bool) -> dict | None:
+    """The validated ``last.pt`` to resume from, or None for a fresh run; refuse a RUN_DIR that holds
+    something else (nothing in it is touched)."""
     last = run.last_checkpoint_path
-    if resume:
-        return last if last.is_file() else None
-    if not run.is_empty():
+    if resume and last.is_file():
+        return read_state(last, resumable=True)
+    if run.is_empty():
+        return None
+    if not resume:
         raise RunDirError(f"RUN_DIR {run.path} is not empty; pass --resume to continue that run, or choose a new --out")
-    return None
+    epochs = run.checkpoints()
+    if epochs or run.history_path.exists():
+        found = ", ".join(([f"{len(epochs)} epoch checkpoint(s)"] if epochs else [])
+                          + ([run.history_path.name] if run.history_path.exists() else []))
+        hint = (f"; {run.checkpoint_path(max(epochs)).name} holds a full state: copy it to {last} to resume "
+                f"from epoch {max(epochs)}" if epochs else "")
+        raise RunDirError(f"cannot resume {run.path}: {last} is missing (found {found}); nothing was changed{hint}")
+    if not run.has_config():
+        raise RunDirError(f"RUN_DIR {run.path} is not empty and holds no vaediag run; choose a new --out")
+    return None  # only config.json: killed before the first epoch ended, so start from the beginning
 
 
-def _check_resume_compatible(saved: dict, cfg: TrainConfig) -> None:
+def _check_resume_compatible(state: dict, cfg: TrainConfig, run: Run) -> None:
     new = cfg.to_dict()
-    saved = TrainConfig.from_dict(saved).to_dict() if saved else {}
+    saved = TrainConfig.from_dict(state["train_config"]).to_dict()
     diff = [k for k in RESUME_INVARIANTS if saved.get(k) != new.get(k)]
     if diff:
         pairs = ", ".join(f"{k}: saved {saved.get(k)!r} vs now {new.get(k)!r}" for k in diff)
         raise ConfigError(f"cannot resume with different settings ({pairs})")
+    if state["epoch"] > cfg.epochs:
+        raise ConfigError(f"{run.path} is already trained to epoch {state['epoch']}; "
+                          f"--epochs {cfg.epochs} cannot shorten it")
+
+
+def _saved_note(saved_epoch: int) -> str:
+    return f"the last good checkpoint is epoch {saved_epoch}" if saved_epoch else "no checkpoint was written"
+
+
+def _write(path: Path, write: Callable[[], None], saved_epoch: int) -> None:
+    """Run ``write`` (of ``path``); a failure (full disk, read-only folder) becomes a one-line error that
+    says which checkpoint is the last good one."""
+    try:
+        write()
+    except OSError as exc:
+        reason = exc.strerror or first_line(exc)
+        raise RunDirError(f"cannot write {path}: {reason}; {_saved_note(saved_epoch)}") from None
+    except CheckpointError as exc:
+        raise CheckpointError(f"{exc}; {_saved_note(saved_epoch)}") from None
+
+
+def _repair_from_state(run: Run, state: dict, cfg: TrainConfig, log: Callable[[str], None]) -> None:
+    """After a kill between the writes of an epoch: restore its checkpoint and history.csv from last.pt."""
+    epoch, rows = state["epoch"], state["history"]
+    path = run.checkpoint_path(epoch)
+    if epoch in cfg.checkpoints and not path.is_file():
+        _write(path, lambda: save_state(path, state), epoch)
+        log(f"restored {path} from {run.last_checkpoint_path}")
+    try:
+        on_disk = list(run.read_history().index)
+    except VaediagError:
+        on_disk = None
+    if on_disk != [r[C.EPOCH] for r in rows]:
+        _write(run.history_path, lambda: run.write_history(history_frame(rows)), epoch)
+        log(f"repaired {run.history_path} from {run.last_checkpoint_path} ({len(rows)} epochs)")
+
+
+def _write_config(run: Run, config: dict, saved_epoch: int) -> None:
+    try:
+        unchanged = run.has_config() and run.read_config() == config
+    except VaediagError:
+        unchanged = False
+    if not unchanged:
+        _write(run.config_path, lambda: run.write_config(config), saved_epoch)
+
+
+class _Progress:
+    """What a terminal shows: one bar over all epochs (with ETA) above a bar over each epoch's batches,
+    log lines printed above the bars. Disabled: only the log lines."""
+
+    def __init__(self, enabled: bool, first: int, last: int, log: Callable[[str], None]):
+        self.log = log
+        self.bar = None
+        if enabled and first <= last:
+            from tqdm.auto import tqdm
+
+            self.tqdm = tqdm
+            self.bar = tqdm(total=last, initial=first - 1, desc="epochs", unit="epoch", position=0,
+                            dynamic_ncols=True)
+
+    def batch_desc(self, epoch: int, last: int) -> str | None:
+        return f"epoch {epoch}/{last}" if self.bar is not None else None
+
+    def say(self, msg: str) -> None:
+        if self.bar is None:
+            self.log(msg)
+            return
+        with self.tqdm.external_write_mode(file=sys.stderr):
+            self.log(msg)
+
+    def advance(self, test_loss: float) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix(test=f"{test_loss:.2f}", refresh=False)
+            self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _progress(iterable, total: int, desc: str | None):
@@ -55,7 +149,7 @@ def _progress(iterable, total: int, desc: str | None):
         return iterable
     from tqdm.auto import tqdm
 
-    return tqdm(iterable, total=total, desc=desc, unit="batch", leave=False, dynamic_ncols=True)
+    return tqdm(iterable, total=total, desc=desc, unit="batch", leave=False, dynamic_ncols=True, position=1)
 
 
 def make_optimizer(model: VAE, lr: float) -> torch.optim.Optimizer:
@@ -103,78 +197,91 @@ def train(
 ) -> pd.DataFrame:
     """Train (or resume) a run into ``run_dir``; return the history DataFrame indexed by epoch.
 
-    ``progress=None`` shows a tqdm bar when stderr is a terminal and logs one line per epoch otherwise.
-    ``data`` (an ``MNISTData``) replaces loading MNIST, e.g. for tests on synthetic digits.
+    ``progress=None`` shows progress bars when stderr is a terminal and logs one line per epoch otherwise.
+    ``data`` (an ``MNISTData``) replaces loading MNIST, e.g. for tests on synthetic digits. Holds the
+    RUN_DIR lock throughout: a second writer of the same RUN_DIR is refused (:class:`RunDirError`).
     """
-
     cfg.validate()
     run = Run(run_dir)
-    resume_from = _prepare_run_dir(run, resume)
-    state = None
-    if resume_from is not None:
-        state = read_state(resume_from)
-        _check_resume_compatible(state.get("train_config", {}), cfg)
-    device = resolve_device(cfg.device)
-    if progress is None:
-        progress = sys.stderr.isatty()
+    run.check_directory()
+    with run.lock("train", create=True):
+        run.clean_stale_temporaries()
+        return _train_locked(cfg, run, resume, log, sys.stderr.isatty() if progress is None else progress, data)
 
+
+def _train_locked(cfg: TrainConfig, run: Run, resume: bool, log: Callable[[str], None], progress: bool,
+                  data: MNISTData | None) -> pd.DataFrame:
+    state = _resume_state(run, resume)
+    if state is not None:
+        _check_resume_compatible(state, cfg, run)
+    device = resolve_device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg.model_config).to(device)
+    optimizer = make_optimizer(model, cfg.lr)
+    gen = torch.Generator(device=device).manual_seed(cfg.seed)
+    history: list[dict] = []
+    saved_epoch = 0  # the epoch last.pt holds
+    if state is not None:
+        try:
+            model.load_state_dict(state["model_state"])
+            optimizer.load_state_dict(state["optimizer_state"])
+            gen.set_state(state["rng"]["generator"].cpu())
+        except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as exc:
+            raise CheckpointError(f"cannot resume from {run.last_checkpoint_path}: {first_line(exc)}") from None
+        history = [dict(r) for r in state["history"]]
+        saved_epoch = state["epoch"]
+        _repair_from_state(run, state, cfg, log)
     if data is None:
         data = load_mnist(cfg.data_root, train_size=cfg.train_size, test_size=cfg.test_size, seed=cfg.seed,
                           device=device, log=log)
     train_x = MNISTData.to_float(data.train_images.to(device))
     test_x = MNISTData.to_float(data.test_images.to(device))
 
-    torch.manual_seed(cfg.seed)
-    model = build_model(cfg.model_config).to(device)
-    optimizer = make_optimizer(model, cfg.lr)
-    gen = torch.Generator(device=device).manual_seed(cfg.seed)
-    history: list[dict] = []
-    start_epoch = 1
-    if state is not None:
-        model.load_state_dict(state["model_state"])
-        optimizer.load_state_dict(state["optimizer_state"])
-        gen.set_state(state["rng"]["generator"].cpu())
-        history = [dict(r) for r in state["history"]]
-        start_epoch = int(state["epoch"]) + 1
-        log(f"resuming {run.path} after epoch {state['epoch']}")
+    _write_config(run, {"model": cfg.model_config.to_dict(), "train": cfg.to_dict(), "device": str(device),
+                        "n_train": len(train_x), "n_test": len(test_x), "versions": versions()}, saved_epoch)
+    if saved_epoch >= cfg.epochs:
+        log(f"{run.path}: already trained to epoch {saved_epoch}; nothing to do")
+        return history_frame(history)
+    m = cfg.model_config
+    log(f"training {m.model} (latent {m.latent_dim}) on {device}: {len(train_x)} digits, epochs "
+        f"{saved_epoch + 1}-{cfg.epochs}" + (f" (resuming {run.path} after epoch {saved_epoch})" if state else ""))
 
-    run.path.mkdir(parents=True, exist_ok=True)
-    run.write_config({"model": cfg.model_config.to_dict(), "train": cfg.to_dict(), "device": str(device),
-                      "n_train": len(train_x), "n_test": len(test_x), "versions": versions()})
-    if start_epoch > cfg.epochs:
-        log(f"{run.path}: already trained to epoch {start_epoch - 1}; nothing to do")
-
-    for epoch in range(start_epoch, cfg.epochs + 1):
-        t0 = time.perf_counter()
-        desc = f"epoch {epoch}/{cfg.epochs}" if progress else None
-        train_loss, train_recon, train_kl = train_one_epoch(model, optimizer, train_x, cfg.batch_size, gen, desc)
-        test = evaluate_elbo(model, test_x, seed=cfg.seed * 1_000_003 + epoch)
-        seconds = time.perf_counter() - t0
-        if not all(math.isfinite(v) for v in (train_loss, test["loss"])):
-            last_ok = epoch - 1
-            raise TrainingDivergedError(
-                f"loss became {train_loss if not math.isfinite(train_loss) else test['loss']} at epoch {epoch}; "
-                f"training stopped, the last good checkpoint is epoch {last_ok} (try a smaller --lr)"
-            )
-        row = {C.EPOCH: epoch, C.TRAIN_LOSS: train_loss, C.TRAIN_RECON: train_recon, C.TRAIN_KL: train_kl,
-               C.TEST_LOSS: test["loss"], C.TEST_RECON: test["recon"], C.TEST_KL: test["kl"],
-               C.EPOCH_SECONDS: seconds}
-        history.append(row)
-        ckpt = {
-            "format": FORMAT,
-            "epoch": epoch,
-            "model_config": cfg.model_config.to_dict(),
-            "train_config": cfg.to_dict(),
-            "model_state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-            "optimizer_state": optimizer.state_dict(),
-            "rng": {"generator": gen.get_state().cpu(), "torch_cpu": torch.get_rng_state()},
-            "history": history,
-        }
-        if epoch in cfg.checkpoints:
-            save_state(run.checkpoint_path(epoch), ckpt)
-        save_state(run.last_checkpoint_path, ckpt)
-        run.write_history(history_frame(history))
-        log(f"epoch {epoch:3d}/{cfg.epochs}  train {train_loss:8.3f}  test {test['loss']:8.3f} "
-            f"(recon {test['recon']:.3f}, kl {test['kl']:.3f})  {seconds:5.1f}s"
-            + ("  [checkpoint]" if epoch in cfg.checkpoints else ""))
+    bars = _Progress(progress, saved_epoch + 1, cfg.epochs, log)
+    try:
+        for epoch in range(saved_epoch + 1, cfg.epochs + 1):
+            t0 = time.perf_counter()
+            train_loss, train_recon, train_kl = train_one_epoch(model, optimizer, train_x, cfg.batch_size, gen,
+                                                                bars.batch_desc(epoch, cfg.epochs))
+            test = evaluate_elbo(model, test_x, seed=(cfg.seed * 1_000_003 + epoch) % 2**64)
+            seconds = time.perf_counter() - t0
+            if not all(math.isfinite(v) for v in (train_loss, test["loss"])):
+                raise TrainingDivergedError(
+                    f"loss became {train_loss if not math.isfinite(train_loss) else test['loss']} at epoch {epoch}; "
+                    f"training stopped, {_saved_note(saved_epoch)} (try a smaller --lr)")
+            row = {C.EPOCH: epoch, C.TRAIN_LOSS: train_loss, C.TRAIN_RECON: train_recon, C.TRAIN_KL: train_kl,
+                   C.TEST_LOSS: test["loss"], C.TEST_RECON: test["recon"], C.TEST_KL: test["kl"],
+                   C.EPOCH_SECONDS: seconds}
+            history.append(row)
+            ckpt = {
+                "format": FORMAT,
+                "epoch": epoch,
+                "model_config": cfg.model_config.to_dict(),
+                "train_config": cfg.to_dict(),
+                "model_state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+                "optimizer_state": optimizer.state_dict(),
+                "rng": {"generator": gen.get_state().cpu(), "torch_cpu": torch.get_rng_state()},
+                "history": history,
+            }
+            _write(run.last_checkpoint_path, lambda: save_state(run.last_checkpoint_path, ckpt), saved_epoch)
+            saved_epoch = epoch
+            if epoch in cfg.checkpoints:
+                path = run.checkpoint_path(epoch)
+                _write(path, lambda: save_state(path, ckpt), saved_epoch)
+            _write(run.history_path, lambda: run.write_history(history_frame(history)), saved_epoch)
+            bars.advance(test["loss"])
+            bars.say(f"epoch {epoch:3d}/{cfg.epochs}  train {train_loss:8.3f}  test {test['loss']:8.3f} "
+                     f"(recon {test['recon']:.3f}, kl {test['kl']:.3f})  {seconds:5.1f}s"
+                     + ("  [checkpoint]" if epoch in cfg.checkpoints else ""))
+    finally:
+        bars.close()
     return history_frame(history)

@@ -1,0 +1,83 @@
+"""Kill trials: SIGKILL a real `python -m vaediag train` at seeded random moments, resume each time, and
+check that the run ends exactly like an uninterrupted one, with no stale temporary and no short history."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+from click.testing import CliRunner
+
+from vaediag import columns as C
+from vaediag.checkpoint import read_state
+from vaediag.cli import cli
+from vaediag.rundir import LOCK_FILE, Run
+
+ROOT = Path(__file__).resolve().parents[1]
+COLS = [c for c in C.HISTORY_COLUMNS[1:] if c != C.EPOCH_SECONDS]
+KILLS = 4
+
+
+def _train_args(mnist_root) -> list[str]:
+    return ["train", "--train-size", "1000", "--test-size", "200", "--epochs", "5", "--checkpoints", "2,4,5",
+            "--device", "cpu", "--data-root", str(mnist_root)]
+
+
+def _start_and_kill(args: list[str], delay: float) -> str:
+    """Run `python -m vaediag ARGS`; SIGKILL it ``delay`` s after it starts training. What happened?"""
+    env = dict(os.environ, PYTHONUNBUFFERED="1",
+               PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.Popen([sys.executable, "-m", "vaediag", *args], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    for line in proc.stderr:  # wait for "training mlp ..." (or the end: nothing left to do)
+        if line.startswith("training "):
+            break
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    proc.stderr.close()
+    return "killed" if proc.returncode == -signal.SIGKILL else f"exit {proc.returncode}"
+
+
+def _check_consistent(run: Run, baseline: Run) -> None:
+    """What a kill may leave: a history that is at most one epoch behind last.pt, never ahead or gapped."""
+    if run.has_config():
+        assert run.read_config()["train"] == baseline.read_config()["train"]
+    if run.last_checkpoint_path.is_file():
+        saved = read_state(run.last_checkpoint_path, resumable=True)["epoch"]
+        epochs = list(run.read_history().index)
+        assert epochs == list(range(1, len(epochs) + 1)) and saved - 1 <= len(epochs) <= saved
+
+
+@pytest.mark.mnist
+def test_random_kills_resume_to_the_uninterrupted_result(tmp_path, mnist_root):
+    args = _train_args(mnist_root)
+    res = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "full")])
+    assert res.exit_code == 0, res.output
+    baseline, run = Run(tmp_path / "full"), Run(tmp_path / "cut")
+
+    rng = random.Random(10)
+    outcomes = []
+    for trial in range(KILLS):
+        resume = ["--resume"] if trial else []
+        outcomes.append(_start_and_kill([*args, "--out", str(run.path), *resume], rng.uniform(0.0, 1.0)))
+        _check_consistent(run, baseline)
+    assert "killed" in outcomes, outcomes
+
+    res = CliRunner().invoke(cli, [*args, "--out", str(run.path), "--resume"])
+    assert res.exit_code == 0, res.output
+    assert not list(run.path.rglob("*.tmp")) and not (run.path / LOCK_FILE).exists()
+    pd.testing.assert_frame_equal(run.read_history()[COLS], baseline.read_history()[COLS], check_exact=True)
+    assert run.read_config()["train"] == baseline.read_config()["train"]
+    assert sorted(run.checkpoints()) == sorted(baseline.checkpoints()) == [2, 4, 5]
+    for epoch, path in baseline.checkpoints().items():
+        a, b = read_state(path)["model_state"], read_state(run.checkpoint_path(epoch))["model_state"]
+        assert all(torch.equal(a[k], b[k]) for k in a), epoch
