@@ -36,6 +36,8 @@ def save_state(path: str | Path, state: dict) -> None:
     :class:`CheckpointError` and leaves any previous file at ``path`` as it was."""
     try:
         atomic.write_with(path, lambda tmp: torch.save(state, tmp))
+    except atomic.WriteError as exc:  # already "cannot write PATH: reason"
+        raise CheckpointError(str(exc)) from None
     except OSError as exc:
         raise CheckpointError(f"cannot write {path}: {exc.strerror or first_line(exc)}") from None
     except RuntimeError as exc:  # torch's zip writer on a full disk: "[enforce fail at inline_container.cc...]"

@@ -23,6 +23,7 @@ import pandas as pd
 import torch
 
 from . import columns as C
+from .atomic import WriteError
 from .checkpoint import FORMAT, read_state, save_state
 from .config import RESUME_INVARIANTS, TrainConfig
 from .data import MNISTData, load_mnist
@@ -77,6 +78,8 @@ def _write(path: Path, write: Callable[[], None], saved_epoch: int) -> None:
     says which checkpoint is the last good one."""
     try:
         write()
+    except WriteError as exc:  # already names the file and the reason
+        raise RunDirError(f"{exc}; {_saved_note(saved_epoch)}") from None
     except OSError as exc:
         reason = exc.strerror or first_line(exc)
         raise RunDirError(f"cannot write {path}: {reason}; {_saved_note(saved_epoch)}") from None
