@@ -308,3 +308,12 @@ def test_terminal_gets_a_start_line_before_torch_loads(monkeypatch, capsys):
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     cli_mod._announce("train", "RUN")
     assert capsys.readouterr().err == "vaediag train: RUN (loading PyTorch and MNIST ...)\n"
+
+
+def test_package_face_and_cli_import_no_torch():
+    """`import vaediag` and the CLI module stay light: `vaediag --help` must not pay for torch."""
+    code = ("import sys, vaediag, vaediag.cli; from vaediag import Run, TrainConfig, EvalSettings; "
+            "assert 'torch' not in sys.modules, sorted(m for m in sys.modules if m.startswith('torch'))")
+    subprocess.run([sys.executable, "-c", code], check=True)
+    res = subprocess.run([sys.executable, "-m", "vaediag", "--help"], capture_output=True, text=True, check=True)
+    assert "study" in res.stdout and "evaluate" in res.stdout
