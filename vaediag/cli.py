@@ -282,6 +282,14 @@ def compare(run_dirs, out_dir, metrics):
         click.echo("wrote " + ", ".join(str(p) for p in paths), err=True)
 
 
+@cli.command()
+def columns():
+    """What every result-table column means, as Markdown."""
+    from .report.render import columns_markdown
+
+    click.echo(columns_markdown(), nl=False)
+
+
 # --- classifier ------------------------------------------------------------------------------
 @cli.group()
 def classifier():

@@ -10,6 +10,8 @@ shows on hover and the README's column tables are generated from).
 All losses are *per sample, in nats*.
 """
 
+import math
+
 # --- keys shared by all tables -------------------------------------------------------------
 EPOCH = "epoch"  # always an int: the training epoch of a checkpoint (0 on the real-data reference rows)
 SOURCE = "source"  # what a row describes: SOURCE_MODEL (a checkpoint) or SOURCE_DATA (real test digits)
@@ -199,3 +201,66 @@ def column_doc(column: str) -> str:
     if column not in COLUMN_DOCS and column.startswith(KL_PER_DIM_PREFIX):
         return COLUMN_DOCS[KL_PER_DIM_PREFIX]
     return COLUMN_DOCS.get(column, "")
+
+
+# --- the documented range of every numeric column (checked when a run's tables are read: vaediag.ranges) --
+INF = math.inf
+UNIT = (0.0, 1.0)  # accuracies, shares, fractions, rates, precision / recall / coverage, p-values
+NON_NEGATIVE = (0.0, INF)  # nats, distances, counts, seconds
+
+_HISTOGRAM_RANGES = {
+    ENTROPY: (0.0, math.log(N_CLASSES)),
+    ENTROPY_NORM: UNIT,
+    MODES_COVERED: (0.0, float(N_CLASSES)),
+    KL_FROM_DATA: NON_NEGATIVE,
+    CHI2_PVALUE: UNIT,
+    CONFIDENCE: (1.0 / N_CLASSES, 1.0),
+    CLASSIFIER_SCORE: (1.0, float(N_CLASSES)),
+}
+
+# column -> (lowest, highest) allowed value. Column names shared by several tables (``silhouette`` in
+# metrics.csv and per_class.csv) have the same range in each.
+COLUMN_RANGES: dict[str, tuple[float, float]] = {
+    # history.csv (and the history columns joined into metrics.csv): losses in nats/sample
+    **{c: NON_NEGATIVE for c in (TRAIN_LOSS, TRAIN_RECON, TRAIN_KL, TEST_LOSS, TEST_RECON, TEST_KL,
+                                 EPOCH_SECONDS)},
+    # latent separation
+    SILHOUETTE: (-1.0, 1.0),
+    KNN_ACCURACY: UNIT,
+    DAVIES_BOULDIN: NON_NEGATIVE,
+    CALINSKI_HARABASZ: NON_NEGATIVE,
+    MOST_MIXED_PAIR_RATE: UNIT,
+    # latent usage (kl_dim_<i>: see KL_PER_DIM_RANGE)
+    ACTIVE_UNITS: NON_NEGATIVE,
+    TOTAL_CORRELATION: NON_NEGATIVE,
+    AGGPOST_MEAN_NORM: NON_NEGATIVE,
+    AGGPOST_VAR_MEAN: NON_NEGATIVE,
+    AGGPOST_KL_PRIOR: NON_NEGATIVE,
+    # generation: the histogram metrics of prior samples and of both grids; the grid windows
+    **{prefix + name: r for prefix in (PRIOR, GRID, QGRID) for name, r in _HISTOGRAM_RANGES.items()},
+    GRID_SPAN: NON_NEGATIVE,
+    GRID_INSIDE: UNIT,
+    QGRID_SPAN: NON_NEGATIVE,
+    QGRID_INSIDE: UNIT,
+    # sample quality
+    FRECHET: NON_NEGATIVE,
+    PRECISION: UNIT,
+    RECALL: UNIT,
+    DENSITY: NON_NEGATIVE,
+    COVERAGE: UNIT,
+    # reconstruction / likelihood
+    EVAL_LOSS: NON_NEGATIVE,
+    EVAL_RECON: NON_NEGATIVE,
+    EVAL_KL: NON_NEGATIVE,
+    RECON_ACCURACY: UNIT,
+    IWAE_NLL: NON_NEGATIVE,
+    # per_class.csv (its silhouette column is SILHOUETTE's name and range)
+    CLASS_KNN_RECALL: UNIT,
+    CLASS_PRIOR_SHARE: UNIT,
+    CLASS_GRID_SHARE: UNIT,
+    CLASS_QGRID_SHARE: UNIT,
+    CLASS_DATA_SHARE: UNIT,
+    # pairs.csv
+    CONFUSION_RATE: UNIT,
+}
+KL_PER_DIM_RANGE = NON_NEGATIVE  # every kl_dim_<i> column
