@@ -20,6 +20,7 @@ import json
 import os
 import re
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,13 +144,21 @@ def _same_file(fd: int, path: Path) -> bool:
     return (own.st_dev, own.st_ino) == (st.st_dev, st.st_ino)
 
 
+HOLDER_WAIT_S = 1.0  # the holder writes its name just after taking the lock: wait that long to read it
+
+
 def _holder(lock_path: Path) -> str:
-    """``vaediag train (PID 1234)`` from the lock file (``another vaediag process`` when unreadable)."""
-    try:
-        info = json.loads(lock_path.read_text())
-        return f"vaediag {info['command']} (PID {int(info['pid'])})"
-    except (OSError, ValueError, TypeError, KeyError):
-        return "another vaediag process"
+    """``vaediag train (PID 1234)`` from the lock file (``another vaediag process`` when unreadable). The
+    holder writes its name right after its flock succeeds, so an empty file is read again for a moment."""
+    deadline = time.monotonic() + HOLDER_WAIT_S
+    while True:
+        try:
+            info = json.loads(lock_path.read_text())
+            return f"vaediag {info['command']} (PID {int(info['pid'])})"
+        except (OSError, ValueError, TypeError, KeyError):
+            if time.monotonic() >= deadline:
+                return "another vaediag process"
+            time.sleep(0.02)
 
 
 def _remove_if_empty(directory: Path, lock_name: str) -> None:
