@@ -36,7 +36,7 @@ from fake_run import shared_run_with_figures
 pytestmark = pytest.mark.browser
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-TIMEOUT_S = 60.0
+TIMEOUT_S = 180.0  # generous: a cold Chromium on a busy 2-core machine; a real hang still fails
 # As root Chromium needs --no-sandbox; without the networking flags it keeps trying (and failing) to reach
 # Google's hosts from a closed network. A fresh --user-data-dir per run is added by Chromium.__init__.
 FLAGS = (
