@@ -1,5 +1,6 @@
-"""Kill trials: SIGKILL a real `python -m vaediag train` at seeded random moments, resume each time, and
-check that the run ends exactly like an uninterrupted one, with no stale temporary and no short history."""
+"""Kill trials: SIGKILL a real `python -m vaediag train` / `vaediag study` at seeded random moments, run it
+again, and check that it ends exactly like an uninterrupted run: no stale temporary, no short history, no
+mixed set of evaluation results."""
 
 from __future__ import annotations
 
