@@ -16,6 +16,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from vaediag import data as data_module
 from vaediag import report
 from vaediag.checkpoint import FORMAT, save_state
 from vaediag.cli import cli
@@ -111,10 +112,10 @@ def test_a_data_root_in_config_holding_verified_mnist_is_used(run, tmp_path, mon
     raw = root / "MNIST" / "raw"
     raw.mkdir(parents=True)
     hashes = {}
-    for name in pipeline.MNIST_SHA256:
+    for name in data_module.MNIST_SHA256:
         (raw / name).write_bytes(name.encode())
         hashes[name] = hashlib.sha256(name.encode()).hexdigest()
-    monkeypatch.setattr(pipeline, "MNIST_SHA256", hashes)  # these four files count as the verified MNIST
+    monkeypatch.setattr(data_module, "MNIST_SHA256", hashes)  # these four files count as the verified MNIST
     set_data_root(run, root)
     assert resolve_data_root(Run(run), None, print) == root
     (raw / "t10k-images-idx3-ubyte").write_bytes(b"tampered")

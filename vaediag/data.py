@@ -84,7 +84,7 @@ def prepare_mnist(root: str | os.PathLike | None = None, *, log: Log = print) ->
     raw = raw_dir(root)
     start = time.perf_counter()
     try:
-        missing = [name for name in MNIST_SHA256 if not _verified(raw / name)]
+        missing = _unverified(raw)
         if not missing:
             return root
         for name in missing:
@@ -100,6 +100,19 @@ def prepare_mnist(root: str | os.PathLike | None = None, *, log: Log = print) ->
 
 def _verified(path: Path) -> bool:
     return path.is_file() and file_sha256(path) == MNIST_SHA256[path.name]
+
+
+def _unverified(raw: Path) -> list[str]:
+    """The MNIST files missing from ``raw`` or failing their SHA-256 check."""
+    return [name for name in MNIST_SHA256 if not _verified(raw / name)]
+
+
+def holds_verified_mnist(root: str | os.PathLike) -> bool:
+    """True when ``root/MNIST/raw`` holds all 4 MNIST files and each passes its SHA-256 check (reads only)."""
+    try:
+        return not _unverified(raw_dir(root))
+    except OSError:
+        return False
 
 
 def _check_writable(raw: Path) -> None:

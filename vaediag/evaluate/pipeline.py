@@ -56,7 +56,7 @@ from .. import columns as C
 from ..atomic import file_sha256
 from ..checkpoint import read_state
 from ..classifier import load_classifier
-from ..data import MNIST_SHA256, MNISTData, default_root, load_mnist, raw_dir
+from ..data import MNISTData, default_root, holds_verified_mnist, load_mnist
 from ..devices import resolve_device
 from ..errors import CheckpointError, ConfigError, RunDirError
 from ..metrics import generation
@@ -215,19 +215,11 @@ def resolve_data_root(run: Run, data_root: str | Path | None, log: Log = print) 
     stored = (run.config.get("train") or {}).get("data_root")
     if stored is None:
         return None
-    if isinstance(stored, str) and stored and _holds_verified_mnist(Path(stored)):
+    if isinstance(stored, str) and stored and holds_verified_mnist(stored):
         return Path(stored)
     log(f"MNIST: the data_root {stored!r} in {run.config_path} holds no verified MNIST; "
         f"using {default_root()}")
     return None
-
-
-def _holds_verified_mnist(root: Path) -> bool:
-    raw = raw_dir(root)
-    try:
-        return all((raw / name).is_file() and file_sha256(raw / name) == sha for name, sha in MNIST_SHA256.items())
-    except OSError:
-        return False
 
 
 def _assemble(run: Run, results: dict[int, RowResult], data_result: RowResult) -> Evaluation:
