@@ -2,7 +2,8 @@
 
 Every error a user can cause is printed as one line (``Error: ...``) with exit code 2; no traceback.
 Every command that writes into a RUN_DIR (train, evaluate, study, report) holds its lock while it writes
-(:meth:`vaediag.rundir.Run.lock`): a second writer is refused with the holder's PID.
+(the library functions take it: :meth:`vaediag.rundir.Run.writing`): a second writer is refused with the
+holder's PID.
 This module imports no torch at load time (``vaediag --help`` answers at once); each command imports
 what it needs. Option defaults come from the dataclasses that define them (TrainConfig, VAEConfig,
 EvalSettings), so the CLI and the Python API always agree.
@@ -10,7 +11,6 @@ EvalSettings), so the CLI and the Python API always agree.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import sys
 
@@ -140,17 +140,6 @@ def _announce(command: str, run_dir: str) -> None:
         _log(f"vaediag {command}: {run_dir} (loading PyTorch and MNIST ...)")
 
 
-@contextlib.contextmanager
-def _writing(run_dir: str, command: str, *, create: bool = False):
-    """Hold the RUN_DIR lock for ``command`` and remove stale temporaries first (every writing command)."""
-    from .rundir import Run
-
-    run = Run(run_dir)
-    with run.lock(command, create=create):
-        run.clean_stale_temporaries()
-        yield run
-
-
 @click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="vaediag")
 def cli():
@@ -231,8 +220,7 @@ def evaluate(run_dir, epochs, fmt, seed, **kw):
     from .evaluate.table import format_table
 
     settings = _eval_settings(kw, seed=seed)
-    with _writing(run_dir, "evaluate"):
-        ev = evaluate_run(run_dir, settings=settings, epochs=_epochs_option(epochs), log=_log, **kw)
+    ev = evaluate_run(run_dir, settings=settings, epochs=_epochs_option(epochs), log=_log, **kw)
     click.echo(format_table(ev, fmt))
 
 
@@ -248,8 +236,7 @@ def study(ctx, run_dir, resume, **kw):
     _announce("study", run_dir)
     from .study import run_study
 
-    with _writing(run_dir, "study", create=True):
-        result = run_study(cfg, run_dir, log=_log, settings=settings)
+    result = run_study(cfg, run_dir, log=_log, settings=settings)
     click.echo(str(result.report_html))
 
 
@@ -259,8 +246,7 @@ def report(run_dir):
     """Rebuild the figures and report of an evaluated RUN_DIR."""
     from .report import build_report
 
-    with _writing(run_dir, "report"):
-        html, _ = build_report(run_dir)
+    html, _ = build_report(run_dir)
     click.echo(str(html))
 
 

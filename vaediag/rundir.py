@@ -28,10 +28,11 @@ later commands (``vaediag report RUN_DIR``) that start from an existing run.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -380,6 +381,14 @@ class Run:
     def lock(self, command: str, *, create: bool = False) -> DirectoryLock:
         """The exclusive lock of a writing ``command`` on RUN_DIR; see :class:`vaediag.lock.DirectoryLock`."""
         return DirectoryLock(self.path, LOCK_FILE, command, create=create)
+
+    @contextlib.contextmanager
+    def writing(self, command: str, *, create: bool = False) -> Iterator["Run"]:
+        """Hold RUN_DIR's lock for ``command`` and first remove the temporaries killed writers left: what every
+        writer (train, evaluate, report, study) does. Re-entrant within a process (study -> train)."""
+        with self.lock(command, create=create):
+            self.clean_stale_temporaries()
+            yield self
 
     def clean_stale_temporaries(self) -> list[Path]:
         """Remove the temporaries of atomic writes a killed writer left (needs the lock); return them."""

@@ -39,25 +39,27 @@ def run_study(cfg: TrainConfig, run_dir: str | Path, *, settings: EvalSettings =
               log: Callable[[str], None] = print, progress: bool | None = None) -> StudyResult:
     """Train ``cfg`` into ``run_dir`` (resuming whatever is there), evaluate all checkpoints, write the report.
 
-    A non-empty ``run_dir`` that is not a vaediag run is refused (nothing in it is touched).
+    A non-empty ``run_dir`` that is not a vaediag run is refused (nothing in it is touched). Holds the
+    RUN_DIR lock throughout (:meth:`Run.writing`).
     """
     run = Run(run_dir)
     cfg.validate()
     run.check_directory()
     if not run.is_empty() and not run.has_config():
         raise RunDirError(f"RUN_DIR {run.path} is not empty and holds no vaediag run; choose a new --out")
-    seconds: dict[str, float] = {}
-    t = time.perf_counter()
-    history = train(cfg, run.path, resume=True, log=log, progress=progress)
-    seconds["train"] = time.perf_counter() - t
-    t = time.perf_counter()
-    evaluation = evaluate_run(run.path, settings=settings, device=cfg.device, data_root=cfg.data_root, log=log)
-    seconds["evaluate"] = time.perf_counter() - t
-    t = time.perf_counter()
-    html, md = build_report(Run(run.path, history=history, evaluation=evaluation))
-    seconds["report"] = time.perf_counter() - t
-    seconds["total"] = sum(seconds.values())
-    run.write_study({"seconds": seconds, "epochs_trained": len(history), "versions": versions()})
-    log(f"study done in {seconds['total']:.0f}s (train {seconds['train']:.0f}s, evaluate "
-        f"{seconds['evaluate']:.0f}s, report {seconds['report']:.0f}s): {html}")
+    with run.writing("study", create=True):  # one writer from training to the report
+        seconds: dict[str, float] = {}
+        t = time.perf_counter()
+        history = train(cfg, run.path, resume=True, log=log, progress=progress)
+        seconds["train"] = time.perf_counter() - t
+        t = time.perf_counter()
+        evaluation = evaluate_run(run.path, settings=settings, device=cfg.device, data_root=cfg.data_root, log=log)
+        seconds["evaluate"] = time.perf_counter() - t
+        t = time.perf_counter()
+        html, md = build_report(Run(run.path, history=history, evaluation=evaluation))
+        seconds["report"] = time.perf_counter() - t
+        seconds["total"] = sum(seconds.values())
+        run.write_study({"seconds": seconds, "epochs_trained": len(history), "versions": versions()})
+        log(f"study done in {seconds['total']:.0f}s (train {seconds['train']:.0f}s, evaluate "
+            f"{seconds['evaluate']:.0f}s, report {seconds['report']:.0f}s): {html}")
     return StudyResult(history, evaluation, html, md, seconds)

@@ -207,8 +207,7 @@ def train(
     cfg.validate()
     run = Run(run_dir)
     run.check_directory()
-    with run.lock("train", create=True):
-        run.clean_stale_temporaries()
+    with run.writing("train", create=True):
         return _train_locked(cfg, run, resume, log, sys.stderr.isatty() if progress is None else progress, data)
 
 

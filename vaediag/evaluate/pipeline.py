@@ -94,10 +94,18 @@ def evaluate_run(
     Returns an :class:`Evaluation` whose ``artifacts`` hold the arrays in memory; see the module
     docstring for how to read it. Raises :class:`RunDirError` (no checkpoints, a missing epoch, a
     read-only RUN_DIR, a full disk), :class:`CheckpointError` (corrupt checkpoint, or one of another
-    model), :class:`ConfigError` (bad setting); existing result files are then left untouched.
+    model), :class:`ConfigError` (bad setting); existing result files are then left untouched. Holds the
+    RUN_DIR lock while it works (a second writer is refused with the holder's PID).
     """
     settings.validate()
     run = Run(run_dir)
+    with run.writing("evaluate"):  # one writer per RUN_DIR; stale temporaries of killed writers removed
+        return _evaluate(run, settings, epochs, device, data_root, train_size, test_size, data, classifier, log)
+
+
+def _evaluate(run: Run, settings: EvalSettings, epochs: Iterable[int] | None, device: str,
+              data_root: str | Path | None, train_size: int | None, test_size: int | None, data: MNISTData | None,
+              classifier, log: Log) -> Evaluation:
     selected = _select_checkpoints(run, epochs)
     run.check_writable()
     run.history  # noqa: B018  (read now: a damaged history.csv fails before any work, not after it)

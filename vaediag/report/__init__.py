@@ -45,12 +45,13 @@ def build_report(run: Run | str | Path, figures: dict[str, Path] | None = None) 
 
     The HTML embeds every figure as a base64 PNG data URI (opens offline anywhere); the Markdown links
     ``figures/<name>.png`` relatively. Raises :class:`~vaediag.errors.RunDirError` if the run was not
-    evaluated.
+    evaluated. Holds the RUN_DIR lock while it writes.
     """
     run = _as_run(run)
-    content = build_content(run)  # reads the evaluation first: an unevaluated run fails before drawing
-    if figures is None:
-        from vaediag.plots import make_figures  # matplotlib only when figures are drawn
+    with run.writing("report"):
+        content = build_content(run)  # reads the evaluation first: an unevaluated run fails before drawing
+        if figures is None:
+            from vaediag.plots import make_figures  # matplotlib only when figures are drawn
 
-        figures = make_figures(run, loss_mark_epoch=TRAIN_LENGTH_EPOCH)  # the epoch Q3 asks about
-    return run.write_report(render_html(content, figures), render_markdown(content, figures))
+            figures = make_figures(run, loss_mark_epoch=TRAIN_LENGTH_EPOCH)  # the epoch Q3 asks about
+        return run.write_report(render_html(content, figures), render_markdown(content, figures))
