@@ -94,6 +94,22 @@ CLASS_DATA_SHARE = "data_share"  # share of the digit in the test labels
 # --- pairs.csv --------------------------------------------------------------------------------
 CONFUSION_RATE = "confusion_rate"  # (C[a,b] + C[b,a]) / (n_a + n_b) of the test-set kNN classifier
 
+# --- 0.3: intervals and the measurements the noise-aware findings need (issue 8) --------------------------
+CI_LOW, CI_HIGH = "_ci_low", "_ci_high"  # suffixes: <column>_ci_low / <column>_ci_high = its 95 % interval
+# history.csv: the ELBO of a fixed training subset (as many digits as the test set), measured after each epoch
+# in eval mode exactly like the test ELBO; train_loss stays the running mean over the epoch's batches.
+TRAIN_EVAL_LOSS = "train_eval_loss"
+TRAIN_EVAL_RECON = "train_eval_recon"
+TRAIN_EVAL_KL = "train_eval_kl"
+# metrics.csv: IWAE bound on the same-size training subset (IWAE_NLL is the test digits')
+IWAE_TRAIN_NLL = "iwae_train_nll_nats"
+# metrics.csv: within-run sampling intervals (bootstrap over samples):
+#   prior_entropy_norm_ci_low/high (over the prior samples), knn_accuracy_ci_low/high (over the test codes)
+# per_class.csv: Wilson intervals of the shares: prior_share_ci_low/high, grid_share_ci_low/high,
+#   qgrid_share_ci_low/high; and the share of the digit's own test codes inside each grid window:
+CLASS_GRID_INSIDE = "grid_inside_share"
+CLASS_QGRID_INSIDE = "qgrid_inside_share"
+
 
 # --- what each column means: range, direction, how to read it -----------------------------------------
 # The report shows these on hover over a table header; the README's column tables are generated from them
