@@ -1,4 +1,4 @@
-"""Comparing runs: one row per (run, epoch), seed groups as mean ± std, a figure, one-line errors."""
+"""Comparing runs: one row per (run, epoch), seed groups as mean ± 95 % CI over seeds, a figure, one-line errors."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def test_one_row_per_run_and_epoch_with_config(runs):
     assert set(compare.KEY_METRICS) <= set(df.columns)
 
 
-def test_seeds_are_grouped_as_mean_and_std(runs):
+def test_seeds_are_grouped_as_mean_std_and_t_interval(runs):
     df = compare.compare_runs(runs)
     summary = compare.summarise_seeds(df)
     assert summary.index.names == [compare.GROUP, C.EPOCH]
@@ -53,11 +53,32 @@ def test_seeds_are_grouped_as_mean_and_std(runs):
     values = [df.loc[(f"b1_s{s}", 5), C.SILHOUETTE] for s in range(3)]
     assert g[C.SILHOUETTE + compare.MEAN_SUFFIX] == pytest.approx(np.mean(values))
     assert g[C.SILHOUETTE + compare.STD_SUFFIX] == pytest.approx(np.std(values, ddof=1))
+    # the 95 % interval of the mean over 3 seeds: mean ± t_{0.975, 2} s / √3, t_{0.975, 2} = 4.302653 (tables)
+    half = 4.302652729911275 * np.std(values, ddof=1) / np.sqrt(3)
+    assert g[C.SILHOUETTE + compare.CI_LOW_SUFFIX] == pytest.approx(np.mean(values) - half)
+    assert g[C.SILHOUETTE + compare.CI_HIGH_SUFFIX] == pytest.approx(np.mean(values) + half)
     single = summary.loc[("mlp, d=2, β=4", 5)]
     assert single[compare.N_SEEDS] == 1 and np.isnan(single[C.SILHOUETTE + compare.STD_SUFFIX])
+    assert np.isnan(single[C.SILHOUETTE + compare.CI_LOW_SUFFIX]) and np.isnan(single[C.SILHOUETTE + compare.CI_HIGH_SUFFIX])
     text = compare.format_summary(summary)
-    assert "±" in text.loc[("mlp, d=2, β=1", 5), C.SILHOUETTE]
+    assert text.loc[("mlp, d=2, β=1", 5), C.SILHOUETTE] == f"{np.mean(values):.4g} ± {half:.2g} (n=3)"
     assert "±" not in text.loc[("mlp, d=2, β=4", 5), C.SILHOUETTE]
+
+
+def test_summary_is_the_long_form_statistics_in_wide_form(runs, tmp_path):
+    from vaediag import replicates as R
+
+    df = compare.compare_runs(runs)
+    summary, long = compare.summarise_seeds(df), R.seed_statistics(df)
+    for row in long.itertuples(index=False):
+        wide = summary.loc[(row.group, row.epoch)]
+        for suffix, value in zip(compare.STAT_SUFFIXES, (row.mean, row.std, row.ci_low, row.ci_high)):
+            assert wide[row.metric + suffix] == pytest.approx(value, nan_ok=True)
+    written = compare.write_comparison(df, summary, tmp_path)
+    assert [p.name for p in written] == [compare.COMPARISON_FILE, compare.SEEDS_FILE, compare.LONG_FILE,
+                                         compare.FIGURE_FILE]
+    back = pd.read_csv(tmp_path / compare.LONG_FILE)
+    assert list(back.columns) == list(R.SUMMARY_COLUMNS) and len(back) == len(long)
 
 
 def test_other_differences_are_not_grouped_as_seeds(tmp_path):

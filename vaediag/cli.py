@@ -253,11 +253,12 @@ def report(run_dir):
 @cli.command()
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path())
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
-              help="Write comparison.csv, comparison_seeds.csv and comparison.png here (every metric).")
+              help="Write comparison.csv, comparison_seeds.csv, comparison_summary.csv and comparison.png "
+                   "here (every metric).")
 @click.option("--metrics", default=None,
               help="Comma-separated metrics.csv columns to print (default: the key metrics).")
 def compare(run_dirs, out_dir, metrics):
-    """Put evaluated runs side by side; seeds grouped as mean ± std."""
+    """Put evaluated runs side by side; seeds grouped as mean ± 95 % CI half-width (n)."""
     from .compare import compare_runs, format_for_terminal, summarise_seeds, write_comparison
 
     df = compare_runs(run_dirs, metrics=metrics)

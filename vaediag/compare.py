@@ -2,8 +2,9 @@
 
 :func:`compare_runs` gives one tidy table, one row per (run, epoch), with the configuration that defines
 each run and the key metrics; :func:`summarise_seeds` groups runs that differ only by their seed and
-reports mean and standard deviation per epoch; :func:`compare_figure` plots the key metrics per run
-group over epochs (mean line, ± std band when a group has several seeds). :func:`format_for_terminal`
+reports per epoch the mean, the standard deviation and the 95 % Student-t interval of the mean over seeds
+(the statistics of :mod:`vaediag.replicates`, which the sweep report uses too); :func:`compare_figure` plots
+the key metrics per run group over epochs (mean line, 95 % CI band when a group has several seeds). :func:`format_for_terminal`
 prints chosen metrics so that they fit a terminal; the CSV files (:func:`write_comparison`) hold them all.
 """
 
@@ -42,8 +43,10 @@ KEY_METRICS = (  # metrics compared across runs: separation, diversity, window c
 )
 FIGURE_METRICS = (C.SILHOUETTE, C.KNN_ACCURACY, C.PRIOR + C.ENTROPY_NORM, C.FRECHET, C.RECON_ACCURACY,
                   C.TEST_LOSS)
-MEAN_SUFFIX, STD_SUFFIX = "_mean", "_std"
+MEAN_SUFFIX, STD_SUFFIX, CI_LOW_SUFFIX, CI_HIGH_SUFFIX = "_mean", "_std", C.CI_LOW, C.CI_HIGH
+STAT_SUFFIXES = (MEAN_SUFFIX, STD_SUFFIX, CI_LOW_SUFFIX, CI_HIGH_SUFFIX)
 COMPARISON_FILE, SEEDS_FILE, FIGURE_FILE = "comparison.csv", "comparison_seeds.csv", "comparison.png"
+LONG_FILE = "comparison_summary.csv"  # long form, the columns of a sweep's summary.csv
 FIGURE_DPI = 100
 
 
@@ -150,9 +153,14 @@ def _group_labels(df: pd.DataFrame) -> pd.Series:
 
 def summarise_seeds(df: pd.DataFrame) -> pd.DataFrame:
     """Group the rows of :func:`compare_runs` that differ only by seed: one row per (group, epoch) with
-    ``n_seeds``, ``seeds`` and for every key metric ``<metric>_mean`` and ``<metric>_std`` (sample std,
-    NaN for a single seed). Index (``group``, ``EPOCH``)."""
+    ``n_seeds``, ``seeds`` and for every key metric ``<metric>_mean``, ``<metric>_std`` (sample std) and the
+    95 % Student-t interval of the mean over seeds ``<metric>_ci_low`` / ``<metric>_ci_high`` — the numbers of
+    :func:`vaediag.replicates.seed_statistics` (the sweep's summary.csv), in wide form. std and the interval
+    are NaN for a single seed. Index (``group``, ``EPOCH``)."""
+    from .replicates import CI_HIGH, CI_LOW, MEAN, METRIC, STD, seed_statistics
+
     metrics = metric_columns(df)
+    long = seed_statistics(df, metrics)
     flat = df.reset_index()
     rows = []
     for (group, epoch), g in flat.groupby([GROUP, C.EPOCH], sort=True):
@@ -160,24 +168,26 @@ def summarise_seeds(df: pd.DataFrame) -> pd.DataFrame:
                SEEDS: ",".join(str(s) for s in sorted(g[SEED].map(_key).unique()))}
         for k in GROUP_KEYS:
             row[k] = g[k].iloc[0]
+        stats = long[(long[GROUP] == group) & (long[C.EPOCH] == epoch)].set_index(METRIC)
         for m in metrics:
-            values = pd.to_numeric(g[m], errors="coerce")
-            row[m + MEAN_SUFFIX] = values.mean()
-            row[m + STD_SUFFIX] = values.std(ddof=1) if values.notna().sum() > 1 else np.nan
+            for suffix, column in zip(STAT_SUFFIXES, (MEAN, STD, CI_LOW, CI_HIGH)):
+                row[m + suffix] = stats.at[m, column]
         rows.append(row)
-    cols = [GROUP, C.EPOCH, *GROUP_KEYS, N_SEEDS, SEEDS] + [m + s for m in metrics for s in (MEAN_SUFFIX, STD_SUFFIX)]
+    cols = [GROUP, C.EPOCH, *GROUP_KEYS, N_SEEDS, SEEDS] + [m + s for m in metrics for s in STAT_SUFFIXES]
     return pd.DataFrame(rows, columns=cols).set_index([GROUP, C.EPOCH])
 
 
 def format_summary(summary: pd.DataFrame, digits: int = 4, metrics: str | Iterable[str] | None = None) -> pd.DataFrame:
-    """The summary as text: one "mean ± std" column per metric (just the mean for a single seed); only the
-    ``metrics`` chosen (default: all)."""
+    """The summary as text: one "mean ± h (n=k)" column per metric, h the half-width of the 95 % interval of
+    the mean over the k seeds (just the mean for a single seed, which has no interval); only the ``metrics``
+    chosen (default: all)."""
     out = summary[[N_SEEDS, SEEDS]].copy()
     present = [c[: -len(MEAN_SUFFIX)] for c in summary.columns if c.endswith(MEAN_SUFFIX)]
     for m in [m for m in parse_metrics(metrics) or present if m in present]:
-        mean, std = summary[m + MEAN_SUFFIX], summary[m + STD_SUFFIX]
-        out[m] = [("" if not np.isfinite(a) else f"{a:.{digits}g}" + (f" ± {s:.2g}" if np.isfinite(s) else ""))
-                  for a, s in zip(mean, std)]
+        mean, high = summary[m + MEAN_SUFFIX].to_numpy(float), summary[m + CI_HIGH_SUFFIX].to_numpy(float)
+        out[m] = [("" if not np.isfinite(a) else f"{a:.{digits}g}"
+                   + (f" ± {h - a:.2g} (n={k})" if np.isfinite(h) else ""))
+                  for a, h, k in zip(mean, high, summary[N_SEEDS])]
     return out
 
 
@@ -218,7 +228,8 @@ def fit_width(table: pd.DataFrame, width: int) -> str:
 
 
 def compare_figure(df: pd.DataFrame, out_path: str | Path, metrics: Iterable[str] = FIGURE_METRICS) -> Path:
-    """Key metrics over epochs, one line per run group (mean of its seeds, ± std band); a PNG at ``out_path``."""
+    """Key metrics over epochs, one line per run group (mean of its seeds) with the 95 % Student-t interval
+    of the mean over seeds as a band (groups with one seed: no band); a PNG at ``out_path``."""
     import seaborn as sns
     from matplotlib.figure import Figure
 
@@ -236,20 +247,21 @@ def compare_figure(df: pd.DataFrame, out_path: str | Path, metrics: Iterable[str
         for i, g in enumerate(groups):
             s = summary.xs(g, level=GROUP)
             x = np.asarray(s.index, dtype=float)
-            mean, std = s[m + MEAN_SUFFIX].to_numpy(float), s[m + STD_SUFFIX].to_numpy(float)
+            mean = s[m + MEAN_SUFFIX].to_numpy(float)
+            low, high = s[m + CI_LOW_SUFFIX].to_numpy(float), s[m + CI_HIGH_SUFFIX].to_numpy(float)
             n = int(s[N_SEEDS].max())
             ax.plot(x, mean, "o-", color=colours[i % 10], ms=3, label=g + (f" ({n} seeds)" if n > 1 else ""))
-            if np.isfinite(std).any():
-                ax.fill_between(x, mean - np.nan_to_num(std), mean + np.nan_to_num(std), color=colours[i % 10],
-                                alpha=0.2, lw=0)
+            if np.isfinite(low).any():
+                ax.fill_between(x, low, high, color=colours[i % 10], alpha=0.2, lw=0)
         ax.set_title(m, fontsize=10)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(metrics):]:
         ax.set_axis_off()
     handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 3), fontsize=10, frameon=False)
-    fig.subplots_adjust(left=0.07, right=0.98, top=0.95, bottom=0.1 + 0.03 * ((len(labels) - 1) // 3),
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 3), fontsize=10, frameon=False,
+               title="line: mean over seeds; band: 95 % CI of the mean over seeds (Student t)", title_fontsize=10)
+    fig.subplots_adjust(left=0.07, right=0.98, top=0.95, bottom=0.13 + 0.03 * ((len(labels) - 1) // 3),
                         wspace=0.25, hspace=0.45)
     out_path = Path(out_path)
     atomic.write_with(out_path, lambda tmp: fig.savefig(tmp, format="png", dpi=FIGURE_DPI))
@@ -257,8 +269,13 @@ def compare_figure(df: pd.DataFrame, out_path: str | Path, metrics: Iterable[str
 
 
 def write_comparison(df: pd.DataFrame, summary: pd.DataFrame, out_dir: str | Path) -> list[Path]:
-    """Write ``comparison.csv`` (``df``), ``comparison_seeds.csv`` (``summary``) and ``comparison.png``."""
+    """Write ``comparison.csv`` (``df``), ``comparison_seeds.csv`` (``summary``), ``comparison_summary.csv``
+    (the same statistics in long form, as a sweep's summary.csv: :func:`vaediag.replicates.seed_statistics`)
+    and ``comparison.png``."""
+    from .replicates import seed_statistics, write_summary
+
     out = Path(out_dir)
     atomic.write_with(out / COMPARISON_FILE, lambda tmp: df.to_csv(tmp))
     atomic.write_with(out / SEEDS_FILE, lambda tmp: summary.to_csv(tmp))
-    return [out / COMPARISON_FILE, out / SEEDS_FILE, compare_figure(df, out / FIGURE_FILE)]
+    write_summary(seed_statistics(df), out / LONG_FILE)
+    return [out / COMPARISON_FILE, out / SEEDS_FILE, out / LONG_FILE, compare_figure(df, out / FIGURE_FILE)]
