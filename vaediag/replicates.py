@@ -108,9 +108,9 @@ def difference_interval(a: Sequence[float], b: Sequence[float], confidence: floa
     diff = float(bv.mean() - av.mean()) if av.size and bv.size else math.nan
     if n < 2:
         return Interval(n, diff, math.nan, math.nan, math.nan, confidence)
-    se = math.sqrt(bv.var(ddof=1) / bv.size + av.var(ddof=1) / av.size)
-    if se == 0:
+    if np.ptp(av) == 0 and np.ptp(bv) == 0:  # no spread on either side: no interval (and no division by 0)
         return Interval(n, diff, math.nan, math.nan, 0.0, confidence)
+    se = math.sqrt(bv.var(ddof=1) / bv.size + av.var(ddof=1) / av.size)
     ci = _st.ttest_ind(bv, av, equal_var=False).confidence_interval(confidence)
     return Interval(n, diff, float(ci.low), float(ci.high), se, confidence)
 

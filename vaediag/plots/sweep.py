@@ -1,0 +1,58 @@
+"""The sweep report's figure: key metrics over the checkpoint epochs, one line per configuration (the mean
+over its seeds) with the 95 % Student-t interval of the mean over seeds as a band, read from the long-form
+statistics (:func:`vaediag.replicates.seed_statistics`), not re-estimated by seaborn."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from .. import columns as C
+from ..replicates import CI_HIGH, CI_LOW, MEAN, METRIC, N
+from .output import MAX_WIDTH_IN, MIN_FONT_PT, TITLE_PT
+
+FIG_SWEEP = "sweep_metrics"
+PANEL_HEIGHT_IN = 2.6
+
+
+def sweep_metrics_figure(summary: pd.DataFrame, metrics: Sequence[str], group_column: str = "group") -> Figure:
+    """One panel per metric of ``metrics`` present in ``summary`` (long form), one colour per configuration;
+    band: ci_low–ci_high (absent where a configuration has one seed)."""
+    import seaborn as sns
+
+    metrics = [m for m in metrics if (summary[METRIC] == m).any() and summary.loc[summary[METRIC] == m, MEAN].notna().any()]
+    ncol = min(3, max(len(metrics), 1))
+    nrow = max(-(-len(metrics) // ncol), 1)
+    groups = list(dict.fromkeys(summary[group_column]))
+    fig = Figure(figsize=(MAX_WIDTH_IN, PANEL_HEIGHT_IN * nrow + 0.9 + 0.2 * len(groups)))
+    axes = fig.subplots(nrow, ncol, squeeze=False)
+    colours = sns.color_palette("tab10", 10)
+    for ax, metric in zip(axes.flat, metrics):
+        rows = summary[summary[METRIC] == metric]
+        for i, group in enumerate(groups):
+            s = rows[rows[group_column] == group].sort_values(C.EPOCH)
+            if s.empty:
+                continue
+            x = s[C.EPOCH].to_numpy(float)
+            n = int(s[N].max())
+            ax.plot(x, s[MEAN].to_numpy(float), "o-", ms=3, color=colours[i % 10], label=f"{group} (n = {n})")
+            low, high = s[CI_LOW].to_numpy(float), s[CI_HIGH].to_numpy(float)
+            if np.isfinite(low).any():
+                ax.fill_between(x, low, high, color=colours[i % 10], alpha=0.2, lw=0)
+        ax.set_title(metric, fontsize=TITLE_PT)
+        ax.set_xlabel("epoch", fontsize=MIN_FONT_PT + 1)
+        ax.tick_params(labelsize=MIN_FONT_PT)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(metrics):]:
+        ax.set_axis_off()
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 2) or 1, fontsize=MIN_FONT_PT + 1,
+               frameon=False, title="line: mean over seeds; band: 95 % CI of the mean over seeds (Student t)",
+               title_fontsize=MIN_FONT_PT + 1)
+    height = fig.get_figheight()
+    fig.subplots_adjust(left=0.07, right=0.98, top=1 - 0.35 / height,
+                        bottom=(0.6 + 0.2 * -(-len(labels) // 2)) / height + 0.02, wspace=0.28, hspace=0.55)
+    return fig

@@ -1,0 +1,92 @@
+"""The sweep report: ``SWEEP_DIR/report.html`` (self-contained) and ``report.md``, plus ``summary.csv``.
+
+Data first (:mod:`.sweep_content`: per configuration the Q1–Q3 trajectories as mean ± 95 % CI over seeds,
+missing digits and verdicts per seed; the comparisons across configurations), then the Jinja2 templates
+``sweep.html.j2`` / ``sweep.md.j2`` through the run report's environment (autoescape, the same CSS). The
+statistics are :func:`vaediag.replicates.seed_statistics` of :func:`vaediag.compare.compare_runs`, written
+as summary.csv; every number the findings quote is one of its cells or a derived interval that says how it
+was computed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import quote
+
+from markupsafe import Markup
+
+from vaediag import atomic, replicates as R
+from vaediag.compare import compare_runs
+from vaediag.errors import RunDirError
+from vaediag.rundir import Run
+
+from .render import Figure, embedded_figure, environment, flatten
+from .sweep_content import SECTION_TITLES, SWEEP_METRICS, comparisons, config_sections
+
+FIGURE_CAPTION = ("The key metrics over the checkpoint epochs, one colour per configuration: the line is the mean "
+                  "over its seeds, the band the 95 % Student-t interval of that mean (none for a single seed).")
+
+
+def _metrics_present(run_dirs: list[Path]) -> list[str]:
+    present = set()
+    for d in run_dirs:
+        present.update(Run(d).checkpoint_metrics.columns)
+    return [m for m in SWEEP_METRICS if m in present or m == R.LOSS_GAP]
+
+
+def _runs_table(sweep_info: dict) -> tuple[list[str], list[list[str]]]:
+    """sweep_info["runs"] (a list of dicts, or name -> dict) as a header and rows of text."""
+    runs = sweep_info.get("runs") or []
+    if isinstance(runs, dict):
+        runs = [{"run": name, **(v if isinstance(v, dict) else {"status": v})} for name, v in runs.items()]
+    rows = [dict(flatten(r)) for r in runs if isinstance(r, dict)]
+    header = list(dict.fromkeys(k for r in rows for k in r))
+    return header, [[r.get(k, "") for k in header] for r in rows]
+
+
+def build_sweep_report(run_dirs, *, html_path, md_path, summary_path, figures_dir,
+                       sweep_info: dict) -> tuple[Path, Path]:
+    """Write summary.csv (long-form statistics over seeds), the figure, report.html and report.md of a sweep
+    whose finished runs are ``run_dirs``; ``sweep_info`` holds the grid, statuses and timings (sweep.json).
+    Returns (html_path, md_path). Raises :class:`RunDirError` (one line) when no run is given or one is not
+    evaluated."""
+    from vaediag.plots.output import save_png
+    from vaediag.plots.sweep import FIG_SWEEP, sweep_metrics_figure
+
+    run_dirs = [Path(d) for d in run_dirs]
+    if not run_dirs:
+        raise RunDirError("the sweep report needs at least one finished, evaluated run")
+    html_path, md_path, summary_path = Path(html_path), Path(md_path), Path(summary_path)
+    figures_dir = Path(figures_dir)
+    df = R.with_derived(compare_runs(run_dirs, metrics=[m for m in _metrics_present(run_dirs) if m != R.LOSS_GAP]))
+    metrics = [m for m in SWEEP_METRICS if m in df.columns]
+    summary = R.seed_statistics(df, metrics)
+    R.write_summary(summary, summary_path)
+    figure = save_png(sweep_metrics_figure(summary, metrics), figures_dir / f"{FIG_SWEEP}.png")
+    html_dir, md_dir = html_path.parent.resolve(), md_path.parent.resolve()
+
+    def link(base: Path):
+        def to(run_dir) -> str | None:
+            target = Run(run_dir).report_html_path.resolve()
+            return Markup(quote(Path(os.path.relpath(target, base)).as_posix())) if target.is_file() else None
+        return to
+
+    header, rows = _runs_table(sweep_info)
+    grid = flatten(sweep_info.get("grid") or {})
+    other = flatten({k: v for k, v in sweep_info.items() if k not in ("grid", "runs")})
+    common = dict(titles=SECTION_TITLES, comparisons=comparisons(df, summary), grid=grid, other=other,
+                  runs_header=header, runs_rows=rows, n_runs=len(run_dirs), summary_name=summary_path.name,
+                  summary_columns=[(k, R.SUMMARY_COLUMN_DOCS.get(k, "")) for k in R.SUMMARY_COLUMNS])
+    embedded = embedded_figure(FIG_SWEEP, figure)
+    html = environment().get_template("sweep.html.j2").render(
+        configs=config_sections(df, summary, link(html_dir)),
+        figure=Figure(FIG_SWEEP, embedded.src, FIGURE_CAPTION, embedded.width, embedded.height), **common)
+    fig_link = Markup(quote(Path(os.path.relpath(figure.resolve(), md_dir)).as_posix()))
+    markdown = environment(markdown=True).get_template("sweep.md.j2").render(
+        configs=config_sections(df, summary, link(md_dir)), figure=Figure(FIG_SWEEP, fig_link, FIGURE_CAPTION),
+        **common)
+
+    atomic.write_text(html_path, html)
+    atomic.write_text(md_path, markdown)
+    return html_path, md_path
