@@ -251,8 +251,28 @@ def test_latent_scatter_for_other_latent_sizes(tmp_path, latent_dim):
     points = ax.collections[0].get_offsets()
     if latent_dim == 1:
         assert ax.get_ylabel() == "(1-D codes)" and np.all(points[:, 1] == 0)
-    else:
-        assert "dims 0, 1 of 3" in fig.texts[0].get_text()
+    else:  # more than 2 dimensions: the PCA projection of the codes, no grid windows
+        assert (ax.get_xlabel(), ax.get_ylabel()) == ("PC1 of μ", "PC2 of μ")
+        assert "first two principal components" in fig.texts[0].get_text() and not ax.patches
+
+
+def test_latent_dim_8_shows_pc1_pc2_of_mu_and_prior_sheets_instead_of_grids(tmp_path):
+    from sklearn.decomposition import PCA
+
+    run = Run(make_fake_run(tmp_path / "run", epochs=(2, 4), latent_dim=8, n_test=60))
+    fig = latent.latent_all_figure(run)
+    for ax, epoch in zip(fig.axes, run.epochs):
+        mu = np.asarray(run.artifacts(epoch)["test_mu"], dtype=float)
+        expected = PCA(n_components=2).fit(mu)
+        points = np.asarray(ax.collections[0].get_offsets())  # drawn in a shuffled order: compare as sets
+        got = PCA(n_components=2).fit(points)  # the projection keeps the variance of the first two components
+        assert got.explained_variance_ == pytest.approx(expected.explained_variance_, rel=1e-6)
+        assert np.var(points, axis=0, ddof=1).sum() == pytest.approx(expected.explained_variance_.sum(), rel=1e-6)
+        assert not ax.patches and "in linear grid" not in ax.get_title()
+    assert fig.axes[0].get_xlabel() == "PC1 of μ" and "8-D" in fig.texts[0].get_text()
+    names = set(plots.make_figures(run))
+    assert {plots.prior_name(e) for e in run.epochs} <= names
+    assert not {plots.grid_name(e, k) for e in run.epochs for k in plots.GRID_KINDS} & names
 
 
 # ------------------------------------------------------------------------------------------------ grids

@@ -15,7 +15,7 @@ scatter per checkpoint of earlier versions):
 ``grid_quantile_epoch_XXX``     the n x n decoded Gaussian-quantile grid at checkpoint XXX
 ``recon_epoch_XXX``             test digits, two of each class, beside their reconstructions
                                 decode(mu(x)) at checkpoint XXX (artifact ``recon_pairs``)
-``latent_all``                  test-set posterior means (dims 0, 1) of every checkpoint, one
+``latent_all``                  test-set posterior means (dims 0, 1; for z > 2 PC1/PC2 of μ) of every checkpoint, one
                                 panel per checkpoint in one row with shared axes, one colour per
                                 digit (tab10); the linear grid window [-s, s]^2 (solid) and the
                                 quantile window (dashed) drawn as squares             (latent.py)
@@ -92,7 +92,7 @@ def make_figures(run: Run, *, loss_mark_epoch: int | None = None) -> dict[str, P
     for epoch in run.epochs:
         if grids.has_array(run, epoch, grids.PRIOR_SHEET):
             drawings[prior_name(epoch)] = partial(grids.prior_sheet_page, run, epoch)
-        for kind in GRID_KINDS:
+        for kind in GRID_KINDS if grids.shows_grids(run) else ():  # z > 2: the prior sheet stands for them
             drawings[grid_name(epoch, kind)] = partial(grids.grid_page, run, epoch, kind)
         if grids.has_array(run, epoch, grids.RECON_PAIRS):
             drawings[recon_name(epoch)] = partial(grids.recon_pairs_page, run, epoch)

@@ -100,6 +100,12 @@ def grid_title(run: Run, epoch: int, kind: str) -> str:
             + _entropy_text(run, ENTROPY_PREFIX[kind] + C.ENTROPY_NORM, epoch))
 
 
+def shows_grids(run: Run) -> bool:
+    """Whether the decoded grids say something about the run: they vary only latent dims 0 and 1, so a run with
+    more than 2 latent dimensions is shown by its sheet of prior samples instead (no grid pages)."""
+    return run.latent_dim <= 2
+
+
 def grid_page(run: Run, epoch: int, kind: str) -> Image.Image:
     """The ``kind`` grid at ``epoch`` as a page."""
     return tile_page(grid_images(run, epoch, kind), grid_title(run, epoch, kind))

@@ -1,5 +1,7 @@
 """The latent scatters: test-set posterior means (dims 0, 1) coloured by digit, with both grid windows, one
-panel per checkpoint in one row (small multiples).
+panel per checkpoint in one row (small multiples). A latent space of more than 2 dimensions is shown as its
+2-D PCA projection instead (:func:`projected_codes`: PC1 / PC2 of the test codes μ of each checkpoint, sklearn
+``PCA``), without the grid windows, which live in dims 0, 1.
 
 Every panel shares the same axis limits (:func:`latent_limits`), so epoch 5 and epoch 100 compare at a glance.
 """
@@ -43,6 +45,27 @@ def codes_2d(mu: np.ndarray) -> np.ndarray:
     return np.column_stack([mu[:, 0], np.zeros(len(mu))])
 
 
+def is_projected(run: Run) -> bool:
+    """Whether the run's codes are shown as a PCA projection (latent dimension above 2)."""
+    return run.latent_dim > 2
+
+
+def projected_codes(run: Run, epoch: int) -> np.ndarray:
+    """The two plotting coordinates of ``epoch``'s test codes: dims 0, 1 (:func:`codes_2d`) for up to 2 latent
+    dimensions, else the first two principal components of the codes μ of that checkpoint (sklearn ``PCA``
+    fitted on them, deterministic ``svd_solver="full"``)."""
+    mu = np.asarray(run.artifacts(epoch)["test_mu"], dtype=np.float64)
+    mu = mu.reshape(len(mu), -1)
+    if not is_projected(run) or mu.shape[1] <= 2 or len(mu) < 2:
+        return codes_2d(mu)
+    from sklearn.decomposition import PCA
+
+    finite = np.all(np.isfinite(mu), axis=1)
+    out = np.full((len(mu), 2), np.nan)
+    out[finite] = PCA(n_components=2, svd_solver="full").fit_transform(mu[finite])
+    return out
+
+
 def grid_spans(run: Run, epoch: int) -> tuple[float, float]:
     """Grid half-widths at ``epoch`` in ``GRID_KINDS`` order (linear, quantile): the artifact's values, else
     the metrics row's."""
@@ -57,13 +80,13 @@ def latent_limits(run: Run) -> Limits:
     epochs' codes pooled, widened to show both grid windows, plus ``LIMIT_MARGIN`` on each side.
 
     Reads every epoch's artifacts, so a missing one fails here, before any figure is written."""
-    points = np.concatenate([codes_2d(run.artifacts(e)["test_mu"]) for e in run.epochs])
+    points = np.concatenate([projected_codes(run, e) for e in run.epochs])
     points = points[np.all(np.isfinite(points), axis=1)]
     if len(points) == 0:
         points = np.zeros((1, 2))
     lo = np.quantile(points, LIMIT_QUANTILES[0], axis=0)
     hi = np.quantile(points, LIMIT_QUANTILES[1], axis=0)
-    windows = [s for e in run.epochs for s in grid_spans(run, e) if np.isfinite(s)]
+    windows = [] if is_projected(run) else [s for e in run.epochs for s in grid_spans(run, e) if np.isfinite(s)]
     if windows:
         widest = max(windows)
         lo, hi = np.minimum(lo, -widest), np.maximum(hi, widest)
@@ -84,19 +107,19 @@ def draw_codes(ax: Axes, run: Run, epoch: int, limits: Limits) -> None:
     on top), both grid windows as squares, the shared limits, a title naming the epoch and the share of codes
     inside the linear grid."""
     arrays = run.artifacts(epoch)
-    points = codes_2d(arrays["test_mu"])
+    points = projected_codes(run, epoch)
     digits = np.asarray(arrays["test_labels"]).astype(int) % C.N_CLASSES
     order = np.random.default_rng(0).permutation(len(points))
     colours = np.asarray(digit_colours())[digits[order]]
     ax.scatter(points[order, 0], points[order, 1], c=colours, s=POINT_SIZE, linewidths=0, alpha=0.7)
     for kind, half in zip(GRID_KINDS, grid_spans(run, epoch)):
-        if np.isfinite(half):
+        if np.isfinite(half) and not is_projected(run):
             ax.add_patch(Rectangle((-half, -half), 2 * half, 2 * half, fill=False, **WINDOW_STYLES[kind]))
     ax.set_xlim(*limits[0])
     ax.set_ylim(*limits[1])
     ax.set_aspect("equal", adjustable="box")
     ax.tick_params(labelsize=MIN_FONT_PT + 1)
-    inside = run.value(C.GRID_INSIDE, epoch)
+    inside = np.nan if is_projected(run) else run.value(C.GRID_INSIDE, epoch)
     title = f"epoch {epoch}" + (f"\n{100 * inside:.1f} % in linear grid" if np.isfinite(inside) else "")
     ax.set_title(title, fontsize=TITLE_PT - 1)
 
@@ -107,7 +130,7 @@ def legend_handles(run: Run) -> tuple[list, list[str]]:
                      for colour in digit_colours()]
     labels = [str(d) for d in range(C.N_CLASSES)]
     for kind, half in zip(GRID_KINDS, grid_spans(run, run.last)):
-        if np.isfinite(half):
+        if np.isfinite(half) and not is_projected(run):
             handles.append(Rectangle((0, 0), 1, 1, fill=False, **WINDOW_STYLES[kind]))
             labels.append(f"{kind} grid [-{half:.3g}, {half:.3g}]²")
     return handles, labels
@@ -150,16 +173,20 @@ def latent_all_figure(run: Run, limits: Limits | None = None) -> Figure:
                           sharex=first, sharey=first)
         draw_codes(ax, run, epoch, limits)
         first = first or ax
+        projected = is_projected(run)
         if c == 0:
-            ax.set_ylabel("μ₁" if dims >= 2 else "(1-D codes)", fontsize=TITLE_PT)
+            ax.set_ylabel("PC2 of μ" if projected else "μ₁" if dims >= 2 else "(1-D codes)", fontsize=TITLE_PT)
         else:
             ax.tick_params(labelleft=False)
-        ax.set_xlabel("μ₀", fontsize=TITLE_PT, labelpad=1)
+        ax.set_xlabel("PC1 of μ" if projected else "μ₀", fontsize=TITLE_PT, labelpad=1)
     handles, labels = legend_handles(run)
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=MIN_FONT_PT + 1, frameon=False,
                title="digit (colour) and grid windows", title_fontsize=MIN_FONT_PT + 1, handletextpad=0.3,
                columnspacing=0.9, bbox_to_anchor=(0.5, 0.0))
-    shown = f"test codes (posterior means, dims 0, 1 of {dims})" if dims > 2 else "test codes (posterior means)"
-    fig.text(0.5, 1 - 0.08 / height, f"{shown} at each checkpoint, same axes", ha="center", va="top",
-             fontsize=TITLE_PT)
+    if is_projected(run):
+        shown = (f"test codes μ ({dims}-D) projected on their first two principal components (PCA per checkpoint) "
+                 "at each checkpoint")
+    else:
+        shown = "test codes (posterior means) at each checkpoint"
+    fig.text(0.5, 1 - 0.08 / height, f"{shown}, same axes", ha="center", va="top", fontsize=TITLE_PT)
     return fig

@@ -22,7 +22,7 @@ from vaediag import columns as C
 from vaediag import replicates as R
 from vaediag.compare import BETA, GROUP, GROUP_KEYS, LATENT_DIM, MODEL, RUN_DIR, SEED
 from vaediag.rundir import Run
-from vaediag.stats import ABOVE, BELOW, INCONCLUSIVE, REFUTED, SUPPORTED, decide
+from vaediag.stats import ABOVE, BELOW, INCONCLUSIVE, decide
 
 from .findings import Tag, const_tag, count_tag, digit_tag, epoch_tag
 from .formats import format_number
