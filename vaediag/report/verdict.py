@@ -22,6 +22,7 @@ from .rules import (
     GRID_ENTROPY_GAP,
     IMBALANCE_FACTOR,
     INSIDE_MIN,
+    LIST_VALUES_UP_TO,
     MISSING_SHARE,
     POSTERIOR_KL_DIM_MIN,
     VERDICT_HEALTHY,
@@ -173,6 +174,8 @@ def _digit_listing(quotes: Quotes, column: str, epoch: int, digits: tuple[int, .
 def _share_listing(quotes: Quotes, epoch: int, digits: tuple[int, ...], with_data: bool = False) -> list[Part]:
     """"digit 3: 1.7 % [1.4 %, 1.9 %] vs 10.1 % in the test set": prior shares with their Wilson intervals."""
     bounds = prior_share_ci(quotes.run, epoch)
+    if len(digits) > LIST_VALUES_UP_TO:
+        return listing(list(digits), "digit", digit_tag, lambda d: None, percent(MISSING_SHARE))
     parts: list[Part] = []
     for i, d in enumerate(digits):
         share = quotes.class_value(C.CLASS_PRIOR_SHARE, epoch, d)
