@@ -36,8 +36,9 @@ from .replication import checks_table
 from .rules import CI_TEXT, COLLAPSE_ENTROPY, IMBALANCE_FACTOR, INSIDE_MIN, MISSING_SHARE, POSTERIOR_KL_DIM_MIN, rules
 from .verdict import ENTROPY_ANSWER_HEADER, ENTROPY_CI_HEADER, ENTROPY_MARGIN_HEADER, INSIDE_HEADER, verdict_table
 
+HISTORY_TABLE_COLUMNS = list(dict.fromkeys(C.HISTORY_COLUMNS + [C.TRAIN_EVAL_LOSS, C.TRAIN_EVAL_RECON, C.TRAIN_EVAL_KL]))
 TABLE_GROUPS = (  # per-epoch table split into readable groups; columns not listed land in "Other"
-    (f"Training loss ({HISTORY_FILE}, nats/sample)", [c for c in C.HISTORY_COLUMNS if c != C.EPOCH]),
+    (f"Training loss ({HISTORY_FILE}, nats/sample)", [c for c in HISTORY_TABLE_COLUMNS if c != C.EPOCH]),
     ("Latent separation", [C.SILHOUETTE, C.KNN_ACCURACY, C.KNN_ACCURACY + C.CI_LOW, C.KNN_ACCURACY + C.CI_HIGH,
                            C.DAVIES_BOULDIN, C.CALINSKI_HARABASZ, C.MOST_MIXED_PAIR, C.MOST_MIXED_PAIR_RATE]),
     ("Latent usage", [C.ACTIVE_UNITS, C.TOTAL_CORRELATION, C.AGGPOST_MEAN_NORM, C.AGGPOST_VAR_MEAN,
@@ -81,12 +82,13 @@ CHECK_HEADER_DOCS = {
     "estimate": "the measured value (a slope in nats/epoch for the trends)",
     CI_TEXT: "the interval the answer is decided on",
     "side": "the rule's side of the threshold",
+    "threshold": "the rule's threshold (0 for a trend: is the slope above 0?)",
     "margin": "estimate − threshold",
     "answer": "supported (interval wholly on the side), refuted (wholly on the other), inconclusive (straddles)",
     "interval": "how the interval was obtained",
 }
 README_COLUMN_TABLES = (  # the README's column tables: file -> its columns, in order
-    (HISTORY_FILE, C.HISTORY_COLUMNS),
+    (HISTORY_FILE, HISTORY_TABLE_COLUMNS),
     (METRICS_FILE, [C.EPOCH, C.SOURCE] + [c for _, cols in TABLE_GROUPS[1:] for c in (cols or [C.KL_PER_DIM_PREFIX])]),
     (PER_CLASS_FILE, [C.SOURCE, C.EPOCH, C.DIGIT, C.CLASS_SILHOUETTE, C.CLASS_KNN_RECALL]
      + [c + suffix for c in (C.CLASS_PRIOR_SHARE, C.CLASS_GRID_SHARE, C.CLASS_QGRID_SHARE)

@@ -263,8 +263,9 @@ def _grid_sentence(quotes: Quotes, epoch: int, verdict: Verdict) -> Sentence:
     else:
         parts = ["The grid's class entropy is more than ", const_tag(f"{GRID_ENTROPY_GAP:.2f}"),
                  " below that of prior samples, which draw every digit"]
-    which = "of those digits' own test codes" if verdict.inside_per_digit else "of all test codes (per-digit " \
-            "shares unavailable)"
+    own = "that digit's" if len(verdict.grid_missing) == 1 else "those digits'"
+    which = f"of {own} own test codes" if verdict.inside_per_digit else "of all test codes (per-digit shares " \
+            "unavailable)"
     parts += [f". Share {which} inside the window, against ", const_tag(percent(INSIDE_MIN)), ": "]
     parts += _inside_listing(quotes, epoch, verdict)
     if verdict.kind == VERDICT_WINDOW:
