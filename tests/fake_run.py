@@ -20,6 +20,18 @@ Scenarios shape the generation numbers at the *last* checkpoint (earlier ones st
     "window"    prior samples are fine, the grid misses digits 0 and 1 and holds only ~55 % of the codes
     "posterior" posterior collapse: every code sits at the origin, no active unit, KL ~1e-4 nats per latent
                 dimension; prior and grid samples all show digit 1 (what a decoder that ignores z draws)
+    "imbalance" prior samples draw every digit, but digit 8 about three times as often as the data and
+                digits 3 and 5 about a sixth as often (the shares of the real default study at epoch 30): low
+                entropy, no digit missing
+
+The interval columns of issue 8 are written consistently with the fabricated counts: prior shares are counts
+of ``PRIOR_SAMPLES`` multinomial draws, with Wilson intervals (``vaediag.stats``) over them; the grids' shares
+get Wilson intervals over their grid points; the prior entropy and the kNN accuracy get bootstrap intervals
+over the fabricated labels / correct-incorrect indicators; each digit's inside shares are set so that their
+mean (equal digit counts) is the overall inside fraction; history.csv has ``train_eval_*`` (the eval-mode
+train ELBO, about a nat below the test loss, and falling when ``overfit`` makes the test loss rise);
+metrics.csv has both IWAE bounds. ``legacy=True`` writes a run as evaluated before issue 8: none of these
+columns, and the chi-square p-value columns it had then.
 """
 
 from __future__ import annotations
@@ -30,9 +42,14 @@ import numpy as np
 import pandas as pd
 
 from vaediag import columns as C
+from vaediag import stats
 from vaediag.rundir import PER_CLASS_COLUMNS, Evaluation, Run
 
-SCENARIOS = ("healthy", "collapse", "window", "posterior")
+SCENARIOS = ("healthy", "collapse", "window", "posterior", "imbalance")
+PRIOR_SAMPLES = 1000  # the evaluation setting "samples" of a fabricated run
+# prior shares of the real default study (MLP, z = 2, seed 0) at epoch 30: every digit drawn, entropy 0.878
+IMBALANCE_SHARE = np.array([0.0767, 0.1211, 0.0884, 0.0165, 0.1079, 0.0180, 0.0777, 0.0725, 0.3282, 0.0930])
+LEGACY_CHI2 = "chi2_pvalue"  # the column suffix runs evaluated before issue 8 still hold
 POSTERIOR_DIGIT = 1  # the one digit a posterior-collapsed decoder draws
 DATA_SHARE = np.array([980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]) / 10000.0  # MNIST test labels
 MOST_MIXED = (4, 9)
@@ -49,7 +66,17 @@ def _shares(rng: np.random.Generator, missing: tuple[int, ...] = ()) -> np.ndarr
     return s / s.sum()
 
 
-def _hist_metrics(prefix: str, shares: np.ndarray, confidence: float, score: float) -> dict:
+def _prior_labels(rng: np.random.Generator, shares: np.ndarray) -> np.ndarray:
+    """PRIOR_SAMPLES classifier labels drawn with probabilities ``shares`` (their histogram is the share)."""
+    counts = rng.multinomial(PRIOR_SAMPLES, shares)
+    return rng.permutation(np.repeat(np.arange(10), counts)).astype(np.int64)
+
+
+def _labels_entropy_norm(labels: np.ndarray) -> float:
+    return _entropy_norm(np.bincount(labels, minlength=10) / len(labels))
+
+
+def _hist_metrics(prefix: str, shares: np.ndarray, confidence: float, score: float, legacy: bool = False) -> dict:
     with np.errstate(divide="ignore", invalid="ignore"):
         kl = float(np.nansum(np.where(shares > 0, shares * np.log(shares / DATA_SHARE), 0.0)))
     return {
@@ -57,10 +84,16 @@ def _hist_metrics(prefix: str, shares: np.ndarray, confidence: float, score: flo
         prefix + C.ENTROPY_NORM: _entropy_norm(shares),
         prefix + C.MODES_COVERED: int((shares >= 0.01).sum()),
         prefix + C.KL_FROM_DATA: kl,
-        prefix + C.CHI2_PVALUE: 0.5 if kl < 0.01 else 1e-6,
+        **({prefix + LEGACY_CHI2: 0.0} if legacy else {}),
         prefix + C.CONFIDENCE: confidence,
         prefix + C.CLASSIFIER_SCORE: score,
     }
+
+
+def _with_ci(column: str, shares: np.ndarray, n: int) -> dict:
+    """``column``, ``column_ci_low``, ``column_ci_high``: per-digit shares with Wilson intervals over n."""
+    low, high = stats.wilson_interval(np.round(shares * n), np.full(10, float(n)))
+    return {column: shares, column + C.CI_LOW: low, column + C.CI_HIGH: high}
 
 
 def _digit_image(digit: int, rng: np.random.Generator) -> np.ndarray:
@@ -87,13 +120,15 @@ def make_fake_run(
     overfit: bool = False,
     write_artifacts: bool = True,
     sheets: bool = True,
+    legacy: bool = False,
 ) -> Path:
     """Write a complete evaluated run into ``run_dir`` (created) and return it as a Path.
 
     ``seed`` is the training seed recorded in config.json and also varies every fabricated number a little,
     so runs that differ only by seed look like real repeats. ``overfit=True`` makes the test loss rise
     after epoch 30 while the train loss keeps falling. ``history_epochs`` (default ``max(epochs)``) sets
-    how many epochs history.csv holds.
+    how many epochs history.csv holds. ``legacy=True``: a run evaluated before issue 8 (no interval, inside-share,
+    train_eval or IWAE-train columns; chi-square p-values present).
     """
     if scenario not in SCENARIOS:
         raise ValueError(f"scenario must be one of {SCENARIOS}, got {scenario!r}")
@@ -118,11 +153,17 @@ def make_fake_run(
     noise = rng.normal(0, 0.05, n_hist)
     train_loss = 140 + 60 / e + noise
     test_loss = 142 + 55 / e + noise + (np.maximum(e - 30, 0) * 0.2 if overfit else 0.0)
+    train_eval = 141 + 55 / e + rng.normal(0, 0.05, n_hist) - (np.maximum(e - 30, 0) * 0.02 if overfit else 0.0)
+    hist_columns = list(C.HISTORY_COLUMNS) + [c for c in (C.TRAIN_EVAL_LOSS, C.TRAIN_EVAL_RECON, C.TRAIN_EVAL_KL)
+                                              if c not in C.HISTORY_COLUMNS and not legacy]
+    if legacy:
+        hist_columns = [c for c in hist_columns if c not in (C.TRAIN_EVAL_LOSS, C.TRAIN_EVAL_RECON, C.TRAIN_EVAL_KL)]
     hist = pd.DataFrame({
         C.EPOCH: e.astype(int), C.TRAIN_LOSS: train_loss, C.TRAIN_RECON: train_loss - 6, C.TRAIN_KL: 6 + 0 * e,
         C.TEST_LOSS: test_loss, C.TEST_RECON: test_loss - 6.2, C.TEST_KL: 6.2 + 0 * e,
         C.EPOCH_SECONDS: 1.5 + 0 * e,
-    }, columns=C.HISTORY_COLUMNS).set_index(C.EPOCH)
+        C.TRAIN_EVAL_LOSS: train_eval, C.TRAIN_EVAL_RECON: train_eval - 6.1, C.TRAIN_EVAL_KL: 6.1 + 0 * e,
+    }, columns=hist_columns).set_index(C.EPOCH)
     owner.write_history(hist)
 
     span, qspan = 1.0, 1.6448536269514722
@@ -151,9 +192,19 @@ def make_fake_run(
         prior_missing = {"collapse": (2, 3), "posterior": one_digit}.get(scenario, ()) if is_last else ()
         grid_missing = {"collapse": (2, 3), "window": (0, 1), "posterior": one_digit}.get(scenario, ())
         grid_missing = grid_missing if is_last else ()
-        prior_s, grid_s, qgrid_s = _shares(rng, prior_missing), _shares(rng, grid_missing), _shares(rng, prior_missing)
+        prior_p = IMBALANCE_SHARE if (scenario == "imbalance" and is_last) else _shares(rng, prior_missing)
+        prior_labels = _prior_labels(rng, prior_p)
+        prior_s = np.bincount(prior_labels, minlength=10) / PRIOR_SAMPLES
+        grid_s, qgrid_s = _shares(rng, grid_missing), _shares(rng, prior_missing)
+        inside_share = np.full(10, inside)
+        if scenario == "window" and is_last:
+            inside_share[list(grid_missing)] = 0.05  # the missing digits' codes lie outside the window
+            others = [d for d in range(10) if d not in grid_missing]
+            inside_share[others] = (10 * inside - 0.05 * len(grid_missing)) / len(others)
+        qinside_share = np.full(10, qinside)
         sil = 0.10 + 0.25 * progress + rng.normal(0, 0.005)
-        knn = 0.80 + 0.15 * progress + rng.normal(0, 0.002)
+        knn = round((0.80 + 0.15 * progress + rng.normal(0, 0.002)) * n_test) / n_test
+        correct = np.r_[np.ones(round(knn * n_test)), np.zeros(n_test - round(knn * n_test))]
         rates = rng.uniform(0.0, 0.03, 45)
         a_idx, b_idx = np.triu_indices(10, 1)
         top = int(np.flatnonzero((a_idx == MOST_MIXED[0]) & (b_idx == MOST_MIXED[1]))[0])
@@ -170,9 +221,9 @@ def make_fake_run(
             C.AGGPOST_VAR_MEAN: 0.9, C.AGGPOST_KL_PRIOR: 0.04,
             **{f"{C.KL_PER_DIM_PREFIX}{d}": 1e-4 * (1 + d) if collapsed else 3.0 / latent_dim
                for d in range(latent_dim)},
-            **_hist_metrics(C.PRIOR, prior_s, 0.80 + 0.1 * progress, 6 + 2 * progress),
-            **_hist_metrics(C.GRID, grid_s, 0.85, 7.0),
-            **_hist_metrics(C.QGRID, qgrid_s, 0.84, 6.9),
+            **_hist_metrics(C.PRIOR, prior_s, 0.80 + 0.1 * progress, 6 + 2 * progress, legacy),
+            **_hist_metrics(C.GRID, grid_s, 0.85, 7.0, legacy),
+            **_hist_metrics(C.QGRID, qgrid_s, 0.84, 6.9, legacy),
             C.GRID_SPAN: span, C.GRID_INSIDE: inside, C.QGRID_SPAN: qspan, C.QGRID_INSIDE: qinside,
             C.FRECHET: 40.0 - 25 * progress + rng.normal(0, 0.1), C.PRECISION: 0.6 + 0.2 * progress,
             C.RECALL: 0.5 + 0.2 * progress - (0.2 if prior_missing else 0), C.DENSITY: 0.8,
@@ -180,11 +231,27 @@ def make_fake_run(
             C.EVAL_LOSS: row.get(C.TEST_LOSS, 150.0), C.EVAL_RECON: row.get(C.TEST_RECON, 144.0),
             C.EVAL_KL: 6.2, C.RECON_ACCURACY: 0.85 + 0.1 * progress, C.IWAE_NLL: np.nan,
         })
+        if not legacy:
+            seed_ci = dict(seed=0)
+            row.update({
+                C.PRIOR + C.ENTROPY_NORM + C.CI_LOW: 0.0, C.PRIOR + C.ENTROPY_NORM + C.CI_HIGH: 0.0,
+                C.KNN_ACCURACY + C.CI_LOW: 0.0, C.KNN_ACCURACY + C.CI_HIGH: 0.0,
+                C.IWAE_NLL: row[C.EVAL_LOSS] - 4.0, C.IWAE_TRAIN_NLL: row[C.EVAL_LOSS] - 5.0,
+            })
+            (row[C.PRIOR + C.ENTROPY_NORM + C.CI_LOW], row[C.PRIOR + C.ENTROPY_NORM + C.CI_HIGH]) = \
+                stats.bootstrap_interval(_labels_entropy_norm, prior_labels, **seed_ci)
+            (row[C.KNN_ACCURACY + C.CI_LOW], row[C.KNN_ACCURACY + C.CI_HIGH]) = \
+                stats.bootstrap_interval(np.mean, correct, **seed_ci)
         rows.append(row)
+        columns = {**_with_ci(C.CLASS_PRIOR_SHARE, prior_s, PRIOR_SAMPLES), **_with_ci(C.CLASS_GRID_SHARE, grid_s, grid ** 2),
+                   **_with_ci(C.CLASS_QGRID_SHARE, qgrid_s, grid ** 2), C.CLASS_GRID_INSIDE: inside_share,
+                   C.CLASS_QGRID_INSIDE: qinside_share}
+        if legacy:
+            columns = {c: columns[c] for c in (C.CLASS_PRIOR_SHARE, C.CLASS_GRID_SHARE, C.CLASS_QGRID_SHARE)}
         for d in range(10):
-            per_class.append({C.SOURCE: C.SOURCE_MODEL, C.EPOCH: ep, C.DIGIT: d, C.CLASS_SILHOUETTE: sil + 0.01 * d, C.CLASS_KNN_RECALL: knn,
-                              C.CLASS_PRIOR_SHARE: prior_s[d], C.CLASS_GRID_SHARE: grid_s[d],
-                              C.CLASS_QGRID_SHARE: qgrid_s[d], C.CLASS_DATA_SHARE: DATA_SHARE[d]})
+            per_class.append({C.SOURCE: C.SOURCE_MODEL, C.EPOCH: ep, C.DIGIT: d, C.CLASS_SILHOUETTE: sil + 0.01 * d,
+                              C.CLASS_KNN_RECALL: knn, **{c: float(v[d]) for c, v in columns.items()},
+                              C.CLASS_DATA_SHARE: DATA_SHARE[d]})
         for a, b, r in zip(a_idx, b_idx, rates):
             pairs.append({C.EPOCH: ep, C.DIGIT_A: int(a), C.DIGIT_B: int(b), C.CONFUSION_RATE: r})
 
@@ -197,7 +264,7 @@ def make_fake_run(
                 grid_linear=np.stack([_digit_image(int(d), rng) for d in grid_digits]),
                 grid_quantile=np.stack([_digit_image(int(d), rng) for d in np.roll(grid_digits, 3)]),
                 grid_span=np.float64(span), qgrid_span=np.float64(qspan),
-                prior_labels=rng.choice(prior_digits, 1000).astype(np.int64),
+                prior_labels=prior_labels,
             )
             if sheets:
                 shown = np.array([np.flatnonzero(labels == d)[k] for k in range(2) for d in range(10)])
@@ -207,7 +274,7 @@ def make_fake_run(
                     prior_sheet=np.stack([_digit_image(int(d), rng) for d in rng.choice(prior_digits, 100)]),
                     recon_pairs=np.stack([originals, blurred.clip(0, 255).astype(np.uint8)]))
 
-    ref = _hist_metrics(C.PRIOR, DATA_SHARE, 0.99, 9.8)
+    ref = _hist_metrics(C.PRIOR, DATA_SHARE, 0.99, 9.8, legacy)
     rows.append({C.EPOCH: C.DATA_EPOCH, C.SOURCE: C.SOURCE_DATA, **ref, C.FRECHET: 0.8, C.PRECISION: 0.95, C.RECALL: 0.95,
                  C.DENSITY: 1.0, C.COVERAGE: 0.96, C.RECON_ACCURACY: np.nan})
     for d in range(10):
@@ -215,9 +282,12 @@ def make_fake_run(
                           C.CLASS_DATA_SHARE: DATA_SHARE[d]})
     metrics = pd.DataFrame(rows).set_index(C.EPOCH)
     metrics = metrics[[C.SOURCE] + [c for c in metrics.columns if c != C.SOURCE]]
-    settings = {"samples": 1000, "grid": grid, "grid_span": span, "qgrid_span": qspan, "knn_k": 5, "prdc_k": 5,
+    settings = {"samples": PRIOR_SAMPLES, "grid": grid, "grid_span": span, "qgrid_span": qspan, "knn_k": 5, "prdc_k": 5,
                 "iwae": 0, "seed": 0, "n_test": n_test}
-    evaluation = Evaluation(metrics, pd.DataFrame(per_class, columns=PER_CLASS_COLUMNS), pd.DataFrame(pairs),
+    per_class = pd.DataFrame(per_class)
+    first = [c for c in PER_CLASS_COLUMNS if c in per_class.columns]
+    per_class = per_class[first + [c for c in per_class.columns if c not in first]]
+    evaluation = Evaluation(metrics, per_class, pd.DataFrame(pairs),
                             settings, {}, artifacts if write_artifacts else {})
     owner.write_evaluation(evaluation, versions)
     return run

@@ -23,6 +23,7 @@ from vaediag.report import collapse_verdict, md_escape, rules_markdown
 from vaediag.report.formats import format_number
 from vaediag.report.rules import MISSING_SHARE, POSTERIOR_KL_DIM_MIN
 from vaediag.rundir import Run
+from vaediag.stats import wilson_interval
 
 from fake_run import SHARED_EPOCHS, make_fake_run
 
@@ -100,9 +101,10 @@ def parse(text: str) -> ReportParser:
 # --- an independent re-derivation of the quoted numbers ----------------------------------------------
 PERCENT = {"knn_accuracy", "confusion_rate", "most_mixed_pair_rate", "prior_confidence", "prior_share",
            "grid_share", "qgrid_share", "data_share", "recon_accuracy", "grid_inside_fraction",
-           "qgrid_inside_fraction", "prdc_precision", "prdc_recall", "prdc_coverage"}
+           "qgrid_inside_fraction", "prdc_precision", "prdc_recall", "prdc_coverage", "grid_inside_share",
+           "qgrid_inside_share"}
 DECIMAL3 = {"silhouette", "prior_entropy_norm", "grid_entropy_norm", "qgrid_entropy_norm"}
-NATS1 = {"train_loss", "test_loss"}
+NATS1 = {"train_loss", "test_loss", "train_eval_loss", "iwae_nll_nats", "iwae_train_nll_nats"}
 INTEGER = {"prior_modes_covered", "active_units"}
 
 
@@ -252,7 +254,8 @@ def test_q1_names_the_most_mixed_pair(built):
     last = pairs[pairs[C.EPOCH] == SHARED_EPOCHS[-1]].sort_values(C.CONFUSION_RATE, ascending=False).iloc[0]
     rate = f"{100 * last[C.CONFUSION_RATE]:.1f} %"
     pair = f"{int(last[C.DIGIT_A])}↔{int(last[C.DIGIT_B])}"
-    assert f"{pair} is the most mixed pair at epoch {SHARED_EPOCHS[-1]} ({rate}" in q1
+    assert f"{pair} is the most mixed pair at epoch {SHARED_EPOCHS[-1]}; its confusion rate" in q1
+    assert f"{rate} at epoch {SHARED_EPOCHS[-1]}: it falls at each checkpoint." in q1  # the fake pair unmixes
 
 
 def test_markdown_links_figures_relatively_and_has_the_sections(built):
@@ -331,10 +334,10 @@ def test_partial_posterior_collapse_names_the_inactive_dimensions(tmp_path):
 def test_q3_detects_overfitting_and_short_runs(tmp_path):
     over = Run(make_fake_run(tmp_path / "over", epochs=(5, 30, 100), overfit=True, write_artifacts=False))
     q3 = sentences(report.build_content(over), "q3")
-    assert "rises" in q3 and "(overfitting)" in q3 and "the gap has grown since epoch 30" in q3
+    assert "the test loss rises, training longer hurts (overfitting)" in q3 and "the gap grows" in q3
     fine = Run(make_fake_run(tmp_path / "fine", epochs=(5, 30, 100), write_artifacts=False))
     q3 = sentences(report.build_content(fine), "q3")
-    assert "keeps falling after epoch 30" in q3 and "no sign of overfitting" in q3
+    assert "overfitting" not in q3 and "the gap grows" not in q3
     assert "diversity does not fall" in q3
     short = Run(make_fake_run(tmp_path / "short", epochs=(1, 3), write_artifacts=False))
     assert "cannot tell whether training longer helps" in sentences(report.build_content(short), "q3")
@@ -343,7 +346,7 @@ def test_q3_detects_overfitting_and_short_runs(tmp_path):
 def test_diversity_fall_is_reported(tmp_path):
     run = Run(make_fake_run(tmp_path / "c", epochs=(5, 30, 50), scenario="collapse", write_artifacts=False))
     q3 = sentences(report.build_content(run), "q3")
-    assert "diversity falls" in q3 and "PRDC recall" in q3
+    assert "diversity falls" in q3 and "PRDC coverage" in q3 and "recall" not in q3
 
 
 def test_many_missing_digits_are_named_without_shares(tmp_path):
@@ -351,7 +354,8 @@ def test_many_missing_digits_are_named_without_shares(tmp_path):
     run = Run(run_dir)
     per_class = run.per_class.copy()
     last = (per_class[C.EPOCH] == 30) & per_class[C.DIGIT].isin([0, 1, 4, 5])
-    per_class.loc[last, [C.CLASS_PRIOR_SHARE, C.CLASS_GRID_SHARE]] = 0.0
+    per_class.loc[last, [C.CLASS_PRIOR_SHARE, C.CLASS_GRID_SHARE, C.CLASS_PRIOR_SHARE + C.CI_LOW]] = 0.0
+    per_class.loc[last, C.CLASS_PRIOR_SHARE + C.CI_HIGH] = wilson_interval(0, 1000)[1]  # 0 of 1000 samples
     run.write_evaluation(dataclasses.replace(run.evaluation, per_class=per_class, artifacts={}), versions={})
     content = report.build_content(Run(run_dir))
     assert content.verdict.kind == "mode-collapse" and content.verdict.prior_missing == (0, 1, 2, 3, 4, 5)
@@ -410,34 +414,48 @@ def _without(*digits):
     return s / s.sum()
 
 
+N = 10000  # prior samples of the crafted cases: Wilson intervals from the shares
+HIGH = (0.98, 1.0)  # an entropy interval wholly above COLLAPSE_ENTROPY
+
+
 @pytest.mark.parametrize(
     "args, options, kind, prior_missing, grid_missing, inactive",
     [
         # every latent dimension's KL below the threshold: posterior collapse, whatever the histograms show
-        ((0.10, 0.10, 1.0), dict(prior_shares=_without(*range(1, 10)), kl_per_dim=[1e-4, 2e-3]),
+        ((0.10, 0.10, 1.0), dict(prior_shares=_without(*range(1, 10)), kl_per_dim=[1e-4, 2e-3], prior_samples=N),
          "posterior-collapse", tuple(range(1, 10)), (), (0, 1)),
         # no active unit (the code ignores the input even if its variance mismatch gives KL)
         ((0.99, 0.99, 0.99), dict(kl_per_dim=[0.5, 0.5], active_units=0), "posterior-collapse", (), (), ()),
         # checked before "unreliable"
         ((0.99, 0.99, 0.99), dict(reference_entropy_norm=0.2, active_units=0), "posterior-collapse", (), (), ()),
         # one dimension inactive: partial posterior collapse, the other rules decide
-        ((0.99, 0.985, 0.97, ), dict(kl_per_dim=[2.0, 0.005]), "healthy", (), (), (1,)),
+        ((0.99, 0.985, 0.97, ), dict(kl_per_dim=[2.0, 0.005], prior_entropy_ci=HIGH), "healthy", (), (), (1,)),
         # prior samples miss digit 2 as well: the model collapsed, whatever the window
-        ((0.95, 0.95, 0.99), dict(prior_shares=_without(2), grid_shares=_without(2)), "mode-collapse", (2,), (2,), ()),
-        # prior entropy alone below COLLAPSE_ENTROPY (no shares given)
-        ((0.80, 0.80, 0.99), dict(kl_per_dim=[1.0, 1.0], active_units=2), "mode-collapse", (), (), ()),
-        # prior fine, grid misses 0 and 1, half the codes outside the window: window
-        ((0.99, 0.90, 0.50), dict(prior_shares=UNIFORM, grid_shares=_without(0, 1)), "window", (), (0, 1), ()),
-        # same, but the window holds 97 % of the codes: resolution of the grid
-        ((0.99, 0.90, 0.97), dict(prior_shares=UNIFORM, grid_shares=_without(0, 1)), "resolution", (), (0, 1), ()),
-        # no shares: grid entropy far below the prior's, low inside fraction
-        ((0.99, 0.90, 0.40), {}, "window", (), (), ()),
+        ((0.95, 0.95, 0.99), dict(prior_shares=_without(2), grid_shares=_without(2), prior_samples=N,
+                                  prior_entropy_ci=HIGH), "mode-collapse", (2,), (2,), ()),
+        # prior entropy alone below COLLAPSE_ENTROPY, no shares: an imbalance, never a collapse
+        ((0.80, 0.80, 0.99), dict(kl_per_dim=[1.0, 1.0], active_units=2, prior_entropy_ci=(0.78, 0.82)),
+         "imbalance", (), (), ()),
+        # ... and without an interval: inconclusive
+        ((0.80, 0.80, 0.99), dict(kl_per_dim=[1.0, 1.0], active_units=2), "inconclusive", (), (), ()),
+        # prior fine, grid misses 0 and 1, their own codes lie outside the window: window
+        ((0.99, 0.90, 0.50), dict(prior_shares=UNIFORM, grid_shares=_without(0, 1), prior_samples=N,
+                                  prior_entropy_ci=HIGH, grid_inside_shares=[0.02, 0.03] + [0.6] * 8,
+                                  grid_inside_ci=([0.01, 0.02] + [0.55] * 8, [0.03, 0.05] + [0.65] * 8)),
+         "window", (), (0, 1), ()),
+        # same, but their own codes lie inside it (whatever the overall fraction): resolution
+        ((0.99, 0.90, 0.50), dict(prior_shares=UNIFORM, grid_shares=_without(0, 1), prior_samples=N,
+                                  prior_entropy_ci=HIGH, grid_inside_shares=[0.97] * 10,
+                                  grid_inside_ci=([0.95] * 10, [0.98] * 10)), "resolution", (), (0, 1), ()),
+        # no per-digit shares: the overall inside fraction with its interval decides
+        ((0.99, 0.90, 0.40), dict(prior_entropy_ci=HIGH, grid_inside_fraction_ci=(0.39, 0.41)), "window", (), (), ()),
         # everything present
-        ((0.99, 0.985, 0.97), dict(prior_shares=UNIFORM, grid_shares=UNIFORM), "healthy", (), (), ()),
-        ((0.99, 0.97, 0.30), {}, "healthy", (), (), ()),  # grid within GRID_ENTROPY_GAP: low coverage is no gap
+        ((0.99, 0.985, 0.97), dict(prior_shares=UNIFORM, grid_shares=UNIFORM, prior_samples=N, prior_entropy_ci=HIGH),
+         "healthy", (), (), ()),
+        ((0.99, 0.97, 0.30), dict(prior_entropy_ci=HIGH), "healthy", (), (), ()),  # grid within GRID_ENTROPY_GAP
         ((float("nan"), float("nan"), float("nan")), {}, "unknown", (), (), ()),
         # the classifier sees few digits even in real images: no verdict, whatever the samples show
-        ((0.10, 0.10, 0.99), dict(prior_shares=_without(*range(1, 10)), grid_shares=UNIFORM,
+        ((0.10, 0.10, 0.99), dict(prior_shares=_without(*range(1, 10)), grid_shares=UNIFORM, prior_samples=N,
                                   reference_entropy_norm=0.20), "unreliable", tuple(range(1, 10)), (), ()),
     ],
 )
@@ -449,12 +467,22 @@ def test_collapse_verdict_rules(args, options, kind, prior_missing, grid_missing
 
 
 def test_thresholds_are_strict():
+    from vaediag.stats import wilson_interval
+
     shares = UNIFORM.copy()
-    shares[3] = MISSING_SHARE  # exactly at the threshold: still covered, like modes_covered
-    assert collapse_verdict(0.99, 0.99, 0.99, prior_shares=shares, grid_shares=shares).kind == "healthy"
-    shares[3] = MISSING_SHARE * 0.99
-    assert collapse_verdict(0.99, 0.99, 0.99, prior_shares=shares, grid_shares=UNIFORM).kind == "mode-collapse"
-    at_limit = collapse_verdict(0.99, 0.99, 0.99, kl_per_dim=[POSTERIOR_KL_DIM_MIN] * 2)
+    k = 0  # the largest count whose Wilson upper bound over N stays below MISSING_SHARE
+    while wilson_interval(k + 1, N)[1] < MISSING_SHARE:
+        k += 1
+    assert wilson_interval(k, N)[1] < MISSING_SHARE <= wilson_interval(k + 1, N)[1]
+    shares[3] = k / N
+    v = collapse_verdict(0.99, 0.99, 0.99, prior_shares=shares, grid_shares=UNIFORM, prior_samples=N,
+                         prior_entropy_ci=HIGH)
+    assert v.kind == "mode-collapse" and v.prior_missing == (3,)
+    shares[3] = (k + 1) / N  # upper bound at or above the threshold, lower bound below: inconclusive
+    v = collapse_verdict(0.99, 0.99, 0.99, prior_shares=shares, grid_shares=UNIFORM, prior_samples=N,
+                         prior_entropy_ci=HIGH)
+    assert v.kind == "inconclusive" and v.prior_uncertain == (3,) and v.prior_missing == ()
+    at_limit = collapse_verdict(0.99, 0.99, 0.99, kl_per_dim=[POSTERIOR_KL_DIM_MIN] * 2, prior_entropy_ci=HIGH)
     assert at_limit.kind == "healthy" and at_limit.inactive_dims == ()
     below = collapse_verdict(0.99, 0.99, 0.99, kl_per_dim=[POSTERIOR_KL_DIM_MIN * 0.99] * 2)
     assert below.kind == "posterior-collapse"

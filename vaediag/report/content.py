@@ -8,7 +8,8 @@ from vaediag.rundir import Run
 
 from .findings import Finding, Sentence
 from .questions import generation_sentences, separation_sentences, training_length_sentences
-from .rules import VERDICT_UNKNOWN, Verdict
+from .replication import replication_sentences, threshold_checks
+from .rules import VERDICT_UNKNOWN, Check, Verdict
 from .verdict import verdict_sentences
 
 SECTION_TITLES = {
@@ -16,17 +17,19 @@ SECTION_TITLES = {
     "q2": "Q2 — Are the generated digits good and diverse?",
     "verdict": "Collapse verdict",
     "q3": "Q3 — Does training longer help?",
+    "replication": "n = 1 — what one seed can and cannot say",
 }
 
 
 @dataclass
 class ReportContent:
-    """The findings of a run: section id (``SECTION_TITLES``) -> sentences, and the verdict at the last
-    checkpoint."""
+    """The findings of a run: section id (``SECTION_TITLES``) -> sentences, the verdict at the last
+    checkpoint, and every threshold check the findings rest on."""
 
     run: Run
     sections: dict[str, list[Sentence]] = field(default_factory=dict)
     verdict: Verdict = Verdict(VERDICT_UNKNOWN)
+    checks: list[Check] = field(default_factory=list)
 
     def findings(self) -> list[Finding]:
         """Every quoted number, in reading order."""
@@ -35,9 +38,10 @@ class ReportContent:
 
 def build_content(run: Run) -> ReportContent:
     verdict, verdict_text = verdict_sentences(run)
+    checks = threshold_checks(run)
     sections = {"q1": separation_sentences(run), "q2": generation_sentences(run), "verdict": verdict_text,
-                "q3": training_length_sentences(run)}
-    return ReportContent(run, sections, verdict)
+                "q3": training_length_sentences(run), "replication": replication_sentences(run, checks)}
+    return ReportContent(run, sections, verdict, checks)
 
 
 # ============================================================================================ figures
@@ -72,7 +76,8 @@ SUMMARY_CAPTIONS = {
                    "checkpoint; the last row is the real test set. A column near 0 is a digit the model does not "
                    "generate there.",
     "loss": "Train and test loss (negative ELBO, nats per sample) at every epoch; dotted verticals: the checkpoints, "
-            "dashed red: the epoch Q3 asks about. Test loss rising while train loss falls = overfitting.",
+            "dashed red: the epoch Q3 asks about. Per-epoch test loss scatters by a few tenths of a nat: read the "
+            "trend (Q3 fits a slope over the last epochs), not single epochs.",
 }
 EPOCH_CAPTIONS = {  # short: the group's text says how to read them
     "prior": "Epoch {epoch}: 100 random prior samples through the decoder.",
@@ -122,4 +127,5 @@ def section_figures(run: Run) -> dict[str, list[FigureGroup]]:
                            GROUP_TEXTS["recon"])],
         "verdict": [],
         "q3": [FigureGroup("", [plots.FIG_LOSS])],
+        "replication": [],
     }

@@ -48,8 +48,9 @@ class Tag:
     """A non-measured token of a sentence: an epoch, a digit, a digit pair, a latent dimension, a count
     derived from the numbers or a rule constant."""
 
-    kind: str  # "epoch" | "digit" | "pair" | "dim" | "count" | "const"
+    kind: str  # "epoch" | "digit" | "pair" | "dim" | "count" | "const" | "stat"
     text: str
+    how: str = ""  # "stat" tags (numbers derived from the cells: a slope, an interval, a margin): how
 
 
 Part = Union[str, Finding, Tag]
@@ -93,6 +94,18 @@ def count_tag(count: int) -> Tag:
 
 def const_tag(text: str) -> Tag:
     return Tag("const", text)
+
+
+def stat_tag(text: str, how: str) -> Tag:
+    """A number derived from the cells (a slope, an interval, a margin), with how it was computed."""
+    return Tag("stat", text, how)
+
+
+def interval_tag(low: float, high: float, write: Callable[[float], str], how: str) -> Tag | None:
+    """"[low, high]" written by ``write`` as a stat tag; None when the interval is unknown."""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return None
+    return stat_tag(f"[{write(low)}, {write(high)}]", how)
 
 
 def _first_cell(rows: pd.DataFrame, column: str) -> float:

@@ -8,32 +8,64 @@ of :mod:`vaediag.report.rules`:
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
 from vaediag import columns as C
 from vaediag.rundir import Run
+from vaediag.stats import ABOVE, slope_interval
 
-from .findings import Finding, Part, Quotes, Sentence, const_tag, digit_tag, epoch_tag, pair_tag
-from .formats import percent
+from .findings import Finding, Part, Quotes, Sentence, const_tag, digit_tag, epoch_tag, interval_tag, pair_tag, stat_tag
+from .formats import format_number, percent
+from .intervals import knn_accuracy_ci, prior_entropy_ci, prior_share_ci
 from .rules import (
+    CI_TEXT,
     CONFIDENCE_CHANGE,
     DIVERSITY_DROPS,
+    ENTROPY_CHANGE,
     FRECHET_CHANGE_REL,
-    GAP_REL,
     KNN_CHANGE,
-    LOSS_CHANGE_REL,
     MISSING_SHARE,
     PAIR_CHANGE,
+    RECALL_NEAR_ZERO,
     RECON_GOOD,
     SILHOUETTE_CHANGE,
     TOP_PAIRS,
     TRAIN_LENGTH_EPOCH,
+    TREND_EPOCHS,
+    Check,
     silhouette_level,
     trend,
 )
+from .trajectory import trajectory_words
 
 DIVERSITY_NAMES = {C.PRIOR + C.ENTROPY_NORM: "normalised class entropy of prior samples",
-                   C.PRIOR + C.MODES_COVERED: "digits covered", C.RECALL: "PRDC recall", C.COVERAGE: "PRDC coverage"}
+                   C.PRIOR + C.MODES_COVERED: "digits covered", C.COVERAGE: "PRDC coverage"}
+SLOPE_UNIT = " nats/epoch"
+
+
+def _path(quotes: Quotes, column: str, what: str, tolerance: float, tolerance_text: str = "",
+          interval=None) -> tuple[list[Part], list[Finding]]:
+    """Parts "<what> is A at epoch 5, B at epoch 15, …: it <trajectory>" over every checkpoint, and the
+    findings quoted. ``interval(run, epoch)`` gives each value's interval (shown, and used by the trajectory
+    rule); without it ``tolerance`` decides what counts as a change."""
+    run, parts, points, found = quotes.run, [f"{what} is "], [], []
+    for epoch in run.epochs:
+        value = quotes.metric(column, epoch)
+        if value is None:
+            continue
+        low, high = interval(run, epoch) if interval is not None else (math.nan, math.nan)
+        parts += ([", "] if found else []) + [value]
+        tag = interval_tag(low, high, lambda v: format_number(column, v), f"{CI_TEXT}")
+        parts += [" ", tag] if tag is not None and interval is not None else []
+        parts += [" at ", epoch_tag(epoch)]
+        points.append((epoch, value.value, low, high) if interval is not None else (epoch, value.value))
+        found.append(value)
+    if not found:
+        return [], []
+    words = trajectory_words(points, tolerance, tolerance_text)
+    return parts + ([": it "] + words if words else []), found
 
 
 # ============================================================================================ Q1
@@ -48,18 +80,14 @@ def top_pairs(run: Run, epoch: int, n: int = TOP_PAIRS) -> list[tuple[int, int]]
 
 def separation_sentences(run: Run) -> list[Sentence]:
     quotes, out = Quotes(run), []
-    parts, first, last = quotes.first_to_last(C.SILHOUETTE, "The silhouette of the test codes grouped by digit")
-    if last is not None:
-        words = "" if first is None else trend(first.value, last.value, SILHOUETTE_CHANGE, "it rises",
-                                               "it falls", "it stays about the same")
-        out.append(Sentence(parts + [": " + (words + "; " if words else "") + "at ", epoch_tag(run.last),
-                                     f" the digits form {silhouette_level(last.value)}."]))
-    parts, first, last = quotes.first_to_last(C.KNN_ACCURACY,
-                                              "The kNN accuracy (digit predicted from its latent neighbours)")
-    if last is not None:
-        words = "." if first is None else ": it " + trend(first.value, last.value, KNN_CHANGE, "rises.",
-                                                          "falls.", "stays about the same.")
-        out.append(Sentence(parts + [words]))
+    parts, found = _path(quotes, C.SILHOUETTE, "The silhouette of the test codes grouped by digit", SILHOUETTE_CHANGE)
+    if found:
+        out.append(Sentence(parts + ["; at ", epoch_tag(found[-1].epoch),
+                                     f" the digits form {silhouette_level(found[-1].value)}."]))
+    parts, found = _path(quotes, C.KNN_ACCURACY, "The kNN accuracy (digit predicted from its latent neighbours)",
+                         KNN_CHANGE, percent(KNN_CHANGE), knn_accuracy_ci)
+    if found:
+        out.append(Sentence(parts + ["."]))
     listing: list[Part] = []
     for epoch in dict.fromkeys([run.first, run.last]):
         rates = [(a, b, quotes.pair_rate(epoch, a, b)) for a, b in top_pairs(run, epoch)]
@@ -73,15 +101,14 @@ def separation_sentences(run: Run) -> list[Sentence]:
     top = top_pairs(run, run.last, 1)
     if top:
         a, b = top[0]
-        last = quotes.pair_rate(run.last, a, b)
-        parts = [pair_tag(a, b), " is the most mixed pair at ", epoch_tag(run.last), " (", last,
-                 " of its digits are predicted as the other one)"]
-        first = quotes.pair_rate(run.first, a, b) if run.first != run.last else None
-        if first is not None:
-            change = trend(first.value, last.value, PAIR_CHANGE, "more mixed than", "less mixed than",
-                           "about as mixed as")
-            parts += [f"; it is {change} at ", epoch_tag(run.first), " (", first, ")"]
-        out.append(Sentence(parts + ["."]))
+        rates = [(e, quotes.pair_rate(e, a, b)) for e in run.epochs]
+        rates = [(e, r) for e, r in rates if r is not None]
+        parts = [pair_tag(a, b), " is the most mixed pair at ", epoch_tag(run.last), "; its confusion rate (share "
+                 "of its digits predicted as the other one) is "]
+        for j, (e, r) in enumerate(rates):
+            parts += ([", "] if j else []) + [r, " at ", epoch_tag(e)]
+        words = trajectory_words([(e, r.value) for e, r in rates], PAIR_CHANGE, percent(PAIR_CHANGE))
+        out.append(Sentence(parts + ([": it "] + words if words else []) + ["."]))
     return out
 
 
@@ -91,36 +118,49 @@ def _with_reference(quotes: Quotes, column: str, parts: list[Part], label: str =
     return parts + ([f" ({label}: ", reference, ")"] if reference is not None else [])
 
 
+def _recall_sentence(quotes: Quotes, last: int) -> Sentence | None:
+    recall = quotes.metric(C.RECALL, last)
+    if recall is None or recall.value >= RECALL_NEAR_ZERO:
+        return None
+    return Sentence(["PRDC recall is ", recall, " at ", epoch_tag(last), ": near 0 whatever the model, because "
+                     "every generated sample comes from the low-dimensional latent space and so lies on a "
+                     "manifold of that dimension in the classifier's feature space, whose nearest-neighbour balls "
+                     "hold almost no real digit; no finding rests on it (PRDC coverage measures diversity here)."])
+
+
 def generation_sentences(run: Run) -> list[Sentence]:
     quotes, out, last_epoch = Quotes(run), [], run.last
-    parts, first, last = quotes.first_to_last(C.PRIOR + C.CONFIDENCE,
-                                              "The classifier's mean confidence on prior samples")
-    if last is not None:
-        parts = _with_reference(quotes, C.PRIOR + C.CONFIDENCE, parts)
-        if first is not None:
-            parts += [": generated digits got " + trend(first.value, last.value, CONFIDENCE_CHANGE, "crisper",
-                                                        "less crisp", "neither crisper nor blurrier")]
-        out.append(Sentence(parts + ["."]))
-    parts, first, last = quotes.first_to_last(C.PRIOR + C.CLASSIFIER_SCORE,
-                                              "The classifier score of prior samples (higher = crisp and diverse)")
-    if last is not None:
+    parts, found = _path(quotes, C.PRIOR + C.CONFIDENCE, "The classifier's mean confidence on prior samples",
+                         CONFIDENCE_CHANGE, percent(CONFIDENCE_CHANGE))
+    if found:
+        out.append(Sentence(_with_reference(quotes, C.PRIOR + C.CONFIDENCE, parts) + ["."]))
+    parts, found = _path(quotes, C.PRIOR + C.ENTROPY_NORM, "The normalised class entropy of prior samples (one = "
+                         "every digit equally often)", ENTROPY_CHANGE, f"{ENTROPY_CHANGE:g}", prior_entropy_ci)
+    if found:
+        out.append(Sentence(_with_reference(quotes, C.PRIOR + C.ENTROPY_NORM, parts) + ["."]))
+    parts, found = _path(quotes, C.PRIOR + C.CLASSIFIER_SCORE, "The classifier score of prior samples (higher = "
+                         "crisp and diverse)", 0.1)
+    if found:
         out.append(Sentence(_with_reference(quotes, C.PRIOR + C.CLASSIFIER_SCORE, parts) + ["."]))
-    parts, first, last = quotes.first_to_last(C.FRECHET, "The Fréchet distance of prior samples to the real "
-                                                         "test digits")
-    if last is not None:
-        parts = _with_reference(quotes, C.FRECHET, parts, "two halves of the real test set")
-        if first is not None:
-            tolerance = FRECHET_CHANGE_REL * max(abs(first.value), 1e-12)
-            parts += [": generated digits got " + trend(first.value, last.value, tolerance, "further from",
-                                                        "closer to", "about as close to") + " real ones"]
-        out.append(Sentence(parts + ["."]))
+    first = quotes.metric(C.FRECHET, run.first)
+    tolerance = FRECHET_CHANGE_REL * abs(first.value) if first is not None else 0.0
+    parts, found = _path(quotes, C.FRECHET, "The Fréchet distance of prior samples to the real test digits (lower "
+                         "= closer)", tolerance, f"{percent(FRECHET_CHANGE_REL)} of its first value")
+    if found:
+        out.append(Sentence(_with_reference(quotes, C.FRECHET, parts, "two halves of the real test set") + ["."]))
     shares = [(d, quotes.class_value(C.CLASS_PRIOR_SHARE, last_epoch, d)) for d in range(C.N_CLASSES)]
     shares = [(d, share) for d, share in shares if share is not None]
     if shares:
+        bounds = prior_share_ci(run, last_epoch)
         most = max(shares, key=lambda item: (item[1].value, -item[0]))
         least = min(shares, key=lambda item: (item[1].value, item[0]))
-        parts = ["At ", epoch_tag(last_epoch), " prior samples show digit ", digit_tag(most[0]), " most often (",
-                 most[1], ") and digit ", digit_tag(least[0]), " least often (", least[1], ")"]
+        parts = ["At ", epoch_tag(last_epoch), " prior samples show digit ", digit_tag(most[0]), " most often ("]
+        for d, share, sep in ((most[0], most[1], ") and digit "), (least[0], least[1], ")")):
+            tag = None if bounds is None else interval_tag(bounds[0][d], bounds[1][d], percent,
+                                                           f"Wilson {CI_TEXT} of the share of prior samples")
+            parts += [share] + ([" ", tag] if tag is not None else []) + [sep]
+            if sep != ")":
+                parts += [digit_tag(least[0]), " least often ("]
         data_most = quotes.class_value(C.CLASS_DATA_SHARE, last_epoch, most[0])
         data_least = quotes.class_value(C.CLASS_DATA_SHARE, last_epoch, least[0])
         if data_most is not None and data_least is not None:
@@ -131,64 +171,124 @@ def generation_sentences(run: Run) -> list[Sentence]:
         out.append(Sentence(["At ", epoch_tag(last_epoch), " prior samples cover ", modes, " of the ten digits "
                              "(a digit counts when it makes up at least ", const_tag(percent(MISSING_SHARE)),
                              " of the samples)."]))
-    parts, first, last = quotes.first_to_last(C.RECON_ACCURACY, "The classifier's accuracy on reconstructed "
-                                                                "test digits")
-    if last is not None:
-        word = "preserves" if last.value >= RECON_GOOD else "partly loses"
+    recall = _recall_sentence(quotes, last_epoch)
+    if recall is not None:
+        out.append(recall)
+    parts, found = _path(quotes, C.RECON_ACCURACY, "The classifier's accuracy on reconstructed test digits",
+                         KNN_CHANGE, percent(KNN_CHANGE))
+    if found:
+        word = "preserves" if found[-1].value >= RECON_GOOD else "partly loses"
         parts = _with_reference(quotes, C.RECON_ACCURACY, parts, "the classifier on the real test digits")
-        out.append(Sentence(parts + [f": the encoder–decoder round trip {word} the digit identity."]))
+        out.append(Sentence(parts + [f"; at ", epoch_tag(found[-1].epoch),
+                                     f" the encoder–decoder round trip {word} the digit identity."]))
     return out
 
 
 # ============================================================================================ Q3
-def _test_loss_sentence(quotes: Quotes, test: pd.Series) -> Sentence:
+def loss_trend(history: pd.DataFrame, column: str, minus: str | None = None,
+               epochs: int = TREND_EPOCHS) -> Check | None:
+    """The least-squares slope of ``column`` (minus ``minus``, for a gap) over the last ``epochs`` epochs of
+    history.csv with its t interval, as a check "above 0" (rising); None without two finite points."""
+    if column not in history.columns or (minus is not None and minus not in history.columns):
+        return None
+    y = pd.to_numeric(history[column], errors="coerce")
+    if minus is not None:
+        y = y - pd.to_numeric(history[minus], errors="coerce")
+    y = y.dropna().sort_index().iloc[-epochs:]
+    if len(y) < 3:
+        return None
+    fit = slope_interval(y.index.to_numpy(dtype=float), y.to_numpy(dtype=float))
+    return Check(f"slope of {column}" + (f" − {minus}" if minus else ""), fit.mean, fit.low, fit.high, 0.0, ABOVE,
+                 f"t interval of the least-squares slope over epochs {int(y.index[0])}–{int(y.index[-1])}",
+                 int(y.index[-1]))
+
+
+def _slope_parts(check: Check) -> list[Part]:
+    """"+0.012 nats/epoch (95 % CI [−0.004, +0.028])"."""
+    how = f"{check.interval}, {CI_TEXT}"
+    parts: list[Part] = [stat_tag(f"{check.estimate:+.3f}", f"least-squares slope: {check.interval}"), SLOPE_UNIT]
+    tag = interval_tag(check.low, check.high, lambda v: f"{v:+.3f}", how)
+    return parts + ([" (", const_tag(CI_TEXT), " ", tag, ")"] if tag is not None else [])
+
+
+def _test_loss_sentence(quotes: Quotes, history: pd.DataFrame) -> Sentence:
+    test = pd.to_numeric(history[C.TEST_LOSS], errors="coerce").dropna()
     last = int(test.index.max())
     if last <= TRAIN_LENGTH_EPOCH:
         return Sentence(["Training stopped at ", epoch_tag(last), ", not after ", epoch_tag(TRAIN_LENGTH_EPOCH),
                          ": this run cannot tell whether training longer helps (test loss ",
                          quotes.history_value(C.TEST_LOSS, last), " at its last epoch)."])
+    check = loss_trend(history, C.TEST_LOSS)
+    window = test.sort_index().iloc[-TREND_EPOCHS:]
+    start = int(window.index[0])
+    lowest = int(window.idxmin())
     before = [int(i) for i in test.index if i <= TRAIN_LENGTH_EPOCH]
-    ref = max(before) if before else int(test.index.min())  # epoch 30, or the last one before it
-    lowest = int(test[test.index > ref].idxmin())
-    at_ref, at_lowest, at_last = (quotes.history_value(C.TEST_LOSS, e) for e in (ref, lowest, last))
-    tolerance = LOSS_CHANGE_REL * abs(at_ref.value)
-    if at_ref.value - at_last.value > tolerance and at_last.value - at_lowest.value <= tolerance:
-        parts = ["The test loss keeps falling after ", epoch_tag(ref), ": ", at_ref, " there, ", at_last, " at ",
-                 epoch_tag(last)]
-        if lowest != last:
-            parts += [" (lowest ", at_lowest, " at ", epoch_tag(lowest), ")"]
-        return Sentence(parts + [": training longer helps."])
-    if at_ref.value - at_lowest.value > tolerance and at_last.value - at_lowest.value > tolerance:
-        return Sentence(["The test loss falls from ", at_ref, " at ", epoch_tag(ref), " to ", at_lowest, " at ",
-                         epoch_tag(lowest), ", then rises to ", at_last, " at ", epoch_tag(last),
-                         ": training past its minimum overfits."])
-    if at_last.value - at_ref.value > tolerance:
-        return Sentence(["The test loss rises after ", epoch_tag(ref), ": from ", at_ref, " to ", at_last, " at ",
-                         epoch_tag(last), ": training longer hurts."])
-    return Sentence(["The test loss is flat after ", epoch_tag(ref), ": ", at_ref, " there and ", at_last, " at ",
-                     epoch_tag(last), " (changes within ", const_tag(percent(LOSS_CHANGE_REL)),
-                     "): training longer does not help."])
-
-
-def _gap_sentence(quotes: Quotes, last: int, train: Finding, test: Finding) -> Sentence:
-    gap, limit = test.value - train.value, GAP_REL * abs(test.value)
-    if gap > limit:
-        parts = ["At ", epoch_tag(last), " the test loss ", test, " is above the train loss ", train,
-                 " by more than ", const_tag(percent(GAP_REL)),
-                 ": the model fits its training digits better than unseen ones (overfitting)"]
-        train_then = quotes.history_value(C.TRAIN_LOSS, TRAIN_LENGTH_EPOCH)
-        test_then = quotes.history_value(C.TEST_LOSS, TRAIN_LENGTH_EPOCH)
-        if last > TRAIN_LENGTH_EPOCH and train_then is not None and test_then is not None:
-            grew = gap - (test_then.value - train_then.value) > LOSS_CHANGE_REL * abs(test.value)
-            parts += ["; " + ("the gap has grown" if grew else "the gap has not grown") + " since ",
-                      epoch_tag(TRAIN_LENGTH_EPOCH), " (train ", train_then, ", test ", test_then, ")"]
-    elif gap < -limit:
-        parts = ["At ", epoch_tag(last), " the test loss ", test, " is below the train loss ", train,
-                 ": no overfitting (the train loss is averaged over an epoch in which the model still improves)"]
+    ref = max(before) if before else int(test.index.min())
+    parts: list[Part] = ["The test loss is ", quotes.history_value(C.TEST_LOSS, ref), " at ", epoch_tag(ref),
+                         " and ", quotes.history_value(C.TEST_LOSS, last), " at ", epoch_tag(last),
+                         "; over the last ", const_tag(f"{TREND_EPOCHS}"), " epochs (", epoch_tag(start), " to ",
+                         epoch_tag(last), ") its least-squares slope is "]
+    if check is None:
+        return Sentence(parts[:8] + ["."])
+    parts += _slope_parts(check)
+    answer = check.answer
+    if answer == "supported":
+        parts += [": the test loss rises, training longer hurts (overfitting)"]
+    elif answer == "refuted" and check.high < 0:
+        parts += [": the test loss keeps falling, training longer helps"]
     else:
-        parts = ["At ", epoch_tag(last), " train and test loss are within ", const_tag(percent(GAP_REL)),
-                 " of each other (", train, " and ", test, "): no sign of overfitting"]
+        parts += [": flat within its interval, no evidence that training longer helps or hurts"]
+        if lowest != last:
+            parts += [" (the lowest single epoch, ", quotes.history_value(C.TEST_LOSS, lowest), " at ",
+                      epoch_tag(lowest), ", is within the scatter around the trend, not a minimum to stop at)"]
     return Sentence(parts + ["."])
+
+
+def _gap_sentences(quotes: Quotes, history: pd.DataFrame) -> list[Sentence]:
+    last = int(pd.to_numeric(history[C.TEST_LOSS], errors="coerce").dropna().index.max())
+    test = quotes.history_value(C.TEST_LOSS, last)
+    train_eval = quotes.history_value(C.TRAIN_EVAL_LOSS, last) if C.TRAIN_EVAL_LOSS in history.columns else None
+    running = quotes.history_value(C.TRAIN_LOSS, last)
+    if test is None:
+        return []
+    if train_eval is None:
+        parts: list[Part] = ["The train loss in eval mode (train_eval_loss) was not measured for this run, so the "
+                             "train–test gap is not reported"]
+        if running is not None:
+            parts += ["; the running train loss ", running, " at ", epoch_tag(last), " (a mean over the epoch "
+                      "while the weights change) understates it and decides nothing"]
+        return [Sentence(parts + ["."])]
+    gap = test.value - train_eval.value
+    parts = ["At ", epoch_tag(last), " the test loss ", test, " is ",
+             stat_tag(f"{gap:.2f}", "test_loss − train_eval_loss"), " nats above the train loss measured the same "
+             "way (", train_eval, ", eval mode, a fixed training subset the size of the test set)"]
+    check = loss_trend(history, C.TEST_LOSS, minus=C.TRAIN_EVAL_LOSS)
+    if check is not None:
+        parts += ["; over the last ", const_tag(f"{TREND_EPOCHS}"), " epochs the gap's slope is "]
+        parts += _slope_parts(check)
+        if check.answer == "supported":
+            parts += [": the gap grows, the model fits its training digits increasingly better than unseen ones "
+                      "(overfitting)"]
+        elif check.high < 0:
+            parts += [": the gap shrinks"]
+        else:
+            parts += [": the gap does not grow measurably"]
+    return [Sentence(parts + ["."])]
+
+
+def _iwae_sentence(quotes: Quotes) -> Sentence | None:
+    run, parts, shown = quotes.run, [], 0
+    for epoch in run.epochs:
+        test, train = quotes.metric(C.IWAE_NLL, epoch), quotes.metric(C.IWAE_TRAIN_NLL, epoch)
+        if test is None or train is None:
+            continue
+        parts += ([", " if shown else "The IWAE bound on −log p(x), test vs the same-size training subset: "]
+                  + [epoch_tag(epoch), " ", test, " vs ", train, " (gap ",
+                     stat_tag(f"{test.value - train.value:.2f}", "iwae_nll_nats − iwae_train_nll_nats"), ")"])
+        shown += 1
+    if not shown:
+        return None
+    return Sentence(parts + [" nats."])
 
 
 def _diversity_sentence(quotes: Quotes, middle: int, last: int) -> Sentence | None:
@@ -201,7 +301,12 @@ def _diversity_sentence(quotes: Quotes, middle: int, last: int) -> Sentence | No
         name = DIVERSITY_NAMES.get(column, column)
         parts += ([","] if shown else []) + [f" {name} ", before, " → ", after]
         shown += 1
-        if before.value - after.value > drop:
+        limit = drop
+        if column == C.PRIOR + C.ENTROPY_NORM:
+            widths = [(h - lo) / 2 for lo, h in (prior_entropy_ci(quotes.run, e) for e in (middle, last))
+                      if math.isfinite(lo) and math.isfinite(h)]
+            limit = max([drop] + widths)
+        if before.value - after.value > limit:
             fell.append(name)
     if not shown:
         return None
@@ -214,11 +319,11 @@ def training_length_sentences(run: Run) -> list[Sentence]:
     if C.TEST_LOSS in history.columns and len(history):
         test = pd.to_numeric(history[C.TEST_LOSS], errors="coerce").dropna()
         if len(test):
-            out.append(_test_loss_sentence(quotes, test))
-            last = int(test.index.max())
-            train, test_last = quotes.history_value(C.TRAIN_LOSS, last), quotes.history_value(C.TEST_LOSS, last)
-            if train is not None and test_last is not None:
-                out.append(_gap_sentence(quotes, last, train, test_last))
+            out.append(_test_loss_sentence(quotes, history))
+            out += _gap_sentences(quotes, history)
+    iwae = _iwae_sentence(quotes)
+    if iwae is not None:
+        out.append(iwae)
     if run.middle != run.last:
         diversity = _diversity_sentence(quotes, run.middle, run.last)
         if diversity is not None:

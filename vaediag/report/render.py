@@ -32,41 +32,72 @@ from vaediag.rundir import CONFIG_FILE, HISTORY_FILE, METRICS_FILE, PAIRS_FILE, 
 from .content import SECTION_TITLES, FigureGroup, ReportContent, figure_caption, section_figures
 from .findings import Finding, Tag
 from .formats import percent, table_cell
-from .rules import MISSING_SHARE, POSTERIOR_KL_DIM_MIN, rules
-from .verdict import verdict_table
+from .replication import checks_table
+from .rules import CI_TEXT, COLLAPSE_ENTROPY, IMBALANCE_FACTOR, INSIDE_MIN, MISSING_SHARE, POSTERIOR_KL_DIM_MIN, rules
+from .verdict import ENTROPY_ANSWER_HEADER, ENTROPY_CI_HEADER, ENTROPY_MARGIN_HEADER, INSIDE_HEADER, verdict_table
 
+HISTORY_TABLE_COLUMNS = list(dict.fromkeys(C.HISTORY_COLUMNS + [C.TRAIN_EVAL_LOSS, C.TRAIN_EVAL_RECON, C.TRAIN_EVAL_KL]))
 TABLE_GROUPS = (  # per-epoch table split into readable groups; columns not listed land in "Other"
-    (f"Training loss ({HISTORY_FILE}, nats/sample)", [c for c in C.HISTORY_COLUMNS if c != C.EPOCH]),
-    ("Latent separation", [C.SILHOUETTE, C.KNN_ACCURACY, C.DAVIES_BOULDIN, C.CALINSKI_HARABASZ,
-                           C.MOST_MIXED_PAIR, C.MOST_MIXED_PAIR_RATE]),
+    (f"Training loss ({HISTORY_FILE}, nats/sample)", [c for c in HISTORY_TABLE_COLUMNS if c != C.EPOCH]),
+    ("Latent separation", [C.SILHOUETTE, C.KNN_ACCURACY, C.KNN_ACCURACY + C.CI_LOW, C.KNN_ACCURACY + C.CI_HIGH,
+                           C.DAVIES_BOULDIN, C.CALINSKI_HARABASZ, C.MOST_MIXED_PAIR, C.MOST_MIXED_PAIR_RATE]),
     ("Latent usage", [C.ACTIVE_UNITS, C.TOTAL_CORRELATION, C.AGGPOST_MEAN_NORM, C.AGGPOST_VAR_MEAN,
                       C.AGGPOST_KL_PRIOR]),
     ("KL per latent dimension (nats/sample)", None),  # None: the kl_dim_<i> columns
-    ("Prior samples", [C.PRIOR + m for m in C.HISTOGRAM_METRICS]),
+    ("Prior samples", [C.PRIOR + m for m in C.HISTOGRAM_METRICS[:2]]
+     + [C.PRIOR + C.ENTROPY_NORM + C.CI_LOW, C.PRIOR + C.ENTROPY_NORM + C.CI_HIGH]
+     + [C.PRIOR + m for m in C.HISTOGRAM_METRICS[2:]]),
     ("Linear grid", [C.GRID + m for m in C.HISTOGRAM_METRICS] + [C.GRID_SPAN, C.GRID_INSIDE]),
     ("Quantile grid", [C.QGRID + m for m in C.HISTOGRAM_METRICS] + [C.QGRID_SPAN, C.QGRID_INSIDE]),
     ("Sample quality (classifier features)", [C.FRECHET, C.PRECISION, C.RECALL, C.DENSITY, C.COVERAGE]),
-    ("Reconstruction / likelihood", [C.EVAL_LOSS, C.EVAL_RECON, C.EVAL_KL, C.RECON_ACCURACY, C.IWAE_NLL]),
+    ("Reconstruction / likelihood", [C.EVAL_LOSS, C.EVAL_RECON, C.EVAL_KL, C.RECON_ACCURACY, C.IWAE_NLL,
+                                      C.IWAE_TRAIN_NLL]),
 )
 VERDICT_HEADER_DOCS = {  # the per-checkpoint verdict table's headers (verdict.verdict_table)
     "active units": C.column_doc(C.ACTIVE_UNITS),
     "inactive dims": f"latent dimensions whose KL is below {POSTERIOR_KL_DIM_MIN:g} nats (kl_dim_<i>); '–' = none",
     "prior entropy (norm.)": C.column_doc(C.PRIOR + C.ENTROPY_NORM),
     "grid entropy (norm.)": C.column_doc(C.GRID + C.ENTROPY_NORM),
+    ENTROPY_CI_HEADER: f"{CI_TEXT} of the prior entropy (bootstrap over the prior samples; recomputed from the "
+                       "shares for runs evaluated without it)",
+    ENTROPY_MARGIN_HEADER: f"prior entropy − {COLLAPSE_ENTROPY:g}: how far the estimate is from the threshold",
+    ENTROPY_ANSWER_HEADER: "supported (interval wholly below: imbalance, or collapse with missing digits), refuted "
+                           "(wholly at or above), inconclusive (straddles)",
     "inside grid window": C.column_doc(C.GRID_INSIDE),
-    "missing from prior": f"digits with less than {percent(MISSING_SHARE)} of the prior samples (per_class.csv "
-                          "prior_share)",
+    "missing from prior": f"digits whose share of prior samples has its whole {CI_TEXT} (Wilson) below "
+                          f"{percent(MISSING_SHARE)}",
+    "uncertain digits": f"digits whose share interval straddles {percent(MISSING_SHARE)}: missing or not cannot be "
+                        "told from this run",
+    "over-drawn": f"digits whose share interval lies wholly above {IMBALANCE_FACTOR:g} × their test-set share",
+    "under-drawn": f"digits whose share interval lies wholly below their test-set share / {IMBALANCE_FACTOR:g}",
     "missing from grid": f"digits with less than {percent(MISSING_SHARE)} of the linear grid's images "
-                         "(per_class.csv grid_share)",
+                         "(per_class.csv grid_share; the grid's points are fixed, so no interval)",
+    INSIDE_HEADER: f"for each digit missing from the grid: the share of its own test codes inside the grid window "
+                   f"with its Wilson {CI_TEXT} and the answer to “below {percent(INSIDE_MIN)}?” (“all”: the overall "
+                   "inside fraction, when per-digit shares are unavailable)",
     "verdict": "the collapse verdict of the checkpoint (rules: 'How the findings are written')",
 }
+CHECK_HEADER_DOCS = {
+    "check": "the threshold rule: is the estimate on the rule's side of the threshold?",
+    "estimate": "the measured value (a slope in nats/epoch for the trends)",
+    CI_TEXT: "the interval the answer is decided on",
+    "side": "the rule's side of the threshold",
+    "threshold": "the rule's threshold (0 for a trend: is the slope above 0?)",
+    "margin": "estimate − threshold",
+    "answer": "supported (interval wholly on the side), refuted (wholly on the other), inconclusive (straddles)",
+    "interval": "how the interval was obtained",
+}
 README_COLUMN_TABLES = (  # the README's column tables: file -> its columns, in order
-    (HISTORY_FILE, C.HISTORY_COLUMNS),
+    (HISTORY_FILE, HISTORY_TABLE_COLUMNS),
     (METRICS_FILE, [C.EPOCH, C.SOURCE] + [c for _, cols in TABLE_GROUPS[1:] for c in (cols or [C.KL_PER_DIM_PREFIX])]),
-    (PER_CLASS_FILE, [C.SOURCE, C.EPOCH, C.DIGIT, C.CLASS_SILHOUETTE, C.CLASS_KNN_RECALL, C.CLASS_PRIOR_SHARE,
-                      C.CLASS_GRID_SHARE, C.CLASS_QGRID_SHARE, C.CLASS_DATA_SHARE]),
+    (PER_CLASS_FILE, [C.SOURCE, C.EPOCH, C.DIGIT, C.CLASS_SILHOUETTE, C.CLASS_KNN_RECALL]
+     + [c + suffix for c in (C.CLASS_PRIOR_SHARE, C.CLASS_GRID_SHARE, C.CLASS_QGRID_SHARE)
+        for suffix in ("", C.CI_LOW, C.CI_HIGH)]
+     + [C.CLASS_GRID_INSIDE, C.CLASS_QGRID_INSIDE, C.CLASS_DATA_SHARE]),
     (PAIRS_FILE, [C.EPOCH, C.DIGIT_A, C.DIGIT_B, C.CONFUSION_RATE]),
 )
+# only documented columns are listed: a column whose doc has not been written yet (or that was removed) stays out
+README_COLUMN_TABLES = tuple((name, [c for c in columns if C.column_doc(c)]) for name, columns in README_COLUMN_TABLES)
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&])")
 
 
@@ -205,6 +236,7 @@ def _context(content: ReportContent, figures: dict[str, Figure]) -> dict:
         metrics_file=METRICS_FILE, config_file=CONFIG_FILE, titles=SECTION_TITLES, sections=content.sections,
         verdict=content.verdict, verdict_table=frame_table(verdict_table(run), docs=VERDICT_HEADER_DOCS),
         figures=shown, tables=epoch_tables(run), rules=rules(),
+        checks_table=frame_table(checks_table(content.checks), docs=CHECK_HEADER_DOCS),
         config=flatten(run.config), settings=flatten({**run.evaluation.settings,
                                                       **{f"versions.{k}": v for k, v in run.evaluation.versions.items()}}),
         timings=flatten(run.evaluation.timings),

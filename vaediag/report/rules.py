@@ -1,72 +1,137 @@
 """The rules that turn numbers into words: every threshold, the verdict functions, and the one table of rules.
 
-Everything here is pure (numbers in, words or a :class:`Verdict` out). :func:`rules` lists each rule with
-the values of its constants; that one table is printed in the report's "How the findings are written"
-section and in the README (``vaediag.report.rules_markdown``).
+Everything here is pure (numbers in, words or a :class:`Verdict` out). A threshold rule never decides on a
+single value: it is a :class:`Check` of an estimate *with its interval* against the threshold, answered by
+:func:`vaediag.stats.decide` as supported / refuted / inconclusive (inconclusive when the interval straddles
+the threshold), and the report shows the margin (estimate − threshold) and the interval beside the answer.
+:func:`rules` lists each rule with the values of its constants; that one table is printed in the report's
+"How the findings are written" section and in the README (``vaediag.report.rules_markdown``).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 
 from vaediag import columns as C
 from vaediag.metrics.usage import ACTIVE_THRESHOLD
 from vaediag.rundir import HISTORY_FILE, PAIRS_FILE, PER_CLASS_FILE
+from vaediag.stats import ABOVE, BELOW, CONFIDENCE, INCONCLUSIVE, REFUTED, SUPPORTED, decide, wilson_interval
 
 from .formats import COLUMN_NUMBER_FORMATS, NUMBER_FORMAT_DESCRIPTIONS, percent
 
+CI_TEXT = f"{CONFIDENCE:.0%} CI".replace("%", " %")  # "95 % CI"
+
+# --- trajectories over the checkpoints ------------------------------------------------------------------
+# A change between two checkpoints counts as a rise / fall only when it exceeds the larger half-width of the
+# two values' intervals; a metric without an interval uses its tolerance below instead.
 # --- Q1: separation -------------------------------------------------------------------------------------
-SILHOUETTE_CHANGE = 0.02  # absolute change of silhouette that counts as rising / falling
+SILHOUETTE_CHANGE = 0.02  # absolute change of silhouette that counts as rising / falling (no interval)
 SILHOUETTE_LEVELS = (  # (lower bound, words); first match wins
     (0.5, "clearly separated clusters"),
     (0.25, "clusters that partly overlap"),
     (0.0, "strongly overlapping clusters"),
     (-math.inf, "no clusters by digit"),
 )
-KNN_CHANGE = 0.01  # absolute change of kNN accuracy (1 percentage point)
+KNN_CHANGE = 0.01  # absolute change of kNN accuracy (1 percentage point) when it has no interval
 TOP_PAIRS = 3  # most-mixed pairs listed per checkpoint
 PAIR_CHANGE = 0.01  # absolute change of a pair's confusion rate
 # --- Q2: generated digits -------------------------------------------------------------------------------
 CONFIDENCE_CHANGE = 0.01  # absolute change of mean classifier confidence
+ENTROPY_CHANGE = 0.01  # absolute change of normalised entropy when it has no interval
 FRECHET_CHANGE_REL = 0.05  # relative change of the Fréchet distance
 RECON_GOOD = 0.90  # reconstruction accuracy at which digit identity counts as preserved
+RECALL_NEAR_ZERO = 0.05  # PRDC recall below this is explained as degenerate (samples on a low-dim manifold)
 # --- Q3: training length --------------------------------------------------------------------------------
 TRAIN_LENGTH_EPOCH = 30  # Q3 asks whether training past this epoch helps (the loss figure marks it)
-LOSS_CHANGE_REL = 0.002  # a test-loss change smaller than 0.2 % of the loss is "flat"
-GAP_REL = 0.02  # test loss more than 2 % above train loss = a train-test gap (overfitting)
+TREND_EPOCHS = 20  # the test-loss and gap trends are least-squares slopes over the last this many epochs
 DIVERSITY_DROPS = {  # column -> drop (middle -> last checkpoint) that counts as "diversity falls"
     C.PRIOR + C.ENTROPY_NORM: 0.02,
     C.PRIOR + C.MODES_COVERED: 1,
-    C.RECALL: 0.02,
     C.COVERAGE: 0.02,
 }
 # --- verdict --------------------------------------------------------------------------------------------
 POSTERIOR_KL_DIM_MIN = 0.01  # nats: a latent dimension with less KL carries no information (inactive)
-MISSING_SHARE = 0.01  # a digit with a smaller share of the samples is missing (same as modes_covered)
-COLLAPSE_ENTROPY = 0.90  # prior normalised entropy below this = mode collapse even with no digit missing
+MISSING_SHARE = 0.01  # a digit is missing when the upper CI bound of its share of prior samples is below this
+COLLAPSE_ENTROPY = 0.90  # prior normalised entropy wholly below this: an imbalance (or, with missing digits, a collapse)
+IMBALANCE_FACTOR = 1.5  # over-drawn: share's CI wholly above 1.5 × its data share; under-drawn: wholly below 1/1.5
 GRID_ENTROPY_GAP = 0.05  # grid entropy this far below the prior's = the grid under-represents digits
-INSIDE_MIN = 0.90  # a grid window holding fewer test codes than this does not cover the latent space
+INSIDE_MIN = 0.90  # a missing digit with fewer of its own test codes inside the grid window: the window misses it
 LIST_VALUES_UP_TO = 3  # missing digits / inactive dimensions are listed with their values up to this many
+# --- n = 1 ----------------------------------------------------------------------------------------------
+# Seed-to-seed standard deviations measured on four seeds (0-3) of the default MLP (issue 8): a single-run
+# finding whose margin or change is smaller than these would need replication.
+SEED_SPREAD = {
+    C.SILHOUETTE: 0.037,
+    C.KNN_ACCURACY: 0.013,
+    C.PRIOR + C.ENTROPY_NORM: 0.031,
+    C.FRECHET: 5.3,
+}
+SEED_SPREAD_NOTE = "four seeds of the default MLP, issue 8"
+SILHOUETTE_SEED_FACTOR = 3.5  # silhouette differed by this factor between those seeds at epoch 5
 
 VERDICT_POSTERIOR_COLLAPSE, VERDICT_MODE_COLLAPSE = "posterior-collapse", "mode-collapse"
+VERDICT_IMBALANCE, VERDICT_INCONCLUSIVE = "imbalance", "inconclusive"
 VERDICT_WINDOW, VERDICT_RESOLUTION, VERDICT_HEALTHY = "window", "resolution", "healthy"
 VERDICT_UNKNOWN, VERDICT_UNRELIABLE = "unknown", "unreliable"
 VERDICT_HEADLINES = {
     VERDICT_POSTERIOR_COLLAPSE: "posterior collapse: the latent code carries no information; the decoder draws "
                                 "(nearly) one image",
-    VERDICT_MODE_COLLAPSE: "mode collapse of the model: prior samples miss digits too, so the grid's gaps are "
-                           "the model's",
+    VERDICT_MODE_COLLAPSE: "mode collapse of the model: prior samples miss digits (the upper end of their share's "
+                           "interval is below the threshold), so the grid's gaps are the model's",
+    VERDICT_IMBALANCE: "imbalance, not collapse: prior samples draw every digit, but some far more often than "
+                       "others",
+    VERDICT_INCONCLUSIVE: "no verdict from this run: an interval straddles its threshold (see the threshold "
+                          "checks); replicate over seeds",
     VERDICT_WINDOW: "no collapse of the model: the grid window does not cover the region of the missing digits",
-    VERDICT_RESOLUTION: "no collapse of the model: the grid window covers the codes, but the grid points miss "
-                        "the narrow regions of some digits",
+    VERDICT_RESOLUTION: "no collapse of the model: the grid window covers the missing digits' codes, but the grid "
+                        "points miss their narrow regions",
     VERDICT_HEALTHY: "no collapse: the latent code is used, and prior samples and the grid both show every digit",
     VERDICT_UNKNOWN: "no verdict: the entropy or inside-fraction columns are missing",
     VERDICT_UNRELIABLE: "no verdict: the classifier does not find every digit in the real test images either, "
                         "so its class histograms cannot judge the model",
 }
+
+
+# ============================================================================================ checks
+@dataclass(frozen=True)
+class Check:
+    """A threshold rule applied to an estimate with its interval: is ``name`` ``side`` (ABOVE / BELOW)
+    ``threshold``? ``answer`` is :func:`vaediag.stats.decide` on [``low``, ``high``] (supported / refuted /
+    inconclusive); ``margin`` = estimate − threshold; ``interval`` says how the interval was obtained."""
+
+    name: str
+    estimate: float
+    low: float
+    high: float
+    threshold: float
+    side: str = BELOW
+    interval: str = ""
+    epoch: int | None = None
+
+    @property
+    def answer(self) -> str:
+        return decide(self.low, self.high, self.threshold, self.side)
+
+    @property
+    def margin(self) -> float:
+        return self.estimate - self.threshold
+
+    @property
+    def has_interval(self) -> bool:
+        return math.isfinite(self.low) and math.isfinite(self.high)
+
+
+def wilson_bounds(shares, n: float) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson intervals of ``shares`` of ``n`` samples (counts = round(share · n)); NaN when n is unknown."""
+    shares = np.asarray(shares, dtype=float)
+    if not (n and math.isfinite(n) and n > 0):
+        return np.full(shares.shape, np.nan), np.full(shares.shape, np.nan)
+    low, high = wilson_interval(np.round(shares * n), np.full(shares.shape, float(n)))
+    return np.asarray(low, dtype=float), np.asarray(high, dtype=float)
 
 
 # ============================================================================================ words
@@ -85,18 +150,89 @@ def silhouette_level(silhouette: float) -> str:
     return next(words for bound, words in SILHOUETTE_LEVELS if silhouette >= bound)
 
 
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of a trajectory between checkpoints ``start`` and ``end`` in one ``direction``: +1 rises,
+    -1 falls, 0 flat (every step within its interval / tolerance)."""
+
+    direction: int
+    start: int
+    end: int
+
+
+def trajectory_steps(points: Sequence[tuple], tolerance: float) -> list[int]:
+    """+1 / -1 / 0 for each step between consecutive ``points`` (epoch, value[, low, high]). Each value is
+    compared with the last value at which a change was registered (the anchor; at first the first point), so a
+    slow drift counts once it adds up: a step counts as a rise or fall only when the change from the anchor
+    exceeds the larger half-width of the two values' intervals, or ``tolerance`` where either has none."""
+    steps, anchor = [], points[0] if points else None
+    for point in points[1:]:
+        change = float(point[1]) - float(anchor[1])
+        widths = [(p[3] - p[2]) / 2 for p in (anchor, point)
+                  if len(p) >= 4 and math.isfinite(p[2]) and math.isfinite(p[3])]
+        limit = max(widths) if len(widths) == 2 else tolerance
+        step = 1 if change > limit else -1 if change < -limit else 0
+        steps.append(step)
+        if step:
+            anchor = point
+    return steps
+
+
+def trajectory_segments(points: Sequence[tuple], tolerance: float) -> list[Segment]:
+    """The trajectory as runs of equal steps (:func:`trajectory_steps`), each from its first to its last
+    checkpoint's epoch."""
+    epochs = [int(p[0]) for p in points]
+    segments: list[Segment] = []
+    for i, step in enumerate(trajectory_steps(points, tolerance)):
+        if segments and segments[-1].direction == step:
+            segments[-1] = Segment(step, segments[-1].start, epochs[i + 1])
+        else:
+            segments.append(Segment(step, epochs[i], epochs[i + 1]))
+    return segments
+
+
+def trajectory_shape(points: Sequence[tuple], tolerance: float) -> str:
+    """A one-word summary of the trajectory: "single" (one checkpoint), "flat", "rises", "falls", "peak"
+    (rises then falls), "valley" (falls then rises) or "mixed"."""
+    if len(points) < 2:
+        return "single"
+    directions = [s.direction for s in trajectory_segments(points, tolerance) if s.direction]
+    if not directions:
+        return "flat"
+    if all(d > 0 for d in directions):
+        return "rises"
+    if all(d < 0 for d in directions):
+        return "falls"
+    changes = [d for i, d in enumerate(directions) if i == 0 or d != directions[i - 1]]
+    if changes == [1, -1]:
+        return "peak"
+    if changes == [-1, 1]:
+        return "valley"
+    return "mixed"
+
+
 # ============================================================================================ verdict
 @dataclass(frozen=True)
 class Verdict:
-    """Outcome of :func:`collapse_verdict`: ``kind`` (one of the ``VERDICT_*`` values), the digits missing
-    from prior samples and from the grid, the inactive latent dimensions (KL below
-    ``POSTERIOR_KL_DIM_MIN``) out of ``latent_dims`` whose KL is known; ``headline`` says it plainly."""
+    """Outcome of :func:`collapse_verdict`: ``kind`` (one of the ``VERDICT_*`` values); the digits missing
+    from prior samples (upper CI bound of the share below MISSING_SHARE) and those whose interval straddles
+    it (``prior_uncertain``); the digits absent from the grid; over- and under-drawn digits of an imbalance;
+    the missing digits whose own test codes lie outside the grid window (``window_digits``) or inside it
+    (``covered_digits``); the inactive latent dimensions out of ``latent_dims``; every threshold ``checks``
+    made; ``headline`` says it plainly."""
 
     kind: str
     prior_missing: tuple[int, ...] = ()
     grid_missing: tuple[int, ...] = ()
     inactive_dims: tuple[int, ...] = ()
     latent_dims: int = 0
+    prior_uncertain: tuple[int, ...] = ()
+    over_drawn: tuple[int, ...] = ()
+    under_drawn: tuple[int, ...] = ()
+    window_digits: tuple[int, ...] = ()
+    covered_digits: tuple[int, ...] = ()
+    inside_per_digit: bool = False
+    checks: tuple[Check, ...] = ()
 
     @property
     def headline(self) -> str:
@@ -107,6 +243,13 @@ class Verdict:
         """Some latent dimensions, but not all, are inactive."""
         return 0 < len(self.inactive_dims) < self.latent_dims
 
+    def check(self, name: str) -> Check | None:
+        return next((c for c in self.checks if c.name == name), None)
+
+
+CHECK_ENTROPY = "prior entropy below threshold"
+CHECK_INSIDE = "inside share below threshold"
+
 
 def _below(values, threshold: float) -> tuple[int, ...]:
     """Positions of the finite ``values`` below ``threshold`` (() for None)."""
@@ -116,53 +259,133 @@ def _below(values, threshold: float) -> tuple[int, ...]:
     return tuple(int(i) for i in np.flatnonzero(np.isfinite(v) & (v < threshold)))
 
 
+def _answers(low, high, threshold: float, side: str) -> list[str]:
+    return [decide(float(lo), float(hi), threshold, side) for lo, hi in zip(low, high)]
+
+
+def missing_digits(shares, low, high) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(missing, uncertain): digits whose share interval lies wholly below MISSING_SHARE, and digits whose
+    interval straddles it (or that have no interval while the share itself is below it)."""
+    answers = _answers(low, high, MISSING_SHARE, BELOW)
+    shares = np.asarray(shares, dtype=float)
+    missing = tuple(d for d, a in enumerate(answers) if a == SUPPORTED)
+    uncertain = tuple(d for d, a in enumerate(answers) if a == INCONCLUSIVE
+                      and (math.isfinite(low[d]) or (math.isfinite(shares[d]) and shares[d] < MISSING_SHARE)))
+    return missing, uncertain
+
+
+def imbalance_digits(low, high, data_shares) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(over-drawn, under-drawn): digits whose share interval lies wholly above IMBALANCE_FACTOR × their data
+    share, or wholly below their data share / IMBALANCE_FACTOR."""
+    if data_shares is None:
+        return (), ()
+    data = np.asarray(data_shares, dtype=float)
+    over = tuple(d for d in range(len(data)) if math.isfinite(low[d]) and low[d] > IMBALANCE_FACTOR * data[d])
+    under = tuple(d for d in range(len(data)) if math.isfinite(high[d]) and high[d] < data[d] / IMBALANCE_FACTOR)
+    return over, under
+
+
 def collapse_verdict(prior_entropy_norm: float, grid_entropy_norm: float, grid_inside_fraction: float, *,
                      prior_shares=None, grid_shares=None, reference_entropy_norm: float = float("nan"),
-                     kl_per_dim=None, active_units: float = float("nan")) -> Verdict:
-    """Tell posterior collapse, a mode collapse of the model and a grid that misses the codes apart.
+                     kl_per_dim=None, active_units: float = float("nan"),
+                     prior_entropy_ci: tuple[float, float] = (math.nan, math.nan),
+                     prior_share_ci: tuple | None = None, prior_samples: float = math.nan,
+                     data_shares=None, grid_inside_shares=None, grid_inside_ci: tuple | None = None,
+                     grid_inside_fraction_ci: tuple[float, float] = (math.nan, math.nan)) -> Verdict:
+    """Tell posterior collapse, a mode collapse of the model, an imbalance and a grid that misses the codes apart.
 
-    Inputs: normalised class entropies of prior samples and of the linear grid ([0, 1]), the fraction of
-    test codes inside the grid window ([0, 1]); optionally the per-digit shares ([10] each), the same
-    entropy for real test images (the "data" row), the KL of each latent dimension (nats) and the number
-    of active units. Rules, in order (constants of this module):
+    Inputs: normalised class entropies of prior samples (with its interval ``prior_entropy_ci``) and of the
+    linear grid ([0, 1]), the fraction of test codes inside the grid window (with its interval); optionally
+    the per-digit prior shares ([10]) with their intervals (``prior_share_ci`` = (low[10], high[10]); else
+    Wilson intervals from ``prior_samples``), the grid's shares, the data's shares, the share of each digit's
+    own test codes inside the grid window (with intervals), the same entropy for real test images (the
+    "data" row), the KL of each latent dimension (nats) and the number of active units. Rules, in order
+    (constants of this module):
 
-    1. active units == 0, or every latent dimension's KL < POSTERIOR_KL_DIM_MIN -> ``"posterior-collapse"``:
-       the code carries no information about the input, the decoder draws (nearly) one image;
-    2. the reference entropy is below COLLAPSE_ENTROPY -> ``"unreliable"``: the classifier does not see
-       every digit in real images, so its histograms cannot judge the model;
-    3. prior samples miss a digit (share < MISSING_SHARE) or their entropy < COLLAPSE_ENTROPY
-       -> ``"mode-collapse"``: the model itself does not generate those digits;
-    4. else the grid misses a digit, or its entropy is more than GRID_ENTROPY_GAP below the prior's:
-       inside fraction < INSIDE_MIN -> ``"window"`` (the window does not cover those digits' region),
-       otherwise ``"resolution"`` (the window covers the codes, the grid points miss narrow regions);
-    5. else ``"healthy"``. Missing entropy (NaN) -> ``"unknown"``.
+    1. active units == 0, or every latent dimension's KL < POSTERIOR_KL_DIM_MIN -> ``"posterior-collapse"``;
+    2. the reference entropy is below COLLAPSE_ENTROPY -> ``"unreliable"`` (the classifier does not see every
+       digit in real images);
+    3. a digit whose prior-share interval lies wholly below MISSING_SHARE -> ``"mode-collapse"``;
+    4. a digit whose interval straddles MISSING_SHARE, or a prior entropy interval straddling
+       COLLAPSE_ENTROPY -> ``"inconclusive"``; an entropy interval wholly below it with every digit drawn
+       -> ``"imbalance"`` (over- / under-drawn digits: IMBALANCE_FACTOR);
+    5. else the grid misses a digit (its share of the fixed grid points < MISSING_SHARE: exact for the grid
+       shown, no sampling interval), or its entropy is more than GRID_ENTROPY_GAP below the prior's: the
+       missing digits' own inside shares (without missing digits, or without per-digit shares: the overall
+       inside fraction) decide — an interval wholly below INSIDE_MIN for some digit -> ``"window"``, wholly
+       above for all -> ``"resolution"``, else ``"inconclusive"``;
+    6. else ``"healthy"``. Missing entropy and shares -> ``"unknown"``.
 
     Some but not all dimensions inactive (partial posterior collapse) is no verdict of its own: it is
     reported beside the verdict (``inactive_dims``).
     """
     hp, hg, inside = float(prior_entropy_norm), float(grid_entropy_norm), float(grid_inside_fraction)
     kl = [] if kl_per_dim is None else [float(v) for v in kl_per_dim]
-    dims = {"inactive_dims": _below(kl, POSTERIOR_KL_DIM_MIN), "latent_dims": len(kl)}
-    missing = {"prior_missing": _below(prior_shares, MISSING_SHARE), "grid_missing": _below(grid_shares, MISSING_SHARE)}
+    base = {"inactive_dims": _below(kl, POSTERIOR_KL_DIM_MIN), "latent_dims": len(kl),
+            "grid_missing": _below(grid_shares, MISSING_SHARE)}
     no_units = float(active_units) == 0
-    all_kl_low = bool(kl) and all(math.isfinite(v) for v in kl) and len(dims["inactive_dims"]) == len(kl)
+    all_kl_low = bool(kl) and all(math.isfinite(v) for v in kl) and len(base["inactive_dims"]) == len(kl)
+    if prior_shares is not None:
+        shares = np.asarray(prior_shares, dtype=float)
+        low, high = (np.asarray(v, dtype=float) for v in prior_share_ci) if prior_share_ci is not None \
+            else wilson_bounds(shares, prior_samples)
+        missing, uncertain = missing_digits(shares, low, high)
+    else:
+        missing, uncertain = _below(None, 0), ()
+    base.update(prior_missing=missing, prior_uncertain=uncertain)
     if no_units or all_kl_low:
-        return Verdict(VERDICT_POSTERIOR_COLLAPSE, **missing, **dims)
+        return Verdict(VERDICT_POSTERIOR_COLLAPSE, **base)
     reference = float(reference_entropy_norm)
     if math.isfinite(reference) and reference < COLLAPSE_ENTROPY:
-        return Verdict(VERDICT_UNRELIABLE, **missing, **dims)
+        return Verdict(VERDICT_UNRELIABLE, **base)
     if not math.isfinite(hp) and prior_shares is None:
-        return Verdict(VERDICT_UNKNOWN, **dims)
-    if missing["prior_missing"] or (math.isfinite(hp) and hp < COLLAPSE_ENTROPY):
-        return Verdict(VERDICT_MODE_COLLAPSE, **missing, **dims)
+        return Verdict(VERDICT_UNKNOWN, **base)
+    entropy = Check(CHECK_ENTROPY, hp, *map(float, prior_entropy_ci), COLLAPSE_ENTROPY, BELOW,
+                    "bootstrap over the prior samples")
+    checks = (entropy,) if math.isfinite(hp) else ()
+    if missing:
+        return Verdict(VERDICT_MODE_COLLAPSE, **base, checks=checks)
+    if uncertain or (checks and entropy.answer == INCONCLUSIVE):
+        return Verdict(VERDICT_INCONCLUSIVE, **base, checks=checks)
+    if checks and entropy.answer == SUPPORTED:
+        over, under = imbalance_digits(low, high, data_shares) if prior_shares is not None else ((), ())
+        return Verdict(VERDICT_IMBALANCE, **base, over_drawn=over, under_drawn=under, checks=checks)
     grid_low = math.isfinite(hg) and math.isfinite(hp) and hg < hp - GRID_ENTROPY_GAP
-    if missing["grid_missing"] or grid_low:
-        if not math.isfinite(inside):
-            return Verdict(VERDICT_UNKNOWN, **missing, **dims)
-        return Verdict(VERDICT_WINDOW if inside < INSIDE_MIN else VERDICT_RESOLUTION, **missing, **dims)
+    if base["grid_missing"] or grid_low:
+        window, covered, inside_checks, per_digit = _window_digits(base["grid_missing"], grid_inside_shares,
+                                                                    grid_inside_ci, inside, grid_inside_fraction_ci)
+        checks += inside_checks
+        if not inside_checks:
+            return Verdict(VERDICT_UNKNOWN, **base, checks=checks)
+        answers = [c.answer for c in inside_checks]
+        kind = (VERDICT_WINDOW if SUPPORTED in answers else VERDICT_RESOLUTION if all(a == REFUTED for a in answers)
+                else VERDICT_INCONCLUSIVE)
+        return Verdict(kind, **base, window_digits=window, covered_digits=covered, inside_per_digit=per_digit,
+                       checks=checks)
     if not math.isfinite(hg) and grid_shares is None:
-        return Verdict(VERDICT_UNKNOWN, **missing, **dims)
-    return Verdict(VERDICT_HEALTHY, **missing, **dims)
+        return Verdict(VERDICT_UNKNOWN, **base, checks=checks)
+    return Verdict(VERDICT_HEALTHY, **base, checks=checks)
+
+
+def _window_digits(grid_missing, inside_shares, inside_ci, inside: float, inside_ci_overall):
+    """(window digits, covered digits, inside checks, per digit?) for the window-vs-resolution rule."""
+    if grid_missing and inside_shares is not None:
+        shares = np.asarray(inside_shares, dtype=float)
+        low, high = (np.full(shares.shape, np.nan),) * 2 if inside_ci is None else inside_ci
+        checks = tuple(Check(f"{CHECK_INSIDE}: digit {d}", float(shares[d]), float(low[d]), float(high[d]),
+                             INSIDE_MIN, BELOW, "Wilson over the digit's test codes")
+                       for d in grid_missing if math.isfinite(shares[d]))
+        if checks:
+            digits = [d for d in grid_missing if math.isfinite(shares[d])]
+            window = tuple(d for d, c in zip(digits, checks) if c.answer == SUPPORTED)
+            covered = tuple(d for d, c in zip(digits, checks) if c.answer == REFUTED)
+            return window, covered, checks, True
+    if not math.isfinite(inside):
+        return (), (), (), False
+    check = Check(CHECK_INSIDE, inside, *map(float, inside_ci_overall), INSIDE_MIN, BELOW,
+                  "Wilson over all test codes")
+    window = tuple(grid_missing) if check.answer == SUPPORTED else ()
+    return window, tuple(grid_missing) if check.answer == REFUTED else (), (check,), False
 
 
 # ============================================================================================ the rules table
@@ -181,35 +404,58 @@ def rules() -> list[Rule]:
     drops = ", ".join(f"{column} by more than {drop:g}" for column, drop in DIVERSITY_DROPS.items())
     percent_columns = ", ".join(c for c, kind in COLUMN_NUMBER_FORMATS.items() if kind == "percent")
     formats = "; ".join(f"{kind}: {words}" for kind, words in NUMBER_FORMAT_DESCRIPTIONS.items())
+    spread = ", ".join(f"{column} {value:g}" for column, value in SEED_SPREAD.items())
     return [
-        Rule("Q1 silhouette", f"first → last checkpoint: “rises”/“falls” when it changes by more than "
-                              f"{SILHOUETTE_CHANGE:g}, else “stays about the same”; level words: {levels}; "
-                              f"below 0: no clusters by digit."),
-        Rule("Q1 kNN accuracy", f"“rises”/“falls” when it changes by more than {percent(KNN_CHANGE)}."),
+        Rule("Threshold rules", f"every threshold rule compares an estimate's {CI_TEXT} with the threshold: "
+                                f"“supported” when the whole interval is on the rule's side, “refuted” when it is "
+                                f"wholly on the other side, “inconclusive” when it straddles the threshold (or "
+                                f"there is no interval); the report shows the margin (estimate − threshold) and "
+                                f"the interval beside the answer. Intervals: Wilson for shares, bootstrap over "
+                                f"the samples for entropy and kNN accuracy, t-interval of a least-squares slope "
+                                f"for trends; runs evaluated before the interval columns existed get the Wilson "
+                                f"and entropy intervals from their shares and the number of prior samples."),
+        Rule("Trajectories", f"every Q sentence quotes the metric at every checkpoint and describes the whole "
+                             f"path (“rises at each checkpoint”, “peaks at epoch E then falls”, “flat within "
+                             f"its CI”): a step between checkpoints counts as a rise or fall only when it "
+                             f"exceeds the larger half-width of the two values' {CI_TEXT}s, or, without "
+                             f"intervals, the metric's tolerance: silhouette {SILHOUETTE_CHANGE:g}, kNN "
+                             f"accuracy {percent(KNN_CHANGE)}, entropy {ENTROPY_CHANGE:g}, confidence "
+                             f"{percent(CONFIDENCE_CHANGE)}, Fréchet distance {percent(FRECHET_CHANGE_REL)} of "
+                             f"its first value."),
+        Rule("Q1 silhouette", f"level words at the last checkpoint: {levels}; below 0: no clusters by digit."),
         Rule("Q1 pairs", f"the {TOP_PAIRS} highest confusion rates of {PAIRS_FILE} at the first and the last "
                          f"checkpoint; the top pair at the last checkpoint is the most mixed pair; “more/less "
                          f"mixed” when its rate moved by more than {percent(PAIR_CHANGE)}."),
-        Rule("Q2 confidence", f"mean max class probability of prior samples; “crisper”/“less crisp” when it moved "
-                              f"by more than {percent(CONFIDENCE_CHANGE)}; the data row gives the value on real "
-                              f"digits."),
         Rule("Q2 classifier score", "exp(E KL(p(y|x) ‖ p(y))) of prior samples, 1 (one digit or blurry) to 10 "
                                     "(all digits, crisp), beside the data row."),
-        Rule("Q2 Fréchet distance", f"“closer to”/“further from” real digits when it changed by more than "
-                                    f"{percent(FRECHET_CHANGE_REL)} of its first value; reference: two halves of "
-                                    f"the real test set."),
+        Rule("Q2 Fréchet distance", "reference: two halves of the real test set."),
         Rule("Q2 class shares", f"most and least frequent digit of prior samples at the last checkpoint "
-                                f"({PER_CLASS_FILE}), beside the same digits' test-set shares; modes covered = "
-                                f"digits with at least {percent(MISSING_SHARE)} of the samples."),
+                                f"({PER_CLASS_FILE}) with their {CI_TEXT}s, beside the same digits' test-set "
+                                f"shares; modes covered = digits with at least {percent(MISSING_SHARE)} of the "
+                                f"samples."),
         Rule("Q2 reconstructions", f"identity “preserved” when the classifier's accuracy on reconstructions is "
                                    f"at least {percent(RECON_GOOD)}, else “partly lost”."),
-        Rule("Q3 test loss", f"{HISTORY_FILE} test loss at epoch {TRAIN_LENGTH_EPOCH} vs later epochs, with a "
-                             f"tolerance of {percent(LOSS_CHANGE_REL)} of the loss: “keeps falling” (last lower, "
-                             f"and within the tolerance of the best), “falls then rises” (best clearly below both), "
-                             f"“rises”, or “is flat”."),
-        Rule("Q3 train–test gap", f"at the last epoch, test loss more than {percent(GAP_REL)} above train loss = "
-                                  f"overfitting; “the gap has grown” when it grew by more than "
-                                  f"{percent(LOSS_CHANGE_REL)} of the loss since epoch {TRAIN_LENGTH_EPOCH}."),
-        Rule("Q3 diversity", f"middle → last checkpoint; “diversity falls” when any of: {drops}."),
+        Rule("Degenerate statistics", f"no sentence rests on PRDC recall: with a 2-D latent every generated "
+                                      f"sample lies on a 2-D manifold in the classifier's feature space, so "
+                                      f"the generated k-NN balls hold almost no real digit and recall is near 0 "
+                                      f"whatever the model (explained when below {percent(RECALL_NEAR_ZERO)}). "
+                                      f"The chi-square p-value of the class histogram is not used (always 0 at "
+                                      f"10 000 samples)."),
+        Rule("Q3 test loss", f"least-squares slope of {HISTORY_FILE} test_loss over the last {TREND_EPOCHS} "
+                             f"epochs with its {CI_TEXT} (t, n − 2 degrees of freedom): “rises” (training "
+                             f"longer hurts, overfitting) only when the interval lies wholly above 0, “keeps "
+                             f"falling” when wholly below 0, else “flat” (inconclusive); a single-epoch minimum "
+                             f"is never evidence. Runs that stopped by epoch {TRAIN_LENGTH_EPOCH} cannot answer."),
+        Rule("Q3 train–test gap", f"test_loss − train_eval_loss (the train ELBO measured after each epoch in "
+                                  f"eval mode on a fixed training subset the size of the test set, exactly like "
+                                  f"the test loss) at the last epoch, and the slope of the gap over the last "
+                                  f"{TREND_EPOCHS} epochs with its {CI_TEXT}: “the gap grows” only when wholly "
+                                  f"above 0. The running train_loss (mean over the epoch's batches while the "
+                                  f"weights change) understates the gap and decides nothing; runs without "
+                                  f"train_eval_loss say “not measured”. The IWAE bound on test vs the same-size "
+                                  f"train subset is quoted at each checkpoint when present."),
+        Rule("Q3 diversity", f"middle → last checkpoint; “diversity falls” when any of: {drops} (the entropy "
+                             f"drop must also exceed its {CI_TEXT}s' half-widths)."),
         Rule("Verdict: posterior collapse",
              f"checked first: active units = 0 (no latent dimension whose posterior mean varies with the input "
              f"by a variance above {ACTIVE_THRESHOLD:g}), or the KL of every latent dimension "
@@ -220,17 +466,37 @@ def rules() -> list[Rule]:
              f"a dimension with KL below {POSTERIOR_KL_DIM_MIN:g} nats is inactive; when some but not all are "
              f"(partial posterior collapse), the verdict section names them with their KL and the other rules "
              f"still decide the verdict."),
-        Rule("Verdict: missing digit", f"a digit with less than {percent(MISSING_SHARE)} of the samples."),
+        Rule("Verdict: missing digit", f"a digit is missing when the upper bound of the {CI_TEXT} (Wilson) of its "
+                                       f"share of prior samples is below {percent(MISSING_SHARE)}; an interval "
+                                       f"straddling {percent(MISSING_SHARE)} is inconclusive."),
         Rule("Verdict: unreliable", f"the real test digits' normalised class entropy (data row) is below "
                                     f"{COLLAPSE_ENTROPY:g}, i.e. the classifier itself does not see every digit."),
-        Rule("Verdict: mode collapse", f"prior samples miss a digit, or their normalised class entropy is below "
-                                       f"{COLLAPSE_ENTROPY:g}: the model does not generate those digits."),
-        Rule("Verdict: window", f"prior samples are fine but the grid misses a digit (or its entropy is more than "
-                                f"{GRID_ENTROPY_GAP:g} below the prior's) and fewer than {percent(INSIDE_MIN)} of "
-                                f"the test codes lie inside the grid window: the window does not cover that "
-                                f"digit's region."),
-        Rule("Verdict: resolution", f"as “window”, but at least {percent(INSIDE_MIN)} of the codes lie inside the "
-                                    f"window: the grid points miss the digits' narrow regions."),
-        Rule("Verdict: healthy", "no posterior collapse, and neither prior samples nor the grid miss a digit."),
+        Rule("Verdict: mode collapse", "at least one missing digit in the prior samples: the model does not "
+                                       "generate it. Low entropy alone is never a collapse."),
+        Rule("Verdict: imbalance", f"no digit missing, and the {CI_TEXT} of the prior samples' normalised class "
+                                   f"entropy lies wholly below {COLLAPSE_ENTROPY:g}: every digit is drawn, some far "
+                                   f"more often than others. Named: over-drawn digits (share's interval wholly "
+                                   f"above {IMBALANCE_FACTOR:g} × the data share) and under-drawn ones (wholly "
+                                   f"below the data share / {IMBALANCE_FACTOR:g})."),
+        Rule("Verdict: inconclusive", f"the entropy interval straddles {COLLAPSE_ENTROPY:g}, a digit's share "
+                                      f"interval straddles {percent(MISSING_SHARE)}, or the window rule's inside "
+                                      f"share straddles {percent(INSIDE_MIN)}: this run cannot decide; replicate "
+                                      f"over seeds."),
+        Rule("Verdict: window", f"prior samples are fine but the grid misses a digit (less than "
+                                f"{percent(MISSING_SHARE)} of its fixed points, exact for the grid shown) or its "
+                                f"entropy is more than {GRID_ENTROPY_GAP:g} below the prior's, and the share of "
+                                f"that digit's OWN test codes inside the grid window ({PER_CLASS_FILE} "
+                                f"{C.CLASS_GRID_INSIDE}; runs without it: computed from the stored codes, else the "
+                                f"overall inside fraction) lies wholly below {percent(INSIDE_MIN)}: the window does "
+                                f"not cover that digit's region."),
+        Rule("Verdict: resolution", f"as “window”, but each missing digit's inside share lies wholly above "
+                                    f"{percent(INSIDE_MIN)}: the window covers the codes, the grid points miss the "
+                                    f"digits' narrow regions."),
+        Rule("Verdict: healthy", "no posterior collapse, no missing or uncertain digit, entropy interval wholly "
+                                 f"at or above {COLLAPSE_ENTROPY:g}, and the grid misses no digit."),
+        Rule("n = 1", f"a single-run report says that it rests on one seed and lists the findings that need "
+                      f"replication (`vaediag study --seeds 0,1,2` or `vaediag sweep`): inconclusive checks, "
+                      f"margins smaller than the seed-to-seed standard deviation ({spread}; {SEED_SPREAD_NOTE}), "
+                      f"and the silhouette level (it differed ×{SILHOUETTE_SEED_FACTOR:g} between seeds)."),
         Rule("Number formats", f"{formats}. Percent: {percent_columns}."),
     ]

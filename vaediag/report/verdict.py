@@ -9,24 +9,40 @@ import pandas as pd
 from vaediag import columns as C
 from vaediag.rundir import Run
 
-from .findings import Part, Quotes, Sentence, const_tag, count_tag, digit_tag, dim_tag, epoch_tag, listing
+from .findings import (Part, Quotes, Sentence, const_tag, count_tag, digit_tag, dim_tag, epoch_tag, interval_tag,
+                       listing, stat_tag)
 from .formats import percent
+from .intervals import (class_column, data_shares, grid_inside_shares, inside_fraction_ci, prior_entropy_ci,
+                        prior_share_ci)
 from .rules import (
+    CHECK_ENTROPY,
+    CHECK_INSIDE,
+    CI_TEXT,
     COLLAPSE_ENTROPY,
     GRID_ENTROPY_GAP,
+    IMBALANCE_FACTOR,
+    INSIDE_MIN,
+    LIST_VALUES_UP_TO,
     MISSING_SHARE,
     POSTERIOR_KL_DIM_MIN,
     VERDICT_HEALTHY,
+    VERDICT_IMBALANCE,
+    VERDICT_INCONCLUSIVE,
     VERDICT_MODE_COLLAPSE,
     VERDICT_POSTERIOR_COLLAPSE,
     VERDICT_RESOLUTION,
     VERDICT_UNRELIABLE,
     VERDICT_WINDOW,
+    Check,
     Verdict,
     collapse_verdict,
 )
 
 KL_LIMIT_TEXT = f"{POSTERIOR_KL_DIM_MIN:g} nats"
+ENTROPY_CI_HEADER = f"entropy {CI_TEXT}"
+ENTROPY_MARGIN_HEADER = f"margin vs {COLLAPSE_ENTROPY:g}"
+ENTROPY_ANSWER_HEADER = f"entropy < {COLLAPSE_ENTROPY:g}?"
+INSIDE_HEADER = "missing digits' codes inside window"
 
 
 def kl_columns(run: Run) -> list[str]:
@@ -36,53 +52,78 @@ def kl_columns(run: Run) -> list[str]:
     return sorted(found, key=lambda c: int(c[len(C.KL_PER_DIM_PREFIX):]))
 
 
-def _class_shares(run: Run, column: str, epoch: int) -> np.ndarray | None:
-    """Shares of digits 0-9 at a checkpoint (per_class.csv); None when the column or epoch is absent."""
-    per_class = run.per_class
-    if column not in per_class.columns:
-        return None
-    rows = per_class[(per_class[C.SOURCE] == C.SOURCE_MODEL) & (per_class[C.EPOCH] == epoch)]
-    if rows.empty:
-        return None
-    shares = pd.to_numeric(rows.set_index(C.DIGIT)[column], errors="coerce").reindex(range(C.N_CLASSES))
-    return shares.to_numpy(dtype=float) if shares.notna().any() else None
-
-
 def run_verdict(run: Run, epoch: int) -> Verdict:
-    """:func:`collapse_verdict` on the numbers of one checkpoint."""
+    """:func:`collapse_verdict` on the numbers of one checkpoint, with their intervals (:mod:`.intervals`)."""
+    inside = grid_inside_shares(run, epoch)
     return collapse_verdict(
         run.value(C.PRIOR + C.ENTROPY_NORM, epoch), run.value(C.GRID + C.ENTROPY_NORM, epoch),
-        run.value(C.GRID_INSIDE, epoch), prior_shares=_class_shares(run, C.CLASS_PRIOR_SHARE, epoch),
-        grid_shares=_class_shares(run, C.CLASS_GRID_SHARE, epoch),
+        run.value(C.GRID_INSIDE, epoch), prior_shares=class_column(run, C.CLASS_PRIOR_SHARE, epoch),
+        grid_shares=class_column(run, C.CLASS_GRID_SHARE, epoch),
         reference_entropy_norm=run.reference(C.PRIOR + C.ENTROPY_NORM),
         kl_per_dim=[run.value(c, epoch) for c in kl_columns(run)] or None,
-        active_units=run.value(C.ACTIVE_UNITS, epoch))
+        active_units=run.value(C.ACTIVE_UNITS, epoch),
+        prior_entropy_ci=prior_entropy_ci(run, epoch), prior_share_ci=prior_share_ci(run, epoch),
+        data_shares=data_shares(run),
+        grid_inside_shares=None if inside is None else inside[0],
+        grid_inside_ci=None if inside is None else inside[1:3],
+        grid_inside_fraction_ci=inside_fraction_ci(run, epoch))
+
+
+def _digits(digits) -> str:
+    return ", ".join(map(str, digits)) or "–"
+
+
+def check_cells(check: Check | None, write=lambda v: f"{v:.3f}") -> tuple[str, str, str]:
+    """(interval, margin, answer) of a check as table cells ("" when there is no check)."""
+    if check is None:
+        return "", "", ""
+    interval = f"[{write(check.low)}, {write(check.high)}]" if check.has_interval else "none"
+    return interval, f"{check.margin:+.3f}", check.answer
 
 
 def verdict_table(run: Run) -> pd.DataFrame:
-    """One row per checkpoint: the verdict's inputs and its outcome."""
+    """One row per checkpoint: the verdict's inputs, the entropy check with its interval, margin and answer,
+    and the outcome."""
     rows = []
     for epoch in run.epochs:
         verdict = run_verdict(run, epoch)
+        interval, margin, answer = check_cells(verdict.check(CHECK_ENTROPY))
+        inside = [c for c in verdict.checks if c.name.startswith(CHECK_INSIDE)]
         rows.append({C.EPOCH: epoch, "active units": run.value(C.ACTIVE_UNITS, epoch),
-                     "inactive dims": (", ".join(map(str, verdict.inactive_dims)) or "–") if verdict.latent_dims
-                     else "",
+                     "inactive dims": _digits(verdict.inactive_dims) if verdict.latent_dims else "",
                      "prior entropy (norm.)": run.value(C.PRIOR + C.ENTROPY_NORM, epoch),
+                     ENTROPY_CI_HEADER: interval, ENTROPY_MARGIN_HEADER: margin, ENTROPY_ANSWER_HEADER: answer,
+                     "missing from prior": _digits(verdict.prior_missing),
+                     "uncertain digits": _digits(verdict.prior_uncertain),
+                     "over-drawn": _digits(verdict.over_drawn), "under-drawn": _digits(verdict.under_drawn),
                      "grid entropy (norm.)": run.value(C.GRID + C.ENTROPY_NORM, epoch),
+                     "missing from grid": _digits(verdict.grid_missing),
                      "inside grid window": run.value(C.GRID_INSIDE, epoch),
-                     "missing from prior": ", ".join(map(str, verdict.prior_missing)) or "–",
-                     "missing from grid": ", ".join(map(str, verdict.grid_missing)) or "–",
+                     INSIDE_HEADER: "; ".join(f"{c.name.rpartition(' ')[2] if ':' in c.name else 'all'}: "
+                                              f"{percent(c.estimate)} {check_cells(c, percent)[0]} {c.answer}"
+                                              for c in inside) or "–",
                      "verdict": verdict.kind})
     return pd.DataFrame(rows).set_index(C.EPOCH)
 
 
 # ============================================================================================ sentences
-def _inputs_sentence(quotes: Quotes, epoch: int) -> Sentence | None:
+def check_parts(check: Check, write=lambda v: f"{v:.3f}") -> list[Part]:
+    """" (95 % CI [a, b]; below 0.900? supported, margin −0.022)" for a threshold check."""
+    interval = interval_tag(check.low, check.high, write, f"{CI_TEXT}: {check.interval}")
+    parts: list[Part] = [" (", const_tag(CI_TEXT), " ", interval] if interval is not None else [" (no interval"]
+    margin = f"{100 * check.margin:+.1f} %" if write is percent else f"{check.margin:+.3f}"
+    return parts + [f"; {check.side} ", const_tag(write(check.threshold)), f"? {check.answer}, margin ",
+                    stat_tag(margin, "estimate − threshold"), ")"]
+
+
+def _inputs_sentence(quotes: Quotes, epoch: int, verdict: Verdict) -> Sentence | None:
     prior, grid = quotes.metric(C.PRIOR + C.ENTROPY_NORM, epoch), quotes.metric(C.GRID + C.ENTROPY_NORM, epoch)
     inside, span = quotes.metric(C.GRID_INSIDE, epoch), quotes.metric(C.GRID_SPAN, epoch)
     parts: list[Part] = []
     if prior is not None:
         parts += [" the normalised class entropy of prior samples is ", prior]
+        check = verdict.check(CHECK_ENTROPY)
+        parts += check_parts(check) if check is not None else []
         reference = quotes.reference(C.PRIOR + C.ENTROPY_NORM)
         parts += [" (real test digits: ", reference, ")"] if reference is not None else []
     if grid is not None:
@@ -130,55 +171,143 @@ def _digit_listing(quotes: Quotes, column: str, epoch: int, digits: tuple[int, .
                    percent(MISSING_SHARE))
 
 
+def _share_listing(quotes: Quotes, epoch: int, digits: tuple[int, ...], with_data: bool = False) -> list[Part]:
+    """"digit 3: 1.7 % [1.4 %, 1.9 %] vs 10.1 % in the test set": prior shares with their Wilson intervals."""
+    bounds = prior_share_ci(quotes.run, epoch)
+    if len(digits) > LIST_VALUES_UP_TO:
+        return listing(list(digits), "digit", digit_tag, lambda d: None, percent(MISSING_SHARE))
+    parts: list[Part] = []
+    for i, d in enumerate(digits):
+        share = quotes.class_value(C.CLASS_PRIOR_SHARE, epoch, d)
+        parts += ([", "] if i else []) + ["digit ", digit_tag(d)]
+        if share is None:
+            continue
+        parts += [": ", share]
+        interval = None if bounds is None else interval_tag(bounds[0][d], bounds[1][d], percent,
+                                                             f"Wilson {CI_TEXT} of the share of prior samples")
+        parts += [" ", interval] if interval is not None else []
+        data = quotes.class_value(C.CLASS_DATA_SHARE, epoch, d) if with_data else None
+        parts += [" vs ", data, " in the test set"] if data is not None else []
+    return parts
+
+
 def _mode_collapse_sentence(quotes: Quotes, epoch: int, verdict: Verdict) -> Sentence:
-    if verdict.prior_missing:
-        parts = ["Prior samples miss "] + _digit_listing(quotes, C.CLASS_PRIOR_SHARE, epoch, verdict.prior_missing)
-    else:
-        parts = ["Prior samples concentrate on few digits (entropy below ", const_tag(f"{COLLAPSE_ENTROPY:.2f}"), ")"]
+    parts: list[Part] = ["Prior samples miss "] + _share_listing(quotes, epoch, verdict.prior_missing)
+    parts += [": the upper end of each share's ", const_tag(CI_TEXT), " is below ", const_tag(percent(MISSING_SHARE))]
     if verdict.grid_missing:
         parts += [", and the grid misses "] + _digit_listing(quotes, C.CLASS_GRID_SHARE, epoch, verdict.grid_missing)
-    return Sentence(parts + [": this is a collapse of the model. It does not generate these digits from the prior "
-                             "at all, so no grid window would show them."])
+    return Sentence(parts + [". This is a collapse of the model: it does not generate these digits from the prior, "
+                             "so no grid window would show them."])
+
+
+def _imbalance_sentence(quotes: Quotes, epoch: int, verdict: Verdict) -> Sentence:
+    parts: list[Part] = ["Every digit is drawn (no share's ", const_tag(CI_TEXT), " lies below ",
+                         const_tag(percent(MISSING_SHARE)), "), but the entropy interval lies wholly below ",
+                         const_tag(f"{COLLAPSE_ENTROPY:.2f}"), ": an imbalance, not a collapse"]
+    if verdict.over_drawn:
+        parts += ["; over-drawn: "] + _share_listing(quotes, epoch, verdict.over_drawn, with_data=True)
+    if verdict.under_drawn:
+        parts += ["; under-drawn: "] + _share_listing(quotes, epoch, verdict.under_drawn, with_data=True)
+    if verdict.over_drawn or verdict.under_drawn:
+        parts += [" (a digit counts when its interval lies beyond ", const_tag(f"{IMBALANCE_FACTOR:g}"),
+                  " times, or below its test-set share divided by ", const_tag(f"{IMBALANCE_FACTOR:g}"), ")"]
+    if verdict.grid_missing:
+        parts += ["; the grid misses "] + _digit_listing(quotes, C.CLASS_GRID_SHARE, epoch, verdict.grid_missing)
+    return Sentence(parts + ["."])
+
+
+def _inconclusive_sentence(quotes: Quotes, epoch: int, verdict: Verdict) -> Sentence:
+    parts: list[Part] = ["This run cannot decide"]
+    entropy = verdict.check(CHECK_ENTROPY)
+    reasons: list[list[Part]] = []
+    if entropy is not None and entropy.answer == "inconclusive":
+        reasons.append(["the prior entropy's interval straddles ", const_tag(f"{COLLAPSE_ENTROPY:.2f}"),
+                        " (imbalance or not)"])
+    if verdict.prior_uncertain:
+        reasons.append(["the share interval of "] + _share_listing(quotes, epoch, verdict.prior_uncertain)
+                       + [" straddles ", const_tag(percent(MISSING_SHARE)), " (missing or not)"])
+    inside = [c for c in verdict.checks if c.name.startswith(CHECK_INSIDE) and c.answer == "inconclusive"]
+    if inside:
+        reasons.append(["the inside-window share of the grid's missing digits straddles ",
+                        const_tag(percent(INSIDE_MIN)), " (window or grid resolution)"])
+    for i, reason in enumerate(reasons):
+        parts += [": " if i == 0 else "; "] + reason
+    return Sentence(parts + [". It is no collapse on this evidence; replicate over seeds to decide."])
+
+
+def _inside_listing(quotes: Quotes, epoch: int, verdict: Verdict) -> list[Part]:
+    """The missing digits with the share of their own test codes inside the window and its interval."""
+    parts: list[Part] = []
+    checks = [c for c in verdict.checks if c.name.startswith(CHECK_INSIDE)]
+    for i, check in enumerate(checks):
+        digit = int(check.name.rpartition(" ")[2]) if ":" in check.name else None
+        parts += [", " if i else ""]
+        if digit is None:
+            inside = quotes.metric(C.GRID_INSIDE, epoch)
+            parts += ["all test codes: ", inside if inside is not None else stat_tag(percent(check.estimate), "")]
+        else:
+            found = quotes.class_value(C.CLASS_GRID_INSIDE, epoch, digit)
+            value = found if found is not None else stat_tag(
+                percent(check.estimate), "share of the digit's test codes inside the window, computed from the "
+                "stored codes (test_mu, test_labels, grid_span)")
+            parts += ["digit ", digit_tag(digit), ": ", value]
+        parts += check_parts(check, percent)
+    return parts
 
 
 def _grid_sentence(quotes: Quotes, epoch: int, verdict: Verdict) -> Sentence:
-    inside = quotes.metric(C.GRID_INSIDE, epoch)
     if verdict.grid_missing:
         parts = ["The grid misses "] + _digit_listing(quotes, C.CLASS_GRID_SHARE, epoch, verdict.grid_missing)
-        parts += [", but prior samples draw them ("]
-        parts += _digit_listing(quotes, C.CLASS_PRIOR_SHARE, epoch, verdict.grid_missing) + [")"]
+        parts += [", but prior samples draw " + ("them: " if len(verdict.grid_missing) > 1 else "it: ")]
+        parts += _share_listing(quotes, epoch, verdict.grid_missing)
     else:
         parts = ["The grid's class entropy is more than ", const_tag(f"{GRID_ENTROPY_GAP:.2f}"),
                  " below that of prior samples, which draw every digit"]
+    own = "that digit's" if len(verdict.grid_missing) == 1 else "those digits'"
+    which = f"of {own} own test codes" if verdict.inside_per_digit else "of all test codes (per-digit shares " \
+            "unavailable)"
+    parts += [f". Share {which} inside the window, against ", const_tag(percent(INSIDE_MIN)), ": "]
+    parts += _inside_listing(quotes, epoch, verdict)
     if verdict.kind == VERDICT_WINDOW:
-        parts += [", and only ", inside, " of the test codes lie inside its window: the window does not cover "
-                  "those digits' region, the model has not collapsed. Widen the grid span or read the "
-                  "quantile grid."] if inside is not None else [": the window does not cover those digits."]
-    else:
-        parts += [", although ", inside, " of the test codes lie inside its window: those digits occupy narrow "
-                  "regions between grid points, the model has not collapsed. A finer grid would show them."]
-    return Sentence(parts)
+        parts += [". The window does not cover the region of digit" + ("s " if len(verdict.window_digits) > 1
+                                                                         else " ")]
+        for i, d in enumerate(verdict.window_digits):
+            parts += [", " if i else "", digit_tag(d)]
+        parts += ["; the model has not collapsed. Widen the grid span or read the quantile grid."]
+    elif verdict.kind == VERDICT_RESOLUTION:
+        parts += [". The window covers those digits' codes, but they occupy narrow regions between grid points; "
+                  "the model has not collapsed. A finer grid would show them."]
+    return Sentence(parts + ([] if verdict.kind in (VERDICT_WINDOW, VERDICT_RESOLUTION) else ["."]))
 
 
 def verdict_sentences(run: Run) -> tuple[Verdict, list[Sentence]]:
     """The verdict at the last checkpoint and the sentences that explain it."""
     quotes, epoch = Quotes(run), run.last
     verdict = run_verdict(run, epoch)
-    out = [s for s in [_inputs_sentence(quotes, epoch)] if s is not None]
+    out = [s for s in [_inputs_sentence(quotes, epoch, verdict)] if s is not None]
     if verdict.kind == VERDICT_POSTERIOR_COLLAPSE:
         out.append(_posterior_sentence(quotes, epoch, verdict, verdict.latent_dims or run.latent_dim))
     elif verdict.kind == VERDICT_MODE_COLLAPSE:
         out.append(_mode_collapse_sentence(quotes, epoch, verdict))
-    elif verdict.kind in (VERDICT_WINDOW, VERDICT_RESOLUTION):
+    elif verdict.kind == VERDICT_IMBALANCE:
+        out.append(_imbalance_sentence(quotes, epoch, verdict))
+    elif verdict.kind in (VERDICT_WINDOW, VERDICT_RESOLUTION) or (
+            verdict.kind == VERDICT_INCONCLUSIVE and any(c.name.startswith(CHECK_INSIDE) for c in verdict.checks)):
         out.append(_grid_sentence(quotes, epoch, verdict))
+        if verdict.kind == VERDICT_INCONCLUSIVE:
+            out.append(_inconclusive_sentence(quotes, epoch, verdict))
+    elif verdict.kind == VERDICT_INCONCLUSIVE:
+        out.append(_inconclusive_sentence(quotes, epoch, verdict))
     elif verdict.kind == VERDICT_UNRELIABLE:
         out.append(Sentence(["The classifier's class histogram of the real test digits has normalised entropy "
                              "below ", const_tag(f"{COLLAPSE_ENTROPY:g}"), ": it does not recognise every digit, so "
                              "entropy, modes and shares say nothing about the model (is the classifier the "
                              "shipped one?)."]))
     elif verdict.kind == VERDICT_HEALTHY:
-        out.append(Sentence(["Every digit has at least ", const_tag(percent(MISSING_SHARE)),
-                             " of the prior samples and of the grid: no mode collapse."]))
+        out.append(Sentence(["Every digit's share of the prior samples lies at or above ",
+                             const_tag(percent(MISSING_SHARE)), " with its whole ", const_tag(CI_TEXT),
+                             ", every digit has at least that share of the grid, and the entropy is not below ",
+                             const_tag(f"{COLLAPSE_ENTROPY:.2f}"), ": no mode collapse."]))
     if verdict.partial_posterior_collapse and verdict.kind != VERDICT_POSTERIOR_COLLAPSE:
         out.append(_partial_sentence(quotes, epoch, verdict))
     return verdict, out

@@ -1,0 +1,157 @@
+"""The intervals behind the findings of one run, read from its tables, with honest fallbacks for runs
+evaluated before the interval columns existed.
+
+Every function takes a :class:`~vaediag.rundir.Run` and a checkpoint epoch and returns numbers (NaN where a
+value cannot be had); nothing here writes words. Where a column is absent:
+
+- Wilson intervals of a share (``<share>_ci_low/high``) are recomputed from the share and the number of
+  samples in the evaluation settings (``samples`` prior samples): round(share · n) is the count the share was
+  made of, so the interval is the one the evaluation would have written;
+- the bootstrap interval of the prior samples' normalised entropy is recomputed by resampling a label array
+  rebuilt from those counts (resampling labels with replacement is what the evaluation does);
+- the kNN accuracy gets a Wilson interval over the test codes (the bootstrap of correct/incorrect indicators
+  approximates the same binomial interval);
+- the share of each digit's own test codes inside the grid window is computed from the stored codes
+  (``test_mu``, ``test_labels``, ``grid_span`` artifacts) by :func:`vaediag.metrics.generation.inside_fraction`,
+  with a Wilson interval over that digit's test codes.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from vaediag import columns as C
+from vaediag.errors import RunDirError
+from vaediag.metrics.generation import inside_fraction
+from vaediag.rundir import Run
+from vaediag.stats import bootstrap_interval, wilson_interval
+
+from .rules import wilson_bounds
+
+NAN2 = (math.nan, math.nan)
+
+
+def ci_columns(column: str) -> tuple[str, str]:
+    """``<column>_ci_low``, ``<column>_ci_high``."""
+    return column + C.CI_LOW, column + C.CI_HIGH
+
+
+def setting(run: Run, name: str) -> float:
+    """A number from the evaluation settings (NaN when absent)."""
+    try:
+        return float(run.evaluation.settings.get(name, math.nan))
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def class_column(run: Run, column: str, epoch: int) -> np.ndarray | None:
+    """``column`` of per_class.csv for digits 0-9 at a checkpoint; None when the column or epoch is absent."""
+    per_class = run.per_class
+    if column not in per_class.columns:
+        return None
+    rows = per_class[(per_class[C.SOURCE] == C.SOURCE_MODEL) & (per_class[C.EPOCH] == epoch)]
+    if rows.empty:
+        return None
+    values = pd.to_numeric(rows.set_index(C.DIGIT)[column], errors="coerce").reindex(range(C.N_CLASSES))
+    return values.to_numpy(dtype=float) if values.notna().any() else None
+
+
+def data_shares(run: Run) -> np.ndarray | None:
+    """The digits' shares among the test labels (per_class.csv data_share of the data rows)."""
+    per_class = run.per_class
+    if C.CLASS_DATA_SHARE not in per_class.columns:
+        return None
+    rows = per_class[per_class[C.SOURCE] == C.SOURCE_DATA]
+    if rows.empty:
+        rows = per_class[per_class[C.EPOCH] == run.last]
+    values = pd.to_numeric(rows.set_index(C.DIGIT)[C.CLASS_DATA_SHARE], errors="coerce")
+    values = values[~values.index.duplicated()].reindex(range(C.N_CLASSES))
+    return values.to_numpy(dtype=float) if values.notna().all() else None
+
+
+def prior_share_ci(run: Run, epoch: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Wilson intervals of the prior samples' digit shares: the per_class.csv columns, else recomputed from
+    the shares and the number of prior samples."""
+    low, high = (class_column(run, c, epoch) for c in ci_columns(C.CLASS_PRIOR_SHARE))
+    if low is not None and high is not None:
+        return low, high
+    shares = class_column(run, C.CLASS_PRIOR_SHARE, epoch)
+    return None if shares is None else wilson_bounds(shares, setting(run, "samples"))
+
+
+def _metric_ci(run: Run, column: str, epoch: int) -> tuple[float, float]:
+    low, high = (run.value(c, epoch) if c in run.metrics.columns else math.nan for c in ci_columns(column))
+    return float(low), float(high)
+
+
+def _entropy_norm(labels: np.ndarray) -> float:
+    counts = np.bincount(labels, minlength=C.N_CLASSES).astype(float)
+    p = counts[counts > 0] / counts.sum()
+    return float(-(p * np.log(p)).sum() / np.log(C.N_CLASSES))
+
+
+def prior_entropy_ci(run: Run, epoch: int) -> tuple[float, float]:
+    """Bootstrap interval of the prior samples' normalised class entropy: the metrics.csv columns, else
+    resampled from the label counts the shares were made of (seeded with the evaluation's seed)."""
+    low, high = _metric_ci(run, C.PRIOR + C.ENTROPY_NORM, epoch)
+    if math.isfinite(low) and math.isfinite(high):
+        return low, high
+    shares, n = class_column(run, C.CLASS_PRIOR_SHARE, epoch), setting(run, "samples")
+    if shares is None or not (math.isfinite(n) and n > 0) or not np.isfinite(shares).all():
+        return NAN2
+    seed = setting(run, "seed")
+    return _entropy_interval(tuple(int(c) for c in np.round(shares * n)), int(seed) if math.isfinite(seed) else 0)
+
+
+@lru_cache(maxsize=256)
+def _entropy_interval(counts: tuple[int, ...], seed: int) -> tuple[float, float]:
+    """Bootstrap interval of the normalised entropy of a label array with these per-digit counts."""
+    labels = np.repeat(np.arange(len(counts)), counts)
+    return bootstrap_interval(_entropy_norm, labels, seed=seed)
+
+
+def knn_accuracy_ci(run: Run, epoch: int) -> tuple[float, float]:
+    """Interval of the kNN accuracy: the metrics.csv bootstrap columns, else Wilson over the test codes."""
+    low, high = _metric_ci(run, C.KNN_ACCURACY, epoch)
+    if math.isfinite(low) and math.isfinite(high):
+        return low, high
+    value, n = run.value(C.KNN_ACCURACY, epoch), setting(run, "n_test")
+    if not (math.isfinite(value) and math.isfinite(n) and n > 0):
+        return NAN2
+    return tuple(float(v) for v in wilson_interval(round(value * n), n))
+
+
+def inside_fraction_ci(run: Run, epoch: int) -> tuple[float, float]:
+    """Wilson interval of the overall share of test codes inside the linear grid window."""
+    value, n = run.value(C.GRID_INSIDE, epoch), setting(run, "n_test")
+    if not (math.isfinite(value) and math.isfinite(n) and n > 0):
+        return NAN2
+    return tuple(float(v) for v in wilson_interval(round(value * n), n))
+
+
+def grid_inside_shares(run: Run, epoch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, str] | None:
+    """(shares, low, high, source) of each digit's own test codes inside the linear grid window: per_class.csv
+    ``grid_inside_share``, else computed from the stored codes; Wilson intervals over each digit's test codes.
+    None when neither is available."""
+    shares = class_column(run, C.CLASS_GRID_INSIDE, epoch)
+    counts = None
+    source = f"per_class.csv {C.CLASS_GRID_INSIDE}"
+    if shares is None:
+        try:
+            arrays = run.artifacts(epoch)
+            mu, labels, span = arrays["test_mu"], np.asarray(arrays["test_labels"]), float(arrays["grid_span"])
+        except (RunDirError, KeyError, OSError, ValueError):
+            return None
+        shares = np.array([inside_fraction(mu[labels == d], span) if (labels == d).any() else np.nan
+                           for d in range(C.N_CLASSES)])
+        counts = np.bincount(labels, minlength=C.N_CLASSES).astype(float)
+        source = "computed from the stored test codes (test_mu, grid_span)"
+    if counts is None:
+        data, n = data_shares(run), setting(run, "n_test")
+        counts = np.round(data * n) if data is not None and math.isfinite(n) else np.full(C.N_CLASSES, np.nan)
+    low, high = wilson_interval(np.round(shares * counts), counts)
+    return shares, np.asarray(low, dtype=float), np.asarray(high, dtype=float), source
