@@ -57,7 +57,6 @@ def _hist_metrics(prefix: str, shares: np.ndarray, confidence: float, score: flo
         prefix + C.ENTROPY_NORM: _entropy_norm(shares),
         prefix + C.MODES_COVERED: int((shares >= 0.01).sum()),
         prefix + C.KL_FROM_DATA: kl,
-        prefix + C.CHI2_PVALUE: 0.5 if kl < 0.01 else 1e-6,
         prefix + C.CONFIDENCE: confidence,
         prefix + C.CLASSIFIER_SCORE: score,
     }

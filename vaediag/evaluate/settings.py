@@ -23,7 +23,7 @@ class EvalSettings:
     grid_span: float = 1.0
     knn_k: int = 5
     prdc_k: int = 5
-    iwae: int = 0
+    iwae: int = 10
     seed: int = 0
 
     def validate(self) -> "EvalSettings":
