@@ -27,7 +27,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from vaediag import columns as C
-from vaediag.rundir import CONFIG_FILE, HISTORY_FILE, METRICS_FILE, PAIRS_FILE, PER_CLASS_FILE, Run
+from vaediag.rundir import CONFIG_FILE, HISTORY_FILE, METRICS_FILE, PAIRS_FILE, PER_CLASS_COLUMNS, PER_CLASS_FILE, Run
 
 from .content import SECTION_TITLES, FigureGroup, ReportContent, figure_caption, section_figures
 from .findings import Finding, Tag
@@ -37,16 +37,18 @@ from .verdict import verdict_table
 
 TABLE_GROUPS = (  # per-epoch table split into readable groups; columns not listed land in "Other"
     (f"Training loss ({HISTORY_FILE}, nats/sample)", [c for c in C.HISTORY_COLUMNS if c != C.EPOCH]),
-    ("Latent separation", [C.SILHOUETTE, C.KNN_ACCURACY, C.DAVIES_BOULDIN, C.CALINSKI_HARABASZ,
-                           C.MOST_MIXED_PAIR, C.MOST_MIXED_PAIR_RATE]),
+    ("Latent separation", [C.SILHOUETTE, C.KNN_ACCURACY, C.KNN_ACCURACY_CI_LOW, C.KNN_ACCURACY_CI_HIGH,
+                           C.DAVIES_BOULDIN, C.CALINSKI_HARABASZ, C.MOST_MIXED_PAIR, C.MOST_MIXED_PAIR_RATE]),
     ("Latent usage", [C.ACTIVE_UNITS, C.TOTAL_CORRELATION, C.AGGPOST_MEAN_NORM, C.AGGPOST_VAR_MEAN,
                       C.AGGPOST_KL_PRIOR]),
     ("KL per latent dimension (nats/sample)", None),  # None: the kl_dim_<i> columns
-    ("Prior samples", [C.PRIOR + m for m in C.HISTOGRAM_METRICS]),
+    ("Prior samples", [C.PRIOR + m for m in C.HISTOGRAM_METRICS] + [C.PRIOR_ENTROPY_NORM_CI_LOW,
+                                                                    C.PRIOR_ENTROPY_NORM_CI_HIGH]),
     ("Linear grid", [C.GRID + m for m in C.HISTOGRAM_METRICS] + [C.GRID_SPAN, C.GRID_INSIDE]),
     ("Quantile grid", [C.QGRID + m for m in C.HISTOGRAM_METRICS] + [C.QGRID_SPAN, C.QGRID_INSIDE]),
     ("Sample quality (classifier features)", [C.FRECHET, C.PRECISION, C.RECALL, C.DENSITY, C.COVERAGE]),
-    ("Reconstruction / likelihood", [C.EVAL_LOSS, C.EVAL_RECON, C.EVAL_KL, C.RECON_ACCURACY, C.IWAE_NLL]),
+    ("Reconstruction / likelihood", [C.EVAL_LOSS, C.EVAL_RECON, C.EVAL_KL, C.RECON_ACCURACY, C.IWAE_NLL,
+                                     C.IWAE_TRAIN_NLL]),
 )
 VERDICT_HEADER_DOCS = {  # the per-checkpoint verdict table's headers (verdict.verdict_table)
     "active units": C.column_doc(C.ACTIVE_UNITS),
@@ -63,8 +65,7 @@ VERDICT_HEADER_DOCS = {  # the per-checkpoint verdict table's headers (verdict.v
 README_COLUMN_TABLES = (  # the README's column tables: file -> its columns, in order
     (HISTORY_FILE, C.HISTORY_COLUMNS),
     (METRICS_FILE, [C.EPOCH, C.SOURCE] + [c for _, cols in TABLE_GROUPS[1:] for c in (cols or [C.KL_PER_DIM_PREFIX])]),
-    (PER_CLASS_FILE, [C.SOURCE, C.EPOCH, C.DIGIT, C.CLASS_SILHOUETTE, C.CLASS_KNN_RECALL, C.CLASS_PRIOR_SHARE,
-                      C.CLASS_GRID_SHARE, C.CLASS_QGRID_SHARE, C.CLASS_DATA_SHARE]),
+    (PER_CLASS_FILE, PER_CLASS_COLUMNS),
     (PAIRS_FILE, [C.EPOCH, C.DIGIT_A, C.DIGIT_B, C.CONFUSION_RATE]),
 )
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&])")
