@@ -42,7 +42,7 @@ DATA = C.DATA_EPOCH
 
 def test_settings_defaults_validation_and_dict():
     s = EvalSettings()
-    assert s.to_dict() == dict(samples=10000, grid=15, grid_span=1.0, knn_k=5, prdc_k=5, iwae=0, seed=0)
+    assert s.to_dict() == dict(samples=10000, grid=15, grid_span=1.0, knn_k=5, prdc_k=5, iwae=EvalSettings.iwae, seed=0)
     assert EvalSettings(grid_span=2).to_dict()["grid_span"] == 2.0 and s.validate() is s
     with pytest.raises(dataclasses.FrozenInstanceError):
         s.grid = 3
@@ -191,7 +191,7 @@ def test_metrics_columns_follow_the_stage_registry():
     assert len(columns) == len(set(columns))
     assert columns == [c for stage in stages.STAGES for c in stage.columns(3)]
     assert [c for c in columns if c.startswith(C.KL_PER_DIM_PREFIX)] == ["kl_dim_0", "kl_dim_1", "kl_dim_2"]
-    assert columns[-1] == C.IWAE_NLL
+    assert columns[-2:] == [C.IWAE_NLL, C.IWAE_TRAIN_NLL]
 
 
 def test_a_registered_stage_adds_its_column(evaluated_run, data, clf, monkeypatch):
@@ -324,3 +324,88 @@ def test_package_level_api(run, data, clf):
     assert list(ev.metrics.index) == [1, 2, DATA]
     again = vaediag.Run(run).evaluation
     pd.testing.assert_frame_equal(again.metrics, ev.metrics, check_dtype=False)
+
+
+# ---------------------------------------------------------------------------------------------- issue 8: intervals
+
+
+def _entropy_norm(labels):
+    counts = np.bincount(labels, minlength=10)
+    p = counts[counts > 0] / counts.sum()
+    return float(-(p * np.log(p)).sum() / math.log(10))
+
+
+def test_within_run_intervals_bracket_their_estimates(evaluated):
+    from scipy.stats import binomtest
+
+    run, ev = evaluated
+    m, pc = ev.metrics, ev.per_class
+    for epoch in (1, 2):
+        row = m.loc[epoch]
+        for value, low, high in ((C.KNN_ACCURACY, C.KNN_ACCURACY_CI_LOW, C.KNN_ACCURACY_CI_HIGH),
+                                 (C.PRIOR + C.ENTROPY_NORM, C.PRIOR_ENTROPY_NORM_CI_LOW, C.PRIOR_ENTROPY_NORM_CI_HIGH)):
+            assert 0 <= row[low] <= row[value] <= row[high] <= 1, (epoch, value)
+            assert row[high] > row[low] or row[value] in (0.0, 1.0)  # zero width only for a degenerate sample
+        # the Wilson intervals of the prior shares, from the argmax labels the artifact holds, against scipy
+        labels = Run(run).artifacts(epoch)["prior_labels"]
+        counts = np.bincount(labels, minlength=10)
+        shares = pc[(pc[C.SOURCE] == C.SOURCE_MODEL) & (pc[C.EPOCH] == epoch)]
+        for digit, k in enumerate(counts):
+            ci = binomtest(int(k), len(labels)).proportion_ci(confidence_level=0.95, method="wilson")
+            got = shares.iloc[digit]
+            assert got[C.CLASS_PRIOR_SHARE] == pytest.approx(k / len(labels))
+            assert got[C.CLASS_PRIOR_SHARE_CI_LOW] == pytest.approx(ci.low, abs=1e-12)
+            assert got[C.CLASS_PRIOR_SHARE_CI_HIGH] == pytest.approx(ci.high, abs=1e-12)
+        for share in (C.CLASS_PRIOR_SHARE, C.CLASS_GRID_SHARE, C.CLASS_QGRID_SHARE):
+            low, high = C.ci_columns(share)
+            assert (shares[low] <= shares[share] + 1e-12).all() and (shares[share] <= shares[high] + 1e-12).all()
+        # the bootstrap interval of the entropy: the same resampling, written out by hand
+        rng = np.random.default_rng(EVALUATED.seed)
+        boot = [_entropy_norm(labels[rng.integers(0, len(labels), len(labels))]) for _ in range(200)]
+        assert (row[C.PRIOR_ENTROPY_NORM_CI_LOW], row[C.PRIOR_ENTROPY_NORM_CI_HIGH]) == pytest.approx(
+            tuple(np.quantile(boot, [0.025, 0.975])), abs=1e-12)
+    ref = ev.reference  # real digits: an entropy interval, no kNN (no model)
+    assert ref[C.PRIOR_ENTROPY_NORM_CI_LOW] <= ref[C.PRIOR + C.ENTROPY_NORM] <= ref[C.PRIOR_ENTROPY_NORM_CI_HIGH]
+    assert math.isnan(ref[C.KNN_ACCURACY_CI_LOW]) and math.isnan(ref[C.IWAE_TRAIN_NLL])
+    real = pc[pc[C.SOURCE] == C.SOURCE_DATA]
+    assert (real[C.CLASS_PRIOR_SHARE_CI_LOW] <= real[C.CLASS_PRIOR_SHARE]).all()
+    assert real[[C.CLASS_GRID_SHARE_CI_LOW, C.CLASS_GRID_INSIDE, C.CLASS_QGRID_INSIDE]].isna().all().all()
+
+
+def test_inside_shares_per_digit_add_up_to_the_inside_fraction(evaluated, run, data, clf):
+    # a linear window that holds about half of the codes, so the shares are not all 0 or 1
+    mu = Run(evaluated[0]).artifacts(2)["test_mu"]
+    span = float(np.median(np.max(np.abs(mu[:, :2]), axis=1)))
+    ev = evaluate_run(run, settings=dataclasses.replace(FAST, grid_span=span), data=data, classifier=clf, **QUIET)
+    pc = ev.per_class
+    for epoch in (1, 2):
+        art = Run(run).artifacts(epoch)
+        mu, labels = art["test_mu"], art["test_labels"]
+        rows = pc[(pc[C.SOURCE] == C.SOURCE_MODEL) & (pc[C.EPOCH] == epoch)].set_index(C.DIGIT)
+        for inside_share, fraction, window in ((C.CLASS_GRID_INSIDE, C.GRID_INSIDE, span),
+                                               (C.CLASS_QGRID_INSIDE, C.QGRID_INSIDE, ev.settings["qgrid_span"])):
+            assert rows[inside_share].between(0, 1).all()
+            weighted = float((rows[inside_share] * rows[C.CLASS_DATA_SHARE]).sum())
+            assert weighted == pytest.approx(ev.metrics.loc[epoch, fraction], abs=1e-12)
+            for digit in range(10):  # independently: the digit's codes with both |mu_0|, |mu_1| <= the half-width
+                own = mu[labels == digit]
+                inside = sum(1 for z in own if abs(z[0]) <= window and abs(z[1]) <= window)
+                assert rows.loc[digit, inside_share] == pytest.approx(inside / len(own))
+    assert pc[C.CLASS_GRID_INSIDE].dropna().between(0.01, 0.99).any()  # the window cuts through some digits
+
+
+def test_iwae_train_bound_is_on_the_fixed_training_subset(evaluated, base_run, data):
+    from vaediag.likelihood import train_eval_indices
+
+    _, ev = evaluated
+    model = load_checkpoint(Run(base_run).checkpoint_path(2)).model
+    idx = train_eval_indices(len(data.train_labels), len(data.test_labels), seed=0)  # the run's seed
+    x = MNISTData.to_float(data.train_images[torch.as_tensor(idx)])[: stages.IWAE_SUBSET]
+    recon, kl_sampled = same_noise_terms(model, x, EVALUATED.iwae, seed=EVALUATED.seed + 1)
+    independent = -float((torch.logsumexp(-(recon + kl_sampled), 0) - math.log(EVALUATED.iwae)).mean())
+    assert ev.metrics.loc[2, C.IWAE_TRAIN_NLL] == pytest.approx(independent, abs=1e-4)
+    assert ev.metrics.loc[[1, 2], C.TRAIN_EVAL_LOSS].notna().all()  # the joined history holds train_eval too
+
+
+def test_iwae_is_on_by_default():
+    assert EvalSettings().iwae > 0

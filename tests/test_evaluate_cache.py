@@ -144,3 +144,42 @@ def test_failure_while_writing_leaves_results_intact(evaluated_run, data, clf, m
         evaluate_run(run, settings=EVALUATED, data=data, classifier=clf, **QUIET)
     assert result_bytes(run) == before  # metrics.csv was written to a temp file but never renamed
     assert not [p for p in run.rglob("*.tmp")]
+
+
+# ---------------------------------------------------------------------------------------------- results before 0.3
+
+NEW_METRICS = {C.KNN_ACCURACY_CI_LOW, C.KNN_ACCURACY_CI_HIGH, C.PRIOR_ENTROPY_NORM_CI_LOW,
+               C.PRIOR_ENTROPY_NORM_CI_HIGH, C.IWAE_TRAIN_NLL}
+
+
+def test_a_0_2_evaluation_is_recomputed_with_the_new_columns(run, data, clf, monkeypatch):
+    """The cache key follows the registered columns: entries stored under 0.2's column list are not reused."""
+    registered = stages.metrics_columns
+    monkeypatch.setattr(stages, "metrics_columns", lambda d: [c for c in registered(d) if c not in NEW_METRICS])
+    evaluate_run(run, settings=EVALUATED, data=data, classifier=clf, **QUIET)  # keyed and written the 0.2 way
+    assert not NEW_METRICS & set(pd.read_csv(run / rundir.METRICS_FILE).columns)
+    monkeypatch.setattr(stages, "metrics_columns", registered)
+    counting = CountingEvaluate(monkeypatch)
+    ev = evaluate_run(run, settings=EVALUATED, data=data, classifier=clf, **QUIET)
+    assert counting.calls == [1, 2]  # nothing served from the old entries
+    on_disk = pd.read_csv(run / rundir.METRICS_FILE)
+    assert NEW_METRICS <= set(on_disk.columns)
+    assert on_disk.loc[on_disk[C.SOURCE] == C.SOURCE_MODEL, sorted(NEW_METRICS)].notna().all().all()
+    assert ev.metrics.loc[2, C.IWAE_TRAIN_NLL] > 0
+
+
+def test_old_tables_with_the_removed_chi2_column_still_read(evaluated_run):
+    """A metrics.csv written before 0.3 holds prior_chi2_pvalue etc. and lacks the new columns: it reads (the new
+    columns as NaN); per_class.csv without the interval columns reads too."""
+    ev = Run(evaluated_run).evaluation
+    old_metrics = ev.metrics.drop(columns=sorted(NEW_METRICS)).assign(
+        **{prefix + "chi2_pvalue": 0.0 for prefix in (C.PRIOR, C.GRID, C.QGRID)})
+    old_per_class = ev.per_class.drop(columns=[C.CLASS_PRIOR_SHARE_CI_LOW, C.CLASS_PRIOR_SHARE_CI_HIGH,
+                                               C.CLASS_GRID_INSIDE, C.CLASS_QGRID_INSIDE])
+    Run(evaluated_run).write_evaluation(dataclasses.replace(ev, metrics=old_metrics, per_class=old_per_class),
+                                        ev.versions)
+    back = Run(evaluated_run).evaluation
+    assert back.metrics[C.PRIOR + "chi2_pvalue"].eq(0.0).all()
+    assert back.metrics[sorted(NEW_METRICS)].isna().all().all()
+    assert back.per_class[C.CLASS_GRID_INSIDE].isna().all()
+    assert back.metrics.loc[2, C.KNN_ACCURACY] == pytest.approx(ev.metrics.loc[2, C.KNN_ACCURACY])

@@ -7,7 +7,6 @@ import pytest
 from scipy import stats
 
 from vaediag.columns import (
-    CHI2_PVALUE,
     CLASSIFIER_SCORE,
     CONFIDENCE,
     ENTROPY,
@@ -19,9 +18,12 @@ from vaediag.columns import (
 )
 from vaediag.metrics.generation import (
     class_counts,
+    class_share_intervals,
     class_shares,
+    entropy_norm_interval,
     histogram_metrics,
     inside_fraction,
+    inside_share_per_class,
     linear_grid,
     quantile_grid,
     sample_prior,
@@ -41,7 +43,6 @@ def test_one_class_histogram():
     assert metrics[ENTROPY] == 0.0 and metrics[ENTROPY_NORM] == 0.0
     assert metrics[MODES_COVERED] == 1
     assert metrics[KL_FROM_DATA] == pytest.approx(np.log(10))  # 1 * log(1 / 0.1)
-    assert metrics[CHI2_PVALUE] < 1e-100
     assert metrics[CONFIDENCE] == 1.0
     assert metrics[CLASSIFIER_SCORE] == pytest.approx(1.0)
 
@@ -52,7 +53,6 @@ def test_uniform_histogram():
     assert metrics[ENTROPY_NORM] == pytest.approx(1.0)
     assert metrics[MODES_COVERED] == 10
     assert metrics[KL_FROM_DATA] == pytest.approx(0.0, abs=1e-12)
-    assert metrics[CHI2_PVALUE] == pytest.approx(1.0)
     assert metrics[CLASSIFIER_SCORE] == pytest.approx(10.0)
 
 
@@ -78,9 +78,6 @@ def test_histogram_metrics_match_independent_formulas():
     assert metrics[ENTROPY_NORM] == pytest.approx(metrics[ENTROPY] / np.log(10))
     assert metrics[MODES_COVERED] == int(np.sum(q >= 0.01))
     assert metrics[KL_FROM_DATA] == pytest.approx(np.sum(q[nz] * np.log(q[nz] / p[nz])))
-    expected = p * counts.sum()
-    statistic = np.sum((counts - expected) ** 2 / expected)
-    assert metrics[CHI2_PVALUE] == pytest.approx(stats.chi2.sf(statistic, df=9), rel=1e-6)
     assert metrics[CONFIDENCE] == pytest.approx(probs.max(1).mean())
     marginal = probs.mean(0)
     kl = [np.sum(row * np.log(row / marginal)) for row in probs]
@@ -99,11 +96,8 @@ def test_samples_in_a_class_the_reference_lacks():
     reference = np.repeat(np.arange(9), 10)  # no 9s in the reference
     metrics = histogram_metrics(one_hot(np.arange(10).repeat(5)), reference)
     assert metrics[KL_FROM_DATA] == np.inf
-    assert metrics[CHI2_PVALUE] == 0.0
-    # Without samples in that class, the class is simply dropped from the test.
     metrics = histogram_metrics(one_hot(np.arange(9).repeat(5)), reference)
     assert metrics[KL_FROM_DATA] == pytest.approx(0.0, abs=1e-12)
-    assert metrics[CHI2_PVALUE] == pytest.approx(1.0)
 
 
 def test_class_counts_and_shares():
@@ -166,3 +160,52 @@ def test_inside_fraction():
     assert inside_fraction(mu, span=1.5) == 0.5  # dims >= 2 are ignored, the boundary counts as inside
     assert inside_fraction(mu, span=3.0) == 1.0
     assert inside_fraction(np.array([[0.5], [2.0]]), span=1.0) == 0.5  # 1-D latent
+
+
+# ---------------------------------------------------------------------------------------------- intervals (issue 8)
+
+
+def test_the_chi2_pvalue_is_gone():
+    assert not any("chi2" in name for name in HISTOGRAM_METRICS)
+    assert not any("chi2" in key for key in histogram_metrics(one_hot(UNIFORM_LABELS), UNIFORM_LABELS))
+
+
+def test_class_share_intervals_are_scipys_wilson_intervals():
+    classes = np.concatenate([np.full(600, 1), np.full(390, 4), np.full(10, 7)])  # shares .6, .39, .01, zeros
+    low, high = class_share_intervals(one_hot(classes))
+    for c in range(10):
+        k = int((classes == c).sum())
+        ci = stats.binomtest(k, len(classes)).proportion_ci(confidence_level=0.95, method="wilson")
+        assert (low[c], high[c]) == pytest.approx((ci.low, ci.high), abs=1e-12)
+    assert low[0] == 0.0 and high[0] > 0  # k = 0: [0, something], never a point
+
+
+def _entropy_norm(labels):
+    counts = np.bincount(labels, minlength=10)
+    p = counts[counts > 0] / counts.sum()
+    return float(-(p * np.log(p)).sum() / np.log(10))
+
+
+def test_entropy_interval_is_a_hand_written_bootstrap_with_the_same_seed():
+    rng = np.random.default_rng(1)
+    labels = rng.choice(10, size=2000, p=np.linspace(1, 3, 10) / np.linspace(1, 3, 10).sum())
+    low, high = entropy_norm_interval(one_hot(labels), seed=5)
+    draw = np.random.default_rng(5)
+    values = [_entropy_norm(labels[draw.integers(0, len(labels), len(labels))]) for _ in range(200)]
+    assert (low, high) == pytest.approx(tuple(np.quantile(values, [0.025, 0.975])), abs=1e-12)
+    assert low < _entropy_norm(labels) < high and high - low < 0.02  # 2000 samples: a narrow interval
+
+
+def test_inside_share_per_class_weighted_by_data_shares_is_the_inside_fraction():
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, 10, 3000)
+    labels[labels == 6] = 5  # digit 6 has no codes: NaN
+    mu = rng.normal(scale=0.3 + labels[:, None] / 5, size=(3000, 3))  # higher digits spread wider
+    shares = inside_share_per_class(mu, labels, 1.0)
+    assert np.isnan(shares[6])
+    for d in set(range(10)) - {6}:
+        own = mu[labels == d]
+        assert shares[d] == pytest.approx(np.mean((np.abs(own[:, 0]) <= 1) & (np.abs(own[:, 1]) <= 1)))
+    data_share = np.bincount(labels, minlength=10) / len(labels)
+    assert np.nansum(shares * data_share) == pytest.approx(inside_fraction(mu, 1.0))
+    assert shares[0] > shares[9]  # the tight digit lies inside, the wide one mostly outside

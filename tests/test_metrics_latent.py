@@ -9,6 +9,7 @@ from sklearn.metrics import silhouette_score
 from vaediag.columns import CALINSKI_HARABASZ, CONFUSION_RATE, DAVIES_BOULDIN, DIGIT_A, DIGIT_B, SILHOUETTE
 from vaediag.metrics.latent import (
     KnnResult,
+    knn_accuracy_interval,
     knn_scores,
     most_mixed_pair,
     pair_confusion,
@@ -145,3 +146,18 @@ def test_most_mixed_pair_without_any_data():
     assert pairs[CONFUSION_RATE].isna().all()
     name, rate = most_mixed_pair(pairs)
     assert name == "" and np.isnan(rate)
+
+
+def test_knn_accuracy_interval_resamples_the_correct_indicators():
+
+    mu, labels = blobs(40, spread=60.0, seed=3)  # overlapping blobs: an accuracy well inside (0, 1)
+    result = knn_scores(mu[::2], labels[::2], mu[1::2], labels[1::2])
+    assert result.correct.mean() == pytest.approx(result.accuracy) and 0.2 < result.accuracy < 0.95
+    low, high = knn_accuracy_interval(result.correct, seed=11)
+    draw = np.random.default_rng(11)
+    values = [result.correct[draw.integers(0, len(result.correct), len(result.correct))].mean() for _ in range(200)]
+    assert (low, high) == pytest.approx(tuple(np.quantile(values, [0.025, 0.975])), abs=1e-12)
+    assert low < result.accuracy < high
+    se = np.sqrt(result.accuracy * (1 - result.accuracy) / len(result.correct))
+    assert high - low == pytest.approx(2 * 1.96 * se, rel=0.3)  # about the binomial width
+

@@ -148,7 +148,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, data, monkeypat
     def poisoned(model, x, seed, **kw):
         calls["n"] += 1
         res = original(model, x, seed, **kw)
-        if calls["n"] == 2:  # epoch 2's test loss is NaN
+        if calls["n"] == 3:  # epoch 2's test loss is NaN (each epoch: the test ELBO, then the training subset's)
             res["loss"] = float("nan")
         return res
 
@@ -231,3 +231,59 @@ def test_train_removes_stale_temporaries(tmp_path, data):
         p.write_bytes(b"x" * 100)
     train(small_cfg(epochs=2, checkpoints=(1, 2)), run, resume=True, data=data, **QUIET)
     assert not any(p.exists() for p in stale) and (run / "notes.tmp").is_file()
+
+
+# ---------------------------------------------------------------------------------------------- train ELBO, eval mode
+def test_train_eval_columns_equal_an_independent_elbo_on_the_fixed_subset(tmp_path, data):
+    from vaediag.likelihood import evaluate_elbo, train_eval_indices
+    from vaediag.data import MNISTData
+
+    cfg = small_cfg()
+    hist = train(cfg, tmp_path / "run", data=data, **QUIET)
+    cols = [C.TRAIN_EVAL_LOSS, C.TRAIN_EVAL_RECON, C.TRAIN_EVAL_KL]
+    assert hist[cols].notna().all().all() and (hist[cols].to_numpy() >= 0).all()
+    idx = train_eval_indices(len(data.train_labels), len(data.test_labels), cfg.seed)
+    assert len(idx) == len(data.test_labels) and len(set(idx.tolist())) == len(idx)  # the test set's size, distinct
+    assert (idx == train_eval_indices(len(data.train_labels), len(data.test_labels), cfg.seed)).all()  # fixed
+    model = load_checkpoint(tmp_path / "run" / "checkpoints" / "epoch_003.pt").model
+    subset = MNISTData.to_float(data.train_images[torch.as_tensor(idx)])
+    elbo = evaluate_elbo(model, subset, seed=(cfg.seed * 1_000_003 + 3) % 2**64)  # the test ELBO's noise seed
+    assert hist.loc[3, cols].tolist() == pytest.approx([elbo["loss"], elbo["recon"], elbo["kl"]], rel=1e-6)
+    # the running mean over the epoch (train mode, changing weights) is a different number
+    assert hist.loc[1, C.TRAIN_LOSS] != pytest.approx(hist.loc[1, C.TRAIN_EVAL_LOSS], rel=1e-3)
+
+
+def test_measuring_the_training_subset_leaves_training_bit_identical(tmp_path, data, monkeypatch):
+    from vaediag import train as train_mod
+
+    cfg = small_cfg()
+    measured = train(cfg, tmp_path / "measured", data=data, **QUIET)
+    original, calls = train_mod.evaluate_elbo, {"n": 0}
+
+    def test_only(model, x, seed, **kw):  # each epoch: the test ELBO, then the training subset's (skipped here)
+        calls["n"] += 1
+        return original(model, x, seed, **kw) if calls["n"] % 2 else {"loss": 0.0, "recon": 0.0, "kl": 0.0}
+
+    monkeypatch.setattr(train_mod, "evaluate_elbo", test_only)
+    plain = train(cfg, tmp_path / "plain", data=data, **QUIET)
+    cols = [C.TRAIN_LOSS, C.TRAIN_RECON, C.TRAIN_KL, C.TEST_LOSS, C.TEST_RECON, C.TEST_KL]
+    pd.testing.assert_frame_equal(measured[cols], plain[cols], check_exact=True)
+    a = read_state(tmp_path / "measured" / "checkpoints" / "last.pt")
+    b = read_state(tmp_path / "plain" / "checkpoints" / "last.pt")
+    assert all(torch.equal(a["model_state"][k], b["model_state"][k]) for k in a["model_state"])
+    assert torch.equal(a["rng"]["generator"], b["rng"]["generator"])
+
+
+def test_a_0_2_history_and_last_pt_still_read_and_resume(tmp_path, data):
+    from vaediag.checkpoint import save_state
+
+    run = tmp_path / "run"
+    train(small_cfg(epochs=1, checkpoints=(1,)), run, data=data, **QUIET)
+    old_columns = [C.TRAIN_EVAL_LOSS, C.TRAIN_EVAL_RECON, C.TRAIN_EVAL_KL]
+    state = read_state(run / "checkpoints" / "last.pt")
+    state["history"] = [{k: v for k, v in r.items() if k not in old_columns} for r in state["history"]]
+    save_state(run / "checkpoints" / "last.pt", state)  # as 0.2 wrote it
+    Run(run).read_history().drop(columns=old_columns).to_csv(run / "history.csv")
+    assert Run(run).read_history()[old_columns].isna().all().all()  # reads, the new columns NaN
+    hist = train(small_cfg(epochs=2, checkpoints=(1, 2)), run, resume=True, data=data, **QUIET)
+    assert hist.loc[1, old_columns].isna().all() and hist.loc[2, old_columns].notna().all()

@@ -126,9 +126,9 @@ def _check_resume_parts(state: dict, epoch: int, bad) -> None:
                                           for k in ("generator", "torch_cpu"))):
         raise bad("rng does not hold the generator and torch_cpu states (uint8 tensors)")
     history = state["history"]
-    if not (isinstance(history, list) and all(isinstance(r, dict) and set(C.HISTORY_COLUMNS) <= set(r)
+    if not (isinstance(history, list) and all(isinstance(r, dict) and set(C.HISTORY_COLUMNS_0_2) <= set(r)
                                               for r in history)):
-        raise bad(f"history is not a list of rows with the columns {', '.join(C.HISTORY_COLUMNS)}")
+        raise bad(f"history is not a list of rows with the columns {', '.join(C.HISTORY_COLUMNS_0_2)}")
     if [r[C.EPOCH] for r in history] != list(range(1, epoch + 1)):
         raise bad(f"history does not hold one row for each epoch 1 ... {epoch}")
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for r in history for v in r.values()):

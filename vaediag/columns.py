@@ -33,7 +33,7 @@ TEST_LOSS = "test_loss"
 TEST_RECON = "test_recon"
 TEST_KL = "test_kl"
 EPOCH_SECONDS = "epoch_seconds"
-HISTORY_COLUMNS = [EPOCH, TRAIN_LOSS, TRAIN_RECON, TRAIN_KL, TEST_LOSS, TEST_RECON, TEST_KL, EPOCH_SECONDS]
+# TRAIN_EVAL_LOSS / _RECON / _KL (below, issue 8) sit after the running train columns
 
 # --- metrics.csv: latent separation (posterior means of the test set) ------------------------
 SILHOUETTE = "silhouette"  # [-1, 1], higher = better separated
@@ -59,10 +59,11 @@ ENTROPY = "entropy_nats"  # class-histogram entropy, [0, ln 10]
 ENTROPY_NORM = "entropy_norm"  # entropy / ln 10, [0, 1]; 1 = all digits equally often
 MODES_COVERED = "modes_covered"  # classes with >= 1 % of the samples, 0..10
 KL_FROM_DATA = "kl_from_data_nats"  # KL(sample histogram || test label distribution), >= 0, lower = better
-CHI2_PVALUE = "chi2_pvalue"  # chi-square goodness of fit vs test label distribution
 CONFIDENCE = "confidence"  # mean max class probability, [0.1, 1], higher = crisper digits
 CLASSIFIER_SCORE = "classifier_score"  # exp(E KL(p(y|x) || p(y))), [1, 10], higher = diverse and crisp
-HISTOGRAM_METRICS = [ENTROPY, ENTROPY_NORM, MODES_COVERED, KL_FROM_DATA, CHI2_PVALUE, CONFIDENCE, CLASSIFIER_SCORE]
+# (0.3: the chi-square p-value of the counts was removed: with 10k samples it is 0 at every checkpoint, even for a
+# healthy model, so it informs nothing; an old metrics.csv that still holds prior_chi2_pvalue etc. still reads)
+HISTOGRAM_METRICS = [ENTROPY, ENTROPY_NORM, MODES_COVERED, KL_FROM_DATA, CONFIDENCE, CLASSIFIER_SCORE]
 
 GRID_SPAN = "grid_span"  # s: the linear grid covers [-s, s] on both axes
 GRID_INSIDE = "grid_inside_fraction"  # fraction of test mu inside the linear grid window, [0, 1]
@@ -101,6 +102,9 @@ CI_LOW, CI_HIGH = "_ci_low", "_ci_high"  # suffixes: <column>_ci_low / <column>_
 TRAIN_EVAL_LOSS = "train_eval_loss"
 TRAIN_EVAL_RECON = "train_eval_recon"
 TRAIN_EVAL_KL = "train_eval_kl"
+HISTORY_COLUMNS_0_2 = [EPOCH, TRAIN_LOSS, TRAIN_RECON, TRAIN_KL, TEST_LOSS, TEST_RECON, TEST_KL, EPOCH_SECONDS]
+HISTORY_COLUMNS = [EPOCH, TRAIN_LOSS, TRAIN_RECON, TRAIN_KL, TRAIN_EVAL_LOSS, TRAIN_EVAL_RECON, TRAIN_EVAL_KL,
+                   TEST_LOSS, TEST_RECON, TEST_KL, EPOCH_SECONDS]  # a 0.2 history.csv lacks TRAIN_EVAL_* (read as NaN)
 # metrics.csv: IWAE bound on the same-size training subset (IWAE_NLL is the test digits')
 IWAE_TRAIN_NLL = "iwae_train_nll_nats"
 # metrics.csv: within-run sampling intervals (bootstrap over samples):
@@ -109,6 +113,18 @@ IWAE_TRAIN_NLL = "iwae_train_nll_nats"
 #   qgrid_share_ci_low/high; and the share of the digit's own test codes inside each grid window:
 CLASS_GRID_INSIDE = "grid_inside_share"
 CLASS_QGRID_INSIDE = "qgrid_inside_share"
+
+
+def ci_columns(column: str) -> tuple[str, str]:
+    """(``<column>_ci_low``, ``<column>_ci_high``): the names of ``column``'s 95 % interval bounds."""
+    return column + CI_LOW, column + CI_HIGH
+
+
+PRIOR_ENTROPY_NORM_CI_LOW, PRIOR_ENTROPY_NORM_CI_HIGH = ci_columns(PRIOR + ENTROPY_NORM)
+KNN_ACCURACY_CI_LOW, KNN_ACCURACY_CI_HIGH = ci_columns(KNN_ACCURACY)
+CLASS_PRIOR_SHARE_CI_LOW, CLASS_PRIOR_SHARE_CI_HIGH = ci_columns(CLASS_PRIOR_SHARE)
+CLASS_GRID_SHARE_CI_LOW, CLASS_GRID_SHARE_CI_HIGH = ci_columns(CLASS_GRID_SHARE)
+CLASS_QGRID_SHARE_CI_LOW, CLASS_QGRID_SHARE_CI_HIGH = ci_columns(CLASS_QGRID_SHARE)
 
 
 # --- what each column means: range, direction, how to read it -----------------------------------------
@@ -123,8 +139,6 @@ _HISTOGRAM_DOCS = {  # {what}: the samples the classifier's digit histogram is m
     MODES_COVERED: "0…10, ↑: digits that make up at least 1 % of {what}; fewer than 10 = digits missing",
     KL_FROM_DATA: "≥ 0 nats, ↓: KL(digit histogram of {what} ‖ test label distribution); 0 = the test set's "
                   "digit proportions",
-    CHI2_PVALUE: "[0, 1]: chi-square test of the digit counts of {what} against the test label distribution; "
-                 "near 0 = the proportions differ (with 10k samples even slightly)",
     CONFIDENCE: "[0.1, 1], ↑: mean largest class probability over {what}; crisp, recognisable digits score "
                 "high, near 0.1 = the classifier cannot tell what was drawn",
     CLASSIFIER_SCORE: "[1, 10], ↑: exp(E KL(p(y|x) ‖ p(y))) over {what}, the Inception-score analogue; 10 = "
@@ -144,13 +158,21 @@ COLUMN_DOCS: dict[str, str] = {
     DIGIT_B: "1…9: the larger digit of the pair",
     RUN: "text: the run directory's name (vaediag compare)",
     # history.csv
-    TRAIN_LOSS: "nats/sample, ↓: negative ELBO on the training digits (reconstruction + β·KL), mean over the "
-                "epoch's batches",
+    TRAIN_LOSS: "nats/sample, ↓: negative ELBO on the training digits (reconstruction + β·KL), running mean "
+                "over the epoch's batches in train mode while the weights change; it lags the end-of-epoch model, "
+                "so compare train_eval_loss, not this, with test_loss",
     TRAIN_RECON: "nats/sample, ↓: Bernoulli reconstruction negative log-likelihood on the training digits",
     TRAIN_KL: "≥ 0 nats/sample: KL(q(z|x) ‖ N(0, I)) on the training digits; ≈ 0 = the code carries no "
               "information (posterior collapse)",
-    TEST_LOSS: "nats/sample, ↓: negative ELBO on the test digits after the epoch; rising while train_loss falls "
-               "= overfitting",
+    TEST_LOSS: "nats/sample, ↓: negative ELBO on the test digits after the epoch (eval mode, seeded noise); "
+               "test_loss − train_eval_loss is the generalisation gap; a gap that keeps growing = overfitting",
+    TRAIN_EVAL_LOSS: "nats/sample, ↓: negative ELBO of a fixed training subset (seeded, as many digits as the "
+                     "test set) measured after the epoch exactly like test_loss (eval mode, the same seeded "
+                     "noise); unlike the running train_loss it describes the end-of-epoch model, so "
+                     "test_loss − train_eval_loss is the gap (empty in a history written before 0.3)",
+    TRAIN_EVAL_RECON: "nats/sample, ↓: reconstruction part of train_eval_loss (the fixed training subset, eval "
+                      "mode)",
+    TRAIN_EVAL_KL: "≥ 0 nats/sample: KL part of train_eval_loss (the fixed training subset, eval mode)",
     TEST_RECON: "nats/sample, ↓: reconstruction negative log-likelihood on the test digits",
     TEST_KL: "≥ 0 nats/sample: KL(q(z|x) ‖ N(0, I)) on the test digits",
     EPOCH_SECONDS: "seconds: wall time of the training epoch",
@@ -195,8 +217,21 @@ COLUMN_DOCS: dict[str, str] = {
     EVAL_KL: "≥ 0 nats/sample: its KL part",
     RECON_ACCURACY: "[0, 1], ↑: the classifier's accuracy on decode(μ(x)) of the test digits: does the round "
                     "trip keep each digit's identity? (data row: accuracy on the real digits)",
-    IWAE_NLL: "nats/sample, ↓: importance-weighted bound on −log p(x), first 1000 test digits (with --iwae K; "
-              "empty otherwise)",
+    IWAE_NLL: "nats/sample, ↓: importance-weighted upper bound on −log p(x) (Burda et al.), first 1000 test "
+              "digits, K = --iwae importance samples (default 5: keeps a conv checkpoint's evaluation near 15 s "
+              "on a 2-core CPU; empty with --iwae 0); tighter than the ELBO as K grows: eval_test_loss − this "
+              "≈ what the ELBO loses to an imperfect encoder",
+    IWAE_TRAIN_NLL: "nats/sample, ↓: the same IWAE bound on 1000 digits of the fixed training subset (the one "
+                    "train_eval_loss uses); iwae_nll_nats − this = the likelihood gap between unseen and seen "
+                    "digits, large = overfitting",
+    PRIOR_ENTROPY_NORM_CI_LOW: "[0, 1]: lower end of the 95 % bootstrap interval of prior_entropy_norm (the "
+                               "prior samples' predicted digits resampled with replacement, 200 times, seeded); "
+                               "the sampling noise of 10k samples only, not seed-to-seed spread",
+    PRIOR_ENTROPY_NORM_CI_HIGH: "[0, 1]: upper end of that bootstrap interval; a threshold between the two ends "
+                                "cannot be decided from this run",
+    KNN_ACCURACY_CI_LOW: "[0, 1]: lower end of the 95 % bootstrap interval of knn_accuracy (the test codes' "
+                         "correct / wrong indicators resampled, 200 times, seeded; the kNN fit is not redone)",
+    KNN_ACCURACY_CI_HIGH: "[0, 1]: upper end of that bootstrap interval of knn_accuracy",
     # per_class.csv (its silhouette: see above)
     CLASS_KNN_RECALL: "[0, 1], ↑: share of the digit's test codes the latent kNN classifier labels correctly",
     CLASS_PRIOR_SHARE: "[0, 1]: share of prior samples the classifier reads as this digit; near 0 = the model "
@@ -204,6 +239,20 @@ COLUMN_DOCS: dict[str, str] = {
     CLASS_GRID_SHARE: "[0, 1]: share of the linear grid's images read as this digit",
     CLASS_QGRID_SHARE: "[0, 1]: share of the quantile grid's images read as this digit",
     CLASS_DATA_SHARE: "[0, 1]: share of the digit among the test labels (what the shares above compare with)",
+    CLASS_PRIOR_SHARE_CI_LOW: "[0, 1]: lower end of the 95 % Wilson interval of prior_share (argmax count over "
+                              "the number of prior samples); a digit whose upper end is below a threshold is "
+                              "missing beyond sampling noise",
+    CLASS_PRIOR_SHARE_CI_HIGH: "[0, 1]: upper end of the Wilson interval of prior_share",
+    CLASS_GRID_SHARE_CI_LOW: "[0, 1]: lower end of the 95 % Wilson interval of grid_share (over the N×N grid "
+                             "images; few images, so wide)",
+    CLASS_GRID_SHARE_CI_HIGH: "[0, 1]: upper end of the Wilson interval of grid_share",
+    CLASS_QGRID_SHARE_CI_LOW: "[0, 1]: lower end of the 95 % Wilson interval of qgrid_share",
+    CLASS_QGRID_SHARE_CI_HIGH: "[0, 1]: upper end of the Wilson interval of qgrid_share",
+    CLASS_GRID_INSIDE: "[0, 1], ↑: share of this digit's own test codes inside the linear grid's window; near 0 = "
+                       "the grid cannot show the digit wherever the model puts it, so its absence from the grid "
+                       "is no evidence of a collapse (weighted by data_share the digits add up to "
+                       "grid_inside_fraction)",
+    CLASS_QGRID_INSIDE: "[0, 1], ↑: share of this digit's own test codes inside the quantile grid's window",
     # pairs.csv
     CONFUSION_RATE: "[0, 1], ↓: (C[a,b] + C[b,a]) / (n_a + n_b) of the test-set kNN classifier: how often the "
                     "two digits are taken for one another",
@@ -221,7 +270,7 @@ def column_doc(column: str) -> str:
 
 # --- the documented range of every numeric column (checked when a run's tables are read: vaediag.ranges) --
 INF = math.inf
-UNIT = (0.0, 1.0)  # accuracies, shares, fractions, rates, precision / recall / coverage, p-values
+UNIT = (0.0, 1.0)  # accuracies, shares, fractions, rates, precision / recall / coverage, interval bounds
 NON_NEGATIVE = (0.0, INF)  # nats, distances, counts, seconds
 
 _HISTOGRAM_RANGES = {
@@ -229,7 +278,6 @@ _HISTOGRAM_RANGES = {
     ENTROPY_NORM: UNIT,
     MODES_COVERED: (0.0, float(N_CLASSES)),
     KL_FROM_DATA: NON_NEGATIVE,
-    CHI2_PVALUE: UNIT,
     CONFIDENCE: (1.0 / N_CLASSES, 1.0),
     CLASSIFIER_SCORE: (1.0, float(N_CLASSES)),
 }
@@ -238,8 +286,8 @@ _HISTOGRAM_RANGES = {
 # metrics.csv and per_class.csv) have the same range in each.
 COLUMN_RANGES: dict[str, tuple[float, float]] = {
     # history.csv (and the history columns joined into metrics.csv): losses in nats/sample
-    **{c: NON_NEGATIVE for c in (TRAIN_LOSS, TRAIN_RECON, TRAIN_KL, TEST_LOSS, TEST_RECON, TEST_KL,
-                                 EPOCH_SECONDS)},
+    **{c: NON_NEGATIVE for c in (TRAIN_LOSS, TRAIN_RECON, TRAIN_KL, TRAIN_EVAL_LOSS, TRAIN_EVAL_RECON,
+                                 TRAIN_EVAL_KL, TEST_LOSS, TEST_RECON, TEST_KL, EPOCH_SECONDS)},
     # latent separation
     SILHOUETTE: (-1.0, 1.0),
     KNN_ACCURACY: UNIT,
@@ -270,12 +318,18 @@ COLUMN_RANGES: dict[str, tuple[float, float]] = {
     EVAL_KL: NON_NEGATIVE,
     RECON_ACCURACY: UNIT,
     IWAE_NLL: NON_NEGATIVE,
+    IWAE_TRAIN_NLL: NON_NEGATIVE,
+    **{c: UNIT for c in (PRIOR_ENTROPY_NORM_CI_LOW, PRIOR_ENTROPY_NORM_CI_HIGH, KNN_ACCURACY_CI_LOW,
+                         KNN_ACCURACY_CI_HIGH)},
     # per_class.csv (its silhouette column is SILHOUETTE's name and range)
     CLASS_KNN_RECALL: UNIT,
     CLASS_PRIOR_SHARE: UNIT,
     CLASS_GRID_SHARE: UNIT,
     CLASS_QGRID_SHARE: UNIT,
     CLASS_DATA_SHARE: UNIT,
+    **{c: UNIT for c in (CLASS_PRIOR_SHARE_CI_LOW, CLASS_PRIOR_SHARE_CI_HIGH, CLASS_GRID_SHARE_CI_LOW,
+                         CLASS_GRID_SHARE_CI_HIGH, CLASS_QGRID_SHARE_CI_LOW, CLASS_QGRID_SHARE_CI_HIGH,
+                         CLASS_GRID_INSIDE, CLASS_QGRID_INSIDE)},
     # pairs.csv
     CONFUSION_RATE: UNIT,
 }

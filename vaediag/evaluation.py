@@ -21,9 +21,16 @@ from .fileio import int_epochs, json_text, load_npz, read_csv, read_json, save_n
 from .publish import Manifest, mismatch, publish, read_manifest
 from .ranges import check_ranges
 
-PER_CLASS_COLUMNS = [C.SOURCE, C.EPOCH, C.DIGIT, C.CLASS_SILHOUETTE, C.CLASS_KNN_RECALL, C.CLASS_PRIOR_SHARE,
-                     C.CLASS_GRID_SHARE, C.CLASS_QGRID_SHARE, C.CLASS_DATA_SHARE]
+PER_CLASS_COLUMNS = [C.SOURCE, C.EPOCH, C.DIGIT, C.CLASS_SILHOUETTE, C.CLASS_KNN_RECALL,
+                     C.CLASS_PRIOR_SHARE, C.CLASS_PRIOR_SHARE_CI_LOW, C.CLASS_PRIOR_SHARE_CI_HIGH,
+                     C.CLASS_GRID_SHARE, C.CLASS_GRID_SHARE_CI_LOW, C.CLASS_GRID_SHARE_CI_HIGH,
+                     C.CLASS_QGRID_SHARE, C.CLASS_QGRID_SHARE_CI_LOW, C.CLASS_QGRID_SHARE_CI_HIGH,
+                     C.CLASS_GRID_INSIDE, C.CLASS_QGRID_INSIDE, C.CLASS_DATA_SHARE]
 PAIRS_COLUMNS = [C.EPOCH, C.DIGIT_A, C.DIGIT_B, C.CONFUSION_RATE]
+# metrics.csv columns added in 0.3 (issue 8): NaN when an older metrics.csv is read
+COLUMNS_SINCE_0_3 = [C.TRAIN_EVAL_LOSS, C.TRAIN_EVAL_RECON, C.TRAIN_EVAL_KL, C.KNN_ACCURACY_CI_LOW,
+                     C.KNN_ACCURACY_CI_HIGH, C.PRIOR_ENTROPY_NORM_CI_LOW, C.PRIOR_ENTROPY_NORM_CI_HIGH,
+                     C.IWAE_TRAIN_NLL]
 
 Artifacts = Mapping[int, Mapping[str, np.ndarray]]
 
@@ -200,7 +207,7 @@ def read_tables(metrics_path: Path, per_class_path: Path, pairs_path: Path,
     if not (metrics[C.SOURCE] == C.SOURCE_MODEL).any():
         raise RunDirError(f"{metrics_path} has no checkpoint rows; {hint}")
     check_ranges(metrics, metrics_path, hint)
-    tables = [metrics.set_index(C.EPOCH)]
+    tables = [_with_columns(metrics, COLUMNS_SINCE_0_3).set_index(C.EPOCH)]
     for path, dtype in ((per_class_path, {C.SOURCE: object}), (pairs_path, None)):
         df = read_csv(path, dtype=dtype)
         if C.EPOCH not in df.columns:
@@ -208,7 +215,15 @@ def read_tables(metrics_path: Path, per_class_path: Path, pairs_path: Path,
         df[C.EPOCH] = int_epochs(df[C.EPOCH], path)
         check_ranges(df, path, hint)
         tables.append(df)
+    tables[1] = _with_columns(tables[1], PER_CLASS_COLUMNS)
     return tables[0], tables[1], tables[2]
+
+
+def _with_columns(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """``df`` with each of ``columns`` it lacks added as NaN (tables written before 0.3); extra columns (e.g. the
+    removed ``*_chi2_pvalue``) are kept as they are."""
+    missing = [c for c in columns if c not in df.columns]
+    return df.assign(**{c: np.nan for c in missing}) if missing else df
 
 
 def read_summary(path: Path) -> tuple[dict, dict, dict, str | None]:

@@ -4,18 +4,34 @@
   lower is better. ``loss = recon + beta * kl``.
 - :func:`iwae_nll`: the importance-weighted bound on -log p(x) (Burda et al. 2016); lower is better and
   tighter than the ELBO (K = 1) as K grows.
+- :func:`train_eval_indices`: the fixed training subset (as many digits as the test set) that the training
+  ELBO in eval mode (history.csv ``train_eval_*``) and the training IWAE bound are measured on, so that
+  train and test numbers are measured the same way on sets of the same size.
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from .models import VAE, reconstruction_nll
 
 ELBO_BATCH = 2000  # images per forward pass
 IWAE_DECODES = 8192  # latent codes decoded per IWAE batch (images per batch = IWAE_DECODES // K)
+TRAIN_SUBSET_STREAM = 0x7E5A  # the subset's own random stream: numpy, so no torch generator is touched
+
+
+def train_eval_indices(n_train: int, size: int, seed: int) -> np.ndarray:
+    """Indices (ascending, int64) of the fixed training subset: ``min(size, n_train)`` distinct digits drawn
+    with ``np.random.default_rng([seed, TRAIN_SUBSET_STREAM])``.
+
+    Chosen once per run from the run's seed alone and from numpy's generator, never from torch's, so that
+    measuring it leaves training bit-identical; the same indices for training and for every evaluation.
+    """
+    rng = np.random.default_rng([int(seed), TRAIN_SUBSET_STREAM])
+    return np.sort(rng.choice(int(n_train), size=min(int(size), int(n_train)), replace=False)).astype(np.int64)
 
 
 @torch.inference_mode()

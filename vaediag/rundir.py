@@ -250,6 +250,9 @@ class Run:
         df[C.EPOCH] = int_epochs(df[C.EPOCH], self.history_path)
         unique_epochs(df[C.EPOCH], self.history_path)
         check_ranges(df, self.history_path, f"{HISTORY_FILE} is written by `vaediag train`; was it edited?")
+        for column in (C.TRAIN_EVAL_LOSS, C.TRAIN_EVAL_RECON, C.TRAIN_EVAL_KL):  # a history written before 0.3
+            if column not in df.columns:
+                df[column] = float("nan")
         return df.set_index(C.EPOCH)
 
     def write_history(self, history: pd.DataFrame) -> None:

@@ -83,7 +83,8 @@ def wilson_interval(successes, n, confidence: float = CONFIDENCE) -> tuple[np.nd
         denom = 1 + z * z / m
         centre = (p + z * z / (2 * m)) / denom
         half = z * np.sqrt(p * (1 - p) / m + z * z / (4 * m * m)) / denom
-        low, high = np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
+        # the interval always holds p; min / max only undo float rounding (k = 0 gave a low end of 2e-19)
+        low, high = np.clip(np.minimum(centre - half, p), 0.0, 1.0), np.clip(np.maximum(centre + half, p), 0.0, 1.0)
     low, high = np.where(m > 0, low, np.nan), np.where(m > 0, high, np.nan)
     if low.ndim == 0:
         return float(low), float(high)

@@ -6,7 +6,10 @@ batch order and the reparameterisation noise, and its state is saved in every ch
 is killed after epoch k and resumed ends bit-identical (on CPU) to one that was never interrupted.
 
 Each epoch writes ``checkpoints/last.pt`` first, then the epoch's own checkpoint (if it is one), then
-history.csv, each atomically. ``last.pt`` holds everything the other two are made of, so resuming after
+history.csv, each atomically. After each epoch the model is measured in eval mode on the test set and on a fixed
+training subset of the same size (:func:`~vaediag.likelihood.train_eval_indices`, numpy-seeded from the run's
+seed, so it draws nothing from the torch generator and training stays bit-identical to a run that does not
+measure it): history.csv ``test_*`` and ``train_eval_*``, next to the running ``train_*`` means. ``last.pt`` holds everything the other two are made of, so resuming after
 a kill anywhere in between restores a missing epoch checkpoint and a short history.csv from it. The run
 holds the RUN_DIR lock (:meth:`Run.lock`) from start to end and first removes stale temporaries.
 """
@@ -29,7 +32,7 @@ from .config import RESUME_INVARIANTS, TrainConfig
 from .data import MNISTData, load_mnist
 from .devices import resolve_device
 from .errors import CheckpointError, ConfigError, RunDirError, TrainingDivergedError, VaediagError, first_line
-from .likelihood import evaluate_elbo
+from .likelihood import evaluate_elbo, train_eval_indices
 from .models import VAE, build_model
 from .rundir import Run, history_frame
 from .versions import versions
@@ -238,6 +241,9 @@ def _train_locked(cfg: TrainConfig, run: Run, resume: bool, log: Callable[[str],
                           device=device, log=log)
     train_x = MNISTData.to_float(data.train_images.to(device))
     test_x = MNISTData.to_float(data.test_images.to(device))
+    # the fixed training subset measured like the test set after each epoch (numpy-seeded: training is unchanged)
+    subset = torch.as_tensor(train_eval_indices(len(train_x), len(test_x), cfg.seed), device=device)
+    train_eval_x = train_x[subset]
 
     _write_config(run, {"model": cfg.model_config.to_dict(), "train": cfg.to_dict(), "device": str(device),
                         "n_train": len(train_x), "n_test": len(test_x), "versions": versions()}, saved_epoch)
@@ -254,13 +260,18 @@ def _train_locked(cfg: TrainConfig, run: Run, resume: bool, log: Callable[[str],
             t0 = time.perf_counter()
             train_loss, train_recon, train_kl = train_one_epoch(model, optimizer, train_x, cfg.batch_size, gen,
                                                                 bars.batch_desc(epoch, cfg.epochs))
-            test = evaluate_elbo(model, test_x, seed=(cfg.seed * 1_000_003 + epoch) % 2**64)
+            noise_seed = (cfg.seed * 1_000_003 + epoch) % 2**64
+            test = evaluate_elbo(model, test_x, seed=noise_seed)
+            # the same seeded noise as the test ELBO: the gap between the two is not blurred by noise draws
+            train_eval = evaluate_elbo(model, train_eval_x, seed=noise_seed)
             seconds = time.perf_counter() - t0
             if not all(math.isfinite(v) for v in (train_loss, test["loss"])):
                 raise TrainingDivergedError(
                     f"loss became {train_loss if not math.isfinite(train_loss) else test['loss']} at epoch {epoch}; "
                     f"training stopped, {_saved_note(saved_epoch)} (try a smaller --lr)")
             row = {C.EPOCH: epoch, C.TRAIN_LOSS: train_loss, C.TRAIN_RECON: train_recon, C.TRAIN_KL: train_kl,
+                   C.TRAIN_EVAL_LOSS: train_eval["loss"], C.TRAIN_EVAL_RECON: train_eval["recon"],
+                   C.TRAIN_EVAL_KL: train_eval["kl"],
                    C.TEST_LOSS: test["loss"], C.TEST_RECON: test["recon"], C.TEST_KL: test["kl"],
                    C.EPOCH_SECONDS: seconds}
             history.append(row)

@@ -21,7 +21,7 @@ from .. import atomic
 from ..errors import RunDirError
 from ..rundir import PAIRS_COLUMNS, PER_CLASS_COLUMNS, Run, json_text, load_npz, save_npz
 
-CACHE_FORMAT = "vaediag-eval-v2"  # bump when a computation or a cached table changes: old entries are then ignored
+CACHE_FORMAT = "vaediag-eval-v3"  # bump when a computation or a cached table changes: old entries are then ignored
 
 
 @dataclass

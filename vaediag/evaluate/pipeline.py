@@ -15,8 +15,11 @@ run's train and test digits (same subsets as training: ``train_size`` / ``test_s
 - **sample quality** in classifier-feature space: Fréchet distance and precision / recall / density /
   coverage of the prior samples against the real test digits;
 - **reconstruction**: the test ELBO parts (seeded), the classifier's accuracy on reconstructions
-  decode(mu(x)) and, with ``iwae=K``, the importance-weighted NLL bound on the first ``IWAE_SUBSET``
-  test digits.
+  decode(mu(x)) and, with ``iwae=K`` (on by default), the importance-weighted NLL bound on the first
+  ``IWAE_SUBSET`` test digits and on as many digits of the run's fixed training subset;
+- **within-run sampling intervals** (95 %): Wilson intervals of every class share (per_class.csv), bootstrap
+  intervals of the prior samples' normalised entropy and of the kNN accuracy (metrics.csv ``*_ci_low/high``);
+  and per digit, the share of its own test codes inside each grid window.
 
 How to read the results: every metric column is documented in :mod:`vaediag.columns` and in the
 docstrings of :mod:`vaediag.metrics` (range, better direction). Compare a checkpoint with the reference
@@ -61,7 +64,7 @@ from ..devices import resolve_device
 from ..errors import CheckpointError, ConfigError, RunDirError
 from ..metrics import generation
 from ..modelconfig import VAEConfig
-from ..rundir import PAIRS_COLUMNS, Evaluation, Run
+from ..rundir import PAIRS_COLUMNS, PER_CLASS_COLUMNS, Evaluation, Run
 from ..versions import versions
 from . import cache, stages
 from .cache import RowResult
@@ -126,13 +129,14 @@ def _evaluate(run: Run, settings: EvalSettings, epochs: Iterable[int] | None, de
     shared.lap("load_data")
     classifier = load_classifier(dev) if classifier is None else classifier.to(dev).eval()
     shared.lap("load_classifier")
-    ref = Reference(data, classifier, dev, settings)
+    ref = Reference(data, classifier, dev, settings, train_seed=train_config.get("seed", 0))
     if ref.n_test < 2 * (settings.prdc_k + 1):
         raise ConfigError(f"the test set has {ref.n_test} digits; need at least {2 * (settings.prdc_k + 1)}")
     shared.lap("prepare_data")
 
     # a new metric column changes the registered columns, and so every key: old entries are not reused
-    fingerprints = {**ref.fingerprints, "columns": stages.metrics_columns(run.latent_dim)}
+    fingerprints = {**ref.fingerprints, "columns": stages.metrics_columns(run.latent_dim),
+                    "per_class_columns": PER_CLASS_COLUMNS}
     keys = {epoch: cache.cache_key(fingerprints, file_sha256(path)) for epoch, path in selected.items()}
     results: dict[int, RowResult] = {}
     for epoch, key in keys.items():

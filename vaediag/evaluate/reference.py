@@ -19,6 +19,7 @@ import torch
 from .. import columns as C
 from ..classifier import ClassifierOutput, classify
 from ..data import MNISTData
+from ..likelihood import train_eval_indices
 from ..metrics import frechet, generation
 from ..metrics.prdc import compute_prdc, nearest_neighbour_radii
 from ..rundir import PAIRS_COLUMNS, PER_CLASS_COLUMNS
@@ -51,7 +52,8 @@ class RealFeatures:
 class Reference:
     """The run's digits on ``device`` (float images, labels), the classifier and their fingerprints."""
 
-    def __init__(self, data: MNISTData, classifier, device: torch.device, settings: EvalSettings):
+    def __init__(self, data: MNISTData, classifier, device: torch.device, settings: EvalSettings,
+                 train_seed: int = 0):
         self.device = device
         self.settings = settings
         self.classifier = classifier
@@ -63,6 +65,11 @@ class Reference:
         self.classifier_fingerprint = sha256_tensors(sorted(classifier.state_dict().items()))
         self.train_x = MNISTData.to_float(data.train_images.to(device))
         self.test_x = MNISTData.to_float(data.test_images.to(device))
+        # the run's fixed training subset (as many digits as the test set), the one training measures after each
+        # epoch (history.csv train_eval_*): the training IWAE bound is computed on it
+        self.train_seed = int(train_seed)
+        self.train_eval_index = train_eval_indices(self.n_train, self.n_test, self.train_seed)
+        self.train_eval_x = self.train_x[torch.as_tensor(self.train_eval_index, device=self.train_x.device)]
         self.label_shares = np.bincount(self.test_labels, minlength=C.N_CLASSES)[: C.N_CLASSES] / self.n_test
         self._real: RealFeatures | None = None
 
@@ -78,7 +85,7 @@ class Reference:
     def fingerprints(self) -> dict:
         """What every cached row depends on besides its checkpoint: settings, data and classifier."""
         return {"settings": self.settings.to_dict(), "data": self.data_fingerprint,
-                "classifier": self.classifier_fingerprint}
+                "classifier": self.classifier_fingerprint, "train_subset_seed": self.train_seed}
 
     def classify(self, images: torch.Tensor) -> ClassifierOutput:
         return classify(self.classifier, images, batch_size=BATCH)
@@ -96,24 +103,29 @@ class Reference:
 def evaluate_data(ref: Reference) -> RowResult:
     """The real-data reference row: what a perfect generator would score.
 
-    ``prior_*`` are the classifier's predictions on the real test digits, ``recon_accuracy`` the
+    ``prior_*`` are the classifier's predictions on the real test digits (with their bootstrap / Wilson intervals
+    over the test digits), ``recon_accuracy`` the
     classifier's accuracy on them, the Fréchet distance and PRDC compare two seeded random halves of the
     test set. Latent and loss columns stay NaN.
     """
     start = time.perf_counter()
     settings, real = ref.settings, ref.real()
     row = generation.with_prefix(generation.histogram_metrics(real.probs, ref.test_labels), C.PRIOR)
+    row[C.PRIOR_ENTROPY_NORM_CI_LOW], row[C.PRIOR_ENTROPY_NORM_CI_HIGH] = generation.entropy_norm_interval(
+        real.probs, seed=settings.seed)
     row[C.RECON_ACCURACY] = float(np.mean(np.argmax(real.probs, axis=1) == ref.test_labels))
     perm = np.random.default_rng(settings.seed).permutation(ref.n_test)
     half_a, half_b = real.features[perm[: ref.n_test // 2]], real.features[perm[ref.n_test // 2 :]]
     row[C.FRECHET] = frechet.frechet_distance(half_b, half_a)
     if min(len(half_a), len(half_b)) > settings.prdc_k:
         row.update(compute_prdc(half_a, half_b, k=settings.prdc_k))
+    low, high = generation.class_share_intervals(real.probs)
     nan = np.full(C.N_CLASSES, np.nan)
-    per_class = pd.DataFrame({
+    per_class = pd.DataFrame({  # latent, grid and inside-share columns: NaN (no model, no grid)
+        **{column: nan for column in PER_CLASS_COLUMNS},
         C.SOURCE: C.SOURCE_DATA, C.EPOCH: C.DATA_EPOCH, C.DIGIT: np.arange(C.N_CLASSES),
-        C.CLASS_SILHOUETTE: nan, C.CLASS_KNN_RECALL: nan, C.CLASS_PRIOR_SHARE: generation.class_shares(real.probs),
-        C.CLASS_GRID_SHARE: nan, C.CLASS_QGRID_SHARE: nan, C.CLASS_DATA_SHARE: ref.label_shares,
+        C.CLASS_PRIOR_SHARE: generation.class_shares(real.probs), C.CLASS_PRIOR_SHARE_CI_LOW: low,
+        C.CLASS_PRIOR_SHARE_CI_HIGH: high, C.CLASS_DATA_SHARE: ref.label_shares,
     }, columns=PER_CLASS_COLUMNS)
     timings = {"total": round(time.perf_counter() - start, 4)}
     return RowResult(row, per_class, pd.DataFrame(columns=PAIRS_COLUMNS), timings)

@@ -34,7 +34,7 @@ from .cache import RowResult
 from .reference import BATCH, Reference
 from .settings import EvalSettings
 
-IWAE_SUBSET = 1000  # the IWAE bound uses the first IWAE_SUBSET test digits
+IWAE_SUBSET = 1000  # the IWAE bound uses the first IWAE_SUBSET test digits (and training-subset digits)
 PRIOR_SHEET = 100  # artifact prior_sheet: the first PRIOR_SHEET decoded prior samples (a 10 x 10 sheet)
 RECON_PER_DIGIT = 2  # artifact recon_pairs: the first RECON_PER_DIGIT test digits of each class
 
@@ -100,6 +100,8 @@ def separation(ctx: CheckpointContext) -> dict[str, Any]:
                             k=min(ctx.settings.knn_k, ref.n_train))
     ctx.pairs = latent.pair_confusion(knn.confusion)
     columns[C.KNN_ACCURACY] = knn.accuracy
+    columns[C.KNN_ACCURACY_CI_LOW], columns[C.KNN_ACCURACY_CI_HIGH] = latent.knn_accuracy_interval(
+        knn.correct, seed=ctx.settings.seed)
     columns[C.MOST_MIXED_PAIR], columns[C.MOST_MIXED_PAIR_RATE] = latent.most_mixed_pair(ctx.pairs)
     ctx.per_class[C.CLASS_SILHOUETTE] = latent.per_class_silhouette(None, ref.test_labels, C.N_CLASSES,
                                                                     silhouette=silhouette)
@@ -123,11 +125,20 @@ class _Grid(NamedTuple):
     span: str
     inside: str
     class_share: str
+    class_inside: str
     artifact: str
 
 
-LINEAR_GRID = _Grid(C.GRID, C.GRID_SPAN, C.GRID_INSIDE, C.CLASS_GRID_SHARE, "grid_linear")
-QUANTILE_GRID = _Grid(C.QGRID, C.QGRID_SPAN, C.QGRID_INSIDE, C.CLASS_QGRID_SHARE, "grid_quantile")
+LINEAR_GRID = _Grid(C.GRID, C.GRID_SPAN, C.GRID_INSIDE, C.CLASS_GRID_SHARE, C.CLASS_GRID_INSIDE, "grid_linear")
+QUANTILE_GRID = _Grid(C.QGRID, C.QGRID_SPAN, C.QGRID_INSIDE, C.CLASS_QGRID_SHARE, C.CLASS_QGRID_INSIDE,
+                      "grid_quantile")
+
+
+def _shares(per_class: dict[str, np.ndarray], column: str, probs: np.ndarray) -> None:
+    """Per-class ``column`` (argmax shares of ``probs``) and its Wilson interval columns."""
+    per_class[column] = generation.class_shares(probs)
+    low, high = C.ci_columns(column)
+    per_class[low], per_class[high] = generation.class_share_intervals(probs)
 
 
 def generation_histograms(ctx: CheckpointContext) -> dict[str, Any]:
@@ -140,7 +151,9 @@ def generation_histograms(ctx: CheckpointContext) -> dict[str, Any]:
     ctx.artifact["prior_sheet"] = _to_uint8(prior_images[:PRIOR_SHEET])
     prior_probs = np.asarray(ctx.prior.probs, np.float64)
     columns = generation.with_prefix(generation.histogram_metrics(prior_probs, ref.test_labels), C.PRIOR)
-    ctx.per_class[C.CLASS_PRIOR_SHARE] = generation.class_shares(prior_probs)
+    columns[C.PRIOR_ENTROPY_NORM_CI_LOW], columns[C.PRIOR_ENTROPY_NORM_CI_HIGH] = generation.entropy_norm_interval(
+        prior_probs, seed=settings.seed)
+    _shares(ctx.per_class, C.CLASS_PRIOR_SHARE, prior_probs)
     z_linear = generation.linear_grid(settings.grid, settings.grid_span, d)
     z_quantile, qspan = generation.quantile_grid(settings.grid, d)
     for grid, z, span in ((LINEAR_GRID, z_linear, settings.grid_span), (QUANTILE_GRID, z_quantile, qspan)):
@@ -149,7 +162,8 @@ def generation_histograms(ctx: CheckpointContext) -> dict[str, Any]:
         columns.update(generation.with_prefix(generation.histogram_metrics(probs, ref.test_labels), grid.prefix))
         columns[grid.span] = float(span)
         columns[grid.inside] = generation.inside_fraction(ctx.test_mu, span)
-        ctx.per_class[grid.class_share] = generation.class_shares(probs)
+        _shares(ctx.per_class, grid.class_share, probs)
+        ctx.per_class[grid.class_inside] = generation.inside_share_per_class(ctx.test_mu, ref.test_labels, span)
         ctx.artifact[grid.artifact] = _to_uint8(images)
     ctx.artifact.update(grid_span=np.float64(settings.grid_span), qgrid_span=np.float64(qspan),
                         prior_labels=np.argmax(prior_probs, axis=1).astype(np.int64))
@@ -188,10 +202,14 @@ def reconstruction(ctx: CheckpointContext) -> dict[str, Any]:
 
 
 def iwae(ctx: CheckpointContext) -> dict[str, Any]:
-    """With ``iwae=K`` > 0: the IWAE bound on -log p(x) of the first ``IWAE_SUBSET`` test digits."""
-    k = ctx.settings.iwae
-    nll = iwae_nll(ctx.model, ctx.ref.test_x[:IWAE_SUBSET], k, ctx.settings.seed + 1) if k else math.nan
-    return {C.IWAE_NLL: nll}
+    """With ``iwae=K`` > 0: the IWAE bound on -log p(x) of the first ``IWAE_SUBSET`` test digits and of the first
+    ``IWAE_SUBSET`` digits of the fixed training subset (the one history.csv ``train_eval_*`` is measured on);
+    the same noise seed for both."""
+    k, seed = ctx.settings.iwae, ctx.settings.seed + 1
+    if not k:
+        return {C.IWAE_NLL: math.nan, C.IWAE_TRAIN_NLL: math.nan}
+    return {C.IWAE_NLL: iwae_nll(ctx.model, ctx.ref.test_x[:IWAE_SUBSET], k, seed),
+            C.IWAE_TRAIN_NLL: iwae_nll(ctx.model, ctx.ref.train_eval_x[:IWAE_SUBSET], k, seed)}
 
 
 # ---------------------------------------------------------------------------------------------- the registry
@@ -218,16 +236,17 @@ def _grid_columns(grid: _Grid) -> list[str]:
 STAGES: list[Stage] = [
     Stage("encode", encode, lambda d: []),
     Stage("separation", separation, lambda d: [
-        C.SILHOUETTE, C.KNN_ACCURACY, C.DAVIES_BOULDIN, C.CALINSKI_HARABASZ, C.MOST_MIXED_PAIR,
+        C.SILHOUETTE, C.KNN_ACCURACY, C.KNN_ACCURACY_CI_LOW, C.KNN_ACCURACY_CI_HIGH, C.DAVIES_BOULDIN, C.CALINSKI_HARABASZ, C.MOST_MIXED_PAIR,
         C.MOST_MIXED_PAIR_RATE]),
     Stage("usage", latent_usage, lambda d: [
         C.ACTIVE_UNITS, C.TOTAL_CORRELATION, *(f"{C.KL_PER_DIM_PREFIX}{i}" for i in range(d)),
         C.AGGPOST_MEAN_NORM, C.AGGPOST_VAR_MEAN, C.AGGPOST_KL_PRIOR]),
     Stage("generation", generation_histograms, lambda d: [
-        *_histogram(C.PRIOR), *_grid_columns(LINEAR_GRID), *_grid_columns(QUANTILE_GRID)]),
+        *_histogram(C.PRIOR), C.PRIOR_ENTROPY_NORM_CI_LOW, C.PRIOR_ENTROPY_NORM_CI_HIGH, *_grid_columns(LINEAR_GRID),
+        *_grid_columns(QUANTILE_GRID)]),
     Stage("frechet_prdc", frechet_prdc, lambda d: [C.FRECHET, C.PRECISION, C.RECALL, C.DENSITY, C.COVERAGE]),
     Stage("reconstruction", reconstruction, lambda d: [C.EVAL_LOSS, C.EVAL_RECON, C.EVAL_KL, C.RECON_ACCURACY]),
-    Stage("iwae", iwae, lambda d: [C.IWAE_NLL]),
+    Stage("iwae", iwae, lambda d: [C.IWAE_NLL, C.IWAE_TRAIN_NLL]),
 ]
 
 

@@ -18,6 +18,8 @@ from sklearn.metrics import (
 )
 from sklearn.neighbors import KNeighborsClassifier
 
+from vaediag.stats import BOOTSTRAP_RESAMPLES, bootstrap_interval
+
 from vaediag.columns import (
     N_CLASSES,
     CALINSKI_HARABASZ,
@@ -101,11 +103,13 @@ class KnnResult:
     for the right digit (1 = digits perfectly separable by neighbours, 0.1 = chance).
     ``per_class_recall``: float64 [n_classes], [0, 1] each (NaN for a digit absent from the test labels).
     ``confusion``: int64 [n_classes, n_classes], ``confusion[true, predicted]`` counts.
+    ``correct``: bool [N_test], whether each test code was classified correctly (its mean is ``accuracy``).
     """
 
     accuracy: float
     per_class_recall: np.ndarray
     confusion: np.ndarray
+    correct: np.ndarray | None = None
 
 
 def knn_scores(
@@ -128,8 +132,20 @@ def knn_scores(
     support = confusion.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         recall = np.where(support > 0, np.diag(confusion) / np.maximum(support, 1), np.nan)
-    accuracy = float(np.mean(predicted == test_labels))
-    return KnnResult(accuracy=accuracy, per_class_recall=recall, confusion=confusion)
+    correct = predicted == test_labels
+    accuracy = float(np.mean(correct))
+    return KnnResult(accuracy=accuracy, per_class_recall=recall, confusion=confusion, correct=correct)
+
+
+def knn_accuracy_interval(correct: np.ndarray, seed: int, resamples: int = BOOTSTRAP_RESAMPLES) -> tuple[float, float]:
+    """95 % percentile-bootstrap interval of the kNN accuracy: the test codes' correct / wrong indicators
+    (``KnnResult.correct``) resampled with replacement ``resamples`` times (seeded); the kNN fit is kept.
+
+    [0, 1]: the accuracy this model's codes would reach on another test set of the same size lies in it (95 %);
+    it is the test-sample noise only, not the spread between training seeds.
+    """
+    return bootstrap_interval(lambda c: float(np.mean(c)), np.asarray(correct, dtype=np.float64),
+                              resamples=resamples, seed=seed)
 
 
 def pair_confusion(confusion: np.ndarray) -> pd.DataFrame:

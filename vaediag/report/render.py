@@ -27,7 +27,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from vaediag import columns as C
-from vaediag.rundir import CONFIG_FILE, HISTORY_FILE, METRICS_FILE, PAIRS_FILE, PER_CLASS_FILE, Run
+from vaediag.rundir import CONFIG_FILE, HISTORY_FILE, METRICS_FILE, PAIRS_FILE, PER_CLASS_COLUMNS, PER_CLASS_FILE, Run
 
 from .content import SECTION_TITLES, FigureGroup, ReportContent, figure_caption, section_figures
 from .findings import Finding, Tag
@@ -44,9 +44,8 @@ TABLE_GROUPS = (  # per-epoch table split into readable groups; columns not list
     ("Latent usage", [C.ACTIVE_UNITS, C.TOTAL_CORRELATION, C.AGGPOST_MEAN_NORM, C.AGGPOST_VAR_MEAN,
                       C.AGGPOST_KL_PRIOR]),
     ("KL per latent dimension (nats/sample)", None),  # None: the kl_dim_<i> columns
-    ("Prior samples", [C.PRIOR + m for m in C.HISTOGRAM_METRICS[:2]]
-     + [C.PRIOR + C.ENTROPY_NORM + C.CI_LOW, C.PRIOR + C.ENTROPY_NORM + C.CI_HIGH]
-     + [C.PRIOR + m for m in C.HISTOGRAM_METRICS[2:]]),
+    ("Prior samples", [C.PRIOR + m for m in C.HISTOGRAM_METRICS] + [C.PRIOR_ENTROPY_NORM_CI_LOW,
+                                                                    C.PRIOR_ENTROPY_NORM_CI_HIGH]),
     ("Linear grid", [C.GRID + m for m in C.HISTOGRAM_METRICS] + [C.GRID_SPAN, C.GRID_INSIDE]),
     ("Quantile grid", [C.QGRID + m for m in C.HISTOGRAM_METRICS] + [C.QGRID_SPAN, C.QGRID_INSIDE]),
     ("Sample quality (classifier features)", [C.FRECHET, C.PRECISION, C.RECALL, C.DENSITY, C.COVERAGE]),
@@ -90,10 +89,7 @@ CHECK_HEADER_DOCS = {
 README_COLUMN_TABLES = (  # the README's column tables: file -> its columns, in order
     (HISTORY_FILE, HISTORY_TABLE_COLUMNS),
     (METRICS_FILE, [C.EPOCH, C.SOURCE] + [c for _, cols in TABLE_GROUPS[1:] for c in (cols or [C.KL_PER_DIM_PREFIX])]),
-    (PER_CLASS_FILE, [C.SOURCE, C.EPOCH, C.DIGIT, C.CLASS_SILHOUETTE, C.CLASS_KNN_RECALL]
-     + [c + suffix for c in (C.CLASS_PRIOR_SHARE, C.CLASS_GRID_SHARE, C.CLASS_QGRID_SHARE)
-        for suffix in ("", C.CI_LOW, C.CI_HIGH)]
-     + [C.CLASS_GRID_INSIDE, C.CLASS_QGRID_INSIDE, C.CLASS_DATA_SHARE]),
+    (PER_CLASS_FILE, PER_CLASS_COLUMNS),
     (PAIRS_FILE, [C.EPOCH, C.DIGIT_A, C.DIGIT_B, C.CONFUSION_RATE]),
 )
 # only documented columns are listed: a column whose doc has not been written yet (or that was removed) stays out
