@@ -88,8 +88,26 @@ def _run_task(cfg: dict, settings: dict, sweep_path: str, name: str, invocation:
     return {"started": started, "ended": now(), "wall_seconds": time.perf_counter() - t0}
 
 
+TOKEN_FILE = Path.home() / ".ray" / "auth_token"  # where `ray start` / `ray get-auth-token --generate` put it
+
+
+def _use_cluster_token() -> None:
+    """Send the cluster's authentication token when joining one. ``ray start --head`` (Ray 2.60) turns token
+    authentication on and keeps the token in ``~/.ray/auth_token``, but a driver joining with an address only
+    sends it when ``RAY_AUTH_MODE=token``: set that when a token is at hand and the user has not chosen a mode
+    (``RAY_AUTH_TOKEN`` / ``RAY_AUTH_TOKEN_PATH`` / the token file; copy it there on a machine outside the
+    cluster). Must happen before Ray reads its configuration, i.e. before ``ray`` is imported: a program that
+    imported ray itself sets ``RAY_AUTH_MODE=token`` first."""
+    if "RAY_AUTH_MODE" in os.environ:
+        return
+    if os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH") or TOKEN_FILE.is_file():
+        os.environ["RAY_AUTH_MODE"] = "token"
+
+
 def _start_ray(address: str | None) -> float:
     """Start a local Ray instance (``address=None``) or join the cluster at ``address``; return the seconds."""
+    if address is not None:
+        _use_cluster_token()
     import ray
 
     t0 = time.perf_counter()
@@ -182,9 +200,9 @@ def run_sweep(grid: Grid, out: str | Path, *, settings: EvalSettings = EvalSetti
 def _run_on_ray(sweep: Sweep, state: dict, todo: list, settings: EvalSettings, address: str | None,
                 cpus_per_run: int | None, gpus_per_run: float | None, max_retries: int, log, progress,
                 result: SweepResult) -> None:
+    result.ray_start_seconds = _start_ray(address)  # first: it may set RAY_AUTH_MODE before ray is imported
     import ray
 
-    result.ray_start_seconds = _start_ray(address)
     try:
         cpus, gpus, node_cpus, node_gpus = _cluster()
         cpus_per_run, gpus_per_run = default_resources(len(todo), cpus, gpus, node_cpus, cpus_per_run=cpus_per_run,
@@ -196,7 +214,7 @@ def _run_on_ray(sweep: Sweep, state: dict, todo: list, settings: EvalSettings, a
         state["ray"] = {"address": address or "local", "gcs_address": ray.get_runtime_context().gcs_address,
                         "start_seconds": result.ray_start_seconds, "cluster_cpus": cpus, "cluster_gpus": gpus,
                         "cpus_per_run": cpus_per_run, "gpus_per_run": gpus_per_run, "max_retries": max_retries}
-        log(f"Ray {'started' if address is None else 'joined'} in {result.ray_start_seconds:.1f}s "
+        log(f"Ray {'started' if address is None else 'joined'} in {result.ray_start_seconds:.2f}s "
             f"({cpus:g} CPUs, {gpus:g} GPUs); {cpus_per_run} CPUs and {gpus_per_run:g} GPUs per run, "
             f"up to {max_retries} retries")
         task = ray.remote(num_cpus=cpus_per_run, num_gpus=gpus_per_run, max_retries=max_retries,
