@@ -130,6 +130,7 @@ def test_attempt_lines_count_per_invocation(tmp_path):
     with open(sweep.attempts_path("r"), "a") as fh:
         fh.write('{"invocation": "a", "sta')  # a line cut by a kill
     assert sweep.attempts("r", "a") == 2 and sweep.attempts("r", "b") == 1 and sweep.attempts("x", "a") == 0
+    assert sweep.attempts("r") == 3
 
 
 @pytest.mark.parametrize("args, words", [

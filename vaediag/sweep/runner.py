@@ -66,8 +66,26 @@ def default_resources(n_runs: int, cpus: float, gpus: float, node_cpus: float, *
     return cpus_per_run, gpus_per_run
 
 
+def _die_with_raylet() -> None:
+    """Linux: have the kernel SIGKILL this worker process the moment its parent (the node's raylet) dies.
+
+    Ray's worker notices a dead raylet only after a while (seconds, measured: it went on training and writing
+    its RUN_DIR); with a SIGKILLed driver, whose local raylet dies with it, that would leave a run writing
+    while the next driver resumes it. Elsewhere Ray's own detection is all there is."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    parent = os.getppid()
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the raylet died before the request took effect
+        os._exit(1)
+
+
 def _run_task(cfg: dict, settings: dict, sweep_path: str, name: str, invocation: str, threads: int) -> dict:
     """One attempt of one run, inside a Ray worker: ``vaediag study`` into SWEEP_DIR/runs/<name>."""
+    _die_with_raylet()
     import torch
 
     from ..config import TrainConfig
@@ -233,7 +251,7 @@ def _run_on_ray(sweep: Sweep, state: dict, todo: list, settings: EvalSettings, a
                 ready, _ = ray.wait(list(pending), num_returns=1)
                 name = pending.pop(ready[0])
                 entry = state["runs"][name]
-                entry["attempts"] = entry.get("attempts", 0) + sweep.attempts(name, invocation)
+                entry["attempts"] = sweep.attempts(name)
                 try:
                     info = ray.get(ready[0])
                 except Exception as exc:  # the run's last attempt failed (its exception, or a dead worker)

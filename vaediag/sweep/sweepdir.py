@@ -169,8 +169,8 @@ class Sweep:
         with open(path, "a", encoding="utf-8") as fh:
             fh.write(line + "\n")
 
-    def attempts(self, name: str, invocation: str) -> int:
-        """How many attempts of run ``name`` the sweep invocation ``invocation`` started."""
+    def attempts(self, name: str, invocation: str | None = None) -> int:
+        """How many attempts of run ``name`` were started: by every sweep call, or by the call ``invocation``."""
         try:
             lines = self.attempts_path(name).read_text(encoding="utf-8").splitlines()
         except OSError:
@@ -178,7 +178,8 @@ class Sweep:
         count = 0
         for line in lines:
             try:
-                count += json.loads(line).get("invocation") == invocation
+                entry = json.loads(line)
+                count += invocation is None or entry.get("invocation") == invocation
             except (ValueError, AttributeError):
                 continue  # a line cut by a kill
         return count
