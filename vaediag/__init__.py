@@ -6,7 +6,10 @@ Python API (every name is imported on first use, so ``import vaediag`` loads no 
 - ``vaediag.evaluate_run(run_dir, settings=EvalSettings(...))`` -> :class:`Evaluation` (``metrics``,
   ``per_class``, ``pairs`` DataFrames) written to RUN_DIR;
 - ``vaediag.Run(run_dir)``: a run directory (config, history, checkpoints, evaluation, artifacts);
-- ``vaediag.load_checkpoint(path)`` -> model, config, epoch.
+- ``vaediag.load_checkpoint(path)`` -> model, config, epoch;
+- ``vaediag.run_sweep(Grid(TrainConfig(...), {"seed": (0, 1, 2), "latent_dim": (2, 16)}), sweep_dir)`` ->
+  :class:`SweepResult`: every grid point trained, evaluated and reported on Ray; ``vaediag.Sweep(sweep_dir)``
+  reads its sweep.json.
 """
 
 from __future__ import annotations
@@ -26,6 +29,10 @@ _LAZY = {  # public name -> (module, attribute)
     "evaluate_run": ("vaediag.evaluate.pipeline", "evaluate_run"),
     "load_checkpoint": ("vaediag.checkpoint", "load_checkpoint"),
     "LoadedCheckpoint": ("vaediag.checkpoint", "LoadedCheckpoint"),
+    "run_sweep": ("vaediag.sweep.runner", "run_sweep"),
+    "Grid": ("vaediag.sweep.grid", "Grid"),
+    "Sweep": ("vaediag.sweep.sweepdir", "Sweep"),
+    "SweepResult": ("vaediag.sweep.runner", "SweepResult"),
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -1,6 +1,7 @@
 """The ``vaediag`` command line: thin click commands over the library.
 
 Every error a user can cause is printed as one line (``Error: ...``) with exit code 2; no traceback.
+``vaediag sweep`` (and ``study --seeds``) exits 1 when some run failed (recorded in sweep.json).
 Every command that writes into a RUN_DIR (train, evaluate, study, report) holds its lock while it writes
 (the library functions take it: :meth:`vaediag.rundir.Run.writing`): a second writer is refused with the
 holder's PID.
@@ -228,16 +229,88 @@ def evaluate(run_dir, epochs, fmt, seed, **kw):
 @cli.command()
 @train_options
 @eval_options
+@click.option("--seeds", default=None, help="Comma-separated seeds (e.g. 0,1,2): a one-configuration sweep into "
+              "--out (SWEEP_DIR) on a local Ray instance, with the replicated report. Default: one run, --seed.")
 @click.pass_context
-def study(ctx, run_dir, resume, **kw):
+def study(ctx, run_dir, resume, seeds, **kw):
     """Train (or resume), evaluate, then write figures and report."""
     settings = _eval_settings(kw)
+    if seeds is not None:
+        if ctx.get_parameter_source("seed") not in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP):
+            raise ConfigError("give either --seed (one run) or --seeds (a sweep over seeds), not both")
+        from .sweep.grid import Grid
+
+        grid = Grid.from_options(_train_config(ctx, kw, run_dir, continuing=False), seed=seeds)
+        _run_sweep_command(grid, run_dir, settings)
+        return
     cfg = _train_config(ctx, kw, run_dir, continuing=True)
     _announce("study", run_dir)
     from .study import run_study
 
     result = run_study(cfg, run_dir, log=_log, settings=settings)
     click.echo(str(result.report_html))
+
+
+# --- sweep -----------------------------------------------------------------------------------
+def _list_option(name: str, default_value, help_text: str):
+    return click.option(name, default=None, help=f"{help_text} Comma list [default: {default_value}].")
+
+
+@cli.command()
+@click.option("--out", "sweep_dir", required=True, type=click.Path(),
+              help="Sweep directory (SWEEP_DIR): sweep.json, runs/<name>/ (one RUN_DIR per run), the sweep report.")
+@_list_option("--seeds", default(TrainConfig, "seed"), "Seeds, e.g. 0,1,2,3,4.")
+@_list_option("--model", default(VAEConfig, "model"), f"Models ({', '.join(MODEL_CHOICES)}).")
+@_list_option("--latent-dim", default(VAEConfig, "latent_dim"), "Latent dimensions, e.g. 2,16.")
+@_list_option("--beta", default(VAEConfig, "beta"), "KL weights, e.g. 1,4.")
+@_list_option("--lr", default(TrainConfig, "lr"), "Learning rates.")
+@_list_option("--batch-size", default(TrainConfig, "batch_size"), "Batch sizes.")
+@click.option("--epochs", type=int, default=default(TrainConfig, "epochs"), show_default=True)
+@click.option("--checkpoints", default=None,
+              help="Comma-separated epochs to keep a checkpoint of [default: those of "
+                   + ",".join(map(str, DEFAULT_CHECKPOINTS)) + " within --epochs, plus the last epoch].")
+@device_option
+@data_options
+@eval_options
+@click.option("--address", default=None, help="Join an existing Ray cluster: 'auto' (the one `ray start` "
+              "started on this machine) or HOST:PORT. Default: a local Ray instance started for the sweep. "
+              "On a multi-node cluster SWEEP_DIR must be on storage all nodes share.")
+@click.option("--cpus-per-run", type=click.IntRange(min=1), default=None,
+              help="CPUs (= torch threads) of each run's Ray task [default: the cores split so that each "
+                   "run keeps >= 2 threads; with GPUs, the cores per GPU].")
+@click.option("--gpus-per-run", type=click.FloatRange(min=0), default=None,
+              help="GPUs of each run's Ray task [default: 1 when the cluster has GPUs, else 0].")
+@click.option("--max-retries", type=click.IntRange(min=0), default=2, show_default=True,
+              help="Ray retries of a failing run (an exception or a killed worker) before it is recorded as failed.")
+def sweep(sweep_dir, seeds, model, latent_dim, beta, lr, batch_size, address, cpus_per_run, gpus_per_run,
+          max_retries, **kw):
+    """Train, evaluate and report every combination of the listed options (a cartesian product) on Ray.
+
+    Each run is an ordinary RUN_DIR under SWEEP_DIR/runs (every command works on it). Re-running the same
+    command finishes an interrupted sweep: done runs are skipped, partial ones resume. Exit code 0 when all
+    runs are done, 1 when some failed (recorded in sweep.json), 2 for bad input.
+    """
+    settings = _eval_settings(kw)
+    from .sweep.grid import Grid
+
+    base = TrainConfig(epochs=kw["epochs"], checkpoints=_epochs_option(kw["checkpoints"]), device=kw["device"],
+                       train_size=kw["train_size"], test_size=kw["test_size"], data_root=kw["data_root"])
+    grid = Grid.from_options(base, seed=seeds, model=model, latent_dim=latent_dim, beta=beta, lr=lr,
+                             batch_size=batch_size)
+    _run_sweep_command(grid, sweep_dir, settings, address=address, cpus_per_run=cpus_per_run,
+                       gpus_per_run=gpus_per_run, max_retries=max_retries)
+
+
+def _run_sweep_command(grid, sweep_dir: str, settings: EvalSettings, **ray_options) -> None:
+    """Run the sweep; print the report's path; exit 1 when a run failed."""
+    grid.points()  # every point valid before anything is written
+    _announce("sweep", sweep_dir)
+    from .sweep.runner import run_sweep
+
+    result = run_sweep(grid, sweep_dir, settings=settings, log=_log, **ray_options)
+    click.echo(str(result.report_html or sweep_dir))
+    if not result.ok:
+        sys.exit(1)
 
 
 @cli.command()
