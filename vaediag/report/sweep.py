@@ -35,14 +35,26 @@ def _metrics_present(run_dirs: list[Path]) -> list[str]:
     return [m for m in SWEEP_METRICS if m in present or m == R.LOSS_GAP]
 
 
+RUN_FIELDS = (("status", "status"), ("attempts", "attempts"), ("wall_seconds", "wall seconds"),
+              ("started", "started"), ("ended", "ended"), ("error", "error"))  # sweep.json field -> header
+
+
 def _runs_table(sweep_info: dict) -> tuple[list[str], list[list[str]]]:
-    """sweep_info["runs"] (a list of dicts, or name -> dict) as a header and rows of text."""
+    """sweep_info["runs"] (a list of dicts, or name -> dict, as in sweep.json) as a header and rows of text:
+    run, status, attempts, wall seconds (1 decimal), start, end, the one-line error."""
     runs = sweep_info.get("runs") or []
     if isinstance(runs, dict):
         runs = [{"run": name, **(v if isinstance(v, dict) else {"status": v})} for name, v in runs.items()]
-    rows = [dict(flatten(r)) for r in runs if isinstance(r, dict)]
-    header = list(dict.fromkeys(k for r in rows for k in r))
-    return header, [[r.get(k, "") for k in header] for r in rows]
+
+    def cell(value) -> str:
+        if value is None:
+            return ""
+        return f"{value:.1f}" if isinstance(value, float) else str(value)
+
+    header = ["run"] + [words for _, words in RUN_FIELDS]
+    rows = [[cell(r.get("run", r.get("name")))] + [cell(r.get(key)) for key, _ in RUN_FIELDS]
+            for r in runs if isinstance(r, dict)]
+    return header, rows
 
 
 def build_sweep_report(run_dirs, *, html_path, md_path, summary_path, figures_dir,
