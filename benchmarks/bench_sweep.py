@@ -1,6 +1,6 @@
 """Efficiency of the sweep machinery: the same 4 runs as one `vaediag sweep` vs 4 `vaediag study` calls in a row.
 
-Run:  python benchmarks/bench_sweep.py --out results.json          (about 1 minute per run on 2 CPU cores)
+Run:  python benchmarks/bench_sweep.py --out results.json          (about 15 s per run on 2 CPU cores; 2 min in all)
       python benchmarks/bench_sweep.py --out results.json --tiny   (a quick check that it works)
       pytest benchmarks/bench_sweep.py                             ($VAEDIAG_BENCH_SWEEP_TINY=1 for the tiny size)
 

@@ -195,3 +195,22 @@ def test_failing_run_is_retried_then_recorded_while_the_rest_completes(failing_s
     assert Sweep(out).report_html_path.is_file()  # the report covers the runs that are done
     assert f"FAILED mlp_z2_beta1_lr1e30_seed0 after 3 attempts: {bad['error']}" in res.stderr
     assert "1 of 2 runs done, 1 failed (mlp_z2_beta1_lr1e30_seed0)" in res.stderr
+
+
+def test_study_seeds_is_a_one_configuration_sweep_with_the_replicated_report(tmp_path, mnist_root):
+    out = tmp_path / "replicated"
+    small = [a for a in SMALL if a not in ("--cpus-per-run", "1")]
+    res = subprocess.run([sys.executable, "-m", "vaediag", "study", "--out", str(out), "--seeds", "0,1", *small,
+                          "--data-root", str(mnist_root)], env=_env(), capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    sweep = Sweep(out)
+    state = sweep.read()
+    assert sorted(state["runs"]) == ["mlp_z2_beta1_seed0", "mlp_z2_beta1_seed1"]
+    assert {e["status"] for e in state["runs"].values()} == {DONE}
+    summary = pd.read_csv(sweep.summary_path)
+    knn = summary[(summary["metric"] == C.KNN_ACCURACY) & (summary["epoch"] == 2)].iloc[0]
+    values = [sweep.run(n).read_evaluation().metrics.loc[2, C.KNN_ACCURACY] for n in sorted(state["runs"])]
+    assert knn["n"] == 2 and knn["mean"] == pytest.approx(sum(values) / 2)
+    assert knn["ci_low"] <= knn["mean"] <= knn["ci_high"]
+    html = sweep.report_html_path.read_text(encoding="utf-8")
+    assert "2 seeds" in html and "runs/mlp_z2_beta1_seed1/report.html" in html
