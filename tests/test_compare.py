@@ -61,7 +61,8 @@ def test_seeds_are_grouped_as_mean_std_and_t_interval(runs):
     assert single[compare.N_SEEDS] == 1 and np.isnan(single[C.SILHOUETTE + compare.STD_SUFFIX])
     assert np.isnan(single[C.SILHOUETTE + compare.CI_LOW_SUFFIX]) and np.isnan(single[C.SILHOUETTE + compare.CI_HIGH_SUFFIX])
     text = compare.format_summary(summary)
-    assert text.loc[("mlp, d=2, β=1", 5), C.SILHOUETTE] == f"{np.mean(values):.4g} ± {half:.2g} (n=3)"
+    decimals = 1 - int(np.floor(np.log10(half)))  # the half-width to 2 significant digits, the mean alike
+    assert text.loc[("mlp, d=2, β=1", 5), C.SILHOUETTE] == f"{np.mean(values):.{decimals}f} ± {half:.{decimals}f} (n=3)"
     assert "±" not in text.loc[("mlp, d=2, β=4", 5), C.SILHOUETTE]
 
 

@@ -48,6 +48,7 @@ STAT_SUFFIXES = (MEAN_SUFFIX, STD_SUFFIX, CI_LOW_SUFFIX, CI_HIGH_SUFFIX)
 COMPARISON_FILE, SEEDS_FILE, FIGURE_FILE = "comparison.csv", "comparison_seeds.csv", "comparison.png"
 LONG_FILE = "comparison_summary.csv"  # long form, the columns of a sweep's summary.csv
 FIGURE_DPI = 100
+MAX_DECIMALS = 4  # decimals of "mean ± half-width" in the terminal summary
 
 
 def _config_values(run: Run) -> dict:
@@ -185,10 +186,21 @@ def format_summary(summary: pd.DataFrame, digits: int = 4, metrics: str | Iterab
     present = [c[: -len(MEAN_SUFFIX)] for c in summary.columns if c.endswith(MEAN_SUFFIX)]
     for m in [m for m in parse_metrics(metrics) or present if m in present]:
         mean, high = summary[m + MEAN_SUFFIX].to_numpy(float), summary[m + CI_HIGH_SUFFIX].to_numpy(float)
-        out[m] = [("" if not np.isfinite(a) else f"{a:.{digits}g}"
-                   + (f" ± {h - a:.2g} (n={k})" if np.isfinite(h) else ""))
-                  for a, h, k in zip(mean, high, summary[N_SEEDS])]
+        out[m] = [_mean_and_half_width(a, h - a, k, digits) for a, h, k in zip(mean, high, summary[N_SEEDS])]
     return out
+
+
+def _mean_and_half_width(mean: float, half: float, n: int, digits: int) -> str:
+    """"0.425 ± 0.018 (n=3)": the half-width to 2 significant digits and the mean to the same decimal place,
+    at most ``MAX_DECIMALS`` (just the mean, to ``digits`` significant digits, when there is no interval)."""
+    if not np.isfinite(mean):
+        return ""
+    if not np.isfinite(half):
+        return f"{mean:.{digits}g}"
+    if half <= 0:
+        return f"{mean:.{digits}g} ± 0 (n={n})"
+    decimals = min(MAX_DECIMALS, max(0, 1 - int(np.floor(np.log10(half)))))
+    return f"{mean:.{decimals}f} ± {half:.{decimals}f} (n={n})"
 
 
 def format_for_terminal(df: pd.DataFrame, summary: pd.DataFrame | None = None, *, width: int | None = None,
