@@ -169,3 +169,30 @@ def test_package_exports_are_lazy():
             "import vaediag.cli, vaediag.sweep; assert 'ray' not in sys.modules and 'torch' not in sys.modules\n"
             "assert vaediag.run_sweep.__module__ == 'vaediag.sweep.runner'; assert 'ray' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:  # bound, then closed: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("address, words", [
+    ("nonsense", ["--address", "HOST:PORT"]),
+    ("127.0.0.1:notaport", ["--address", "HOST:PORT"]),
+    (None, ["cannot reach a Ray cluster", "ray start --head"]),  # None: a closed port on this machine
+])
+def test_unreachable_or_malformed_address_is_refused_fast_and_writes_nothing(tmp_path, address, words):
+    import time
+
+    out = tmp_path / "sw"
+    address = address or f"127.0.0.1:{_closed_port()}"
+    t0 = time.perf_counter()
+    res = CliRunner().invoke(cli, ["sweep", "--out", str(out), "--epochs", "1", "--address", address])
+    assert time.perf_counter() - t0 < 10  # Ray itself would retry for minutes
+    assert res.exit_code == 2, res.output
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and all(w in lines[0] for w in words), res.output
+    assert not out.exists()

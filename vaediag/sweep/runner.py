@@ -122,6 +122,27 @@ def _use_cluster_token() -> None:
         os.environ["RAY_AUTH_MODE"] = "token"
 
 
+CONNECT_TIMEOUT_S = 5.0  # a HOST:PORT that accepts no TCP connection within this is refused before anything is written
+
+
+def check_reachable(address: str | None) -> None:
+    """Refuse (one-line :class:`ConfigError`) a ``HOST:PORT`` address that accepts no TCP connection within
+    ``CONNECT_TIMEOUT_S`` — without this check Ray keeps retrying for minutes. ``None`` (a local instance) and
+    ``"auto"`` (the cluster ``ray start`` started on this machine) are left to Ray."""
+    if address is None or address == "auto":
+        return
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ConfigError(f"--address must be 'auto' or HOST:PORT (e.g. 10.0.0.1:6379), got {address!r}")
+    try:
+        with socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigError(f"cannot reach a Ray cluster at {address}: {reason} (start one with `ray start --head "
+                          f"--port {port}` there, or check the address)") from None
+
+
 def _start_ray(address: str | None) -> float:
     """Start a local Ray instance (``address=None``) or join the cluster at ``address``; return the seconds."""
     if address is not None:
@@ -179,6 +200,7 @@ def run_sweep(grid: Grid, out: str | Path, *, settings: EvalSettings = EvalSetti
     points = grid.points()
     sweep = Sweep(out)
     sweep.check_usable()
+    check_reachable(address)
     from ..versions import versions
 
     t_start = time.perf_counter()
@@ -193,11 +215,19 @@ def run_sweep(grid: Grid, out: str | Path, *, settings: EvalSettings = EvalSetti
                 result.skipped.append(p.name)
             else:
                 todo.append(p)
-        sweep.write(state)
-        log(f"sweep {sweep.path}: {len(points)} runs, {len(result.skipped)} already done, {len(todo)} to run")
-        if todo:
-            _run_on_ray(sweep, state, todo, settings, address, cpus_per_run, gpus_per_run, max_retries, log,
-                        progress, result)
+        if todo:  # before anything is written: a cluster that cannot be joined leaves SWEEP_DIR as it was
+            result.ray_start_seconds = _start_ray(address)  # may set RAY_AUTH_MODE before ray is imported
+        try:
+            sweep.write(state)
+            log(f"sweep {sweep.path}: {len(points)} runs, {len(result.skipped)} already done, {len(todo)} to run")
+            if todo:
+                _run_on_ray(sweep, state, todo, settings, address, cpus_per_run, gpus_per_run, max_retries, log,
+                            progress, result)
+        finally:
+            if todo:
+                import ray
+
+                ray.shutdown()
         done = [name for name, e in state["runs"].items() if e["status"] == DONE]
         if done:
             from ..report.sweep import build_sweep_report
@@ -218,8 +248,7 @@ def run_sweep(grid: Grid, out: str | Path, *, settings: EvalSettings = EvalSetti
 def _run_on_ray(sweep: Sweep, state: dict, todo: list, settings: EvalSettings, address: str | None,
                 cpus_per_run: int | None, gpus_per_run: float | None, max_retries: int, log, progress,
                 result: SweepResult) -> None:
-    result.ray_start_seconds = _start_ray(address)  # first: it may set RAY_AUTH_MODE before ray is imported
-    import ray
+    import ray  # started by run_sweep (result.ray_start_seconds)
 
     try:
         cpus, gpus, node_cpus, node_gpus = _cluster()
