@@ -27,6 +27,7 @@ def runs(tmp_path_factory):
     base = tmp_path_factory.mktemp("claims")
     out = {name: make_fake_run(base / name, epochs=EPOCHS, scenario=name)
            for name in ("healthy", "collapse", "window", "imbalance")}
+    out["imbalance1"] = make_fake_run(base / "imbalance1", epochs=EPOCHS, scenario="imbalance", seed=1)
     out["no_codes"] = make_fake_run(base / "no_codes", epochs=EPOCHS, write_artifacts=False)
     out["overfit"] = make_fake_run(base / "overfit", epochs=(5, 30, 60), overfit=True)
     out["uncertain"] = make_fake_run(base / "uncertain", epochs=EPOCHS)
@@ -186,8 +187,12 @@ def test_mode_collapse_three_verdicts(runs):
     row = one(runs["window"], {"kind": "mode_collapse", "epoch": 5})
     assert row.verdict == R and row.explanation.startswith("no collapse of the model: digit 0 is drawn in")
     assert "because only 5.0 % of its codes lie inside the [-1, 1] window" in row.explanation
-    row = one(runs["imbalance"], {"kind": "mode_collapse", "epoch": 5})
+    row = one(runs["imbalance1"], {"kind": "mode_collapse", "epoch": 5})
     assert row.verdict == R and row.explanation.startswith("imbalance, not collapse")
+    assert "over-drawn: 8" in row.explanation
+    # seed 0's imbalance run: digit 3 drawn in 16 of 1000 samples, Wilson [1.0 %, 2.6 %] touches 1 %
+    row = one(runs["imbalance"], {"kind": "mode_collapse", "epoch": 5})
+    assert row.verdict == I and "digit 3's prior share 1.6 % has a 95 % CI straddling 1.0 %" in row.explanation
     assert one(runs["healthy"], {"kind": "mode_collapse", "epoch": 5}).verdict == R
     row = one(runs["uncertain"], {"kind": "mode_collapse", "epoch": 5})
     assert row.verdict == I and "inconclusive" in row.measured

@@ -17,7 +17,7 @@ import numpy as np
 from vaediag import columns as C
 from vaediag import replicates as R
 from vaediag.report.intervals import class_column, data_shares, grid_inside_shares, prior_entropy_ci, prior_share_ci
-from vaediag.report.rules import (COLLAPSE_ENTROPY, VERDICT_HEADLINES, VERDICT_IMBALANCE, VERDICT_MODE_COLLAPSE,
+from vaediag.report.rules import (COLLAPSE_ENTROPY, VERDICT_HEADLINES, VERDICT_IMBALANCE, VERDICT_INCONCLUSIVE, VERDICT_MODE_COLLAPSE,
                                   VERDICT_POSTERIOR_COLLAPSE, VERDICT_RESOLUTION, VERDICT_WINDOW, INSIDE_MIN, MISSING_SHARE)
 from vaediag.rundir import METRICS_FILE, PER_CLASS_FILE, Run
 from vaediag.stats import ABOVE, BELOW, INCONCLUSIVE, REFUTED, SUPPORTED, decide, wilson_interval
@@ -182,12 +182,12 @@ def _share_note(subject, kind, source, epoch, d, answer, prior, prior_ci, inside
             window = decide(inside[1], inside[2], INSIDE_MIN, BELOW) if math.isfinite(inside[1]) else \
                 decide_exact(inside[0], INSIDE_MIN, BELOW)
             if window == SUPPORTED:
-                return f"{prior_text}; it is {what} in {picture} because only {inside_text}"
+                return f"{prior_text}; it is {what} {picture} because only {inside_text}"
             if window == REFUTED:
-                return f"{prior_text}; it is {what} in {picture} although {inside_text}: the grid points miss " \
+                return f"{prior_text}; it is {what} {picture} although {inside_text}: the grid points miss " \
                        f"its narrow region"
-            return f"{prior_text}; it is {what} in {picture}; {inside_text}"
-        return f"{prior_text}; it is {what} in {picture} only" + (f" ({inside_text})" if inside_text else "")
+            return f"{prior_text}; it is {what} {picture}; {inside_text}"
+        return f"{prior_text}; it is {what} {picture} only" + (f" ({inside_text})" if inside_text else "")
     if grid_answer == REFUTED:
         return (f"digit {d} makes up {num(C.CLASS_GRID_SHARE, grid_value)} of {PICTURES[source]}, not {what} there; "
                 f"{prior_text}" + (f"; {inside_text}" if inside_text else ""))
@@ -283,6 +283,14 @@ def _collapse_explanation(run: Run, epoch: int, verdict, digits, answer) -> str:
         text += f"; over-drawn: {over}" if over else ""
         text += f"; under-drawn: {under}" if under else ""
         return text
+    if verdict.kind == VERDICT_INCONCLUSIVE:
+        reasons = [f"digit {d}'s prior share {num(C.CLASS_PRIOR_SHARE, class_cell(run, C.CLASS_PRIOR_SHARE, epoch, d))}"
+                   f" has a 95 % CI straddling {num(C.CLASS_PRIOR_SHARE, MISSING_SHARE)} (missing or not)"
+                   for d in verdict.prior_uncertain]
+        reasons += [f"{c.name}: {c.estimate:.3f}, CI straddles {c.threshold:g}" for c in verdict.checks
+                    if c.answer == INCONCLUSIVE]
+        return "this run cannot decide: " + "; ".join(reasons) + "; replicate over seeds" if reasons else \
+            VERDICT_HEADLINES[verdict.kind]
     return VERDICT_HEADLINES.get(verdict.kind, verdict.kind)
 
 
