@@ -18,7 +18,8 @@ from vaediag import columns as C
 from vaediag import replicates as R
 from vaediag.report.intervals import class_column, data_shares, grid_inside_shares, prior_entropy_ci, prior_share_ci
 from vaediag.report.rules import (COLLAPSE_ENTROPY, VERDICT_HEADLINES, VERDICT_IMBALANCE, VERDICT_INCONCLUSIVE, VERDICT_MODE_COLLAPSE,
-                                  VERDICT_POSTERIOR_COLLAPSE, VERDICT_RESOLUTION, VERDICT_WINDOW, INSIDE_MIN, MISSING_SHARE)
+                                  VERDICT_POSTERIOR_COLLAPSE, VERDICT_RESOLUTION, VERDICT_WINDOW, INSIDE_MIN, LIST_VALUES_UP_TO,
+                                  MISSING_SHARE)
 from vaediag.rundir import METRICS_FILE, PER_CLASS_FILE, Run
 from vaediag.stats import ABOVE, BELOW, INCONCLUSIVE, REFUTED, SUPPORTED, decide, wilson_interval
 
@@ -231,22 +232,31 @@ def check_mode_collapse(claim: Claim, subject: Subject, settings: dict) -> Outco
     parts = [f"run verdict: {verdict.kind}",
              f"prior entropy (norm.) {with_ci(C.PRIOR + C.ENTROPY_NORM, entropy, low, high)}"]
     bounds = prior_share_ci(run, epoch)
-    shown = list(dict.fromkeys([*verdict.prior_missing, *verdict.prior_uncertain, *digits, *verdict.grid_missing,
-                                *verdict.over_drawn, *verdict.under_drawn]))
-    for d in shown:
+    for words, group in (("missing from prior samples", verdict.prior_missing),
+                         ("uncertain (CI straddles the threshold)", verdict.prior_uncertain),
+                         ("over-drawn", verdict.over_drawn), ("under-drawn", verdict.under_drawn)):
+        if len(group) > LIST_VALUES_UP_TO:  # many digits: names only (the per_class.csv rows hold the values)
+            parts.append(f"{words}: digits {', '.join(map(str, group))}")
+    listed = [d for d in dict.fromkeys([*digits, *verdict.prior_missing, *verdict.prior_uncertain,
+                                        *verdict.over_drawn, *verdict.under_drawn, *verdict.window_digits,
+                                        *verdict.covered_digits])
+              if d in digits or any(d in g and len(g) <= LIST_VALUES_UP_TO for g in (
+                  verdict.prior_missing, verdict.prior_uncertain, verdict.over_drawn, verdict.under_drawn,
+                  verdict.window_digits, verdict.covered_digits))]
+    for d in listed:
         share = class_cell(run, C.CLASS_PRIOR_SHARE, epoch, d)
         lo, hi = (float(bounds[0][d]), float(bounds[1][d])) if bounds is not None else (math.nan, math.nan)
         evidence.append(cell(PER_CLASS_FILE, "", C.CLASS_PRIOR_SHARE, epoch, d, share, lo, hi))
         parts.append(f"digit {d} prior share {with_ci(C.CLASS_PRIOR_SHARE, share, lo, hi)}")
-    for d in verdict.grid_missing:
-        g = class_cell(run, C.CLASS_GRID_SHARE, epoch, d)
-        evidence.append(cell(PER_CLASS_FILE, "", C.CLASS_GRID_SHARE, epoch, d, g))
-        inside = inside_share(run, "grid", epoch, d)
-        text = f"digit {d} linear-grid share {num(C.CLASS_GRID_SHARE, g)} (exact)"
-        if math.isfinite(inside[0]):
-            evidence.append(cell(PER_CLASS_FILE, "", C.CLASS_GRID_INSIDE, epoch, d, *inside))
-            text += f", its codes inside the window {with_ci(C.CLASS_GRID_INSIDE, *inside)}"
-        parts.append(text)
+    if verdict.grid_missing:
+        parts.append(f"missing from the linear grid (exact): digits {', '.join(map(str, verdict.grid_missing))}")
+    if verdict.kind in (VERDICT_WINDOW, VERDICT_RESOLUTION, VERDICT_INCONCLUSIVE):
+        for d in [d for d in verdict.grid_missing if d in listed]:
+            inside = inside_share(run, "grid", epoch, d)
+            if math.isfinite(inside[0]):
+                evidence.append(cell(PER_CLASS_FILE, "", C.CLASS_GRID_INSIDE, epoch, d, *inside))
+                parts.append(f"digit {d}'s test codes inside the {window_text(run, 'grid', epoch)} "
+                             f"{with_ci(C.CLASS_GRID_INSIDE, *inside)}")
     measured = "; ".join(parts)
     explanation = "" if answer == SUPPORTED else _collapse_explanation(run, epoch, verdict, digits, answer)
     return Outcome(answer, measured, rule, explanation, evidence)

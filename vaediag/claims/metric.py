@@ -71,9 +71,9 @@ def check_metric(claim: Claim, subject: Subject, settings: dict) -> Outcome:
         if answer == REFUTED:
             notes.append(f"{column} is {num(column, value)} at {where}, " + (
                 f"its interval [{num(column, low)}, {num(column, high)}] lies wholly on the other side of "
-                f"{threshold:g}" if has else f"not {op} {threshold:g}"))
+                f"{num(column, threshold)}" if has else f"not {op} {num(column, threshold)}"))
         elif answer == INCONCLUSIVE and has:
-            notes.append(f"the interval of {column} at {where} straddles {threshold:g}")
+            notes.append(f"the interval of {column} at {where} straddles {num(column, threshold)}")
     verdict = combine(answers)
     how = ("its 95 % CI (" + ("the table's _ci_low/_ci_high" if subject.single else
                               f"t-interval over {subject.n} seeds") + ") must lie wholly on the claimed side"
