@@ -285,3 +285,41 @@ def test_formats(runs):
     records = json.loads(format_claims(df, "json"))
     assert records[0]["evidence"][0]["table"] == "pairs.csv" and records[1]["verdict"] == "refuted"
     assert not any(isinstance(v, float) and math.isnan(v) for r in records for e in r["evidence"] for v in e.values())
+
+
+ALL_KINDS = [
+    {"kind": "overlap", "epoch": 5, "digits": [3, 5, 8]},
+    {"kind": "separated", "epoch": 5, "digits": [1]},
+    {"kind": "mixed_pair", "epoch": 5, "digits": [4, 9]},
+    {"kind": "missing", "epoch": 5, "digits": [2, 3], "source": "grid"},
+    {"kind": "rare", "epoch": 5, "digits": [5], "source": "qgrid"},
+    {"kind": "overrepresented", "epoch": 5, "digits": [1]},
+    {"kind": "mode_collapse", "epoch": 5, "digits": [2]},
+    {"kind": "quality", "epochs": [1, 5], "direction": "worsens"},
+    {"kind": "diversity", "epochs": [3, 5], "direction": "improves"},
+    {"kind": "overfitting", "after": 2},
+    {"kind": "bottleneck", "epoch": 5},
+    {"kind": "metric", "column": "prior_entropy_norm", "epoch": 5, "operator": ">=", "value": 0.9},
+]
+
+
+@pytest.mark.parametrize("scenario,legacy", [("posterior", False), ("window", True), ("collapse", True)])
+def test_every_kind_answers_on_every_scenario(tmp_path, scenario, legacy):
+    """Posterior collapse and runs evaluated before the interval columns existed (fallback intervals):
+    every kind answers, and a claim that does not hold always says why."""
+    run = make_fake_run(tmp_path / "run", epochs=EPOCHS, scenario=scenario, legacy=legacy)
+    df = check_claims([{"text": c["kind"], **c} for c in ALL_KINDS], run)
+    assert len(df) == len(ALL_KINDS) and set(df.verdict) <= {S, R, I}
+    for _, row in df.iterrows():
+        assert row.measured and row.rule and (row.explanation == "") == (row.verdict == S), row.kind
+    if scenario == "posterior":
+        assert df.set_index("kind").loc["mode_collapse", "verdict"] == S  # posterior collapse, digit 2 missing
+
+
+def test_metric_on_a_legacy_run_uses_the_recomputed_interval(tmp_path):
+    run = make_fake_run(tmp_path / "run", epochs=EPOCHS, legacy=True)
+    entropy = metric_cell(run, 5, "prior_entropy_norm")
+    row = one(run, {"kind": "metric", "column": "prior_entropy_norm", "epoch": 5, "operator": ">=", "value": entropy})
+    assert row.verdict == I and "no interval" not in row.measured  # the value sits inside its own interval
+    ev = row.evidence[0]
+    assert ev["ci_low"] < entropy < ev["ci_high"]

@@ -31,11 +31,25 @@ def metric_columns(run: Run, digit: int | None) -> list[str]:
 
 
 def _value(run: Run, column: str, epoch: int, digit: int | None) -> tuple[float, float, float]:
+    """(value, low, high): the cell and its ``_ci_low/_ci_high`` cells; for a run evaluated before those columns
+    existed, the report's recomputed intervals of the prior entropy, kNN accuracy and prior shares
+    (:mod:`vaediag.report.intervals`)."""
+    from vaediag.report.intervals import knn_accuracy_ci, prior_entropy_ci, prior_share_ci
+
     low_col, high_col = column + C.CI_LOW, column + C.CI_HIGH
     if digit is None:
-        return run.value(column, epoch), run.value(low_col, epoch), run.value(high_col, epoch)
-    return (class_cell(run, column, epoch, digit), class_cell(run, low_col, epoch, digit),
-            class_cell(run, high_col, epoch, digit))
+        value, low, high = run.value(column, epoch), run.value(low_col, epoch), run.value(high_col, epoch)
+        fallback = {C.PRIOR + C.ENTROPY_NORM: prior_entropy_ci, C.KNN_ACCURACY: knn_accuracy_ci}.get(column)
+        if fallback is not None and not (math.isfinite(low) and math.isfinite(high)):
+            low, high = fallback(run, epoch)
+        return value, low, high
+    value, low, high = (class_cell(run, column, epoch, digit), class_cell(run, low_col, epoch, digit),
+                        class_cell(run, high_col, epoch, digit))
+    if column == C.CLASS_PRIOR_SHARE and not (math.isfinite(low) and math.isfinite(high)):
+        bounds = prior_share_ci(run, epoch)
+        if bounds is not None:
+            low, high = float(bounds[0][digit]), float(bounds[1][digit])
+    return value, low, high
 
 
 def check_metric(claim: Claim, subject: Subject, settings: dict) -> Outcome:
@@ -75,7 +89,8 @@ def check_metric(claim: Claim, subject: Subject, settings: dict) -> Outcome:
         elif answer == INCONCLUSIVE and has:
             notes.append(f"the interval of {column} at {where} straddles {num(column, threshold)}")
     verdict = combine(answers)
-    how = ("its 95 % CI (" + ("the table's _ci_low/_ci_high" if subject.single else
+    how = ("its 95 % CI (" + ("the table's _ci_low/_ci_high, or for older runs the report's recomputed "
+                              "interval" if subject.single else
                               f"t-interval over {subject.n} seeds") + ") must lie wholly on the claimed side"
            if any_interval else "no interval: the value itself is compared")
     rule = (f"metric: {column} {op} {threshold:g} at each epoch named; {how}; straddling = inconclusive; several "
