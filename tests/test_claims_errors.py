@@ -122,3 +122,16 @@ def test_check_runs_and_exits_0_whatever_the_verdicts(tmp_path, evaluated):
     out = tmp_path / "out.json"
     res = CliRunner().invoke(cli, ["check", str(path), str(evaluated), "--format", "json", "--out", str(out)])
     assert res.exit_code == 0 and out.is_file() and '"verdict": "refuted"' in out.read_text()
+
+
+def test_missing_claims_file(tmp_path, evaluated):
+    res = CliRunner().invoke(cli, ["check", str(tmp_path / "nope.toml"), str(evaluated)])
+    assert_one_line_error(res, "nope.toml: cannot read the claims file")
+
+
+def test_target_that_is_no_run(tmp_path):
+    path = tmp_path / "claims.toml"
+    path.write_text(GOOD, encoding="utf-8")
+    (tmp_path / "empty").mkdir()
+    res = CliRunner().invoke(cli, ["check", str(path), str(tmp_path / "empty")])
+    assert_one_line_error(res, "is neither a vaediag run directory")
