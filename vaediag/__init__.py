@@ -9,7 +9,9 @@ Python API (every name is imported on first use, so ``import vaediag`` loads no 
 - ``vaediag.load_checkpoint(path)`` -> model, config, epoch;
 - ``vaediag.run_sweep(Grid(TrainConfig(...), {"seed": (0, 1, 2), "latent_dim": (2, 16)}), sweep_dir)`` ->
   :class:`SweepResult`: every grid point trained, evaluated and reported on Ray; ``vaediag.Sweep(sweep_dir)``
-  reads its sweep.json.
+  reads its sweep.json;
+- ``vaediag.check_claims("claims.toml", run_or_sweep_dir)`` -> DataFrame: each written claim about the VAE
+  answered supported / refuted / inconclusive with the measurements (:mod:`vaediag.claims`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ _LAZY = {  # public name -> (module, attribute)
     "Grid": ("vaediag.sweep.grid", "Grid"),
     "Sweep": ("vaediag.sweep.sweepdir", "Sweep"),
     "SweepResult": ("vaediag.sweep.runner", "SweepResult"),
+    "check_claims": ("vaediag.claims", "check_claims"),
+    "load_claims": ("vaediag.claims", "load_claims"),
 }
 
 __all__ = ["__version__", *_LAZY]

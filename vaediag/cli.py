@@ -343,6 +343,32 @@ def compare(run_dirs, out_dir, metrics):
 
 
 @cli.command()
+@click.argument("claims_file", metavar="CLAIMS.toml", type=click.Path())
+@click.argument("target", metavar="RUN_DIR|SWEEP_DIR", type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "md"]), default="table",
+              show_default=True)
+@click.option("--out", "out_file", type=click.Path(dir_okay=False), default=None,
+              help="Write the table to this file (atomically) instead of printing it.")
+def check(claims_file, target, fmt, out_file):
+    """Hold the written claims of CLAIMS.toml against the measurements: supported / refuted / inconclusive.
+
+    Evaluates the checkpoints the claims need when RUN_DIR is not evaluated yet (cached). Exit code 0 when
+    the check ran, whatever the verdicts; 2 for a malformed claims file (nothing is written then).
+    """
+    from .claims import check_claims, format_claims, load_claims
+
+    claims = load_claims(claims_file)
+    text = format_claims(check_claims(claims, target, log=_log), fmt)
+    if out_file:
+        from .atomic import write_text
+
+        write_text(out_file, text)
+        _log(f"wrote {out_file}")
+    else:
+        click.echo(text, nl=False)
+
+
+@cli.command()
 def columns():
     """What every result-table column means, as Markdown."""
     from .report.render import columns_markdown

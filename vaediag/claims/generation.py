@@ -1,0 +1,433 @@
+"""Claims about generated digits: ``missing`` / ``rare`` / ``overrepresented`` (class shares), ``mode_collapse``
+(the run's own collapse verdict), ``quality`` and ``diversity`` between two epochs.
+
+Class shares: prior samples are a random sample (Wilson intervals of per_class.csv); the linear and quantile
+grids are fixed points, so a grid's share is exact for the grid shown (no sampling interval). A claim made
+from a grid picture is a claim about the model's generated digits: it holds only when the grid (exact) and
+the prior samples (Wilson) both bear it out, and a grid claim that does not hold is explained with the
+digit's prior share and the share of its own test codes inside the grid window.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from vaediag import columns as C
+from vaediag import replicates as R
+from vaediag.report.intervals import class_column, data_shares, grid_inside_shares, prior_entropy_ci, prior_share_ci
+from vaediag.report.rules import (COLLAPSE_ENTROPY, VERDICT_HEADLINES, VERDICT_IMBALANCE, VERDICT_INCONCLUSIVE, VERDICT_MODE_COLLAPSE,
+                                  VERDICT_POSTERIOR_COLLAPSE, VERDICT_RESOLUTION, VERDICT_WINDOW, INSIDE_MIN, LIST_VALUES_UP_TO,
+                                  MISSING_SHARE)
+from vaediag.rundir import METRICS_FILE, PER_CLASS_FILE, Run
+from vaediag.stats import ABOVE, BELOW, INCONCLUSIVE, REFUTED, SUPPORTED, decide, wilson_interval
+
+from .measure import (DERIVED, Outcome, Subject, cell, class_cell, combine, decide_exact, num, over_seeds,
+                      with_ci)
+from .schema import (DIVERSITY, MISSING, MODE_COLLAPSE, OVERREPRESENTED, QUALITY, RARE, SOURCES, Claim)
+
+PICTURES = {"prior": "prior samples", "grid": "the linear grid", "qgrid": "the quantile grid"}
+INSIDE_COLUMNS = {"grid": (C.CLASS_GRID_INSIDE, C.GRID_SPAN), "qgrid": (C.CLASS_QGRID_INSIDE, C.QGRID_SPAN)}
+WHAT = {MISSING: "missing", RARE: "rare", OVERREPRESENTED: "over-represented"}
+IN = {MISSING: "from", RARE: "in", OVERREPRESENTED: "in"}
+
+
+# ============================================================================================ shares
+def _threshold(kind: str, data_share: float, settings: dict) -> tuple[float, str]:
+    """(threshold, side) of a share claim: missing below missing_share, rare below data / factor,
+    over-represented above factor × data."""
+    factor = settings["imbalance_factor"]
+    if kind == MISSING:
+        return settings["missing_share"], BELOW
+    if kind == RARE:
+        return data_share / factor, BELOW
+    return data_share * factor, ABOVE
+
+
+def _share(subject: Subject, column: str, epoch: int, digit: int, exact: bool) -> tuple[float, float, float, list]:
+    """(value, low, high, evidence) of a digit's share: one run -> the per_class.csv cell with its Wilson
+    interval (prior) or exact (grids: low = high = value); several seeds -> the t-interval over seeds."""
+    if subject.single:
+        run = subject.run
+        value = class_cell(run, column, epoch, digit)
+        if exact:
+            low = high = value
+            return value, low, high, [cell(PER_CLASS_FILE, subject.run_name(run), column, epoch, digit, value)]
+        bounds = prior_share_ci(run, epoch)
+        low, high = (float(bounds[0][digit]), float(bounds[1][digit])) if bounds is not None else (math.nan,) * 2
+        return value, low, high, [cell(PER_CLASS_FILE, subject.run_name(run), column, epoch, digit, value, low, high)]
+    iv, values = over_seeds(subject, lambda r: class_cell(r, column, epoch, digit))
+    evidence = [cell(PER_CLASS_FILE, r.name, column, epoch, digit, v) for r, v in zip(subject.runs, values)]
+    evidence.append(cell(DERIVED, "", f"mean over {subject.n} seeds of per_class.csv {column}", epoch, digit,
+                         iv.mean, iv.low, iv.high))
+    return iv.mean, iv.low, iv.high, evidence
+
+
+def _data_share(subject: Subject, epoch: int, digit: int) -> tuple[float, list]:
+    run = subject.run
+    value = class_cell(run, C.CLASS_DATA_SHARE, epoch, digit)
+    if math.isfinite(value):
+        return value, [cell(PER_CLASS_FILE, subject.run_name(run), C.CLASS_DATA_SHARE, epoch, digit, value)]
+    shares = data_shares(run)
+    value = float(shares[digit]) if shares is not None else math.nan
+    return value, [cell(PER_CLASS_FILE, subject.run_name(run), C.CLASS_DATA_SHARE, C.DATA_EPOCH, digit, value)]
+
+
+def inside_share(run: Run, source: str, epoch: int, digit: int) -> tuple[float, float, float]:
+    """Share of ``digit``'s own test codes inside the grid window with its Wilson interval over the digit's
+    test codes (linear grid: :func:`vaediag.report.intervals.grid_inside_shares`, with its fallback)."""
+    if source == "grid":
+        found = grid_inside_shares(run, epoch)
+        if found is None:
+            return math.nan, math.nan, math.nan
+        return float(found[0][digit]), float(found[1][digit]), float(found[2][digit])
+    shares = class_column(run, C.CLASS_QGRID_INSIDE, epoch)
+    data, n = data_shares(run), run.evaluation.settings.get("n_test")
+    if shares is None:
+        return math.nan, math.nan, math.nan
+    if data is None or not n:
+        return float(shares[digit]), math.nan, math.nan
+    count = round(data[digit] * float(n))
+    low, high = wilson_interval(round(shares[digit] * count), count)
+    return float(shares[digit]), float(low), float(high)
+
+
+def window_text(run: Run, source: str, epoch: int) -> str:
+    span = run.value(INSIDE_COLUMNS[source][1], epoch)
+    return f"[-{num(C.GRID_SPAN, span)}, {num(C.GRID_SPAN, span)}] window" if math.isfinite(span) else "window"
+
+
+def check_shares(claim: Claim, subject: Subject, settings: dict) -> Outcome:
+    epoch, digits, source, kind = claim.get("epoch"), claim.get("digits"), claim.get("source"), claim.kind
+    grid = source != "prior"
+    how_prior = "Wilson over the prior samples" if subject.single else f"t-interval over {subject.n} seeds"
+    parts, answers, evidence, notes = [], [], [], []
+    for d in digits:
+        data, data_evidence = _data_share(subject, epoch, d)
+        threshold, side = _threshold(kind, data, settings)
+        if not math.isfinite(threshold):
+            answers.append(INCONCLUSIVE)
+            parts.append(f"digit {d}: no data share to compare with")
+            continue
+        if kind != MISSING:
+            evidence += data_evidence
+        prior, p_low, p_high, p_ev = _share(subject, C.CLASS_PRIOR_SHARE, epoch, d, exact=False)
+        prior_answer = decide(p_low, p_high, threshold, side)
+        text = f"digit {d}: "
+        if grid:
+            column = SOURCES[source]
+            value, low, high, g_ev = _share(subject, column, epoch, d, exact=subject.single)
+            grid_answer = decide(low, high, threshold, side)
+            evidence += g_ev
+            text += (f"{num(column, value)} of {PICTURES[source]}"
+                     + (" (exact: fixed grid points)" if subject.single else f" [{num(column, low)}, "
+                        f"{num(column, high)}]") + ", ")
+            answer = combine([grid_answer, prior_answer])
+        else:
+            answer = prior_answer
+        evidence += p_ev
+        text += f"{with_ci(C.CLASS_PRIOR_SHARE, prior, p_low, p_high)} of prior samples"
+        if kind != MISSING:
+            text += f" (test set {num(C.CLASS_DATA_SHARE, data)})"
+        inside = (math.nan,) * 3
+        if grid and subject.single:
+            inside = inside_share(subject.run, source, epoch, d)
+            if math.isfinite(inside[0]):
+                column = INSIDE_COLUMNS[source][0]
+                text += f", {with_ci(column, *inside)} of its test codes inside the {window_text(subject.run, source, epoch)}"
+                evidence.append(cell(PER_CLASS_FILE, "", column, epoch, d, inside[0], inside[1], inside[2]))
+        parts.append(text)
+        answers.append(answer)
+        if answer != SUPPORTED:
+            notes.append(_share_note(subject, kind, source, epoch, d, answer, prior, (p_low, p_high), inside,
+                                     threshold, grid_answer if grid else None, value if grid else math.nan))
+    verdict = combine(answers)
+    measured = "; ".join(parts) + f" (95 % CI: {how_prior})"
+    limit = {MISSING: f"{num(C.CLASS_PRIOR_SHARE, settings['missing_share'])}",
+             RARE: f"its test-set share / {settings['imbalance_factor']:g}",
+             OVERREPRESENTED: f"{settings['imbalance_factor']:g} × its test-set share"}[kind]
+    rule = (f"{kind}: each digit's share of generated digits must lie wholly {'below' if kind != OVERREPRESENTED else 'above'} "
+            f"{limit} with its 95 % CI ({how_prior})")
+    if grid:
+        rule += (f"; made from {PICTURES[source]}: its share there is "
+                 + ("exact (fixed grid points, no sampling interval)" if subject.single else "over seeds")
+                 + " and must meet the rule too; the claim is about the model, so it holds only when the grid "
+                   "and the prior samples both bear it out")
+    rule += "; several digits: supported when every digit's answer is, refuted when one is refuted"
+    explanation = "" if verdict == SUPPORTED else "; ".join(n for n in notes if n)
+    return Outcome(verdict, measured, rule, explanation, evidence)
+
+
+def _share_note(subject, kind, source, epoch, d, answer, prior, prior_ci, inside, threshold, grid_answer,
+                grid_value) -> str:
+    """Why a digit's part of a share claim is refuted or inconclusive."""
+    what = WHAT[kind]
+    prior_text = f"digit {d} is drawn in {num(C.CLASS_PRIOR_SHARE, prior)} of prior samples"
+    if source == "prior":
+        if answer == REFUTED:
+            return f"{prior_text} (95 % CI [{num(C.CLASS_PRIOR_SHARE, prior_ci[0])}, " \
+                   f"{num(C.CLASS_PRIOR_SHARE, prior_ci[1])}]), not {what}: the interval lies on the other side of " \
+                   f"{num(C.CLASS_PRIOR_SHARE, threshold)}"
+        if not math.isfinite(prior_ci[0]):
+            return f"digit {d}: no interval for its prior share"
+        return f"the interval of digit {d}'s prior share straddles {num(C.CLASS_PRIOR_SHARE, threshold)}" + (
+            "; replicate over seeds" if subject.single else "")
+    picture = f"{IN[kind]} {PICTURES[source]}"
+    inside_text = ""
+    if math.isfinite(inside[0]):
+        window = window_text(subject.run, source, epoch)
+        inside_text = f"{num(C.CLASS_GRID_INSIDE, inside[0])} of its codes lie inside the {window}"
+    if grid_answer == SUPPORTED and answer == REFUTED:  # the grid shows it, the model does not
+        if kind == MISSING and inside_text:
+            window = decide(inside[1], inside[2], INSIDE_MIN, BELOW) if math.isfinite(inside[1]) else \
+                decide_exact(inside[0], INSIDE_MIN, BELOW)
+            if window == SUPPORTED:
+                return f"{prior_text}; it is {what} {picture} because only {inside_text}"
+            if window == REFUTED:
+                return f"{prior_text}; it is {what} {picture} although {inside_text}: the grid points miss " \
+                       f"its narrow region"
+            return f"{prior_text}; it is {what} {picture}; {inside_text}"
+        return f"{prior_text}; it is {what} {picture} only" + (f" ({inside_text})" if inside_text else "")
+    if grid_answer == REFUTED:
+        return (f"digit {d} makes up {num(C.CLASS_GRID_SHARE, grid_value)} of {PICTURES[source]}, not {what} there; "
+                f"{prior_text}" + (f"; {inside_text}" if inside_text else ""))
+    return (f"{prior_text}; the evidence does not decide whether it is {what}" +
+            (f" ({inside_text})" if inside_text else ""))
+
+
+# ============================================================================================ mode collapse
+def _collapse_answer(verdict, digits) -> str:
+    if verdict.kind == VERDICT_MODE_COLLAPSE or (verdict.kind == VERDICT_POSTERIOR_COLLAPSE and verdict.prior_missing):
+        if digits:
+            if any(d not in verdict.prior_missing and d not in verdict.prior_uncertain for d in digits):
+                return REFUTED
+            if any(d in verdict.prior_uncertain for d in digits):
+                return INCONCLUSIVE
+        return SUPPORTED
+    if verdict.kind in (VERDICT_IMBALANCE, VERDICT_WINDOW, VERDICT_RESOLUTION, "healthy", VERDICT_POSTERIOR_COLLAPSE):
+        return REFUTED
+    return INCONCLUSIVE
+
+
+def check_mode_collapse(claim: Claim, subject: Subject, settings: dict) -> Outcome:
+    from vaediag.report.verdict import run_verdict
+
+    epoch, digits = claim.get("epoch"), claim.get("digits") or ()
+    rule = (f"mode_collapse: the run report's own collapse verdict (vaediag.report.run_verdict) at the epoch: "
+            f"supported for mode-collapse (a digit whose prior-share 95 % CI lies wholly below "
+            f"{num(C.CLASS_PRIOR_SHARE, MISSING_SHARE)}) or posterior collapse with missing digits; refuted for "
+            f"healthy, imbalance (entropy CI wholly below {COLLAPSE_ENTROPY:g}, every digit drawn), window, "
+            f"resolution; inconclusive for an inconclusive / unknown / unreliable verdict; with digits named, each "
+            f"must be among the missing ones")
+    if not subject.single:
+        return _collapse_over_seeds(claim, subject, epoch, digits, rule)
+    run = subject.run
+    verdict = run_verdict(run, epoch)
+    answer = _collapse_answer(verdict, digits)
+    evidence = []
+    entropy = run.value(C.PRIOR + C.ENTROPY_NORM, epoch)
+    low, high = prior_entropy_ci(run, epoch)
+    evidence.append(cell(METRICS_FILE, "", C.PRIOR + C.ENTROPY_NORM, epoch, None, entropy, low, high))
+    parts = [f"run verdict: {verdict.kind}",
+             f"prior entropy (norm.) {with_ci(C.PRIOR + C.ENTROPY_NORM, entropy, low, high)}"]
+    bounds = prior_share_ci(run, epoch)
+    for words, group in (("missing from prior samples", verdict.prior_missing),
+                         ("uncertain (CI straddles the threshold)", verdict.prior_uncertain),
+                         ("over-drawn", verdict.over_drawn), ("under-drawn", verdict.under_drawn)):
+        if len(group) > LIST_VALUES_UP_TO:  # many digits: names only (the per_class.csv rows hold the values)
+            parts.append(f"{words}: digits {', '.join(map(str, group))}")
+    listed = [d for d in dict.fromkeys([*digits, *verdict.prior_missing, *verdict.prior_uncertain,
+                                        *verdict.over_drawn, *verdict.under_drawn, *verdict.window_digits,
+                                        *verdict.covered_digits])
+              if d in digits or any(d in g and len(g) <= LIST_VALUES_UP_TO for g in (
+                  verdict.prior_missing, verdict.prior_uncertain, verdict.over_drawn, verdict.under_drawn,
+                  verdict.window_digits, verdict.covered_digits))]
+    for d in listed:
+        share = class_cell(run, C.CLASS_PRIOR_SHARE, epoch, d)
+        lo, hi = (float(bounds[0][d]), float(bounds[1][d])) if bounds is not None else (math.nan, math.nan)
+        evidence.append(cell(PER_CLASS_FILE, "", C.CLASS_PRIOR_SHARE, epoch, d, share, lo, hi))
+        parts.append(f"digit {d} prior share {with_ci(C.CLASS_PRIOR_SHARE, share, lo, hi)}")
+    if verdict.grid_missing:
+        parts.append(f"missing from the linear grid (exact): digits {', '.join(map(str, verdict.grid_missing))}")
+    if verdict.kind in (VERDICT_WINDOW, VERDICT_RESOLUTION, VERDICT_INCONCLUSIVE):
+        for d in [d for d in verdict.grid_missing if d in listed]:
+            inside = inside_share(run, "grid", epoch, d)
+            if math.isfinite(inside[0]):
+                evidence.append(cell(PER_CLASS_FILE, "", C.CLASS_GRID_INSIDE, epoch, d, *inside))
+                parts.append(f"digit {d}'s test codes inside the {window_text(run, 'grid', epoch)} "
+                             f"{with_ci(C.CLASS_GRID_INSIDE, *inside)}")
+    measured = "; ".join(parts)
+    explanation = "" if answer == SUPPORTED else _collapse_explanation(run, epoch, verdict, digits, answer)
+    return Outcome(answer, measured, rule, explanation, evidence)
+
+
+def _collapse_explanation(run: Run, epoch: int, verdict, digits, answer) -> str:
+    if verdict.kind in (VERDICT_MODE_COLLAPSE, VERDICT_POSTERIOR_COLLAPSE) and verdict.prior_missing:
+        drawn = [d for d in digits if d not in verdict.prior_missing]
+        return (f"the model does miss digit(s) {', '.join(map(str, verdict.prior_missing))}, but not "
+                f"{', '.join(map(str, drawn))}: " + "; ".join(
+                    f"digit {d} is drawn in {num(C.CLASS_PRIOR_SHARE, class_cell(run, C.CLASS_PRIOR_SHARE, epoch, d))}"
+                    f" of prior samples" for d in drawn))
+    if verdict.kind in (VERDICT_WINDOW, VERDICT_RESOLUTION):
+        notes = []
+        for d in verdict.grid_missing:
+            share = class_cell(run, C.CLASS_PRIOR_SHARE, epoch, d)
+            inside = inside_share(run, "grid", epoch, d)
+            window = window_text(run, "grid", epoch)
+            if d in verdict.window_digits or (verdict.kind == VERDICT_WINDOW and not math.isfinite(inside[0])):
+                tail = (f"because only {num(C.CLASS_GRID_INSIDE, inside[0])} of its codes lie inside the {window}"
+                        if math.isfinite(inside[0]) else "because the window misses its codes")
+            else:
+                tail = (f"although {num(C.CLASS_GRID_INSIDE, inside[0])} of its codes lie inside the {window}: the "
+                        f"grid points miss its narrow region" if math.isfinite(inside[0]) else "")
+            notes.append(f"digit {d} is drawn in {num(C.CLASS_PRIOR_SHARE, share)} of prior samples; it is missing "
+                         f"from the linear grid {tail}".rstrip())
+        return "no collapse of the model: " + "; ".join(notes)
+    if verdict.kind == VERDICT_IMBALANCE:
+        over = ", ".join(f"{d} ({num(C.CLASS_PRIOR_SHARE, class_cell(run, C.CLASS_PRIOR_SHARE, epoch, d))})"
+                         for d in verdict.over_drawn)
+        under = ", ".join(f"{d} ({num(C.CLASS_PRIOR_SHARE, class_cell(run, C.CLASS_PRIOR_SHARE, epoch, d))})"
+                          for d in verdict.under_drawn)
+        text = "imbalance, not collapse: every digit is drawn"
+        text += f"; over-drawn: {over}" if over else ""
+        text += f"; under-drawn: {under}" if under else ""
+        return text
+    if verdict.kind == VERDICT_INCONCLUSIVE:
+        reasons = [f"digit {d}'s prior share {num(C.CLASS_PRIOR_SHARE, class_cell(run, C.CLASS_PRIOR_SHARE, epoch, d))}"
+                   f" has a 95 % CI straddling {num(C.CLASS_PRIOR_SHARE, MISSING_SHARE)} (missing or not)"
+                   for d in verdict.prior_uncertain]
+        reasons += [f"{c.name}: {c.estimate:.3f}, CI straddles {c.threshold:g}" for c in verdict.checks
+                    if c.answer == INCONCLUSIVE]
+        return "this run cannot decide: " + "; ".join(reasons) + "; replicate over seeds" if reasons else \
+            VERDICT_HEADLINES[verdict.kind]
+    return VERDICT_HEADLINES.get(verdict.kind, verdict.kind)
+
+
+def _collapse_over_seeds(claim, subject: Subject, epoch: int, digits, rule: str) -> Outcome:
+    from vaediag.report.verdict import run_verdict
+
+    kinds, answers, evidence = [], [], []
+    for r in subject.runs:
+        v = run_verdict(r, epoch)
+        kinds.append(v.kind)
+        answers.append(_collapse_answer(v, digits))
+        entropy = r.value(C.PRIOR + C.ENTROPY_NORM, epoch)
+        evidence.append(cell(METRICS_FILE, r.name, C.PRIOR + C.ENTROPY_NORM, epoch, None, entropy,
+                             *prior_entropy_ci(r, epoch)))
+    verdict = (SUPPORTED if all(a == SUPPORTED for a in answers) else
+               REFUTED if all(a == REFUTED for a in answers) else INCONCLUSIVE)
+    counts = {k: kinds.count(k) for k in dict.fromkeys(kinds)}
+    measured = "run verdicts: " + ", ".join(f"{k} in {n} of {subject.n} seeds" for k, n in counts.items())
+    rule += f"; over seeds: supported when it holds in every seed, refuted when it fails in every seed"
+    explanation = "" if verdict == SUPPORTED else (
+        "the seeds disagree: " + measured if verdict == INCONCLUSIVE else
+        "no seed's verdict is a collapse: " + ", ".join(f"{k} ({VERDICT_HEADLINES.get(k, k)})" for k in counts))
+    return Outcome(verdict, measured, rule, explanation, evidence)
+
+
+# ============================================================================================ changes
+def _change_over_seeds(subject: Subject, column: str, a: int, b: int) -> tuple:
+    before = [r.value(column, a) for r in subject.runs]
+    after = [r.value(column, b) for r in subject.runs]
+    iv = R.paired_change(before, after)
+    evidence = [cell(METRICS_FILE, r.name, column, e, None, v)
+                for r, x, y in zip(subject.runs, before, after) for e, v in ((a, x), (b, y))]
+    evidence.append(cell(DERIVED, "", f"paired change over {subject.n} seeds of metrics.csv {column}, epoch {a} → {b}",
+                         b, None, iv.mean, iv.low, iv.high))
+    return iv, evidence, float(np.nanmean(before)), float(np.nanmean(after))
+
+
+def check_quality(claim: Claim, subject: Subject, settings: dict) -> Outcome:
+    """``quality``: the Fréchet distance (lower = closer to real digits) falls (improves) / rises (worsens)."""
+    a, b = claim.get("epochs")
+    improves = claim.get("direction") == "improves"
+    side = BELOW if improves else ABOVE
+    tol = settings["quality_tolerance"]
+    evidence = []
+    conf = [(e, subject.run.value(C.PRIOR + C.CONFIDENCE, e)) for e in (a, b)] if subject.single else []
+    if subject.single:
+        run = subject.run
+        fa, fb = run.value(C.FRECHET, a), run.value(C.FRECHET, b)
+        rel = (fb - fa) / fa if math.isfinite(fa) and fa > 0 and math.isfinite(fb) else math.nan
+        low, high = rel - tol, rel + tol
+        verdict = decide(low, high, 0.0, side)
+        evidence += [cell(METRICS_FILE, "", C.FRECHET, e, None, v) for e, v in ((a, fa), (b, fb))]
+        evidence.append(cell(DERIVED, "", f"relative change of metrics.csv {C.FRECHET}, epoch {a} → {b}", b, None,
+                             rel))
+        evidence += [cell(METRICS_FILE, "", C.PRIOR + C.CONFIDENCE, e, None, v) for e, v in conf]
+        rel_text = f"{rel:+.1%}".replace("%", " %")
+        measured = (f"Fréchet distance {num(C.FRECHET, fa)} at epoch {a} → {num(C.FRECHET, fb)} at epoch {b} "
+                    f"({rel_text} relative); classifier confidence {num(C.PRIOR + C.CONFIDENCE, conf[0][1])} → "
+                    f"{num(C.PRIOR + C.CONFIDENCE, conf[1][1])}")
+        rule = (f"quality within one run: no sampling interval exists for the Fréchet distance, so its relative "
+                f"change must exceed the named tolerance ±{tol:.0%}".replace("%", " %")
+                + f" ({'a fall' if improves else 'a rise'} beyond it: supported; the opposite change beyond it: "
+                  f"refuted; within it: inconclusive); the classifier confidence of prior samples is quoted")
+        change_text = rel_text
+    else:
+        iv, ev, fa, fb = _change_over_seeds(subject, C.FRECHET, a, b)
+        evidence += ev
+        low, high = iv.low, iv.high
+        verdict = decide(low, high, 0.0, side)
+        measured = (f"Fréchet distance change epoch {a} → {b}: {with_ci(C.FRECHET, iv.mean, low, high)} "
+                    f"(paired t-interval over {subject.n} seeds; means {num(C.FRECHET, fa)} → {num(C.FRECHET, fb)})")
+        rule = (f"quality over seeds: the paired 95 % t-interval of the per-seed change of the Fréchet distance must "
+                f"lie wholly {'below' if improves else 'above'} 0")
+        change_text = num(C.FRECHET, iv.mean)
+    explanation = ""
+    if verdict == REFUTED:
+        explanation = (f"the Fréchet distance {'rose' if improves else 'fell'} from epoch {a} to {b} "
+                       f"({change_text}): the generated digits moved {'away from' if improves else 'closer to'} "
+                       f"real ones in the classifier's feature space")
+    elif verdict == INCONCLUSIVE:
+        explanation = (f"the change ({change_text}) is within the ±{tol:.0%} tolerance; replicate over seeds"
+                       .replace("%", " %") if subject.single else
+                       f"the interval of the change straddles 0 (or fewer than 2 seeds)")
+    return Outcome(verdict, measured, rule, explanation, evidence)
+
+
+def check_diversity(claim: Claim, subject: Subject, settings: dict) -> Outcome:
+    """``diversity``: the normalised class entropy of prior samples rises (improves) / falls (worsens)."""
+    a, b = claim.get("epochs")
+    improves = claim.get("direction") == "improves"
+    side = ABOVE if improves else BELOW
+    column = C.PRIOR + C.ENTROPY_NORM
+    evidence = []
+    if subject.single:
+        run = subject.run
+        ea, eb = run.value(column, a), run.value(column, b)
+        (la, ha), (lb, hb) = prior_entropy_ci(run, a), prior_entropy_ci(run, b)
+        diff = eb - ea
+        half = math.hypot((ha - la) / 2, (hb - lb) / 2)
+        low, high = diff - half, diff + half
+        evidence += [cell(METRICS_FILE, "", column, a, None, ea, la, ha), cell(METRICS_FILE, "", column, b, None, eb, lb, hb)]
+        evidence.append(cell(DERIVED, "", f"change of metrics.csv {column}, epoch {a} → {b} (half-widths combined "
+                                          f"in quadrature)", b, None, diff, low, high))
+        cov = [run.value(C.COVERAGE, e) for e in (a, b)]
+        evidence += [cell(METRICS_FILE, "", C.COVERAGE, e, None, v) for e, v in zip((a, b), cov)]
+        measured = (f"prior entropy (norm.) {with_ci(column, ea, la, ha)} at epoch {a} → {with_ci(column, eb, lb, hb)}"
+                    f" at epoch {b}; change {with_ci(column, diff, low, high)}; coverage {num(C.COVERAGE, cov[0])} → "
+                    f"{num(C.COVERAGE, cov[1])}")
+        how = "the two bootstrap intervals' half-widths combined in quadrature (independent samples)"
+    else:
+        iv, ev, ea, eb = _change_over_seeds(subject, column, a, b)
+        evidence += ev
+        diff, low, high = iv.mean, iv.low, iv.high
+        measured = (f"prior entropy (norm.) change epoch {a} → {b}: {with_ci(column, diff, low, high)} (paired "
+                    f"t-interval over {subject.n} seeds; means {num(column, ea)} → {num(column, eb)})")
+        how = f"paired t-interval over {subject.n} seeds"
+    verdict = decide(low, high, 0.0, side)
+    rule = (f"diversity: the change of the prior samples' normalised class entropy must lie wholly "
+            f"{'above' if improves else 'below'} 0 with its 95 % CI ({how}); coverage is quoted")
+    explanation = ""
+    if verdict == REFUTED:
+        explanation = (f"the prior entropy {'fell' if improves else 'rose'} by {num(column, abs(diff))} beyond its "
+                       f"interval: the digits are drawn {'less' if improves else 'more'} evenly at epoch {b}")
+    elif verdict == INCONCLUSIVE:
+        explanation = "the interval of the entropy change straddles 0: no change beyond the sampling noise"
+    return Outcome(verdict, measured, rule, explanation, evidence)
+
+
+HANDLERS = {MISSING: check_shares, RARE: check_shares, OVERREPRESENTED: check_shares,
+            MODE_COLLAPSE: check_mode_collapse, QUALITY: check_quality, DIVERSITY: check_diversity}

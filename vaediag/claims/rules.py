@@ -1,0 +1,80 @@
+"""How each claim kind is decided, with the values of its constants: one :class:`~vaediag.report.rules.Rule`
+per kind (the README's claims table and the report's rules section print them)."""
+
+from __future__ import annotations
+
+from vaediag.report.formats import percent
+from vaediag.report.rules import (COLLAPSE_ENTROPY, INSIDE_MIN, MISSING_SHARE, TOP_PAIRS, Rule)
+from vaediag.stats import BOOTSTRAP_RESAMPLES
+
+from .schema import (BOTTLENECK, DIVERSITY, MISSING, MIXED_PAIR, MODE_COLLAPSE, OVERFITTING, OVERLAP,
+                     OVERREPRESENTED, QUALITY, RARE, SEPARATED, SETTING_DOCS, METRIC, default_settings)
+from .training import SLOPE_MIN_EPOCHS
+
+THREE_WAY = ("supported when the 95 % CI lies wholly on the claimed side of the threshold, refuted when wholly on "
+             "the other side, inconclusive when it straddles it (vaediag.stats.decide)")
+
+
+def claim_rules(settings: dict | None = None) -> list[Rule]:
+    """One rule per claim kind (topic "Claim: <kind>"), with the thresholds in force (default: the defaults a
+    claims file's [settings] may override), plus the shared rules."""
+    s = {**default_settings(), **(settings or {})}
+    return [
+        Rule("Claims: verdicts", f"every claim gets supported / refuted / inconclusive: {THREE_WAY}. Within one "
+                                 f"run the intervals are sampling intervals (Wilson for shares, bootstrap with "
+                                 f"{BOOTSTRAP_RESAMPLES} resamples for silhouettes and entropy); on a sweep a claim "
+                                 f"is checked per configuration over its seeds (Student-t intervals; paired for "
+                                 f"changes, Welch for differences between configurations). A claim about several "
+                                 f"digits or epochs is supported when every part is, refuted when one part is."),
+        Rule("Claims: settings", "thresholds a claims file may change in [settings]: " + "; ".join(
+            f"{k} = {v:g} ({SETTING_DOCS[k]})" for k, v in s.items())),
+        Rule(f"Claim: {OVERLAP}", f"each digit's mean silhouette (per_class.csv) lies wholly below "
+                                  f"{s['overlap_silhouette']:g} (the report's “strongly overlapping”); within a run "
+                                  f"the interval is a bootstrap of the mean over the digit's test codes; the pairs' "
+                                  f"confusion rates are quoted."),
+        Rule(f"Claim: {SEPARATED}", f"each digit's mean silhouette lies wholly above {s['separated_silhouette']:g} "
+                                    f"(“clearly separated”), same intervals."),
+        Rule(f"Claim: {MIXED_PAIR}", f"the pair's kNN confusion rate (pairs.csv) lies wholly above "
+                                     f"{percent(s['mixed_pair_rate'])}; Wilson interval with counts rate × (n_a + "
+                                     f"n_b); its rank among the 45 pairs is quoted (the report lists the top "
+                                     f"{TOP_PAIRS})."),
+        Rule(f"Claim: {MISSING}", f"each digit's share of generated digits lies wholly below "
+                                  f"{percent(s['missing_share'])} (the report's missing digit: "
+                                  f"{percent(MISSING_SHARE)}). source = prior: Wilson interval over the prior "
+                                  f"samples. source = grid / qgrid: the grid's share is exact for the grid shown "
+                                  f"(fixed points), and since the claim is about the model it holds only when the "
+                                  f"prior samples agree; a grid claim that fails is explained with the digit's prior "
+                                  f"share and the share of its own test codes inside the grid window (below "
+                                  f"{percent(INSIDE_MIN)}: the window misses it)."),
+        Rule(f"Claim: {RARE}", f"as missing, against the digit's test-set share / {s['imbalance_factor']:g}."),
+        Rule(f"Claim: {OVERREPRESENTED}", f"as missing, but the share lies wholly above {s['imbalance_factor']:g} × "
+                                          f"the digit's test-set share."),
+        Rule(f"Claim: {MODE_COLLAPSE}", f"the run report's collapse verdict at the epoch: supported for "
+                                        f"mode-collapse (a digit's prior-share CI wholly below "
+                                        f"{percent(MISSING_SHARE)}) or posterior collapse with missing digits; "
+                                        f"refuted for healthy, imbalance (entropy CI wholly below "
+                                        f"{COLLAPSE_ENTROPY:g} with every digit drawn), window and resolution (the "
+                                        f"grid, not the model, misses digits); inconclusive otherwise; digits named "
+                                        f"must all be missing. Over seeds: supported when every seed's verdict "
+                                        f"supports it, refuted when none does."),
+        Rule(f"Claim: {QUALITY}", f"the Fréchet distance falls (improves) / rises (worsens) between the two epochs. "
+                                  f"Within one run it has no sampling interval: the relative change must exceed "
+                                  f"±{percent(s['quality_tolerance'])} (else inconclusive). Over seeds: the paired "
+                                  f"t-interval of the per-seed change. Classifier confidence is quoted."),
+        Rule(f"Claim: {DIVERSITY}", "the normalised class entropy of prior samples rises (improves) / falls "
+                                    "(worsens): within one run the change with the two bootstrap intervals' "
+                                    "half-widths combined in quadrature; over seeds the paired t-interval. PRDC "
+                                    "coverage is quoted."),
+        Rule(f"Claim: {OVERFITTING}", f"least-squares slope of history.csv test_loss from the epoch to the last "
+                                      f"(at least {SLOPE_MIN_EPOCHS} epochs) with its t interval: wholly above 0 = "
+                                      f"supported, wholly below 0 = refuted; the slope of the gap test_loss − "
+                                      f"train_eval_loss is quoted. Over seeds: t-interval of the per-seed slopes."),
+        Rule(f"Claim: {BOTTLENECK}", "a sweep over latent_dim: Welch intervals of the differences (largest z − "
+                                     "smallest z, other settings equal) of test_loss (must be below 0) and "
+                                     "knn_accuracy (above 0) over seeds: supported when one is and neither is on "
+                                     "the wrong side, refuted when one is on the wrong side and neither supports; "
+                                     "a single run or a sweep with one latent_dim: inconclusive, saying why."),
+        Rule(f"Claim: {METRIC}", "column, operator (<, <=, >, >=), value at each epoch named: the cell's 95 % CI "
+                                 "(<column>_ci_low/_ci_high; over seeds the t-interval) decides; a column without "
+                                 "an interval is compared by its value (“no interval” in the rule)."),
+    ]

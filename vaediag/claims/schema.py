@@ -1,0 +1,325 @@
+"""The claims file: TOML parsed with :mod:`tomllib`, validated field by field into a :class:`ClaimsFile`.
+
+Every problem is a :class:`ClaimsError` (a :class:`~vaediag.errors.ConfigError`) of ONE line naming the file,
+the claim (its position 1.. and its id or text) and the field, e.g.
+``claims.toml: claim 3 ('4 and 9 are mixed'): field 'digits': 11 is not a digit 0-9``.
+The format itself is documented in :mod:`vaediag.claims` (the package docstring).
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vaediag import columns as C
+from vaediag.errors import ConfigError
+from vaediag.report.rules import FRECHET_CHANGE_REL, IMBALANCE_FACTOR, MISSING_SHARE, SILHOUETTE_LEVELS
+
+# ============================================================================================ kinds
+OVERLAP, SEPARATED, MIXED_PAIR = "overlap", "separated", "mixed_pair"
+MISSING, RARE, OVERREPRESENTED = "missing", "rare", "overrepresented"
+MODE_COLLAPSE, QUALITY, DIVERSITY = "mode_collapse", "quality", "diversity"
+OVERFITTING, BOTTLENECK, METRIC = "overfitting", "bottleneck", "metric"
+KINDS = {  # kind -> short description (what the claim says)
+    OVERLAP: "the given digits' latent clusters overlap at an epoch",
+    SEPARATED: "the given digits form separate, compact latent clusters at an epoch",
+    MIXED_PAIR: "a digit pair is mixed up in latent space (confused by the kNN classifier) at an epoch",
+    MISSING: "the given digits are missing among generated digits (prior samples, linear or quantile grid)",
+    RARE: "the given digits are rare among generated digits (drawn far less often than in the data)",
+    OVERREPRESENTED: "the given digits are over-represented among generated digits",
+    MODE_COLLAPSE: "the model mode-collapsed at an epoch (optionally: these digits are missing)",
+    QUALITY: "the quality of generated digits improves / worsens between two epochs",
+    DIVERSITY: "the diversity of generated digits improves / worsens between two epochs",
+    OVERFITTING: "the model overfits after an epoch (the test loss rises)",
+    BOTTLENECK: "the latent dimension is the bottleneck (a larger z does better; needs a sweep over latent_dim)",
+    METRIC: "a metric compared with a value at an epoch (or epochs): column, operator, value",
+}
+
+SOURCES = {"prior": C.CLASS_PRIOR_SHARE, "grid": C.CLASS_GRID_SHARE, "qgrid": C.CLASS_QGRID_SHARE}
+DIRECTIONS = ("improves", "worsens")
+OPERATORS = ("<", "<=", ">", ">=")
+CONFIG_KEYS = ("model", "latent_dim", "beta", "batch_size", "lr", "train_size", "test_size")
+COMMON_FIELDS = ("text", "kind", "id", "config")
+# kind -> (required fields, optional fields)
+FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    OVERLAP: (("epoch", "digits"), ()),
+    SEPARATED: (("epoch", "digits"), ()),
+    MIXED_PAIR: (("epoch", "digits"), ()),
+    MISSING: (("epoch", "digits"), ("source",)),
+    RARE: (("epoch", "digits"), ("source",)),
+    OVERREPRESENTED: (("epoch", "digits"), ("source",)),
+    MODE_COLLAPSE: (("epoch",), ("digits",)),
+    QUALITY: (("epochs", "direction"), ()),
+    DIVERSITY: (("epochs", "direction"), ()),
+    OVERFITTING: (("after",), ()),
+    BOTTLENECK: ((), ("epoch",)),
+    METRIC: (("column", "operator", "value"), ("epoch", "epochs", "digit")),
+}
+
+# ============================================================================================ settings
+# Thresholds a claims file may override in [settings] (name -> default, lowest allowed, highest allowed).
+OVERLAP_SILHOUETTE = SILHOUETTE_LEVELS[1][0]  # 0.25: below = "strongly overlapping clusters" (the report's words)
+SEPARATED_SILHOUETTE = SILHOUETTE_LEVELS[0][0]  # 0.5: at or above = "clearly separated clusters"
+MIXED_PAIR_RATE = 0.05  # a pair whose kNN confusion rate lies wholly above this is "mixed"
+SETTINGS: dict[str, tuple[float, float, float]] = {
+    "overlap_silhouette": (OVERLAP_SILHOUETTE, -1.0, 1.0),
+    "separated_silhouette": (SEPARATED_SILHOUETTE, -1.0, 1.0),
+    "mixed_pair_rate": (MIXED_PAIR_RATE, 0.0, 1.0),
+    "missing_share": (MISSING_SHARE, 0.0, 1.0),
+    "imbalance_factor": (IMBALANCE_FACTOR, 1.0, math.inf),
+    "quality_tolerance": (FRECHET_CHANGE_REL, 0.0, math.inf),
+}
+SETTING_DOCS = {
+    "overlap_silhouette": "overlap: each digit's mean silhouette lies wholly below this",
+    "separated_silhouette": "separated: each digit's mean silhouette lies wholly above this",
+    "mixed_pair_rate": "mixed_pair: the pair's kNN confusion rate lies wholly above this",
+    "missing_share": "missing: the digit's share of generated digits lies wholly below this",
+    "imbalance_factor": "rare / overrepresented: the share lies wholly below data share / factor, or above "
+                        "factor × data share",
+    "quality_tolerance": "quality within one run: relative change of the Fréchet distance that counts",
+}
+
+
+def default_settings() -> dict[str, float]:
+    return {name: default for name, (default, _, _) in SETTINGS.items()}
+
+
+# ============================================================================================ data
+class ClaimsError(ConfigError):
+    """A claims file (or a claim) is malformed, or names an epoch the target does not have. One line."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim: its ``position`` (1..) in the file, ``id`` ("" when none), free ``text``, ``kind`` and its
+    validated parameters (``params``: field -> value); ``config`` selects sweep configurations."""
+
+    position: int
+    text: str
+    kind: str
+    id: str = ""
+    params: dict = field(default_factory=dict)
+    config: dict = field(default_factory=dict)
+
+    def get(self, name: str, default=None):
+        return self.params.get(name, default)
+
+    @property
+    def label(self) -> str:
+        """``claim 3 ('4 and 9 are mixed')``: how errors name it."""
+        return claim_label(self.position, self.id or self.text)
+
+    def epochs(self) -> list[int]:
+        """The checkpoint epochs the claim needs (the ``after`` of overfitting is a history epoch, not one)."""
+        if "epochs" in self.params:
+            return list(self.params["epochs"])
+        return [self.params["epoch"]] if self.params.get("epoch") is not None else []
+
+    @property
+    def epoch_field(self) -> str:
+        return "epochs" if "epochs" in self.params else "epoch"
+
+
+@dataclass(frozen=True)
+class ClaimsFile:
+    """A parsed claims file: where it came from (``name`` for messages), the thresholds in force and the claims."""
+
+    name: str
+    settings: dict
+    claims: tuple[Claim, ...]
+
+
+def claim_label(position: int, words: str) -> str:
+    words = " ".join(str(words).split())
+    words = words if len(words) <= 50 else words[:49] + "…"
+    return f"claim {position} ({words!r})" if words else f"claim {position}"
+
+
+# ============================================================================================ parsing
+def load_claims(path) -> ClaimsFile:
+    """Read and validate a claims file (TOML). :class:`ClaimsError` (one line) for an unreadable file, a TOML
+    syntax error (with its line), an unknown kind or field, a missing field or a bad value."""
+    p = Path(path)
+    name = str(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ClaimsError(f"{name}: cannot read the claims file ({type(exc).__name__}: "
+                          f"{getattr(exc, 'strerror', None) or exc})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ClaimsError(f"{name}: TOML syntax error: {' '.join(str(exc).split())}") from None
+    return parse_claims(data, name)
+
+
+def parse_claims(data: Any, name: str = "claims") -> ClaimsFile:
+    """Validate claims given as data: the TOML document as a dict (``{"settings": {...}, "claim": [...]}``) or
+    a list of claim dicts."""
+    if isinstance(data, (list, tuple)):
+        data = {"claim": list(data)}
+    if not isinstance(data, dict):
+        raise ClaimsError(f"{name}: expected a table with [[claim]] entries, got {type(data).__name__}")
+    unknown = sorted(set(data) - {"settings", "claim"})
+    if unknown:
+        raise ClaimsError(f"{name}: unknown top-level key {unknown[0]!r}; a claims file holds [settings] and "
+                          f"[[claim]] tables")
+    settings = _settings(data.get("settings", {}), name)
+    raw = data.get("claim")
+    if raw is None or (isinstance(raw, list) and not raw):
+        raise ClaimsError(f"{name}: no claims; add [[claim]] tables with text and kind")
+    if not isinstance(raw, list):
+        raise ClaimsError(f"{name}: 'claim' must be an array of tables ([[claim]]), got {type(raw).__name__}")
+    claims = tuple(_claim(entry, i, name) for i, entry in enumerate(raw, 1))
+    return ClaimsFile(name, settings, claims)
+
+
+def _settings(raw: Any, name: str) -> dict:
+    if not isinstance(raw, dict):
+        raise ClaimsError(f"{name}: [settings] must be a table, got {type(raw).__name__}")
+    out = default_settings()
+    for key, value in raw.items():
+        if key not in SETTINGS:
+            raise ClaimsError(f"{name}: [settings]: unknown setting {key!r}; known: {', '.join(SETTINGS)}")
+        _, low, high = SETTINGS[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ClaimsError(f"{name}: [settings]: {key} must be a number, got {value!r}")
+        if not low <= value <= high:
+            raise ClaimsError(f"{name}: [settings]: {key} must lie in [{low:g}, {high:g}], got {value!r}")
+        out[key] = float(value)
+    return out
+
+
+class _Fields:
+    """Field readers of one claim that raise the one-line error naming file, claim and field."""
+
+    def __init__(self, entry: dict, position: int, name: str):
+        self.entry, self.position, self.name = entry, position, name
+        words = entry.get("id") or entry.get("text") or ""
+        self.label = claim_label(position, words if isinstance(words, str) else "")
+
+    def error(self, field_name: str | None, message: str) -> ClaimsError:
+        where = f"field {field_name!r}: " if field_name else ""
+        return ClaimsError(f"{self.name}: {self.label}: {where}{message}")
+
+    def text(self, key: str, required: bool) -> str:
+        value = self.entry.get(key)
+        if value is None:
+            if required:
+                raise self.error(key, "missing (required)")
+            return ""
+        if not isinstance(value, str) or (required and not value.strip()):
+            raise self.error(key, f"must be a non-empty string, got {value!r}")
+        return value.strip()
+
+    def integer(self, key: str, value=None, low: int = 0) -> int:
+        value = self.entry.get(key) if value is None else value
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.error(key, f"must be an integer, got {value!r}")
+        if value < low:
+            raise self.error(key, f"must be >= {low}, got {value}")
+        return value
+
+    def digit(self, key: str, value) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < C.N_CLASSES:
+            raise self.error(key, f"{value!r} is not a digit 0-9")
+        return value
+
+    def digits(self, key: str, exactly: int | None = None) -> tuple[int, ...]:
+        value = self.entry.get(key)
+        items = [value] if isinstance(value, int) and not isinstance(value, bool) else value
+        if not isinstance(items, list) or not items:
+            raise self.error(key, f"must be a digit or a non-empty list of digits, got {value!r}")
+        digits = tuple(self.digit(key, v) for v in items)
+        if len(set(digits)) != len(digits):
+            raise self.error(key, f"names a digit twice: {list(digits)}")
+        if exactly is not None and len(digits) != exactly:
+            raise self.error(key, f"must name exactly {exactly} digits, got {list(digits)}")
+        return digits
+
+    def choice(self, key: str, choices, default=None) -> str:
+        value = self.entry.get(key, default)
+        if value not in choices:
+            raise self.error(key, f"must be one of {', '.join(map(repr, choices))}, got {value!r}")
+        return value
+
+    def epochs(self, key: str, exactly: int | None = None) -> tuple[int, ...]:
+        value = self.entry.get(key)
+        if not isinstance(value, list) or not value:
+            raise self.error(key, f"must be a list of epochs, got {value!r}")
+        epochs = tuple(self.integer(key, v, low=1) for v in value)
+        if exactly is not None and len(epochs) != exactly:
+            raise self.error(key, f"must name exactly {exactly} epochs (from, to), got {list(epochs)}")
+        if list(epochs) != sorted(set(epochs)):
+            raise self.error(key, f"epochs must be distinct and ascending, got {list(epochs)}")
+        return epochs
+
+
+def _claim(entry: Any, position: int, name: str) -> Claim:
+    if not isinstance(entry, dict):
+        raise ClaimsError(f"{name}: claim {position}: must be a table ([[claim]]), got {type(entry).__name__}")
+    f = _Fields(entry, position, name)
+    text = f.text("text", required=True)
+    claim_id = f.text("id", required=False)
+    if "kind" not in entry:
+        raise f.error("kind", f"missing (required); kinds: {', '.join(KINDS)}")
+    kind = entry["kind"]
+    if kind not in KINDS:
+        raise f.error("kind", f"unknown kind {kind!r}; kinds: {', '.join(KINDS)}")
+    required, optional = FIELDS[kind]
+    allowed = set(COMMON_FIELDS) | set(required) | set(optional)
+    for key in entry:
+        if key not in allowed:
+            raise f.error(key, f"unknown field for kind {kind!r}; its fields: "
+                               f"{', '.join(required + optional + ('id', 'config'))}")
+    for key in required:
+        if key not in entry:
+            raise f.error(key, f"missing (required for kind {kind!r})")
+    params: dict = {}
+    if "epoch" in entry:
+        params["epoch"] = f.integer("epoch", low=1)
+    if "epochs" in entry:
+        params["epochs"] = f.epochs("epochs", exactly=2 if kind in (QUALITY, DIVERSITY) else None)
+    if "digits" in entry:
+        params["digits"] = f.digits("digits", exactly=2 if kind == MIXED_PAIR else None)
+    if kind in (MISSING, RARE, OVERREPRESENTED):
+        params["source"] = f.choice("source", tuple(SOURCES), default="prior")
+    if kind in (QUALITY, DIVERSITY):
+        params["direction"] = f.choice("direction", DIRECTIONS)
+    if kind == OVERFITTING:
+        params["after"] = f.integer("after", low=1)
+    if kind == METRIC:
+        params.update(_metric_params(f, entry))
+    return Claim(position, text, kind, claim_id, params, _config(f, entry.get("config")))
+
+
+def _metric_params(f: _Fields, entry: dict) -> dict:
+    column = entry["column"]
+    if not isinstance(column, str) or not column.strip():
+        raise f.error("column", f"must be a column name (metrics.csv, or per_class.csv with 'digit'), "
+                                f"got {column!r}")
+    if ("epoch" in entry) == ("epochs" in entry):
+        raise f.error("epoch", "give either 'epoch' or 'epochs' (not both, not neither)")
+    value = entry["value"]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise f.error("value", f"must be a finite number, got {value!r}")
+    out = {"column": column.strip(), "operator": f.choice("operator", OPERATORS), "value": float(value)}
+    if "digit" in entry:
+        out["digit"] = f.digit("digit", entry["digit"])
+    return out
+
+
+def _config(f: _Fields, raw: Any) -> dict:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or not raw:
+        raise f.error("config", f"must be a table of configuration keys, e.g. {{ latent_dim = 2 }}, got {raw!r}")
+    for key, value in raw.items():
+        if key not in CONFIG_KEYS:
+            raise f.error("config", f"unknown configuration key {key!r}; keys: {', '.join(CONFIG_KEYS)}")
+        if isinstance(value, (dict, list)) or value is None:
+            raise f.error("config", f"{key} must be a single value, got {value!r}")
+    return dict(raw)
