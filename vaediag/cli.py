@@ -135,6 +135,21 @@ def _train_config(ctx: click.Context, kw: dict, run_dir: str, continuing: bool) 
     return TrainConfig(model=model, **values).validate()
 
 
+def claims_option(f):
+    """``--claims CLAIMS.toml``: a claims file (``vaediag check``) whose verdicts the report shows."""
+    return click.option("--claims", "claims_path", type=click.Path(dir_okay=False), default=None,
+                        help="A claims file (TOML, see `vaediag check`): the report gets a Claims section with "
+                             "each claim's verdict. A malformed file is refused before anything is written.")(f)
+
+
+def _load_claims(path: str | None):
+    """The claims file loaded (:func:`vaediag.claims.load_claims`; one-line ConfigError when malformed), or
+    None: called first, so that a bad file stops a command before it trains or writes anything."""
+    from .report.claims import load
+
+    return load(path)
+
+
 def _announce(command: str, run_dir: str) -> None:
     """On a terminal, say at once what is starting (PyTorch and MNIST take a few seconds to load)."""
     if sys.stderr.isatty():
@@ -231,9 +246,11 @@ def evaluate(run_dir, epochs, fmt, seed, **kw):
 @eval_options
 @click.option("--seeds", default=None, help="Comma-separated seeds (e.g. 0,1,2): a one-configuration sweep into "
               "--out (SWEEP_DIR) on a local Ray instance, with the replicated report. Default: one run, --seed.")
+@claims_option
 @click.pass_context
-def study(ctx, run_dir, resume, seeds, **kw):
+def study(ctx, run_dir, resume, seeds, claims_path, **kw):
     """Train (or resume), evaluate, then write figures and report."""
+    claims = _load_claims(claims_path)
     settings = _eval_settings(kw)
     if seeds is not None:
         if ctx.get_parameter_source("seed") not in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP):
@@ -241,13 +258,13 @@ def study(ctx, run_dir, resume, seeds, **kw):
         from .sweep.grid import Grid
 
         grid = Grid.from_options(_train_config(ctx, kw, run_dir, continuing=False), seed=seeds)
-        _run_sweep_command(grid, run_dir, settings)
+        _run_sweep_command(grid, run_dir, settings, claims=claims)
         return
     cfg = _train_config(ctx, kw, run_dir, continuing=True)
     _announce("study", run_dir)
     from .study import run_study
 
-    result = run_study(cfg, run_dir, log=_log, settings=settings)
+    result = run_study(cfg, run_dir, log=_log, settings=settings, claims=claims)
     click.echo(str(result.report_html))
 
 
@@ -282,14 +299,16 @@ def _list_option(name: str, default_value, help_text: str):
               help="GPUs of each run's Ray task [default: 1 when the cluster has GPUs, else 0].")
 @click.option("--max-retries", type=click.IntRange(min=0), default=2, show_default=True,
               help="Ray retries of a failing run (an exception or a killed worker) before it is recorded as failed.")
+@claims_option
 def sweep(sweep_dir, seeds, model, latent_dim, beta, lr, batch_size, address, cpus_per_run, gpus_per_run,
-          max_retries, **kw):
+          max_retries, claims_path, **kw):
     """Train, evaluate and report every combination of the listed options (a cartesian product) on Ray.
 
     Each run is an ordinary RUN_DIR under SWEEP_DIR/runs (every command works on it). Re-running the same
     command finishes an interrupted sweep: done runs are skipped, partial ones resume. Exit code 0 when all
     runs are done, 1 when some failed (recorded in sweep.json), 2 for bad input.
     """
+    claims = _load_claims(claims_path)
     settings = _eval_settings(kw)
     from .sweep.grid import Grid
 
@@ -297,17 +316,18 @@ def sweep(sweep_dir, seeds, model, latent_dim, beta, lr, batch_size, address, cp
                        train_size=kw["train_size"], test_size=kw["test_size"], data_root=kw["data_root"])
     grid = Grid.from_options(base, seed=seeds, model=model, latent_dim=latent_dim, beta=beta, lr=lr,
                              batch_size=batch_size)
-    _run_sweep_command(grid, sweep_dir, settings, address=address, cpus_per_run=cpus_per_run,
+    _run_sweep_command(grid, sweep_dir, settings, claims=claims, address=address, cpus_per_run=cpus_per_run,
                        gpus_per_run=gpus_per_run, max_retries=max_retries)
 
 
-def _run_sweep_command(grid, sweep_dir: str, settings: EvalSettings, **ray_options) -> None:
-    """Run the sweep; print the report's path; exit 1 when a run failed."""
+def _run_sweep_command(grid, sweep_dir: str, settings: EvalSettings, claims=None, **ray_options) -> None:
+    """Run the sweep (``claims``: a loaded claims file for the report's Claims section); print the report's
+    path; exit 1 when a run failed."""
     grid.points()  # every point valid before anything is written
     _announce("sweep", sweep_dir)
     from .sweep.runner import run_sweep
 
-    result = run_sweep(grid, sweep_dir, settings=settings, log=_log, **ray_options)
+    result = run_sweep(grid, sweep_dir, settings=settings, log=_log, claims=claims, **ray_options)
     click.echo(str(result.report_html or sweep_dir))
     if not result.ok:
         sys.exit(1)
@@ -315,11 +335,14 @@ def _run_sweep_command(grid, sweep_dir: str, settings: EvalSettings, **ray_optio
 
 @cli.command()
 @click.argument("run_dir", type=click.Path())
-def report(run_dir):
+@claims_option
+def report(run_dir, claims_path):
     """Rebuild the figures and report of an evaluated RUN_DIR."""
+    claims = _load_claims(claims_path)
     from .report import build_report
+    from .report.claims import check
 
-    html, _ = build_report(run_dir)
+    html, _ = build_report(run_dir, claims=check(claims, run_dir))
     click.echo(str(html))
 
 

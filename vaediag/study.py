@@ -21,6 +21,9 @@ from .errors import RunDirError
 from .evaluate.pipeline import evaluate_run
 from .evaluate.settings import EvalSettings
 from .report import build_report
+from .report.claims import check as check_claims_of
+from .report.claims import load as load_claims_file
+from .report.claims import require_epochs
 from .rundir import Evaluation, Run
 from .train import train
 from .versions import versions
@@ -36,14 +39,19 @@ class StudyResult:
 
 
 def run_study(cfg: TrainConfig, run_dir: str | Path, *, settings: EvalSettings = EvalSettings(),
-              log: Callable[[str], None] = print, progress: bool | None = None) -> StudyResult:
+              log: Callable[[str], None] = print, progress: bool | None = None, claims=None) -> StudyResult:
     """Train ``cfg`` into ``run_dir`` (resuming whatever is there), evaluate all checkpoints, write the report.
 
-    A non-empty ``run_dir`` that is not a vaediag run is refused (nothing in it is touched). Holds the
-    RUN_DIR lock throughout (:meth:`Run.writing`).
+    ``claims``: a claims file (path, or loaded by :func:`vaediag.claims.load_claims`) checked against the
+    evaluated run (:func:`vaediag.claims.check_claims`) into the report's "Claims" section; a malformed file
+    is refused (one-line ConfigError) before anything is trained or written. A non-empty ``run_dir`` that is
+    not a vaediag run is refused (nothing in it is touched). Holds the RUN_DIR lock throughout
+    (:meth:`Run.writing`).
     """
+    claims = load_claims_file(claims)
     run = Run(run_dir)
     cfg.validate()
+    require_epochs(claims, cfg.checkpoints)  # a claim's epoch without a checkpoint: refused before training
     run.check_directory()
     if not run.is_empty() and not run.has_config():
         raise RunDirError(f"RUN_DIR {run.path} is not empty and holds no vaediag run; choose a new --out")
@@ -56,7 +64,8 @@ def run_study(cfg: TrainConfig, run_dir: str | Path, *, settings: EvalSettings =
         evaluation = evaluate_run(run.path, settings=settings, device=cfg.device, data_root=cfg.data_root, log=log)
         seconds["evaluate"] = time.perf_counter() - t
         t = time.perf_counter()
-        html, md = build_report(Run(run.path, history=history, evaluation=evaluation))
+        evaluated = Run(run.path, history=history, evaluation=evaluation)
+        html, md = build_report(evaluated, claims=check_claims_of(claims, evaluated))
         seconds["report"] = time.perf_counter() - t
         seconds["total"] = sum(seconds.values())
         run.write_study({"seconds": seconds, "epochs_trained": len(history), "versions": versions()})

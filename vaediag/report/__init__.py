@@ -9,24 +9,29 @@ functions and the one table of rules the report and the README print) from the r
 
 Modules: ``rules`` (thresholds, verdicts, rules table) · ``formats`` (number formats) · ``findings``
 (Finding, Tag, Sentence, the cell quoting) · ``questions`` (Q1-Q3 sentences) · ``verdict`` (collapse
-verdict of a run) · ``content`` (all sections) · ``render`` (Jinja2 templates in ``templates/``).
+verdict of a run) · ``content`` (all sections) · ``claims`` (the Claims section of a user's claims file,
+``vaediag check``) · ``render`` (Jinja2 templates in ``templates/``).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+
 from vaediag.rundir import Run
 
+from .claims import ClaimsSection, claims_section
 from .content import SECTION_TITLES, ReportContent, build_content
 from .findings import Finding, Sentence, Tag
 from .formats import format_number
-from .render import md_escape, render_html, render_markdown, rules_markdown
+from .render import claim_rules_markdown, md_escape, render_html, render_markdown, rules_markdown
 from .rules import TRAIN_LENGTH_EPOCH, VERDICT_HEADLINES, Rule, Verdict, collapse_verdict, rules
 from .verdict import run_verdict, verdict_table
 
 __all__ = ["build_report", "findings", "build_content", "collapse_verdict", "verdict_table", "run_verdict",
-           "rules", "rules_markdown", "md_escape", "format_number", "render_html", "render_markdown",
+           "rules", "rules_markdown", "claim_rules_markdown", "claims_section", "ClaimsSection", "md_escape",
+           "format_number", "render_html", "render_markdown",
            "Finding", "Sentence", "Tag", "Verdict", "Rule", "ReportContent", "SECTION_TITLES",
            "VERDICT_HEADLINES"]
 
@@ -40,18 +45,22 @@ def findings(run: Run | str | Path) -> list[Finding]:
     return build_content(_as_run(run)).findings()
 
 
-def build_report(run: Run | str | Path, figures: dict[str, Path] | None = None) -> tuple[Path, Path]:
+def build_report(run: Run | str | Path, figures: dict[str, Path] | None = None,
+                 claims: pd.DataFrame | None = None) -> tuple[Path, Path]:
     """Draw the figures (unless given) and write ``RUN_DIR/report.html`` and ``RUN_DIR/report.md``.
 
     The HTML embeds every figure as a base64 PNG data URI (opens offline anywhere); the Markdown links
-    ``figures/<name>.png`` relatively. Raises :class:`~vaediag.errors.RunDirError` if the run was not
-    evaluated. Holds the RUN_DIR lock while it writes.
+    ``figures/<name>.png`` relatively. ``claims``: the table of :func:`vaediag.claims.check_claims` for this
+    run, shown as a "Claims" section (one row per claim: text, verdict, measured numbers, rule, explanation)
+    with the claim kinds' rules in the rules section; ``None``: no such section. Raises
+    :class:`~vaediag.errors.RunDirError` if the run was not evaluated. Holds the RUN_DIR lock while it writes.
     """
     run = _as_run(run)
+    section = claims_section(claims)  # a malformed claims table fails before anything is written
     with run.writing("report"):
         content = build_content(run)  # reads the evaluation first: an unevaluated run fails before drawing
         if figures is None:
             from vaediag.plots import make_figures  # matplotlib only when figures are drawn
 
             figures = make_figures(run, loss_mark_epoch=TRAIN_LENGTH_EPOCH)  # the epoch Q3 asks about
-        return run.write_report(render_html(content, figures), render_markdown(content, figures))
+        return run.write_report(render_html(content, figures, section), render_markdown(content, figures, section))

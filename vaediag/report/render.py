@@ -29,6 +29,8 @@ from markupsafe import Markup
 from vaediag import columns as C
 from vaediag.rundir import CONFIG_FILE, HISTORY_FILE, METRICS_FILE, PAIRS_FILE, PER_CLASS_COLUMNS, PER_CLASS_FILE, Run
 
+from .claims import ClaimsSection
+from .claims import claim_rules as claim_rules_pairs
 from .content import SECTION_TITLES, FigureGroup, ReportContent, figure_caption, section_figures
 from .findings import Finding, Tag
 from .formats import percent, table_cell
@@ -222,7 +224,7 @@ def _shown(groups: list[FigureGroup], figures: dict[str, Figure]) -> list[tuple[
     return [(title, text, found) for title, text, found in shown if found]
 
 
-def _context(content: ReportContent, figures: dict[str, Figure]) -> dict:
+def _context(content: ReportContent, figures: dict[str, Figure], claims: ClaimsSection | None = None) -> dict:
     run = content.run
     model = run.model_config
     shown = {section: _shown(groups, figures) for section, groups in section_figures(run).items()}
@@ -235,7 +237,7 @@ def _context(content: ReportContent, figures: dict[str, Figure]) -> dict:
         checks_table=frame_table(checks_table(content.checks), docs=CHECK_HEADER_DOCS),
         config=flatten(run.config), settings=flatten({**run.evaluation.settings,
                                                       **{f"versions.{k}": v for k, v in run.evaluation.versions.items()}}),
-        timings=flatten(run.evaluation.timings),
+        timings=flatten(run.evaluation.timings), claims=claims, claim_rules_here=False,
     )
 
 
@@ -256,21 +258,23 @@ def embedded_figure(name: str, path: Path) -> Figure:
                   width, height)
 
 
-def render_html(content: ReportContent, figures: dict[str, Path]) -> str:
-    """report.html: self-contained, every figure embedded as a base64 PNG data URI."""
+def render_html(content: ReportContent, figures: dict[str, Path], claims: ClaimsSection | None = None) -> str:
+    """report.html: self-contained, every figure embedded as a base64 PNG data URI; a Claims section when
+    ``claims`` is given."""
     embedded = {name: embedded_figure(name, path) for name, path in figures.items()}
-    return environment().get_template("report.html.j2").render(_context(content, embedded))
+    return environment().get_template("report.html.j2").render(_context(content, embedded, claims))
 
 
-def render_markdown(content: ReportContent, figures: dict[str, Path]) -> str:
-    """report.md: figures linked relatively to RUN_DIR (absolute when a figure lies outside it)."""
+def render_markdown(content: ReportContent, figures: dict[str, Path], claims: ClaimsSection | None = None) -> str:
+    """report.md: figures linked relatively to RUN_DIR (absolute when a figure lies outside it); a Claims
+    section when ``claims`` is given."""
     run_dir = content.run.path.resolve()
     linked = {}
     for name, path in figures.items():
         path = Path(path).resolve()
         target = path.relative_to(run_dir) if path.is_relative_to(run_dir) else path
         linked[name] = Figure(name, Markup(quote(target.as_posix())), figure_caption(name))
-    return environment(markdown=True).get_template("report.md.j2").render(_context(content, linked))
+    return environment(markdown=True).get_template("report.md.j2").render(_context(content, linked, claims))
 
 
 def columns_markdown() -> str:
@@ -284,3 +288,10 @@ def columns_markdown() -> str:
 def rules_markdown() -> str:
     """The rules as a Markdown table: the README's rules table and the report.md rules section."""
     return environment(markdown=True).get_template("rules.md.j2").render(rules=rules())
+
+
+def claim_rules_markdown() -> str:
+    """The claim kinds' decision rules (:func:`vaediag.claims.claim_rules`) as a Markdown table: the README's
+    claim-rules table and the report.md "How the claims are decided" subsection."""
+    return environment(markdown=True).get_template("claim_rules.md.j2").render(
+        claims={"rules": claim_rules_pairs()})

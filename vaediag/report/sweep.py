@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from urllib.parse import quote
 
+import pandas as pd
 from markupsafe import Markup
 
 from vaediag import atomic, replicates as R
@@ -21,6 +22,7 @@ from vaediag.compare import compare_runs
 from vaediag.errors import RunDirError
 from vaediag.rundir import Run
 
+from .claims import claims_section
 from .render import Figure, embedded_figure, environment, flatten
 from .sweep_content import SECTION_TITLES, SWEEP_METRICS, comparisons, config_sections
 
@@ -58,17 +60,19 @@ def _runs_table(sweep_info: dict) -> tuple[list[str], list[list[str]]]:
 
 
 def build_sweep_report(run_dirs, *, html_path, md_path, summary_path, figures_dir,
-                       sweep_info: dict) -> tuple[Path, Path]:
+                       sweep_info: dict, claims: pd.DataFrame | None = None) -> tuple[Path, Path]:
     """Write summary.csv (long-form statistics over seeds), the figure, report.html and report.md of a sweep
-    whose finished runs are ``run_dirs``; ``sweep_info`` holds the grid, statuses and timings (sweep.json).
-    Returns (html_path, md_path). Raises :class:`RunDirError` (one line) when no run is given or one is not
-    evaluated."""
+    whose finished runs are ``run_dirs``; ``sweep_info`` holds the grid, statuses and timings (sweep.json);
+    ``claims`` (the table of :func:`vaediag.claims.check_claims` for the sweep, numbers over seeds) adds a
+    "Claims" section with the claim kinds' rules. Returns (html_path, md_path). Raises :class:`RunDirError`
+    (one line) when no run is given or one is not evaluated."""
     from vaediag.plots.output import save_png
     from vaediag.plots.sweep import FIG_SWEEP, sweep_metrics_figure
 
     run_dirs = [Path(d) for d in run_dirs]
     if not run_dirs:
         raise RunDirError("the sweep report needs at least one finished, evaluated run")
+    section = claims_section(claims)
     html_path, md_path, summary_path = Path(html_path), Path(md_path), Path(summary_path)
     figures_dir = Path(figures_dir)
     df = R.with_derived(compare_runs(run_dirs, metrics=[m for m in _metrics_present(run_dirs) if m != R.LOSS_GAP]))
@@ -89,7 +93,8 @@ def build_sweep_report(run_dirs, *, html_path, md_path, summary_path, figures_di
     other = flatten({k: v for k, v in sweep_info.items() if k not in ("grid", "runs")})
     common = dict(titles=SECTION_TITLES, comparisons=comparisons(df, summary), grid=grid, other=other,
                   runs_header=header, runs_rows=rows, n_runs=len(run_dirs), summary_name=summary_path.name,
-                  summary_columns=[(k, R.SUMMARY_COLUMN_DOCS.get(k, "")) for k in R.SUMMARY_COLUMNS])
+                  summary_columns=[(k, R.SUMMARY_COLUMN_DOCS.get(k, "")) for k in R.SUMMARY_COLUMNS],
+                  claims=section, claim_rules_here=True)
     embedded = embedded_figure(FIG_SWEEP, figure)
     html = environment().get_template("sweep.html.j2").render(
         configs=config_sections(df, summary, link(html_dir)),

@@ -182,14 +182,19 @@ def _error(exc: BaseException) -> str:
 
 def run_sweep(grid: Grid, out: str | Path, *, settings: EvalSettings = EvalSettings(), address: str | None = None,
               cpus_per_run: int | None = None, gpus_per_run: float | None = None, max_retries: int = 2,
-              log: Callable[[str], None] = print, progress: bool | None = None) -> SweepResult:
+              log: Callable[[str], None] = print, progress: bool | None = None, claims=None) -> SweepResult:
     """Run every point of ``grid`` as a RUN_DIR under ``out``/runs on Ray; write the sweep report.
 
     Completed runs are skipped, partial ones resume. A run that fails ``max_retries + 1`` times is recorded
     as failed (``sweep.json``: status, attempts, one-line error) while the others complete;
     :attr:`SweepResult.ok` says whether all are done. ``progress=None``: a tqdm bar when stderr is a
-    terminal. Bad input (:class:`ConfigError` / :class:`RunDirError`) is raised before Ray starts.
+    terminal. ``claims``: a claims file (path or loaded) checked against the sweep into its report's "Claims"
+    section (:func:`vaediag.claims.check_claims`, numbers over seeds). Bad input (:class:`ConfigError` /
+    :class:`RunDirError`, a malformed claims file included) is raised before Ray starts.
     """
+    from ..report.claims import check as check_claims_of, load as load_claims_file, require_epochs
+
+    claims = load_claims_file(claims)
     settings.validate()
     if cpus_per_run is not None and (not isinstance(cpus_per_run, int) or cpus_per_run < 1):
         raise ConfigError(f"--cpus-per-run must be an integer >= 1, got {cpus_per_run!r}")
@@ -198,6 +203,8 @@ def run_sweep(grid: Grid, out: str | Path, *, settings: EvalSettings = EvalSetti
     if not isinstance(max_retries, int) or max_retries < 0:
         raise ConfigError(f"--max-retries must be an integer >= 0, got {max_retries!r}")
     points = grid.points()
+    if points:  # every point has the base's checkpoints
+        require_epochs(claims, points[0].config.checkpoints)
     sweep = Sweep(out)
     sweep.check_usable()
     check_reachable(address)
@@ -234,7 +241,8 @@ def run_sweep(grid: Grid, out: str | Path, *, settings: EvalSettings = EvalSetti
 
             result.report_html, result.report_md = build_sweep_report(
                 [sweep.run_path(n) for n in done], html_path=sweep.report_html_path, md_path=sweep.report_md_path,
-                summary_path=sweep.summary_path, figures_dir=sweep.figures_dir, sweep_info=state)
+                summary_path=sweep.summary_path, figures_dir=sweep.figures_dir, sweep_info=state,
+                claims=check_claims_of(claims, sweep.path))
         result.seconds = time.perf_counter() - t_start
         state["seconds"] = result.seconds
         sweep.write(state)
