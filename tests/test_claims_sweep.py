@@ -136,3 +136,27 @@ def test_bottleneck_inconclusive_with_one_latent_dim(tmp_path):
     path = make_sweep(tmp_path / "sweep", dims=(2,))
     row = check_claims([{"text": "bottleneck", "kind": "bottleneck"}], path).iloc[0]
     assert row.verdict == "inconclusive" and "only latent_dim = 2" in row.explanation
+
+
+def test_a_digit_missing_in_every_seed_keeps_the_seeds_sampling_noise(tmp_path):
+    """Seeds that all draw a digit 0 times give a zero-width t-interval; the claim's interval is widened to the
+    mean of the seeds' Wilson bounds (here each seed's: 0 of PRIOR_SAMPLES draws)."""
+    from fake_run import PRIOR_SAMPLES
+
+    sweep = Sweep(tmp_path / "sweep")
+    runs = {}
+    for s in SEEDS:
+        name = f"mlp_z2_beta1_seed{s}"
+        make_fake_run(sweep.run_path(name), epochs=EPOCHS, seed=s, scenario="collapse", write_artifacts=False)
+        runs[name] = {"settings": {"latent_dim": 2, "seed": s}, "status": DONE, "attempts": 1}
+    sweep.write({"format": FORMAT, "base": {}, "evaluation": {}, "grid": {"latent_dim": [2], "seed": list(SEEDS)},
+                 "runs": runs})
+    last = EPOCHS[-1]
+    assert list(cells(tmp_path / "sweep", 2, "per_class.csv", C.CLASS_PRIOR_SHARE, last, 2)) == [0.0, 0.0, 0.0]
+    row = check_claims([{"text": "2 is missing", "kind": "missing", "epoch": last, "digits": [2]}],
+                       tmp_path / "sweep").iloc[0]
+    assert row["verdict"] == "supported"
+    derived = [e for e in row["evidence"] if e["table"] != "per_class.csv"][0]
+    wilson = st.binomtest(0, PRIOR_SAMPLES).proportion_ci(method="wilson")
+    assert derived["value"] == 0 and derived["ci_low"] == 0
+    assert derived["ci_high"] == pytest.approx(wilson.high) and derived["ci_high"] > 0

@@ -59,9 +59,16 @@ def _share(subject: Subject, column: str, epoch: int, digit: int, exact: bool) -
         return value, low, high, [cell(PER_CLASS_FILE, subject.run_name(run), column, epoch, digit, value, low, high)]
     iv, values = over_seeds(subject, lambda r: class_cell(r, column, epoch, digit))
     evidence = [cell(PER_CLASS_FILE, r.name, column, epoch, digit, v) for r, v in zip(subject.runs, values)]
-    evidence.append(cell(DERIVED, "", f"mean over {subject.n} seeds of per_class.csv {column}", epoch, digit,
-                         iv.mean, iv.low, iv.high))
-    return iv.mean, iv.low, iv.high, evidence
+    low, high, how = iv.low, iv.high, f"mean over {subject.n} seeds of per_class.csv {column}"
+    if not exact:  # seeds that agree (e.g. all 0 %) give a zero-width t-interval: keep each seed's own sampling
+        # noise by widening it to the mean of the seeds' Wilson bounds
+        bounds = [prior_share_ci(r, epoch) for r in subject.runs]
+        if all(b is not None for b in bounds):
+            low = float(np.nanmin([low, np.mean([float(b[0][digit]) for b in bounds])]))
+            high = float(np.nanmax([high, np.mean([float(b[1][digit]) for b in bounds])]))
+            how += " (t-interval over seeds, widened to the mean of the seeds' Wilson bounds)"
+    evidence.append(cell(DERIVED, "", how, epoch, digit, iv.mean, low, high))
+    return iv.mean, low, high, evidence
 
 
 def _data_share(subject: Subject, epoch: int, digit: int) -> tuple[float, list]:
@@ -101,7 +108,8 @@ def window_text(run: Run, source: str, epoch: int) -> str:
 def check_shares(claim: Claim, subject: Subject, settings: dict) -> Outcome:
     epoch, digits, source, kind = claim.get("epoch"), claim.get("digits"), claim.get("source"), claim.kind
     grid = source != "prior"
-    how_prior = "Wilson over the prior samples" if subject.single else f"t-interval over {subject.n} seeds"
+    how_prior = ("Wilson over the prior samples" if subject.single else f"t-interval over {subject.n} seeds, widened to "
+                 "the mean of the seeds' Wilson bounds")
     parts, answers, evidence, notes = [], [], [], []
     for d in digits:
         data, data_evidence = _data_share(subject, epoch, d)
