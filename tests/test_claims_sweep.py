@@ -160,3 +160,28 @@ def test_a_digit_missing_in_every_seed_keeps_the_seeds_sampling_noise(tmp_path):
     wilson = st.binomtest(0, PRIOR_SAMPLES).proportion_ci(method="wilson")
     assert derived["value"] == 0 and derived["ci_low"] == 0
     assert derived["ci_high"] == pytest.approx(wilson.high) and derived["ci_high"] > 0
+
+
+def test_a_share_interval_over_seeds_stays_within_0_and_1(tmp_path):
+    sweep = Sweep(tmp_path / "sweep")
+    runs, last = {}, EPOCHS[-1]
+    for s in SEEDS:
+        name = f"mlp_z2_beta1_seed{s}"
+        make_fake_run(sweep.run_path(name), epochs=EPOCHS, seed=s, scenario="collapse", write_artifacts=False)
+        if s == 0:  # one seed draws digit 2 now and then: the t-interval of (0.006, 0, 0) reaches below 0
+            run = Run(sweep.run_path(name))
+            ev = run.evaluation
+            pc = ev.per_class.copy()
+            pc.loc[(pc[C.SOURCE] == C.SOURCE_MODEL) & (pc[C.EPOCH] == last) & (pc[C.DIGIT] == 2),
+                   C.CLASS_PRIOR_SHARE] = 0.006
+            ev.per_class = pc
+            run.write_evaluation(ev)
+        runs[name] = {"settings": {"latent_dim": 2, "seed": s}, "status": DONE, "attempts": 1}
+    sweep.write({"format": FORMAT, "base": {}, "evaluation": {}, "grid": {"latent_dim": [2], "seed": list(SEEDS)},
+                 "runs": runs})
+    assert st.t.interval(0.95, 2, loc=0.002, scale=st.sem([0.006, 0, 0]))[0] < 0
+    row = check_claims([{"text": "2 is missing", "kind": "missing", "epoch": last, "digits": [2]}],
+                       tmp_path / "sweep").iloc[0]
+    derived = [e for e in row["evidence"] if e["table"] != "per_class.csv"][0]
+    assert derived["value"] == pytest.approx(0.002) and derived["ci_low"] == 0 and derived["ci_high"] <= 1
+    assert "[0.0 %" in row["measured"] and row["verdict"] == "inconclusive"  # 0.002 ± 0.0149 straddles 1 %

@@ -67,6 +67,7 @@ def _share(subject: Subject, column: str, epoch: int, digit: int, exact: bool) -
             low = float(np.nanmin([low, np.mean([float(b[0][digit]) for b in bounds])]))
             high = float(np.nanmax([high, np.mean([float(b[1][digit]) for b in bounds])]))
             how += " (t-interval over seeds, widened to the mean of the seeds' Wilson bounds)"
+    low, high = max(low, 0.0), min(high, 1.0)  # a share lies in [0, 1]; the t-interval does not know that
     evidence.append(cell(DERIVED, "", how, epoch, digit, iv.mean, low, high))
     return iv.mean, low, high, evidence
 
