@@ -36,6 +36,8 @@ CASES = {  # name -> (file text, fragment of the one-line error)
     "bad setting": ('[settings]\nmissing_share = 2\n' + GOOD, "[settings]: missing_share must lie in [0, 1]"),
     "bad direction": ('[[claim]]\ntext = "t"\nkind = "quality"\nepochs = [1, 5]\ndirection = "up"\n',
                       "field 'direction': must be one of 'improves', 'worsens'"),
+    "unknown column": ('[[claim]]\ntext = "t"\nkind = "metric"\ncolumn = "sharpness"\nepoch = 5\noperator = ">"\n'
+                       'value = 1\n', "claim 1 ('t'): field 'column': unknown column 'sharpness'"),
     "epochs order": ('[[claim]]\ntext = "t"\nkind = "diversity"\nepochs = [5, 1]\ndirection = "improves"\n',
                      "field 'epochs': epochs must be distinct and ascending"),
 }
@@ -44,8 +46,9 @@ TARGET_CASES = {  # errors that need the target: name -> (file text, fragment)
                                "claim 1 ('collapsed at 7'): field 'epoch': epoch 7 is not a checkpoint of"),
     "after not in history": ('[[claim]]\ntext = "overfits"\nkind = "overfitting"\nafter = 99\n',
                              "field 'after': epoch 99 is not in"),
-    "unknown column": ('[[claim]]\ntext = "t"\nkind = "metric"\ncolumn = "sharpness"\nepoch = 5\noperator = ">"\n'
-                       'value = 1\n', "field 'column': 'sharpness' is not a numeric metrics.csv column"),
+    "not a numeric column": ('[[claim]]\ntext = "t"\nkind = "metric"\ncolumn = "most_mixed_pair"\nepoch = 5\n'
+                             'operator = ">"\nvalue = 1\n',
+                             "field 'column': 'most_mixed_pair' is not a numeric metrics.csv column"),
     "config selects nothing": (GOOD.replace("digits = [", 'config = { latent_dim = 16 }\ndigits = ['),
                                "field 'config': {'latent_dim': 16} matches no configuration"),
 }

@@ -301,6 +301,8 @@ def _metric_params(f: _Fields, entry: dict) -> dict:
     if not isinstance(column, str) or not column.strip():
         raise f.error("column", f"must be a column name (metrics.csv, or per_class.csv with 'digit'), "
                                 f"got {column!r}")
+    if not C.column_doc(column.strip()):  # checked here, before a study trains: every table column is documented
+        raise f.error("column", f"unknown column {column.strip()!r}; `vaediag columns` lists them")
     if ("epoch" in entry) == ("epochs" in entry):
         raise f.error("epoch", "give either 'epoch' or 'epochs' (not both, not neither)")
     value = entry["value"]
