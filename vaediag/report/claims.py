@@ -99,20 +99,16 @@ def load(claims):
 
 def require_epochs(claims, checkpoints) -> None:
     """Refuse (one line, :class:`~vaediag.errors.ConfigError` naming the file, the claim and its field) a claim
-    of ``claims`` (loaded) that names an epoch without a checkpoint among ``checkpoints``: what ``study``
-    checks against its configuration before training, so that a typo does not cost the whole training.
-    Claims are read through their ``epochs()`` (the checkpoint epochs they need), ``label`` and
-    ``epoch_field``."""
+    of ``claims`` (a loaded :class:`vaediag.claims.ClaimsFile`, or None) that names an epoch without a
+    checkpoint among ``checkpoints``: what ``study`` checks against its configuration before training, so that
+    a typo does not cost the whole training."""
     if claims is None:
         return
     have = sorted(set(int(e) for e in checkpoints))
-    for claim in getattr(claims, "claims", ()):
-        needed = claim.epochs() if callable(getattr(claim, "epochs", None)) else []
-        absent = [e for e in needed if e not in have]
+    for claim in claims.claims:
+        absent = [e for e in claim.epochs() if e not in have]
         if absent:
-            label = getattr(claim, "label", "a claim")
-            field_name = getattr(claim, "epoch_field", "epoch")
-            raise ConfigError(f"{getattr(claims, 'name', 'claims')}: {label}: field {field_name!r}: epoch {absent[0]} "
+            raise ConfigError(f"{claims.name}: {claim.label}: field {claim.epoch_field!r}: epoch {absent[0]} "
                               f"has no checkpoint (checkpoints: {', '.join(map(str, have))})")
 
 
