@@ -68,8 +68,14 @@ def entropy_norm_interval(probs: np.ndarray, seed: int, resamples: int = BOOTSTR
     It measures the sampling noise of a finite number of samples from one model (narrow for 10k samples),
     not the spread between training seeds; an entropy threshold inside it cannot be decided.
     """
-    predicted = np.argmax(np.asarray(probs), axis=1)
-    return bootstrap_interval(lambda y: normalised_entropy(y, n_classes), predicted, resamples=resamples, seed=seed)
+    return labels_entropy_norm_interval(np.argmax(np.asarray(probs), axis=1), seed, resamples, n_classes)
+
+
+def labels_entropy_norm_interval(labels: np.ndarray, seed: int, resamples: int = BOOTSTRAP_RESAMPLES,
+                                 n_classes: int = N_CLASSES) -> tuple[float, float]:
+    """:func:`entropy_norm_interval` of samples given by their integer class ``labels``."""
+    return bootstrap_interval(lambda y: normalised_entropy(y, n_classes), np.asarray(labels), resamples=resamples,
+                              seed=seed)
 
 
 def histogram_metrics(

@@ -26,9 +26,9 @@ import pandas as pd
 
 from vaediag import columns as C
 from vaediag.errors import RunDirError
-from vaediag.metrics.generation import inside_fraction
+from vaediag.metrics.generation import inside_fraction, labels_entropy_norm_interval
 from vaediag.rundir import Run
-from vaediag.stats import bootstrap_interval, wilson_interval
+from vaediag.stats import wilson_interval
 
 from .rules import wilson_bounds
 
@@ -88,12 +88,6 @@ def _metric_ci(run: Run, column: str, epoch: int) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def _entropy_norm(labels: np.ndarray) -> float:
-    counts = np.bincount(labels, minlength=C.N_CLASSES).astype(float)
-    p = counts[counts > 0] / counts.sum()
-    return float(-(p * np.log(p)).sum() / np.log(C.N_CLASSES))
-
-
 def prior_entropy_ci(run: Run, epoch: int) -> tuple[float, float]:
     """Bootstrap interval of the prior samples' normalised class entropy: the metrics.csv columns, else
     resampled from the label counts the shares were made of (seeded with the evaluation's seed)."""
@@ -110,8 +104,7 @@ def prior_entropy_ci(run: Run, epoch: int) -> tuple[float, float]:
 @lru_cache(maxsize=256)
 def _entropy_interval(counts: tuple[int, ...], seed: int) -> tuple[float, float]:
     """Bootstrap interval of the normalised entropy of a label array with these per-digit counts."""
-    labels = np.repeat(np.arange(len(counts)), counts)
-    return bootstrap_interval(_entropy_norm, labels, seed=seed)
+    return labels_entropy_norm_interval(np.repeat(np.arange(len(counts)), counts), seed)
 
 
 def knn_accuracy_ci(run: Run, epoch: int) -> tuple[float, float]:
