@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats as st
 
-from vaediag.stats import (ABOVE, BELOW, INCONCLUSIVE, REFUTED, SUPPORTED, bootstrap_interval, decide,
+from vaediag.stats import (ABOVE, BELOW, INCONCLUSIVE, REFUTED, SUPPORTED, bootstrap_interval, decide, share_interval,
                            slope_interval, t_interval, wilson_interval)
 
 T_975_DF4 = 2.7764451051977987  # Student-t 97.5 % quantile, 4 degrees of freedom (printed tables: 2.776)
@@ -152,3 +152,15 @@ def test_decide_on_intervals_computed_from_data():
     assert decide(*missing, 0.01, BELOW) == SUPPORTED
     with pytest.raises(ValueError):
         decide(0.1, 0.2, 0.5, "sideways")
+
+
+def test_share_interval_is_wilson_of_the_rounded_count():
+    """A stored share of n samples: the Wilson interval of round(share · n) successes (scipy's binomtest)."""
+    for share, n in ((0.0, 1000), (0.0324, 10000), (0.5, 7), (1.0, 225)):
+        expected = st.binomtest(round(share * n), n).proportion_ci(method="wilson")
+        assert share_interval(share, n) == pytest.approx((expected.low, expected.high))
+    low, high = share_interval(np.array([0.1, 0.2]), np.array([100.0, 50.0]))
+    for i, (k, n) in enumerate(((10, 100), (10, 50))):
+        expected = st.binomtest(k, n).proportion_ci(method="wilson")
+        assert (low[i], high[i]) == pytest.approx((expected.low, expected.high))
+    assert all(np.isnan(share_interval(0.1, math.nan))) and all(np.isnan(share_interval(0.1, 0)))

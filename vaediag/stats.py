@@ -91,6 +91,15 @@ def wilson_interval(successes, n, confidence: float = CONFIDENCE) -> tuple[np.nd
     return low, high
 
 
+def share_interval(shares, n, confidence: float = CONFIDENCE) -> tuple[np.ndarray, np.ndarray] | tuple[float, float]:
+    """:func:`wilson_interval` of a share the tables store as a fraction of ``n`` samples: the count is
+    round(share · n). Scalars or arrays (``n`` broadcast); NaN where ``n`` is unknown (NaN) or 0."""
+    s, m = np.asarray(shares, dtype=float), np.asarray(n, dtype=float)
+    with np.errstate(invalid="ignore"):
+        k = np.round(s * m)
+    return wilson_interval(k, np.broadcast_to(m, k.shape), confidence)
+
+
 def bootstrap_interval(statistic: Callable[..., float], *samples: np.ndarray, resamples: int = BOOTSTRAP_RESAMPLES,
                        seed: int = 0, confidence: float = CONFIDENCE) -> tuple[float, float]:
     """Percentile bootstrap interval of ``statistic(*samples)``: the samples (arrays of equal length, resampled

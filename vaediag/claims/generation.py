@@ -16,12 +16,12 @@ import numpy as np
 
 from vaediag import columns as C
 from vaediag import replicates as R
-from vaediag.report.intervals import class_column, data_shares, grid_inside_shares, prior_entropy_ci, prior_share_ci
+from vaediag.report.intervals import data_shares, grid_inside_shares, prior_entropy_ci, prior_share_ci
 from vaediag.report.rules import (COLLAPSE_ENTROPY, VERDICT_HEADLINES, VERDICT_IMBALANCE, VERDICT_INCONCLUSIVE, VERDICT_MODE_COLLAPSE,
                                   VERDICT_POSTERIOR_COLLAPSE, VERDICT_RESOLUTION, VERDICT_WINDOW, INSIDE_MIN, LIST_VALUES_UP_TO,
                                   MISSING_SHARE)
 from vaediag.rundir import METRICS_FILE, PER_CLASS_FILE, Run
-from vaediag.stats import ABOVE, BELOW, INCONCLUSIVE, REFUTED, SUPPORTED, decide, wilson_interval
+from vaediag.stats import ABOVE, BELOW, INCONCLUSIVE, REFUTED, SUPPORTED, decide
 
 from .measure import (DERIVED, Outcome, Subject, cell, class_cell, combine, decide_exact, num, over_seeds,
                       with_ci)
@@ -83,22 +83,12 @@ def _data_share(subject: Subject, epoch: int, digit: int) -> tuple[float, list]:
 
 
 def inside_share(run: Run, source: str, epoch: int, digit: int) -> tuple[float, float, float]:
-    """Share of ``digit``'s own test codes inside the grid window with its Wilson interval over the digit's
-    test codes (linear grid: :func:`vaediag.report.intervals.grid_inside_shares`, with its fallback)."""
-    if source == "grid":
-        found = grid_inside_shares(run, epoch)
-        if found is None:
-            return math.nan, math.nan, math.nan
-        return float(found[0][digit]), float(found[1][digit]), float(found[2][digit])
-    shares = class_column(run, C.CLASS_QGRID_INSIDE, epoch)
-    data, n = data_shares(run), run.evaluation.settings.get("n_test")
-    if shares is None:
+    """Share of ``digit``'s own test codes inside the window of grid ``source`` ("grid" / "qgrid") with its
+    Wilson interval over the digit's test codes (:func:`vaediag.report.intervals.grid_inside_shares`)."""
+    found = grid_inside_shares(run, epoch, source)
+    if found is None:
         return math.nan, math.nan, math.nan
-    if data is None or not n:
-        return float(shares[digit]), math.nan, math.nan
-    count = round(data[digit] * float(n))
-    low, high = wilson_interval(round(shares[digit] * count), count)
-    return float(shares[digit]), float(low), float(high)
+    return float(found[0][digit]), float(found[1][digit]), float(found[2][digit])
 
 
 def window_text(run: Run, source: str, epoch: int) -> str:

@@ -22,7 +22,7 @@ from vaediag import columns as C
 from vaediag.errors import RunDirError
 from vaediag.report.intervals import data_shares, setting
 from vaediag.rundir import PAIRS_FILE, PER_CLASS_FILE, Run
-from vaediag.stats import ABOVE, BELOW, INCONCLUSIVE, REFUTED, SUPPORTED, bootstrap_interval, decide, wilson_interval
+from vaediag.stats import ABOVE, BELOW, INCONCLUSIVE, REFUTED, SUPPORTED, bootstrap_interval, decide, share_interval
 
 from .measure import DERIVED, Outcome, Subject, cell, class_cell, combine, num, over_seeds, pair_rates, with_ci
 from .schema import MIXED_PAIR, OVERLAP, Claim
@@ -172,7 +172,7 @@ def check_mixed_pair(claim: Claim, subject: Subject, settings: dict) -> Outcome:
         rank = int(hit.index[0]) + 1 if len(hit) else None
         n = pair_count(run, a, b)
         if math.isfinite(value) and math.isfinite(n) and n > 0:
-            low, high = (float(v) for v in wilson_interval(round(value * n), n))
+            low, high = share_interval(value, n)
         else:
             low, high = math.nan, math.nan
         evidence.append(cell(PAIRS_FILE, "", C.CONFUSION_RATE, epoch, key, value, low, high))

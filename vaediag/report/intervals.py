@@ -28,9 +28,8 @@ from vaediag import columns as C
 from vaediag.errors import RunDirError
 from vaediag.metrics.generation import inside_fraction, labels_entropy_norm_interval
 from vaediag.rundir import Run
-from vaediag.stats import wilson_interval
+from vaediag.stats import share_interval
 
-from .rules import wilson_bounds
 
 NAN2 = (math.nan, math.nan)
 
@@ -80,7 +79,7 @@ def prior_share_ci(run: Run, epoch: int) -> tuple[np.ndarray, np.ndarray] | None
     if low is not None and high is not None:
         return low, high
     shares = class_column(run, C.CLASS_PRIOR_SHARE, epoch)
-    return None if shares is None else wilson_bounds(shares, setting(run, "samples"))
+    return None if shares is None else share_interval(shares, setting(run, "samples"))
 
 
 def _metric_ci(run: Run, column: str, epoch: int) -> tuple[float, float]:
@@ -115,7 +114,7 @@ def knn_accuracy_ci(run: Run, epoch: int) -> tuple[float, float]:
     value, n = run.value(C.KNN_ACCURACY, epoch), setting(run, "n_test")
     if not (math.isfinite(value) and math.isfinite(n) and n > 0):
         return NAN2
-    return tuple(float(v) for v in wilson_interval(round(value * n), n))
+    return share_interval(value, n)
 
 
 def inside_fraction_ci(run: Run, epoch: int) -> tuple[float, float]:
@@ -123,28 +122,32 @@ def inside_fraction_ci(run: Run, epoch: int) -> tuple[float, float]:
     value, n = run.value(C.GRID_INSIDE, epoch), setting(run, "n_test")
     if not (math.isfinite(value) and math.isfinite(n) and n > 0):
         return NAN2
-    return tuple(float(v) for v in wilson_interval(round(value * n), n))
+    return share_interval(value, n)
 
 
-def grid_inside_shares(run: Run, epoch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, str] | None:
-    """(shares, low, high, source) of each digit's own test codes inside the linear grid window: per_class.csv
-    ``grid_inside_share``, else computed from the stored codes; Wilson intervals over each digit's test codes.
-    None when neither is available."""
-    shares = class_column(run, C.CLASS_GRID_INSIDE, epoch)
+GRID_INSIDE_COLUMNS = {"grid": (C.CLASS_GRID_INSIDE, "grid_span"), "qgrid": (C.CLASS_QGRID_INSIDE, "qgrid_span")}
+
+
+def grid_inside_shares(run: Run, epoch: int, grid: str = "grid") -> tuple[np.ndarray, np.ndarray, np.ndarray, str] | None:
+    """(shares, low, high, source) of each digit's own test codes inside the window of the linear (``grid``) or
+    quantile (``qgrid``) grid: per_class.csv ``grid_inside_share`` / ``qgrid_inside_share``, else computed from
+    the stored codes; Wilson intervals over each digit's test codes. None when neither is available."""
+    column, span_name = GRID_INSIDE_COLUMNS[grid]
+    shares = class_column(run, column, epoch)
     counts = None
-    source = f"per_class.csv {C.CLASS_GRID_INSIDE}"
+    source = f"per_class.csv {column}"
     if shares is None:
         try:
             arrays = run.artifacts(epoch)
-            mu, labels, span = arrays["test_mu"], np.asarray(arrays["test_labels"]), float(arrays["grid_span"])
+            mu, labels, span = arrays["test_mu"], np.asarray(arrays["test_labels"]), float(arrays[span_name])
         except (RunDirError, KeyError, OSError, ValueError):
             return None
         shares = np.array([inside_fraction(mu[labels == d], span) if (labels == d).any() else np.nan
                            for d in range(C.N_CLASSES)])
         counts = np.bincount(labels, minlength=C.N_CLASSES).astype(float)
-        source = "computed from the stored test codes (test_mu, grid_span)"
+        source = f"computed from the stored test codes (test_mu, {span_name})"
     if counts is None:
         data, n = data_shares(run), setting(run, "n_test")
         counts = np.round(data * n) if data is not None and math.isfinite(n) else np.full(C.N_CLASSES, np.nan)
-    low, high = wilson_interval(np.round(shares * counts), counts)
+    low, high = share_interval(shares, counts)
     return shares, np.asarray(low, dtype=float), np.asarray(high, dtype=float), source

@@ -19,7 +19,7 @@ import numpy as np
 from vaediag import columns as C
 from vaediag.metrics.usage import ACTIVE_THRESHOLD
 from vaediag.rundir import HISTORY_FILE, PAIRS_FILE, PER_CLASS_FILE
-from vaediag.stats import ABOVE, BELOW, CONFIDENCE, INCONCLUSIVE, REFUTED, SUPPORTED, decide, wilson_interval
+from vaediag.stats import ABOVE, BELOW, CONFIDENCE, INCONCLUSIVE, REFUTED, SUPPORTED, decide, share_interval
 
 from .formats import COLUMN_NUMBER_FORMATS, NUMBER_FORMAT_DESCRIPTIONS, percent
 
@@ -123,15 +123,6 @@ class Check:
     @property
     def has_interval(self) -> bool:
         return math.isfinite(self.low) and math.isfinite(self.high)
-
-
-def wilson_bounds(shares, n: float) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson intervals of ``shares`` of ``n`` samples (counts = round(share · n)); NaN when n is unknown."""
-    shares = np.asarray(shares, dtype=float)
-    if not (n and math.isfinite(n) and n > 0):
-        return np.full(shares.shape, np.nan), np.full(shares.shape, np.nan)
-    low, high = wilson_interval(np.round(shares * n), np.full(shares.shape, float(n)))
-    return np.asarray(low, dtype=float), np.asarray(high, dtype=float)
 
 
 # ============================================================================================ words
@@ -328,7 +319,7 @@ def collapse_verdict(prior_entropy_norm: float, grid_entropy_norm: float, grid_i
     if prior_shares is not None:
         shares = np.asarray(prior_shares, dtype=float)
         low, high = (np.asarray(v, dtype=float) for v in prior_share_ci) if prior_share_ci is not None \
-            else wilson_bounds(shares, prior_samples)
+            else share_interval(shares, prior_samples)
         missing, uncertain = missing_digits(shares, low, high)
     else:
         missing, uncertain = _below(None, 0), ()
