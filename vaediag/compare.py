@@ -241,40 +241,15 @@ def fit_width(table: pd.DataFrame, width: int) -> str:
 
 def compare_figure(df: pd.DataFrame, out_path: str | Path, metrics: Iterable[str] = FIGURE_METRICS) -> Path:
     """Key metrics over epochs, one line per run group (mean of its seeds) with the 95 % Student-t interval
-    of the mean over seeds as a band (groups with one seed: no band); a PNG at ``out_path``."""
-    import seaborn as sns
-    from matplotlib.figure import Figure
+    of the mean over seeds as a band (groups with one seed: no band); a PNG at ``out_path``. The same figure
+    as the sweep report's (:func:`vaediag.plots.sweep.sweep_metrics_figure`), from the same statistics."""
+    from .plots.sweep import sweep_metrics_figure
+    from .replicates import seed_statistics
 
-    summary = summarise_seeds(df)
-    metrics = [m for m in metrics if m + MEAN_SUFFIX in summary.columns]
+    metrics = [m for m in metrics if m in df.columns]
     if not metrics:
         raise RunDirError("none of the compared metrics is present in these runs")
-    ncol = min(3, len(metrics))
-    nrow = -(-len(metrics) // ncol)
-    fig = Figure(figsize=(5.0 * ncol, 3.6 * nrow + 0.8))
-    axes = fig.subplots(nrow, ncol, squeeze=False)
-    groups = list(dict.fromkeys(summary.index.get_level_values(GROUP)))
-    colours = sns.color_palette("tab10", 10)
-    for ax, m in zip(axes.flat, metrics):
-        for i, g in enumerate(groups):
-            s = summary.xs(g, level=GROUP)
-            x = np.asarray(s.index, dtype=float)
-            mean = s[m + MEAN_SUFFIX].to_numpy(float)
-            low, high = s[m + CI_LOW_SUFFIX].to_numpy(float), s[m + CI_HIGH_SUFFIX].to_numpy(float)
-            n = int(s[N_SEEDS].max())
-            ax.plot(x, mean, "o-", color=colours[i % 10], ms=3, label=g + (f" ({n} seeds)" if n > 1 else ""))
-            if np.isfinite(low).any():
-                ax.fill_between(x, low, high, color=colours[i % 10], alpha=0.2, lw=0)
-        ax.set_title(m, fontsize=10)
-        ax.set_xlabel("epoch")
-        ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(metrics):]:
-        ax.set_axis_off()
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 3), fontsize=10, frameon=False,
-               title="line: mean over seeds; band: 95 % CI of the mean over seeds (Student t)", title_fontsize=10)
-    fig.subplots_adjust(left=0.07, right=0.98, top=0.95, bottom=0.13 + 0.03 * ((len(labels) - 1) // 3),
-                        wspace=0.25, hspace=0.45)
+    fig = sweep_metrics_figure(seed_statistics(df, metrics), metrics)
     out_path = Path(out_path)
     atomic.write_with(out_path, lambda tmp: fig.savefig(tmp, format="png", dpi=FIGURE_DPI))
     return out_path
