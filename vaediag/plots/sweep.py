@@ -1,6 +1,7 @@
 """The sweep report's figure (also ``vaediag compare``'s comparison.png): key metrics over the checkpoint
 epochs, one line per configuration (the mean over its seeds) with the 95 % Student-t interval of the mean over
-seeds as a band, read from the long-form statistics (:func:`vaediag.replicates.seed_statistics`), not re-estimated by seaborn."""
+seeds as a band, read from the long-form statistics (:func:`vaediag.replicates.seed_statistics`), not
+re-estimated by seaborn."""
 
 from __future__ import annotations
 
