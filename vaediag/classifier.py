@@ -237,13 +237,15 @@ def read_info(weights_dir: str | Path | None = None) -> dict[str, Any]:
     return info
 
 
-def load_classifier(device: str | torch.device = "cpu", *,
+def load_classifier(device: str | torch.device = "cpu", *, dataset: str = "mnist",
                     weights_dir: str | Path | None = None) -> DigitClassifier:
     """The shipped classifier on ``device``, in eval mode, BatchNorm folded, channels-last.
 
     The weights file is checked against the SHA-256 in ``digit_cnn.json`` before it is loaded (with
     ``torch.load(weights_only=True)``); a missing, altered or unreadable file raises :class:`CheckpointError`.
     """
+    if dataset != "mnist":  # interim: the dataset registry adds the Fashion-MNIST classifier
+        raise CheckpointError(f"no shipped classifier for {dataset!r}")
     weights_dir = Path(weights_dir if weights_dir is not None else WEIGHTS_DIR)
     info = read_info(weights_dir)
     path = weights_dir / WEIGHTS_FILE

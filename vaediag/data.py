@@ -331,6 +331,17 @@ def load_mnist(root: str | os.PathLike | None = None, *, train_size: int | None 
     return MNISTData(*splits)
 
 
+def load_dataset(dataset: str = "mnist", root: str | os.PathLike | None = None, *, train_size: int | None = None,
+                 test_size: int | None = None, seed: int = 0, device: str | torch.device = "cpu",
+                 log: Log = print) -> MNISTData:
+    """Load a registered dataset (:data:`vaediag.classes.DATASETS`) like :func:`load_mnist` loads MNIST."""
+    from .classes import check_dataset
+
+    if check_dataset(dataset) == "mnist":
+        return load_mnist(root, train_size=train_size, test_size=test_size, seed=seed, device=device, log=log)
+    raise DataError(f"{dataset} cannot be loaded yet")  # interim: the dataset registry replaces this
+
+
 def stratified_subset(labels: np.ndarray | torch.Tensor, n: int, seed: int = 0) -> np.ndarray:
     """Sorted indices of ``n`` items drawn without replacement, each class in proportion to its frequency.
 

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from . import atomic, columns as C
-from .errors import RunDirError, first_line
+from .errors import ConfigError, RunDirError, first_line
 from .evaluation import PAIRS_COLUMNS, PER_CLASS_COLUMNS, Evaluation, EvaluationFiles  # noqa: F401  (re-exported)
 from .fileio import int_epochs, json_text, load_npz, read_csv, read_json, save_npz, unique_epochs  # noqa: F401
 from .lock import DirectoryLock, remove_stale_temporaries
@@ -225,6 +225,25 @@ class Run:
         model = dict(cfg.get("train") or {})
         model.update(cfg.get("model") or {})
         return model
+
+    @property
+    def dataset(self) -> str:
+        """The registered dataset the run uses (config.json ``dataset``; runs of vaediag < 0.4: "mnist")."""
+        from .classes import DEFAULT_DATASET, check_dataset
+
+        cfg = self.config
+        value = cfg.get("dataset") or (cfg.get("train") or {}).get("dataset") or DEFAULT_DATASET
+        try:
+            return check_dataset(value)
+        except ConfigError as exc:
+            raise RunDirError(f"{self.config_path}: {exc}") from None
+
+    @property
+    def classes(self):
+        """The :class:`vaediag.classes.ClassNames` of the run's dataset (names the report and claims use)."""
+        from .classes import class_names
+
+        return class_names(self.dataset)
 
     @property
     def latent_dim(self) -> int:
