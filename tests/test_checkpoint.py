@@ -74,7 +74,7 @@ CASES = [
 def test_resume_from_a_damaged_last_pt_is_one_line_and_touches_nothing(run, what, fragment, monkeypatch):
     from vaediag import train as train_mod
 
-    monkeypatch.setattr(train_mod, "load_mnist", lambda *a, **k: synthetic_digits())  # never the real MNIST
+    monkeypatch.setattr(train_mod, "load_dataset", lambda *a, **k: synthetic_digits())  # never the real MNIST
     last = run / "checkpoints" / "last.pt"
     torch.save(damage(read_state(last), what), last)
     before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}

@@ -108,9 +108,10 @@ def test_classifier_train_never_writes_into_the_package(tmp_path, monkeypatch):
     package.mkdir()
     monkeypatch.setattr(clf, "WEIGHTS_DIR", package)
     monkeypatch.setattr(clf, "TRAINED_DIR", user)
-    monkeypatch.setattr(data_mod, "load_mnist", lambda *a, **k: synthetic_digits())
+    monkeypatch.setattr(data_mod, "load_dataset", lambda *a, **k: synthetic_digits())
     monkeypatch.setattr(clf, "train_classifier", lambda data, **k: (clf.DigitClassifier(), {"test_accuracy": 0.5}))
     res = run_cli("classifier", "train", "--device", "cpu")
     assert res.exit_code == 0, res.output
-    assert list(package.iterdir()) == [] and (user / clf.WEIGHTS_FILE).is_file() and (user / clf.INFO_FILE).is_file()
+    trained = user / "mnist"  # TRAINED_DIR/<dataset>
+    assert list(package.iterdir()) == [] and (trained / clf.WEIGHTS_FILE).is_file() and (trained / clf.INFO_FILE).is_file()
     assert "~/.cache/vaediag/classifier" in run_cli("classifier", "train", "--help").stdout

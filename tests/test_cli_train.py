@@ -146,7 +146,7 @@ def synthetic(monkeypatch):
     from vaediag import train as train_mod
 
     digits = synthetic_digits()
-    monkeypatch.setattr(train_mod, "load_mnist", lambda *a, **k: digits)
+    monkeypatch.setattr(train_mod, "load_dataset", lambda *a, **k: digits)
     return digits
 
 

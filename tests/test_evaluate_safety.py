@@ -100,7 +100,7 @@ def test_a_data_root_in_config_never_creates_folders(run, tmp_path, data, clf, m
     assert resolve_data_root(Run(run), None, logged.append) is None  # None: the default root
     assert "holds no verified MNIST" in logged[0]
     roots = []
-    monkeypatch.setattr(pipeline, "load_mnist", lambda root, **kw: roots.append(root) or data)
+    monkeypatch.setattr(pipeline, "load_dataset", lambda dataset, root, **kw: roots.append(root) or data)
     evaluate_run(run, settings=FAST, classifier=clf, **QUIET)
     assert roots == [None] and not (tmp_path / "not").exists()
     explicit = tmp_path / "explicit"
@@ -115,7 +115,8 @@ def test_a_data_root_in_config_holding_verified_mnist_is_used(run, tmp_path, mon
     for name in data_module.MNIST_SHA256:
         (raw / name).write_bytes(name.encode())
         hashes[name] = hashlib.sha256(name.encode()).hexdigest()
-    monkeypatch.setattr(data_module, "MNIST_SHA256", hashes)  # these four files count as the verified MNIST
+    for name, sha in hashes.items():  # these four files count as the verified MNIST
+        monkeypatch.setitem(data_module.MNIST_SHA256, name, sha)
     set_data_root(run, root)
     assert resolve_data_root(Run(run), None, print) == root
     (raw / "t10k-images-idx3-ubyte").write_bytes(b"tampered")

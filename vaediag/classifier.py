@@ -1,9 +1,11 @@
-"""The shipped digit classifier: class probabilities and penultimate features for 28x28 digits.
+"""The shipped classifiers: class probabilities and penultimate features for 28x28 images, one per dataset.
 
-vaediag judges what a VAE generates with a small CNN trained once on the 60k MNIST training digits and
-shipped in ``vaediag/weights/`` (``digit_cnn.pt`` plus ``digit_cnn.json`` holding its SHA-256, test
-accuracy, training settings and timings). Its probabilities feed the class-histogram metrics, its
-penultimate features the Fréchet distance and PRDC.
+vaediag judges what a VAE generates with a small CNN trained once on the 60k training images of its dataset
+and shipped in ``vaediag/weights/``: ``digit_cnn.pt`` (MNIST) and ``fashion_cnn.pt`` (Fashion-MNIST), each
+beside a ``.json`` holding its dataset, SHA-256, test accuracy, training settings and timings
+(:data:`CLASSIFIER_FILES`). Its probabilities feed the class-histogram metrics, its penultimate features the
+Fréchet distance and PRDC. Both use the same architecture family; the widths are stored in the weights file,
+so loading is the same for every dataset.
 
 The network is built for inference cost as much as for accuracy, because every evaluated checkpoint
 classifies tens of thousands of images on a CPU: the first convolution has stride 2, so no activation
@@ -39,8 +41,13 @@ from .errors import CheckpointError, first_line
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"  # the shipped weights (read only)
 TRAINED_DIR = Path.home() / ".cache" / "vaediag" / "classifier"  # where a retrained classifier goes by default
-WEIGHTS_FILE = "digit_cnn.pt"
+WEIGHTS_FILE = "digit_cnn.pt"  # MNIST's
 INFO_FILE = "digit_cnn.json"
+# dataset -> (weights file, info file), in WEIGHTS_DIR (shipped) or any weights folder
+CLASSIFIER_FILES = {
+    "mnist": (WEIGHTS_FILE, INFO_FILE),
+    "fashion-mnist": ("fashion_cnn.pt", "fashion_cnn.json"),
+}
 FORMAT = "vaediag-digit-cnn/1"
 
 NUM_CLASSES = 10
@@ -56,11 +63,23 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "weight_decay": 1e-4,
     "dropout": 0.2,
     "max_shift": 2,  # augmentation: random translation by up to this many pixels in x and y
+    "hflip": False,  # augmentation: mirror half the images left-right (not for digits)
+    "channels": CHANNELS,
+    "feature_dim": FEATURE_DIM,
     "seed": 0,
     # CPU threads while training (restored afterwards). One: with batches of 128 on a small net, every
     # operator is too short to split, and a second thread that the OS deschedules on a shared machine
     # stalls each step (measured here: 2 threads 3-8x slower than 1 under load).
     "threads": 1,
+}
+
+# The recipe of each dataset's classifier (``vaediag classifier train --dataset``): MNIST's is TRAIN_DEFAULTS.
+# Clothes are harder than digits: a wider net, more epochs, and left-right mirrored images (a mirrored shirt
+# is still a shirt).
+TRAIN_RECIPES: dict[str, dict[str, Any]] = {
+    "mnist": TRAIN_DEFAULTS,
+    "fashion-mnist": {**TRAIN_DEFAULTS, "channels": (32, 64, 128), "feature_dim": 256, "epochs": 30,
+                      "dropout": 0.3, "hflip": True},
 }
 
 Log = Callable[[str], Any]
@@ -223,13 +242,25 @@ def time_inference(model: DigitClassifier, images: torch.Tensor, batch_size: int
 # ------------------------------------------------------------------------------------------------ weights
 
 
-def read_info(weights_dir: str | Path | None = None) -> dict[str, Any]:
-    """The ``digit_cnn.json`` next to the weights (sha256, test accuracy, training settings, timings)."""
-    path = Path(weights_dir if weights_dir is not None else WEIGHTS_DIR) / INFO_FILE
+def classifier_files(dataset: str = "mnist") -> tuple[str, str]:
+    """The (weights, info) file names of ``dataset``'s classifier; one-line ConfigError for an unknown dataset."""
+    from .classes import check_dataset
+
+    return CLASSIFIER_FILES[check_dataset(dataset)]
+
+
+def _train_hint(dataset: str) -> str:
+    option = "" if dataset == "mnist" else f" --dataset {dataset}"
+    return f"train them with `vaediag classifier train{option}`"
+
+
+def read_info(weights_dir: str | Path | None = None, *, dataset: str = "mnist") -> dict[str, Any]:
+    """The info json next to ``dataset``'s weights (dataset, sha256, test accuracy, training settings, timings)."""
+    path = Path(weights_dir if weights_dir is not None else WEIGHTS_DIR) / classifier_files(dataset)[1]
     try:
         info = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise CheckpointError(f"classifier info {path} is missing (run `vaediag classifier train`)") from None
+        raise CheckpointError(f"the {dataset} classifier info {path} is missing ({_train_hint(dataset)})") from None
     except (OSError, ValueError) as exc:
         raise CheckpointError(f"classifier info {path} is unreadable: {exc}") from None
     if not isinstance(info, dict) or not isinstance(info.get("sha256"), str):
@@ -239,21 +270,25 @@ def read_info(weights_dir: str | Path | None = None) -> dict[str, Any]:
 
 def load_classifier(device: str | torch.device = "cpu", *, dataset: str = "mnist",
                     weights_dir: str | Path | None = None) -> DigitClassifier:
-    """The shipped classifier on ``device``, in eval mode, BatchNorm folded, channels-last.
+    """The classifier of ``dataset`` (shipped, or from ``weights_dir``) on ``device``, in eval mode, BatchNorm
+    folded, channels-last.
 
-    The weights file is checked against the SHA-256 in ``digit_cnn.json`` before it is loaded (with
-    ``torch.load(weights_only=True)``); a missing, altered or unreadable file raises :class:`CheckpointError`.
+    The weights file (:data:`CLASSIFIER_FILES`) is checked against the SHA-256 in its info json before it is
+    loaded (with ``torch.load(weights_only=True)``); a missing, altered or unreadable file, or one trained on
+    another dataset, raises :class:`CheckpointError` (one line; a missing one names the command that trains it).
     """
-    if dataset != "mnist":  # interim: the dataset registry adds the Fashion-MNIST classifier
-        raise CheckpointError(f"no shipped classifier for {dataset!r}")
+    weights_file, info_file = classifier_files(dataset)
     weights_dir = Path(weights_dir if weights_dir is not None else WEIGHTS_DIR)
-    info = read_info(weights_dir)
-    path = weights_dir / WEIGHTS_FILE
+    info = read_info(weights_dir, dataset=dataset)
+    trained_on = info.get("dataset", "mnist")  # the digit classifier's json predates the field
+    if trained_on != dataset:
+        raise CheckpointError(f"classifier {weights_dir / info_file} was trained on {trained_on}, not {dataset}")
+    path = weights_dir / weights_file
     if not path.is_file():
-        raise CheckpointError(f"classifier weights {path} are missing (run `vaediag classifier train`)")
+        raise CheckpointError(f"the {dataset} classifier weights {path} are missing ({_train_hint(dataset)})")
     actual = file_sha256(path)
     if actual != info["sha256"]:
-        raise CheckpointError(f"classifier weights {path} do not match their sha256 in {INFO_FILE} "
+        raise CheckpointError(f"classifier weights {path} do not match their sha256 in {info_file} "
                               f"(expected {info['sha256'][:12]}..., got {actual[:12]}...)")
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
@@ -268,23 +303,27 @@ def load_classifier(device: str | torch.device = "cpu", *, dataset: str = "mnist
     return model.fuse_().to(dev).to(memory_format=torch.channels_last)
 
 
-def save_classifier(model: DigitClassifier, info: dict[str, Any], weights_dir: str | Path | None = None) -> Path:
-    """Write ``digit_cnn.pt`` (unfused float32 weights) then ``digit_cnn.json`` (``info`` + sha256), atomically.
+def save_classifier(model: DigitClassifier, info: dict[str, Any], weights_dir: str | Path | None = None, *,
+                    dataset: str = "mnist") -> Path:
+    """Write ``dataset``'s weights file (unfused float32 weights) then its info json (``info`` + dataset +
+    sha256), atomically (file names: :data:`CLASSIFIER_FILES`).
 
     The same weights always give the same bytes (and sha256). Returns the weights path. ``weights_dir``
-    defaults to :data:`TRAINED_DIR` (a user folder), never the installed package's shipped weights.
+    defaults to ``TRAINED_DIR/<dataset>`` (a user folder), never the installed package's shipped weights.
     """
     if model.fused:
         raise ValueError("save the trained (unfused) classifier, not the fused inference copy")
-    weights_dir = Path(weights_dir if weights_dir is not None else TRAINED_DIR)
-    path = weights_dir / WEIGHTS_FILE
+    weights_file, info_file = classifier_files(dataset)
+    weights_dir = Path(weights_dir if weights_dir is not None else TRAINED_DIR / dataset)
+    path = weights_dir / weights_file
     state = {k: v.detach().cpu().float() if v.is_floating_point() else v.detach().cpu()
              for k, v in model.state_dict().items()}
     buffer = io.BytesIO()  # not the temporary file: torch.save would embed its random name, changing the sha256
     torch.save({"format": FORMAT, "architecture": model.architecture, "state_dict": state}, buffer)
     write_with(path, lambda tmp: tmp.write_bytes(buffer.getvalue()))
-    write_json(weights_dir / INFO_FILE, {**info, "format": FORMAT, "architecture": model.architecture,
-                                         "sha256": file_sha256(path), "weights_bytes": path.stat().st_size})
+    write_json(weights_dir / info_file, {**info, "dataset": dataset, "format": FORMAT,
+                                         "architecture": model.architecture, "sha256": file_sha256(path),
+                                         "weights_bytes": path.stat().st_size})
     return path
 
 
@@ -305,16 +344,25 @@ def random_shift(images: torch.Tensor, max_shift: int, generator: torch.Generato
     return padded[batch, rows[:, :, None], cols[:, None, :]]
 
 
+def random_hflip(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Mirror each image of ``images`` (uint8 [B,28,28]) left-right with probability 1/2, independently."""
+    flip = (torch.rand(images.shape[0], generator=generator) < 0.5).to(images.device)
+    return torch.where(flip[:, None, None], images.flip(-1), images)
+
+
 def train_classifier(data, *, epochs: int = TRAIN_DEFAULTS["epochs"], seed: int = TRAIN_DEFAULTS["seed"],
                      device: str | torch.device = "cpu", batch_size: int = TRAIN_DEFAULTS["batch_size"],
                      lr: float = TRAIN_DEFAULTS["lr"], weight_decay: float = TRAIN_DEFAULTS["weight_decay"],
                      dropout: float = TRAIN_DEFAULTS["dropout"], max_shift: int = TRAIN_DEFAULTS["max_shift"],
-                     threads: int | None = TRAIN_DEFAULTS["threads"],
+                     threads: int | None = TRAIN_DEFAULTS["threads"], hflip: bool = TRAIN_DEFAULTS["hflip"],
+                     channels: tuple[int, int, int] = TRAIN_DEFAULTS["channels"],
+                     feature_dim: int = TRAIN_DEFAULTS["feature_dim"],
                      log: Log = print) -> tuple[DigitClassifier, dict[str, Any]]:
     """Train a :class:`DigitClassifier` on ``data`` (a :class:`vaediag.data.MNISTData`); score it on its test set.
 
     AdamW with a one-cycle learning-rate schedule, cross-entropy, random shifts of up to ``max_shift``
-    pixels. Seeded: the initialisation, the batch order and the shifts all derive from ``seed``. The test set
+    pixels and, with ``hflip``, random left-right mirroring (:data:`TRAIN_RECIPES` holds each dataset's
+    settings). Seeded: the initialisation, the batch order, the shifts and flips all derive from ``seed``. The test set
     is only scored after each epoch (logged), never used to pick a model: the last epoch is the result.
     ``threads`` (None: leave torch's setting) applies while training only.
 
@@ -326,7 +374,8 @@ def train_classifier(data, *, epochs: int = TRAIN_DEFAULTS["epochs"], seed: int 
         raise ValueError(f"epochs must be >= 1, got {epochs}")
     dev = resolve_device(device) if isinstance(device, str) else torch.device(device)
     settings = {"epochs": epochs, "seed": seed, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
-                "dropout": dropout, "max_shift": max_shift, "threads": threads,
+                "dropout": dropout, "max_shift": max_shift, "hflip": bool(hflip), "threads": threads,
+                "channels": [int(c) for c in channels], "feature_dim": int(feature_dim),
                 "optimizer": "AdamW + OneCycleLR", "device": str(dev)}
     default_threads = torch.get_num_threads()
     if threads is not None:
@@ -366,7 +415,8 @@ def train_classifier(data, *, epochs: int = TRAIN_DEFAULTS["epochs"], seed: int 
 def _fit(data, dev: torch.device, cfg: dict[str, Any], log: Log) -> tuple[DigitClassifier, list[dict]]:
     torch.manual_seed(cfg["seed"])
     generator = torch.Generator().manual_seed(cfg["seed"])
-    model = DigitClassifier(dropout=cfg["dropout"]).to(dev).to(memory_format=torch.channels_last)
+    model = DigitClassifier(tuple(cfg["channels"]), cfg["feature_dim"], dropout=cfg["dropout"])
+    model = model.to(dev).to(memory_format=torch.channels_last)
     x_train, y_train = data.train_images.to(dev), data.train_labels.to(dev)
     n, batch_size, epochs = len(y_train), cfg["batch_size"], cfg["epochs"]
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
@@ -380,7 +430,10 @@ def _fit(data, dev: torch.device, cfg: dict[str, Any], log: Log) -> tuple[DigitC
         loss_sum, correct = torch.zeros((), device=dev), torch.zeros((), device=dev, dtype=torch.int64)
         for s in range(0, n, batch_size):
             idx = order[s : s + batch_size]
-            x = MNISTData.to_float(random_shift(x_train[idx], cfg["max_shift"], generator))
+            batch = random_shift(x_train[idx], cfg["max_shift"], generator)
+            if cfg["hflip"]:
+                batch = random_hflip(batch, generator)
+            x = MNISTData.to_float(batch)
             logits = model(x.contiguous(memory_format=torch.channels_last))
             loss = F.cross_entropy(logits, y_train[idx])
             optimizer.zero_grad(set_to_none=True)

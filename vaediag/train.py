@@ -29,7 +29,7 @@ from . import columns as C
 from .atomic import WriteError
 from .checkpoint import FORMAT, read_state, save_state
 from .config import RESUME_INVARIANTS, TrainConfig
-from .data import MNISTData, load_mnist
+from .data import MNISTData, load_dataset
 from .devices import resolve_device
 from .errors import CheckpointError, ConfigError, RunDirError, TrainingDivergedError, VaediagError, first_line
 from .likelihood import evaluate_elbo, train_eval_indices
@@ -204,7 +204,7 @@ def train(
     """Train (or resume) a run into ``run_dir``; return the history DataFrame indexed by epoch.
 
     ``progress=None`` shows progress bars when stderr is a terminal and logs one line per epoch otherwise.
-    ``data`` (an ``MNISTData``) replaces loading MNIST, e.g. for tests on synthetic digits. Holds the
+    ``data`` (an ``MNISTData``) replaces loading ``cfg.dataset``, e.g. for tests on synthetic digits. Holds the
     RUN_DIR lock throughout: a second writer of the same RUN_DIR is refused (:class:`RunDirError`).
     """
     cfg.validate()
@@ -237,21 +237,22 @@ def _train_locked(cfg: TrainConfig, run: Run, resume: bool, log: Callable[[str],
         saved_epoch = state["epoch"]
         _repair_from_state(run, state, cfg, log)
     if data is None:
-        data = load_mnist(cfg.data_root, train_size=cfg.train_size, test_size=cfg.test_size, seed=cfg.seed,
-                          device=device, log=log)
+        data = load_dataset(cfg.dataset, cfg.data_root, train_size=cfg.train_size, test_size=cfg.test_size,
+                            seed=cfg.seed, device=device, log=log)
     train_x = MNISTData.to_float(data.train_images.to(device))
     test_x = MNISTData.to_float(data.test_images.to(device))
     # the fixed training subset measured like the test set after each epoch (numpy-seeded: training is unchanged)
     subset = torch.as_tensor(train_eval_indices(len(train_x), len(test_x), cfg.seed), device=device)
     train_eval_x = train_x[subset]
 
-    _write_config(run, {"model": cfg.model_config.to_dict(), "train": cfg.to_dict(), "device": str(device),
+    _write_config(run, {"dataset": cfg.dataset, "model": cfg.model_config.to_dict(), "train": cfg.to_dict(),
+                        "device": str(device),
                         "n_train": len(train_x), "n_test": len(test_x), "versions": versions()}, saved_epoch)
     if saved_epoch >= cfg.epochs:
         log(f"{run.path}: already trained to epoch {saved_epoch}; nothing to do")
         return history_frame(history)
     m = cfg.model_config
-    log(f"training {m.model} (latent {m.latent_dim}) on {device}: {len(train_x)} digits, epochs "
+    log(f"training {m.model} (latent {m.latent_dim}) on {device}: {len(train_x)} {cfg.dataset} images, epochs "
         f"{saved_epoch + 1}-{cfg.epochs}" + (f" (resuming {run.path} after epoch {saved_epoch})" if state else ""))
 
     bars = _Progress(progress, saved_epoch + 1, cfg.epochs, log)

@@ -59,7 +59,7 @@ from .. import columns as C
 from ..atomic import file_sha256
 from ..checkpoint import read_state
 from ..classifier import load_classifier
-from ..data import MNISTData, default_root, holds_verified_mnist, load_mnist
+from ..data import MNISTData, dataset_spec, default_root, holds_verified, load_dataset
 from ..devices import resolve_device
 from ..errors import CheckpointError, ConfigError, RunDirError
 from ..metrics import generation
@@ -122,12 +122,12 @@ def _evaluate(run: Run, settings: EvalSettings, epochs: Iterable[int] | None, de
     shared = _Clock()
 
     if data is None:
-        data = load_mnist(resolve_data_root(run, data_root, log),
+        data = load_dataset(run.dataset, resolve_data_root(run, data_root, log),
                           train_size=train_size if train_size is not None else train_config.get("train_size"),
                           test_size=test_size if test_size is not None else train_config.get("test_size"),
                           seed=train_config.get("seed", 0), device="cpu", log=log)
     shared.lap("load_data")
-    classifier = load_classifier(dev) if classifier is None else classifier.to(dev).eval()
+    classifier = load_classifier(dev, dataset=run.dataset) if classifier is None else classifier.to(dev).eval()
     shared.lap("load_classifier")
     ref = Reference(data, classifier, dev, settings, train_seed=train_config.get("seed", 0))
     if ref.n_test < 2 * (settings.prdc_k + 1):
@@ -219,17 +219,19 @@ def check_checkpoint_models(run: Run, checkpoints: dict[int, Path]) -> None:
 
 
 def resolve_data_root(run: Run, data_root: str | Path | None, log: Log = print) -> Path | None:
-    """Where to read MNIST: ``data_root`` when given (prepared there when missing); else the ``data_root``
-    stored in config.json, but only when it already holds verified MNIST (a stored value may say where to
-    read verified data, never where to download it or create folders); else None, the default root."""
+    """Where to read the run's dataset (``run.dataset``): ``data_root`` when given (prepared there when missing);
+    else the ``data_root`` stored in config.json, but only when it already holds that dataset, verified (a stored
+    value may say where to read verified data, never where to download it or create folders); else None, the
+    default root."""
     if data_root is not None:
         return Path(data_root)
     stored = (run.config.get("train") or {}).get("data_root")
     if stored is None:
         return None
-    if isinstance(stored, str) and stored and holds_verified_mnist(stored):
+    if isinstance(stored, str) and stored and holds_verified(run.dataset, stored):
         return Path(stored)
-    log(f"MNIST: the data_root {stored!r} in {run.config_path} holds no verified MNIST; "
+    title = dataset_spec(run.dataset).title
+    log(f"{title}: the data_root {stored!r} in {run.config_path} holds no verified {title}; "
         f"using {default_root()}")
     return None
 

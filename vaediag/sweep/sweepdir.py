@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .. import atomic
+from ..classes import DEFAULT_DATASET
 from ..errors import ConfigError, RunDirError, first_line
 from ..fileio import read_json
 from ..lock import DirectoryLock
@@ -133,6 +134,8 @@ class Sweep:
             state = self.read()
             for key, given, what in (("base", base, "training"), ("evaluation", evaluation, "evaluation")):
                 saved = state.get(key) or {}
+                if key == "base":  # sweeps of vaediag < 0.4 recorded no dataset: they are MNIST sweeps
+                    saved = {"dataset": DEFAULT_DATASET, **saved}
                 diff = [f"{k} {saved.get(k)!r} (not {given.get(k)!r})" for k in sorted(set(saved) | set(given))
                         if saved.get(k) != given.get(k)]
                 if diff:
