@@ -344,3 +344,40 @@ def test_the_sweep_records_its_dataset_as_a_shared_setting(tmp_path):
     sweep.prepare(Grid.from_options(TrainConfig(epochs=1), seed="0,1"), {}, {})  # still an MNIST sweep
     with pytest.raises(ConfigError, match="dataset 'mnist' \\(not 'fashion-mnist'\\)"):
         sweep.prepare(grid, {}, {})
+
+
+# ------------------------------------------------------------------------------------------ end to end
+
+
+@pytest.mark.mnist
+def test_study_on_fashion_mnist_end_to_end(tmp_path, fashion_root):
+    """`vaediag study --dataset fashion-mnist` on a small subset: trains, evaluates with the Fashion-MNIST
+    classifier (shipped as vaediag/weights/fashion_cnn.*), writes the report. Locally it skips while those
+    weights are not shipped; in CI (CI=true) that is a failure."""
+    from vaediag import classifier as clf
+    from vaediag.fileio import read_json
+
+    weights, _ = clf.CLASSIFIER_FILES["fashion-mnist"]
+    if not (clf.WEIGHTS_DIR / weights).is_file():
+        why = f"the Fashion-MNIST classifier {clf.WEIGHTS_DIR / weights} is not shipped"
+        if os.environ.get("CI") == "true":
+            pytest.fail(why)
+        pytest.skip(why)
+    run = tmp_path / "run"
+    res = run_cli("study", "--out", run, "--dataset", "fashion-mnist", "--train-size", 600, "--test-size", 200,
+                  "--epochs", 2, "--checkpoints", "1,2", "--device", "cpu", "--samples", 500, "--grid", 6,
+                  "--data-root", fashion_root)
+    assert res.exit_code == 0, res.output
+    assert res.stdout.strip() == str(run / "report.html") and (run / "report.md").is_file()
+    config = read_json(run / "config.json")
+    assert config["dataset"] == "fashion-mnist" and config["n_train"] == 600 and config["n_test"] == 200
+    evaluated = Run(run)
+    assert evaluated.dataset == "fashion-mnist" and evaluated.epochs == [1, 2]
+    # the run was judged by the Fashion-MNIST classifier, not the digit one
+    from vaediag.evaluate.reference import sha256_tensors
+
+    def fingerprint(dataset):
+        return sha256_tensors(sorted(clf.load_classifier(dataset=dataset).state_dict().items()))
+
+    assert evaluated.evaluation.settings["classifier_sha256"] == fingerprint("fashion-mnist") != fingerprint("mnist")
+    assert set(evaluated.metrics.index) >= {1, 2}

@@ -251,7 +251,7 @@ def classifier_files(dataset: str = "mnist") -> tuple[str, str]:
 
 def _train_hint(dataset: str) -> str:
     option = "" if dataset == "mnist" else f" --dataset {dataset}"
-    return f"train them with `vaediag classifier train{option}`"
+    return f"train it with `vaediag classifier train{option}`"
 
 
 def read_info(weights_dir: str | Path | None = None, *, dataset: str = "mnist") -> dict[str, Any]:
