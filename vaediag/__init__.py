@@ -5,6 +5,8 @@ Python API (every name is imported on first use, so ``import vaediag`` loads no 
 - ``vaediag.train_run(TrainConfig(...), run_dir)`` -> history DataFrame;
 - ``vaediag.evaluate_run(run_dir, settings=EvalSettings(...))`` -> :class:`Evaluation` (``metrics``,
   ``per_class``, ``pairs`` DataFrames) written to RUN_DIR;
+- ``vaediag.evaluate_model(model, run_dir, epoch, decoder="probs"|"logits")``: diagnose your own VAE (anything
+  satisfying :class:`vaediag.VAEModel`) from your training loop, into an external RUN_DIR;
 - ``vaediag.Run(run_dir)``: a run directory (config, history, checkpoints, evaluation, artifacts);
 - ``vaediag.load_checkpoint(path)`` -> model, config, epoch;
 - ``vaediag.run_sweep(Grid(TrainConfig(...), {"seed": (0, 1, 2), "latent_dim": (2, 16)}), sweep_dir)`` ->
@@ -29,6 +31,9 @@ _LAZY = {  # public name -> (module, attribute)
     "VaediagError": ("vaediag.errors", "VaediagError"),
     "train_run": ("vaediag.train", "train"),
     "evaluate_run": ("vaediag.evaluate.pipeline", "evaluate_run"),
+    "evaluate_model": ("vaediag.evaluate.external", "evaluate_model"),
+    "VAEModel": ("vaediag.protocol", "VAEModel"),
+    "check_model": ("vaediag.protocol", "check_model"),
     "load_checkpoint": ("vaediag.checkpoint", "load_checkpoint"),
     "LoadedCheckpoint": ("vaediag.checkpoint", "LoadedCheckpoint"),
     "run_sweep": ("vaediag.sweep.runner", "run_sweep"),

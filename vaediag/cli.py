@@ -229,8 +229,27 @@ def _eval_settings(kw: dict, **extra) -> EvalSettings:
     return EvalSettings(**{k: kw.pop(k) for k in EVAL_OPTION_NAMES}, **extra)
 
 
+def _model_factory_options(f):
+    """--model-factory / --weights / --epoch / --out / --dataset / --decoder: evaluate a user's own model."""
+    return _options(f, [
+        click.option("--model-factory", default=None, metavar="MODULE:FUNCTION",
+                     help="Evaluate your own VAE: import MODULE (the current directory is on sys.path), call "
+                          "FUNCTION() for the model (vaediag.protocol.VAEModel), load --weights into it."),
+        click.option("--weights", type=click.Path(dir_okay=False), default=None,
+                     help="With --model-factory: the state_dict file (torch.load(weights_only=True))."),
+        click.option("--epoch", "model_epoch", type=click.IntRange(min=1), default=None,
+                     help="With --model-factory: the epoch this model is (its row in the tables)."),
+        click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+                     help="With --model-factory: the external RUN_DIR (created on first use)."),
+        click.option("--dataset", "model_dataset", default="mnist", show_default=True,
+                     help="With --model-factory: mnist or fashion-mnist."),
+        click.option("--decoder", type=click.Choice(["probs", "logits"]), default="probs", show_default=True,
+                     help="With --model-factory: what the model's decode(z) returns."),
+    ])
+
+
 @cli.command()
-@click.argument("run_dir", type=click.Path())
+@click.argument("run_dir", type=click.Path(), required=False)
 @click.option("--epochs", "epochs", default=None, help="Comma-separated checkpoint epochs (default: all).")
 @eval_options
 @click.option("--seed", type=int, default=default(EvalSettings, "seed"), show_default=True,
@@ -238,14 +257,45 @@ def _eval_settings(kw: dict, **extra) -> EvalSettings:
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @device_option
 @data_options
-def evaluate(run_dir, epochs, fmt, seed, **kw):
-    """Evaluate every checkpoint of RUN_DIR into tables; print them."""
-    from .evaluate.pipeline import evaluate_run
+@_model_factory_options
+def evaluate(run_dir, epochs, fmt, seed, model_factory, weights, model_epoch, out_dir, model_dataset, decoder, **kw):
+    """Evaluate every checkpoint of RUN_DIR into tables; print them. With --model-factory: evaluate your own
+    model (--weights, --epoch) into the external run --out."""
     from .evaluate.table import format_table
 
     settings = _eval_settings(kw, seed=seed)
-    ev = evaluate_run(run_dir, settings=settings, epochs=_epochs_option(epochs), log=_log, **kw)
+    if model_factory is None:
+        if run_dir is None:
+            raise click.UsageError("missing RUN_DIR (or --model-factory with --weights, --epoch and --out)")
+        from .evaluate.pipeline import evaluate_run
+
+        ev = evaluate_run(run_dir, settings=settings, epochs=_epochs_option(epochs), log=_log, **kw)
+    else:
+        ev = _evaluate_factory(model_factory, weights, model_epoch, out_dir, model_dataset, decoder, run_dir,
+                               epochs, settings, kw)
     click.echo(format_table(ev, fmt))
+
+
+def _evaluate_factory(spec, weights, epoch, out_dir, dataset, decoder, run_dir, epochs, settings, kw):
+    """``evaluate --model-factory``: every check (options, dataset, factory, protocol, weights) before RUN_DIR is
+    touched."""
+    from .classes import check_dataset
+
+    if run_dir is not None or epochs is not None:
+        raise click.UsageError("with --model-factory, give the run as --out RUN_DIR and the epoch as --epoch")
+    for value, option in ((weights, "--weights"), (epoch, "--epoch"), (out_dir, "--out")):
+        if value is None:
+            raise click.UsageError(f"--model-factory needs {option}")
+    check_dataset(dataset)
+    settings.validate()
+    from .evaluate.external import EXTERNAL_TRAIN_SIZE, evaluate_model
+    from .factory import load_factory_model
+
+    model = load_factory_model(spec, weights, decoder)
+    train_size = kw["train_size"] if kw["train_size"] is not None else EXTERNAL_TRAIN_SIZE
+    return evaluate_model(model, out_dir, epoch, dataset=dataset, device=kw["device"], decoder=decoder,
+                          config={"model_factory": spec, "weights": str(weights)}, settings=settings,
+                          train_size=train_size, test_size=kw["test_size"], data_root=kw["data_root"], log=_log)
 
 
 # --- study / report / compare ----------------------------------------------------------------

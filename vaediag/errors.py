@@ -29,3 +29,7 @@ class RunDirError(VaediagError):
 
 class TrainingDivergedError(VaediagError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class ProtocolError(ConfigError):
+    """A user's model does not satisfy :class:`vaediag.protocol.VAEModel` (names the method and what it returned)."""

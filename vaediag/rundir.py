@@ -11,6 +11,7 @@ Layout (every file written atomically: temporary file + rename)::
     RUN_DIR/eval/epoch_005.npz           arrays behind the figures                      (evaluate)
     RUN_DIR/eval/manifest.json           SHA-256 of every evaluation result, written last (evaluate)
     RUN_DIR/eval/cache/                  per-checkpoint evaluation cache                (evaluate)
+    RUN_DIR/eval/external.json           external run: evaluated epoch -> cache key     (evaluate_model)
     RUN_DIR/figures/<name>.png           figures                                        (report)
     RUN_DIR/report.html, report.md       the report                                     (report)
     RUN_DIR/study.json                   stage timings of `vaediag study`               (study)
@@ -60,6 +61,9 @@ FIGURES_DIR = "figures"
 REPORT_HTML = "report.html"
 REPORT_MD = "report.md"
 STUDY_FILE = "study.json"
+EXTERNAL_FILE = "external.json"  # in EVAL_DIR: the epochs of an external run and their cache keys
+EXTERNAL_KIND = "external"  # config.json ``kind`` of a run made by vaediag.evaluate_model (no training)
+EXTERNAL_CHECKPOINT_FORMAT = "vaediag-external-v1"  # evaluate_model(save_checkpoint=True): the user's state_dict
 RESULT_TABLES = (METRICS_FILE, PER_CLASS_FILE, PAIRS_FILE)
 LOCK_FILE = ".vaediag.lock"  # held by the one command that writes into RUN_DIR (vaediag.lock)
 
@@ -244,6 +248,48 @@ class Run:
         from .classes import class_names
 
         return class_names(self.dataset)
+
+    @property
+    def is_external(self) -> bool:
+        """True for a run made by :func:`vaediag.evaluate_model` (a user's model: no training history, no
+        vaediag checkpoints to re-evaluate)."""
+        return (self._config is not None or self.has_config()) and self.config.get("kind") == EXTERNAL_KIND
+
+    @property
+    def model_name(self) -> str:
+        """How the report names the model: ``mlp`` / ``conv``, or an external run's class name."""
+        model = self.model_config
+        if self.is_external:
+            return f"{model.get('class', '?')} (external, decoder {model.get('decoder', '?')})"
+        return str(model.get("model", "?"))
+
+    @property
+    def external_path(self) -> Path:
+        return self.eval_dir / EXTERNAL_FILE
+
+    def external_entries(self) -> dict[int, str]:
+        """External run: evaluated epoch -> the cache key of its row, ascending ({} when none yet)."""
+        if not self.external_path.is_file():
+            return {}
+        entries = read_json(self.external_path)
+        if not isinstance(entries, dict) or not isinstance(entries.get("epochs"), dict):
+            raise RunDirError(f"{self.external_path} does not hold the evaluated epochs; was it edited?")
+        try:
+            return dict(sorted((int(e), str(k)) for e, k in entries["epochs"].items()))
+        except ValueError:
+            raise RunDirError(f"{self.external_path}: epochs must be integers; was it edited?") from None
+
+    def write_external_entries(self, entries: Mapping[int, str]) -> None:
+        atomic.write_json(self.external_path, {"epochs": {str(e): k for e, k in sorted(entries.items())}})
+
+    def write_external_checkpoint(self, epoch: int, payload: dict) -> Path:
+        """Store ``payload`` (``{"format", "state_dict", "class", "epoch"}``) as the epoch's checkpoint file,
+        atomically; return its path."""
+        import torch
+
+        path = self.checkpoint_path(epoch)
+        atomic.write_with(path, lambda tmp: torch.save(payload, tmp))
+        return path
 
     @property
     def latent_dim(self) -> int:

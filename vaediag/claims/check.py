@@ -129,6 +129,8 @@ def validate(cf: ClaimsFile, target: Target) -> dict[Path, set[int]]:
         runs = [r for s in subjects for r in s.runs] if claim.kind != BOTTLENECK else target.runs
         if claim.kind == OVERFITTING:
             for run in runs:
+                if run.is_external and not len(run.history):
+                    continue  # no history to check against: answered inconclusive, with the reason
                 history = list(run.history.index)
                 if claim.get("after") not in history:
                     span = f"epochs {history[0]}-{history[-1]}" if history else "no epochs"

@@ -47,6 +47,11 @@ def check_overfitting(claim: Claim, subject: Subject, settings: dict) -> Outcome
             f"wholly above 0 = supported (training longer hurts), wholly below 0 = refuted (it keeps falling), "
             f"else inconclusive; the slope of the gap test_loss − train_eval_loss is quoted")
     evidence = []
+    without = [r for r in subject.runs if r.is_external and not len(r.history)]
+    if without:
+        return Outcome(INCONCLUSIVE, "not measured", rule,
+                       f"{without[0].path} is an external run (evaluated with vaediag.evaluate_model): it has no "
+                       f"{HISTORY_FILE}, so the test loss over the training epochs is not known")
     if subject.single:
         run = subject.run
         x, y = _series(run, C.TEST_LOSS, after)

@@ -3,6 +3,7 @@
 - :mod:`~vaediag.evaluate.settings`  :class:`EvalSettings`, what to compute (torch-free; the CLI defaults)
 - :mod:`~vaediag.evaluate.pipeline`  :func:`evaluate_run`: checkpoints -> :class:`~vaediag.rundir.Evaluation`,
   written to RUN_DIR; its docstring says how to read the results
+- :mod:`~vaediag.evaluate.external`  :func:`evaluate_model`: a user's model, from their loop, into an external run
 - :mod:`~vaediag.evaluate.stages`    one function per metric family, registered in ``STAGES`` with its columns
 - :mod:`~vaediag.evaluate.reference` the data, the classifier and the real-data reference row
 - :mod:`~vaediag.evaluate.cache`     the per-checkpoint cache under RUN_DIR
@@ -18,6 +19,7 @@ import importlib
 _LAZY = {  # public name -> module
     "EvalSettings": "vaediag.evaluate.settings",
     "evaluate_run": "vaediag.evaluate.pipeline",
+    "evaluate_model": "vaediag.evaluate.external",
     "format_table": "vaediag.evaluate.table",
 }
 

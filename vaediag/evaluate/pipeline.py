@@ -109,6 +109,10 @@ def evaluate_run(
 def _evaluate(run: Run, settings: EvalSettings, epochs: Iterable[int] | None, device: str,
               data_root: str | Path | None, train_size: int | None, test_size: int | None, data: MNISTData | None,
               classifier, log: Log) -> Evaluation:
+    if run.is_external:
+        raise ConfigError(f"{run.path} is an external run (a model vaediag did not train); evaluate it with "
+                          f"`vaediag evaluate --model-factory MODULE:FUNCTION --weights PATH --epoch N --out "
+                          f"{run.path}` or vaediag.evaluate_model")
     selected = _select_checkpoints(run, epochs)
     run.check_writable()
     run.history  # noqa: B018  (read now: a damaged history.csv fails before any work, not after it)

@@ -8,6 +8,10 @@ layout (:func:`metrics_columns`) follows from the registry.
 Adding a metric column: its pure function in :mod:`vaediag.metrics`, a call in one stage below plus the
 column name in that stage's registration, and its documentation in :mod:`vaediag.columns`. The cache key
 covers the registered columns, so cached rows without the new column are recomputed.
+
+The stages run on a model object (:func:`evaluate_model_row`): vaediag's own :class:`~vaediag.models.VAE` or a
+:class:`vaediag.protocol.ModelAdapter` around a user's model. A deterministic encoder (``encode`` gives no
+log-variance; ``model.deterministic``) leaves the ELBO, IWAE, KL-per-dimension and posterior-variance columns NaN.
 """
 
 from __future__ import annotations
@@ -43,11 +47,11 @@ RECON_PER_DIGIT = 2  # artifact recon_pairs: the first RECON_PER_DIGIT test digi
 class CheckpointContext:
     """One checkpoint's model and reference, plus what each stage leaves for the later ones."""
 
-    model: VAE
+    model: Any  # a VAE, or a vaediag.protocol.ModelAdapter (same encode / decode / decode_logits / forward)
     ref: Reference
     latent_dim: int
     test_mu: np.ndarray | None = None  # posterior means of the test digits [N, d] (encode)
-    test_logvar: np.ndarray | None = None
+    test_logvar: np.ndarray | None = None  # None for a deterministic encoder
     train_mu: np.ndarray | None = None
     prior: ClassifierOutput | None = None  # the classifier on the decoded prior samples (generation)
     per_class: dict[str, np.ndarray] = field(default_factory=dict)  # per_class column -> 10 values
@@ -62,13 +66,20 @@ class CheckpointContext:
 # ---------------------------------------------------------------------------------------------- torch helpers
 
 
-def _encode(model: VAE, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+def _encode(model: VAE, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray | None]:
+    """Posterior means and log-variances (None for a deterministic encoder) of ``x``."""
     mus, logvars = [], []
     for start in range(0, len(x), BATCH):
         mu, logvar = model.encode(x[start : start + BATCH])
         mus.append(mu.float().cpu())
-        logvars.append(logvar.float().cpu())
-    return torch.cat(mus).numpy(), torch.cat(logvars).numpy()
+        if logvar is not None:
+            logvars.append(logvar.float().cpu())
+    return torch.cat(mus).numpy(), (torch.cat(logvars).numpy() if logvars else None)
+
+
+def is_deterministic(model) -> bool:
+    """True for a model whose encoder gives mu alone (no posterior variance): see :mod:`vaediag.protocol`."""
+    return bool(getattr(model, "deterministic", False))
 
 
 def _decode(model: VAE, z: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -113,6 +124,12 @@ def latent_usage(ctx: CheckpointContext) -> dict[str, Any]:
     """Active units, total correlation, KL per dimension and the aggregate posterior's moments."""
     columns = {C.ACTIVE_UNITS: usage.active_units(ctx.test_mu),
                C.TOTAL_CORRELATION: usage.gaussian_total_correlation(ctx.test_mu)}
+    if ctx.test_logvar is None:  # a deterministic encoder: no KL, no posterior variance
+        columns.update(usage.kl_dim_columns(np.full(ctx.latent_dim, np.nan)))
+        mean_norm = float(np.linalg.norm(np.asarray(ctx.test_mu, np.float64).mean(axis=0)))
+        columns.update({C.AGGPOST_MEAN_NORM: mean_norm, C.AGGPOST_VAR_MEAN: math.nan,
+                        C.AGGPOST_KL_PRIOR: math.nan})
+        return columns
     columns.update(usage.kl_dim_columns(usage.kl_per_dim(ctx.test_mu, ctx.test_logvar)))
     columns.update(usage.aggregate_posterior_moments(ctx.test_mu, ctx.test_logvar))
     return columns
@@ -191,7 +208,10 @@ def reconstruction(ctx: CheckpointContext) -> dict[str, Any]:
     """The seeded test ELBO and its parts; the classifier's accuracy on reconstructions decode(mu(x)); artifact
     ``recon_pairs``: uint8 [2, n, 28, 28], test digits (:func:`recon_pair_indices`) and their reconstructions."""
     ref = ctx.ref
-    elbo = evaluate_elbo(ctx.model, ref.test_x, seed=ctx.settings.seed)
+    if is_deterministic(ctx.model):
+        elbo = {"loss": math.nan, "recon": math.nan, "kl": math.nan}
+    else:
+        elbo = evaluate_elbo(ctx.model, ref.test_x, seed=ctx.settings.seed)
     recon = _decode(ctx.model, ctx.test_mu, ref.device)
     shown = recon_pair_indices(ref.test_labels)
     index = torch.as_tensor(shown, device=recon.device)
@@ -206,7 +226,7 @@ def iwae(ctx: CheckpointContext) -> dict[str, Any]:
     ``IWAE_SUBSET`` digits of the fixed training subset (the one history.csv ``train_eval_*`` is measured on);
     the same noise seed for both."""
     k, seed = ctx.settings.iwae, ctx.settings.seed + 1
-    if not k:
+    if not k or is_deterministic(ctx.model):
         return {C.IWAE_NLL: math.nan, C.IWAE_TRAIN_NLL: math.nan}
     return {C.IWAE_NLL: iwae_nll(ctx.model, ctx.ref.test_x[:IWAE_SUBSET], k, seed),
             C.IWAE_TRAIN_NLL: iwae_nll(ctx.model, ctx.ref.train_eval_x[:IWAE_SUBSET], k, seed)}
@@ -258,7 +278,13 @@ def metrics_columns(latent_dim: int) -> list[str]:
 def evaluate_checkpoint(path: Path, epoch: int, ref: Reference) -> RowResult:
     """Run every stage on the checkpoint at ``path``; :class:`CheckpointError` when it does not load."""
     checkpoint = load_checkpoint(path, device=ref.device)
-    ctx = CheckpointContext(checkpoint.model, ref, checkpoint.config.latent_dim)
+    return evaluate_model_row(checkpoint.model, checkpoint.config.latent_dim, epoch, ref)
+
+
+def evaluate_model_row(model, latent_dim: int, epoch: int, ref: Reference) -> RowResult:
+    """Run every registered stage on ``model`` (a :class:`VAE` or a :class:`vaediag.protocol.ModelAdapter`, on
+    ``ref.device``) as checkpoint ``epoch``: its metrics row, per-class and pair tables, timings and artifacts."""
+    ctx = CheckpointContext(model, ref, latent_dim)
     row: dict[str, Any] = {}
     seconds: dict[str, float] = {}
     with torch.inference_mode():

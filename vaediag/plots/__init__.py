@@ -89,6 +89,8 @@ def make_figures(run: Run, *, loss_mark_epoch: int | None = None) -> dict[str, P
         FIG_PAIRS: partial(heatmaps.pair_confusion_figure, run),
         FIG_OVERVIEW: partial(overview.overview_page, run, figures),  # last: composed of those drawn before
     }
+    if not curves.has_loss(run):  # an external run of a deterministic encoder: no loss is measured
+        del drawings[FIG_LOSS]
     for epoch in run.epochs:
         if grids.has_array(run, epoch, grids.PRIOR_SHEET):
             drawings[prior_name(epoch)] = partial(grids.prior_sheet_page, run, epoch)

@@ -106,10 +106,32 @@ def draw_frechet(ax: Axes, run: Run) -> None:
                title="Fréchet distance (classifier features)")
 
 
+EVAL_LOSS_CURVES = ((C.EVAL_LOSS, "test −ELBO (evaluation)"), (C.IWAE_NLL, "test IWAE"),
+                    (C.IWAE_TRAIN_NLL, "train-subset IWAE"))  # a run without history.csv (external run)
+
+
+def has_loss(run: Run) -> bool:
+    """Whether the loss figure has a curve to draw: history.csv, or (an external run without one) the evaluated
+    epochs' ELBO / IWAE columns (all NaN for a deterministic encoder: then no loss figure)."""
+    if len(run.history):
+        return True
+    m = run.checkpoint_metrics
+    return any(col in m.columns and pd.to_numeric(m[col], errors="coerce").notna().any()
+               for col, _ in (*LOSS_CURVES, *EVAL_LOSS_CURVES))
+
+
 def draw_loss(ax: Axes, run: Run, mark_epoch: int | None = None) -> None:
     """Train and test loss (negative ELBO, nats/sample) for every training epoch; checkpoints dotted;
-    ``mark_epoch`` dashed when training ran past it (None: no mark)."""
+    ``mark_epoch`` dashed when training ran past it (None: no mark). A run without history.csv whose checkpoint
+    rows carry no training loss either (an external run) shows the evaluated epochs' test ELBO and IWAE bounds."""
     history = run.history
+    if len(history) == 0 and run.is_external:
+        m = run.checkpoint_metrics
+        draw_curves(ax, pd.DataFrame({label: pd.to_numeric(m[col], errors="coerce")
+                                      for col, label in EVAL_LOSS_CURVES if col in m.columns}))
+        label_axes(ax, xlabel="evaluated epoch", ylabel="nats/sample",
+                   title="evaluation bounds (no training history)")
+        return
     if len(history) == 0:  # fall back on the checkpoint rows, which carry the joined history columns
         history = run.checkpoint_metrics
     draw_curves(ax, pd.DataFrame({label: pd.to_numeric(history[col], errors="coerce")

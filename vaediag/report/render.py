@@ -229,8 +229,8 @@ def _context(content: ReportContent, figures: dict[str, Figure], claims: ClaimsS
     model = run.model_config
     shown = {section: _shown(groups, figures) for section, groups in section_figures(run).items()}
     return dict(
-        name=run.name, model=model.get("model", "?"), latent_dim=model.get("latent_dim", "?"),
-        beta=model.get("beta", "?"), epochs=", ".join(map(str, run.epochs)), last_epoch=run.last,
+        name=run.name, model=run.model_name, latent_dim=model.get("latent_dim", "?"),
+        beta=model.get("beta", "– (not trained by vaediag)" if run.is_external else "?"), epochs=", ".join(map(str, run.epochs)), last_epoch=run.last,
         metrics_file=METRICS_FILE, config_file=CONFIG_FILE, titles=SECTION_TITLES, sections=content.sections,
         verdict=content.verdict, verdict_table=frame_table(verdict_table(run), docs=VERDICT_HEADER_DOCS),
         figures=shown, tables=epoch_tables(run), rules=rules(),

@@ -1,0 +1,270 @@
+"""Diagnose a VAE vaediag did not train: :func:`evaluate_model`, the in-loop API.
+
+Call it from your own training loop at the epochs you choose::
+
+    for epoch in range(1, 11):
+        train_one_epoch(model)
+        if epoch in (5, 10):
+            vaediag.evaluate_model(model, "runs/mine", epoch, decoder="logits")
+
+Each call evaluates ``model`` (anything satisfying :class:`vaediag.protocol.VAEModel`) with the same stages,
+cache and tables as ``vaediag evaluate`` and publishes metrics.csv / per_class.csv / pairs.csv holding every epoch
+evaluated so far in RUN_DIR (an **external run**), so ``vaediag report``, ``vaediag check`` and ``vaediag compare``
+work on it unchanged. An external run has no history.csv (no training losses are known) and no vaediag
+checkpoints: the report's overfitting question reads the IWAE / ELBO columns of the evaluated epochs instead.
+
+config.json of an external run (written on the first call): ``kind: "external"``, ``dataset``, ``model``
+(``class``: the model's qualified class name, ``latent_dim``, ``decoder``, ``deterministic``), ``user`` (the
+``config`` you pass; JSON-able; kept from the first call), ``evaluation`` (``train_size``, ``test_size``, ``seed``
+of the data subsets and the :class:`EvalSettings`) and ``versions``. Every later call must agree on the dataset,
+latent_dim, class, decoder, encoder kind, subsets and settings, else a one-line :class:`ConfigError` and nothing is
+written. The epoch -> cache-key record (eval/external.json) lets later calls rebuild the earlier rows from the cache
+(or, when the cache was cleared, from the published tables); re-evaluating an epoch replaces its row.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from .. import columns as C
+from ..classes import check_dataset
+from ..errors import ConfigError, RunDirError
+from ..metrics import generation
+from ..protocol import DECODERS, ModelAdapter, check_model, class_name, model_device
+from ..rundir import EXTERNAL_CHECKPOINT_FORMAT, EXTERNAL_KIND, PAIRS_COLUMNS, PER_CLASS_COLUMNS, Evaluation, Run
+from ..versions import versions
+from . import cache, stages
+from .cache import RowResult
+from .pipeline import _assemble
+from .reference import Reference, evaluate_data, sha256_tensors
+from .settings import EvalSettings
+
+Log = Callable[[str], None]
+
+EXTERNAL_TRAIN_SIZE = 10_000  # default training subset (kNN fit, training IWAE bound): 10k of the 60k, stratified
+EXTERNAL_TEST_SIZE = None  # default test set: all 10k test images
+FINGERPRINT_PROBE = 16  # images / codes whose outputs fingerprint a model without a state_dict
+
+
+def _model_fingerprint(adapter: ModelAdapter) -> str:
+    """SHA-256 of the model's state_dict (names, dtypes, shapes, bytes); for a model without one, of its outputs
+    on a fixed seeded probe (encode of FINGERPRINT_PROBE images, decode of as many codes)."""
+    state = adapter.state_dict()
+    if state:
+        return sha256_tensors(sorted((k, v) for k, v in state.items() if isinstance(v, torch.Tensor)))
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand((FINGERPRINT_PROBE, 1, 28, 28), generator=gen)
+    z = torch.randn((FINGERPRINT_PROBE, adapter.latent_dim), generator=gen)
+    mu, logvar = adapter.encode(x)
+    outputs = [("mu", mu), ("decoded", adapter.decode(z))] + ([] if logvar is None else [("logvar", logvar)])
+    return "outputs:" + sha256_tensors(outputs)
+
+
+def _json_config(config: Any) -> Any:
+    try:
+        json.dumps(config, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"config must be JSON-able (dicts, lists, strings, finite numbers): {exc}") from None
+    return config
+
+
+def _check_same(run: Run, expected: dict) -> None:
+    """:class:`ConfigError` naming the first recorded value this call disagrees with."""
+    cfg = run.config
+    if cfg.get("kind") != EXTERNAL_KIND:
+        raise ConfigError(f"{run.path} holds a run vaediag trained (no kind \"external\" in {run.config_path}); "
+                          f"evaluate_model writes external runs only: choose another RUN_DIR")
+    recorded = {"dataset": run.dataset, **{f"model.{k}": (cfg.get("model") or {}).get(k) for k in expected["model"]},
+                **{f"evaluation.{k}": (cfg.get("evaluation") or {}).get(k) for k in expected["evaluation"]}}
+    wanted = {"dataset": expected["dataset"], **{f"model.{k}": v for k, v in expected["model"].items()},
+              **{f"evaluation.{k}": v for k, v in expected["evaluation"].items()}}
+    for key, value in wanted.items():
+        if recorded[key] != value:
+            raise ConfigError(f"{run.path} was evaluated with {key} = {recorded[key]!r}, this call has {value!r}; "
+                              f"an external run keeps one model, dataset and evaluation setting (use another RUN_DIR)")
+
+
+def _from_published(run: Run, epoch: int, latent_dim: int) -> RowResult | None:
+    """An earlier epoch's row taken from the published tables (when its cache entry is gone), or None."""
+    if not run.has_evaluation() or run.evaluation_problem():
+        return None
+    ev = run.evaluation
+    if epoch not in ev.epochs:
+        return None
+    row = ev.metrics.loc[epoch].reindex(stages.metrics_columns(latent_dim))
+    row = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}
+    pc = ev.per_class
+    per_class = pc[(pc[C.SOURCE] == C.SOURCE_MODEL) & (pc[C.EPOCH] == epoch)].reset_index(drop=True)
+    pairs = ev.pairs[ev.pairs[C.EPOCH] == epoch].reset_index(drop=True)
+    artifact = dict(run.artifacts(epoch))
+    return RowResult(row, per_class[PER_CLASS_COLUMNS], pairs[PAIRS_COLUMNS], {"cached": True}, artifact)
+
+
+def evaluate_model(
+    model: Any,
+    run_dir: str | Path,
+    epoch: int,
+    *,
+    dataset: str = "mnist",
+    device: str = "auto",
+    decoder: str = "probs",
+    config: Any = None,
+    save_checkpoint: bool = False,
+    settings: EvalSettings = EvalSettings(),
+    train_size: int | None = EXTERNAL_TRAIN_SIZE,
+    test_size: int | None = EXTERNAL_TEST_SIZE,
+    seed: int = 0,
+    data_root: str | Path | None = None,
+    data=None,
+    classifier=None,
+    log: Log = print,
+) -> Evaluation:
+    """Evaluate ``model`` as epoch ``epoch`` of the external run ``run_dir`` and publish the run's tables.
+
+    ``model``: anything satisfying :class:`vaediag.protocol.VAEModel` (checked first with a two-image probe:
+    :class:`~vaediag.errors.ProtocolError`); ``decoder``: ``"probs"`` (``decode`` returns probabilities) or
+    ``"logits"``. ``dataset``: ``"mnist"`` or ``"fashion-mnist"``. ``device``: ``"auto"`` evaluates on the model's
+    own device (its first parameter's; CPU without parameters), or ``"cpu"`` / ``"cuda"``; the model is never
+    moved (inputs go to it, outputs come back), and its train/eval mode is restored afterwards.
+    Data subsets: ``train_size`` (default 10000, class-stratified, seeded by ``seed``; None = all 60k) and
+    ``test_size`` (default None = all 10k test images); ``data`` / ``classifier`` replace loading the dataset /
+    the shipped classifier (tests). ``config``: JSON-able, recorded in config.json ``user``.
+    ``save_checkpoint``: also store ``{"format", "state_dict", "class", "epoch"}`` as checkpoints/epoch_XXX.pt.
+
+    Returns the :class:`Evaluation` of every epoch evaluated so far (how to read it: :mod:`vaediag.evaluate`).
+    The row is cached under the SHA-256 of the model's state_dict plus the data, classifier, settings and
+    columns: evaluating the same weights again costs nothing. Raises a one-line :class:`ConfigError` (bad
+    argument, unknown dataset, a call that disagrees with the run's recorded model / dataset / settings),
+    :class:`RunDirError` (RUN_DIR unusable); nothing is written then. Holds the RUN_DIR lock.
+    """
+    dataset = check_dataset(dataset)
+    if decoder not in DECODERS:
+        raise ConfigError(f"unknown decoder {decoder!r}; choose one of {', '.join(DECODERS)}")
+    if not isinstance(epoch, (int, np.integer)) or isinstance(epoch, bool) or epoch < 1:
+        raise ConfigError(f"epoch must be an integer >= 1 (epoch {C.DATA_EPOCH} is the real-data row), got {epoch!r}")
+    epoch = int(epoch)
+    settings.validate()
+    user = _json_config(config)
+    if device == "auto":
+        dev = model_device(model) if hasattr(model, "encode") else torch.device("cpu")
+    else:
+        from ..devices import resolve_device
+
+        dev = resolve_device(device)
+    adapter = check_model(model, decoder, dev)
+    expected = {
+        "dataset": dataset,
+        "model": {"class": class_name(model), "latent_dim": adapter.latent_dim, "decoder": decoder,
+                  "deterministic": adapter.deterministic},
+        "evaluation": {"train_size": train_size, "test_size": test_size, "seed": int(seed),
+                       "settings": settings.to_dict()},
+    }
+    run = Run(run_dir)
+    run.check_directory()
+    with run.writing("evaluate", create=True):
+        new = not run.has_config()
+        if new and not run.is_empty():
+            raise RunDirError(f"{run.path} is not empty and has no config.json; evaluate_model creates a new "
+                              f"external run in an empty or missing folder")
+        if not new:
+            _check_same(run, expected)
+        run.check_writable()
+        entries = {} if new else run.external_entries()
+        return _evaluate(run, adapter, epoch, expected, user, new, entries, save_checkpoint, dev, settings,
+                         data_root, data, classifier, log)
+
+
+def _evaluate(run: Run, adapter: ModelAdapter, epoch: int, expected: dict, user: Any, new: bool,
+              entries: dict[int, str], save_checkpoint: bool, dev: torch.device, settings: EvalSettings,
+              data_root, data, classifier, log: Log) -> Evaluation:
+    from ..classifier import load_classifier
+    from ..data import load_dataset
+
+    started = time.perf_counter()
+    subsets = expected["evaluation"]
+    if data is None:
+        data = load_dataset(expected["dataset"], data_root, train_size=subsets["train_size"],
+                            test_size=subsets["test_size"], seed=subsets["seed"], device="cpu", log=log)
+    classifier = (load_classifier(dev, dataset=expected["dataset"]) if classifier is None
+                  else classifier.to(dev).eval())
+    ref = Reference(data, classifier, dev, settings, train_seed=subsets["seed"])
+    if ref.n_test < 2 * (settings.prdc_k + 1):
+        raise ConfigError(f"the test set has {ref.n_test} images; need at least {2 * (settings.prdc_k + 1)}")
+    latent_dim = adapter.latent_dim
+    fingerprints = {**ref.fingerprints, "columns": stages.metrics_columns(latent_dim),
+                    "per_class_columns": PER_CLASS_COLUMNS, "decoder": adapter.decoder}
+    with adapter.evaluating(), torch.inference_mode():
+        key = cache.cache_key(fingerprints, "model:" + _model_fingerprint(adapter))
+        result = cache.load(run, epoch, key)
+        if result is None:
+            ref.real()
+            result = stages.evaluate_model_row(adapter, latent_dim, epoch, ref)
+            result.timings["cached"] = False
+            row = result.row
+            log(f"epoch {epoch}: silhouette {row[C.SILHOUETTE]:.3f}  kNN {row[C.KNN_ACCURACY]:.3f}  "
+                f"prior modes {row[C.PRIOR + C.MODES_COVERED]}  FD {row[C.FRECHET]:.2f}  "
+                f"({result.timings['total']:.1f} s)")
+        else:
+            log(f"epoch {epoch}: cached (same weights)")
+    stored = dict(result=result, key=key)
+
+    results: dict[int, RowResult] = {}
+    for earlier, earlier_key in entries.items():
+        if earlier == epoch:
+            continue  # re-evaluating an epoch replaces its row
+        found = cache.load(run, earlier, earlier_key)
+        if found is None:
+            found = _from_published(run, earlier, latent_dim)
+            if found is None:
+                log(f"note: epoch {earlier}: neither its cache entry nor the published tables hold it; "
+                    f"it is left out (evaluate it again)")
+                continue
+            cache.store(run, earlier, earlier_key, found)
+        results[earlier] = found
+    results[epoch] = stored["result"]
+    results = dict(sorted(results.items()))
+
+    data_key = cache.cache_key(fingerprints, C.SOURCE_DATA)
+    data_result = cache.load(run, None, data_key)
+    if data_result is None:
+        data_result = evaluate_data(ref)
+        data_result.timings["cached"] = False
+
+    evaluation = _assemble(run if not new else Run(run.path, config=_config(expected, user)), results, data_result)
+    _, qspan = generation.quantile_grid(settings.grid, 1)
+    evaluation.settings = {
+        **settings.to_dict(), "qgrid_span": float(qspan),
+        "iwae_subset": min(stages.IWAE_SUBSET, ref.n_test) if settings.iwae and not adapter.deterministic else 0,
+        "n_train": ref.n_train, "n_test": ref.n_test, "latent_dim": latent_dim,
+        "model": expected["model"]["class"], "kind": EXTERNAL_KIND, "decoder": adapter.decoder,
+        "deterministic": adapter.deterministic, "dataset": expected["dataset"], "device": str(dev),
+        "epochs": list(results), "data_sha256": ref.data_fingerprint, "classifier_sha256": ref.classifier_fingerprint,
+    }
+    evaluation.timings = {
+        "shared": {"total": round(time.perf_counter() - started, 4)},
+        "epochs": {e: r.timings for e, r in results.items()},
+        "data": data_result.timings,
+    }
+    # everything is computed: now write (config first, so a kill leaves a recognisable external run)
+    if new:
+        run.write_config(_config(expected, user))
+    cache.store(run, epoch, stored["key"], stored["result"])
+    cache.store(run, None, data_key, data_result)
+    if save_checkpoint:
+        state = {k: v.detach().cpu() for k, v in adapter.state_dict().items() if isinstance(v, torch.Tensor)}
+        run.write_external_checkpoint(epoch, {"format": EXTERNAL_CHECKPOINT_FORMAT, "state_dict": state,
+                                              "class": expected["model"]["class"], "epoch": epoch})
+    run.write_external_entries({**{e: entries[e] for e in results if e in entries}, epoch: stored["key"]})
+    run.write_evaluation(evaluation, versions())
+    return evaluation
+
+
+def _config(expected: dict, user: Any) -> dict:
+    return {"kind": EXTERNAL_KIND, **expected, "user": user, "versions": versions()}
+
