@@ -131,16 +131,16 @@ def _pair_context(subject: Subject, epoch: int, digits) -> tuple[list[str], list
     rates = pair_rates(run, epoch)
     if len(digits) >= 2:
         wanted = [tuple(sorted(p)) for p in combinations(digits, 2)]
-        rows = [rates[(rates[C.DIGIT_A] == a) & (rates[C.DIGIT_B] == b)] for a, b in wanted]
+        rows = [rates[(rates[C.CLASS_A] == a) & (rates[C.CLASS_B] == b)] for a, b in wanted]
     else:
         d = digits[0]
-        mine = rates[(rates[C.DIGIT_A] == d) | (rates[C.DIGIT_B] == d)]
+        mine = rates[(rates[C.CLASS_A] == d) | (rates[C.CLASS_B] == d)]
         rows = [mine.head(1)]
     parts, evidence = [], []
     for row in rows:
         if row.empty:
             continue
-        a, b, r = int(row[C.DIGIT_A].iloc[0]), int(row[C.DIGIT_B].iloc[0]), float(row[C.CONFUSION_RATE].iloc[0])
+        a, b, r = int(row[C.CLASS_A].iloc[0]), int(row[C.CLASS_B].iloc[0]), float(row[C.CONFUSION_RATE].iloc[0])
         parts.append(f"confusion {a}-{b} {num(C.CONFUSION_RATE, r)}")
         evidence.append(cell(PAIRS_FILE, subject.run_name(run), C.CONFUSION_RATE, epoch, f"{a}-{b}", r))
     return parts, evidence
@@ -167,7 +167,7 @@ def check_mixed_pair(claim: Claim, subject: Subject, settings: dict) -> Outcome:
     if subject.single:
         run = subject.run
         rates = pair_rates(run, epoch)
-        hit = rates[(rates[C.DIGIT_A] == a) & (rates[C.DIGIT_B] == b)]
+        hit = rates[(rates[C.CLASS_A] == a) & (rates[C.CLASS_B] == b)]
         value = float(hit[C.CONFUSION_RATE].iloc[0]) if len(hit) else math.nan
         rank = int(hit.index[0]) + 1 if len(hit) else None
         n = pair_count(run, a, b)
@@ -180,7 +180,7 @@ def check_mixed_pair(claim: Claim, subject: Subject, settings: dict) -> Outcome:
         top = rates.head(1)
         top_text = ""
         if rank != 1 and len(top):
-            ta, tb, tr = int(top[C.DIGIT_A].iloc[0]), int(top[C.DIGIT_B].iloc[0]), float(top[C.CONFUSION_RATE].iloc[0])
+            ta, tb, tr = int(top[C.CLASS_A].iloc[0]), int(top[C.CLASS_B].iloc[0]), float(top[C.CONFUSION_RATE].iloc[0])
             top_text = f"; the most mixed pair is {ta}-{tb} at {num(C.CONFUSION_RATE, tr)}"
             evidence.append(cell(PAIRS_FILE, "", C.CONFUSION_RATE, epoch, f"{ta}-{tb}", tr))
         rank_text = f"rank {rank} of {len(rates)} pairs" if rank else "pair not in pairs.csv"
@@ -211,13 +211,13 @@ def check_mixed_pair(claim: Claim, subject: Subject, settings: dict) -> Outcome:
 
 def _rate(run: Run, epoch: int, a: int, b: int) -> float:
     rates = pair_rates(run, epoch)
-    hit = rates[(rates[C.DIGIT_A] == a) & (rates[C.DIGIT_B] == b)]
+    hit = rates[(rates[C.CLASS_A] == a) & (rates[C.CLASS_B] == b)]
     return float(hit[C.CONFUSION_RATE].iloc[0]) if len(hit) else math.nan
 
 
 def _rank(run: Run, epoch: int, a: int, b: int) -> int | None:
     rates = pair_rates(run, epoch)
-    hit = rates[(rates[C.DIGIT_A] == a) & (rates[C.DIGIT_B] == b)]
+    hit = rates[(rates[C.CLASS_A] == a) & (rates[C.CLASS_B] == b)]
     return int(hit.index[0]) + 1 if len(hit) else None
 
 

@@ -50,14 +50,14 @@ def class_share_table(run: Run, column: str) -> pd.DataFrame:
     per_class = run.per_class
     model = per_class[per_class[C.SOURCE] == C.SOURCE_MODEL]
     if column in model.columns:
-        table = model.pivot_table(index=C.EPOCH, columns=C.DIGIT, values=column, aggfunc="first")
+        table = model.pivot_table(index=C.EPOCH, columns=C.CLASS, values=column, aggfunc="first")
     else:
         table = pd.DataFrame(dtype=float)
     table = table.reindex(index=run.epochs, columns=DIGITS).astype(float)
     table.index = [str(epoch) for epoch in table.index]
     data = per_class[per_class[C.SOURCE] == C.SOURCE_DATA]
     if C.CLASS_DATA_SHARE in data.columns and len(data):
-        shares = pd.to_numeric(data[C.CLASS_DATA_SHARE], errors="coerce").groupby(data[C.DIGIT]).first()
+        shares = pd.to_numeric(data[C.CLASS_DATA_SHARE], errors="coerce").groupby(data[C.CLASS]).first()
         table.loc[DATA_ROW_LABEL] = shares.reindex(DIGITS).to_numpy(dtype=float)
     return table
 
@@ -90,7 +90,7 @@ def pair_matrix(run: Run, epoch: int) -> pd.DataFrame:
     matrix = np.full((C.N_CLASSES, C.N_CLASSES), np.nan)
     pairs = run.pairs[run.pairs[C.EPOCH] == epoch]
     rates = pd.to_numeric(pairs[C.CONFUSION_RATE], errors="coerce")
-    for a, b, rate in zip(pairs[C.DIGIT_A].astype(int), pairs[C.DIGIT_B].astype(int), rates):
+    for a, b, rate in zip(pairs[C.CLASS_A].astype(int), pairs[C.CLASS_B].astype(int), rates):
         matrix[a, b] = matrix[b, a] = rate
     return pd.DataFrame(matrix, index=DIGITS, columns=DIGITS)
 
