@@ -62,7 +62,7 @@ def _copy_entropy(path, source: int, target: int) -> None:
 
 def per_class(path, epoch, digit, column):
     pc = pd.read_csv(path / "per_class.csv")
-    row = pc[(pc.source == "model") & (pc.epoch == epoch) & (pc.digit == digit)]
+    row = pc[(pc.source == "model") & (pc.epoch == epoch) & (pc["class"] == digit)]
     return float(row[column].iloc[0])
 
 

@@ -65,7 +65,7 @@ def table_cell(run, table: str, column: str, epoch, key):
         return float(df[(df.epoch == epoch) & (df.class_a == a) & (df.class_b == b)][column].iloc[0])
     rows = df[(df.source == "model") & (df.epoch == epoch)]
     if table == "per_class.csv":
-        rows = rows[rows.digit == key]
+        rows = rows[rows["class"] == key]
     return float(rows[column].iloc[0])
 
 

@@ -56,7 +56,7 @@ def cells(path, z, table, column, epoch, digit=None):
         df = pd.read_csv(path / "runs" / f"mlp_z{z}_beta1_seed{s}" / table)
         rows = df[(df.source == "model") & (df.epoch == epoch)] if "source" in df.columns else df[df.epoch == epoch]
         if digit is not None:
-            rows = rows[rows.digit == digit]
+            rows = rows[rows["class"] == digit]
         out.append(float(rows[column].iloc[0]))
     return np.array(out)
 

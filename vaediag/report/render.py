@@ -28,7 +28,8 @@ from markupsafe import Markup
 
 from vaediag import columns as C
 from vaediag.classes import DEFAULT_DATASET, MNIST_CLASSES, ClassNames
-from vaediag.rundir import CONFIG_FILE, HISTORY_FILE, METRICS_FILE, PAIRS_FILE, PER_CLASS_COLUMNS, PER_CLASS_FILE, Run
+from vaediag.rundir import (CONFIG_FILE, HISTORY_FILE, METRICS_FILE, PAIRS_COLUMNS, PAIRS_FILE, PER_CLASS_COLUMNS,
+                            PER_CLASS_FILE, Run)
 
 from .claims import ClaimsSection
 from .claims import claim_rules as claim_rules_pairs
@@ -94,7 +95,7 @@ README_COLUMN_TABLES = (  # the README's column tables: file -> its columns, in 
     (HISTORY_FILE, HISTORY_TABLE_COLUMNS),
     (METRICS_FILE, [C.EPOCH, C.SOURCE] + [c for _, cols in TABLE_GROUPS[1:] for c in (cols or [C.KL_PER_DIM_PREFIX])]),
     (PER_CLASS_FILE, PER_CLASS_COLUMNS),
-    (PAIRS_FILE, [C.EPOCH, C.CLASS_A, C.CLASS_B, C.CONFUSION_RATE]),
+    (PAIRS_FILE, PAIRS_COLUMNS),
 )
 # only documented columns are listed: a column whose doc has not been written yet (or that was removed) stays out
 README_COLUMN_TABLES = tuple((name, [c for c in columns if C.column_doc(c)]) for name, columns in README_COLUMN_TABLES)
