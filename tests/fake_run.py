@@ -43,6 +43,7 @@ import pandas as pd
 
 from vaediag import columns as C
 from vaediag import stats
+from vaediag.classes import class_names
 from vaediag.rundir import PER_CLASS_COLUMNS, Evaluation, Run
 
 SCENARIOS = ("healthy", "collapse", "window", "posterior", "imbalance")
@@ -121,6 +122,7 @@ def make_fake_run(
     write_artifacts: bool = True,
     sheets: bool = True,
     legacy: bool = False,
+    dataset: str | None = None,
 ) -> Path:
     """Write a complete evaluated run into ``run_dir`` (created) and return it as a Path.
 
@@ -128,8 +130,11 @@ def make_fake_run(
     so runs that differ only by seed look like real repeats. ``overfit=True`` makes the test loss rise
     after epoch 30 while the train loss keeps falling. ``history_epochs`` (default ``max(epochs)``) sets
     how many epochs history.csv holds. ``legacy=True``: a run evaluated before issue 8 (no interval, inside-share,
-    train_eval or IWAE-train columns; chi-square p-values present).
+    train_eval or IWAE-train columns; chi-square p-values present; the 0.3 class columns ``digit``, ``digit_a``,
+    ``digit_b`` without names). ``dataset``: recorded in config.json (``"fashion-mnist"``: the tables name its
+    classes; None: no ``dataset`` key, as runs before 0.4, read as MNIST).
     """
+    names = class_names(dataset)
     if scenario not in SCENARIOS:
         raise ValueError(f"scenario must be one of {SCENARIOS}, got {scenario!r}")
     run = Path(run_dir)
@@ -146,7 +151,8 @@ def make_fake_run(
                  "checkpoints": list(epochs), "batch_size": 128, "lr": lr, "seed": seed, "device": "cpu",
                  "train_size": 3000, "test_size": n_test, "data_root": None}
     owner.write_config({"model": {"model": model, "latent_dim": latent_dim, "beta": beta}, "train": train_cfg,
-                        "device": "cpu", "n_train": 3000, "n_test": n_test, "versions": versions})
+                        "device": "cpu", "n_train": 3000, "n_test": n_test, "versions": versions,
+                        **({"dataset": dataset} if dataset else {})})
 
     # --- history.csv: losses fall like 1/epoch; overfit makes test rise after epoch 30 -------------------
     e = np.arange(1, n_hist + 1, dtype=float)
@@ -216,7 +222,7 @@ def make_fake_run(
         row.update({
             C.SILHOUETTE: sil, C.KNN_ACCURACY: knn, C.DAVIES_BOULDIN: 2.0 - progress,
             C.CALINSKI_HARABASZ: 900 * progress,
-            C.MOST_MIXED_PAIR: f"{MOST_MIXED[0]}-{MOST_MIXED[1]}", C.MOST_MIXED_PAIR_RATE: rates[top],
+            C.MOST_MIXED_PAIR: names.pair(*MOST_MIXED), C.MOST_MIXED_PAIR_RATE: rates[top],
             C.ACTIVE_UNITS: 0 if collapsed else latent_dim, C.TOTAL_CORRELATION: 0.05, C.AGGPOST_MEAN_NORM: 0.02,
             C.AGGPOST_VAR_MEAN: 0.9, C.AGGPOST_KL_PRIOR: 0.04,
             **{f"{C.KL_PER_DIM_PREFIX}{d}": 1e-4 * (1 + d) if collapsed else 3.0 / latent_dim
@@ -249,11 +255,13 @@ def make_fake_run(
         if legacy:
             columns = {c: columns[c] for c in (C.CLASS_PRIOR_SHARE, C.CLASS_GRID_SHARE, C.CLASS_QGRID_SHARE)}
         for d in range(10):
-            per_class.append({C.SOURCE: C.SOURCE_MODEL, C.EPOCH: ep, C.DIGIT: d, C.CLASS_SILHOUETTE: sil + 0.01 * d,
+            per_class.append({C.SOURCE: C.SOURCE_MODEL, C.EPOCH: ep, C.CLASS: d, C.CLASS_NAME: names.name(d),
+                              C.CLASS_SILHOUETTE: sil + 0.01 * d,
                               C.CLASS_KNN_RECALL: knn, **{c: float(v[d]) for c, v in columns.items()},
                               C.CLASS_DATA_SHARE: DATA_SHARE[d]})
         for a, b, r in zip(a_idx, b_idx, rates):
-            pairs.append({C.EPOCH: ep, C.DIGIT_A: int(a), C.DIGIT_B: int(b), C.CONFUSION_RATE: r})
+            pairs.append({C.EPOCH: ep, C.CLASS_A: int(a), C.CLASS_B: int(b), C.CLASS_A_NAME: names.name(a),
+                          C.CLASS_B_NAME: names.name(b), C.CONFUSION_RATE: r})
 
         if write_artifacts:
             grid_digits = np.array([[d for d in range(10) if d not in grid_missing][k % (10 - len(grid_missing))]
@@ -278,7 +286,8 @@ def make_fake_run(
     rows.append({C.EPOCH: C.DATA_EPOCH, C.SOURCE: C.SOURCE_DATA, **ref, C.FRECHET: 0.8, C.PRECISION: 0.95, C.RECALL: 0.95,
                  C.DENSITY: 1.0, C.COVERAGE: 0.96, C.RECON_ACCURACY: np.nan})
     for d in range(10):
-        per_class.append({C.SOURCE: C.SOURCE_DATA, C.EPOCH: C.DATA_EPOCH, C.DIGIT: d, C.CLASS_PRIOR_SHARE: DATA_SHARE[d],
+        per_class.append({C.SOURCE: C.SOURCE_DATA, C.EPOCH: C.DATA_EPOCH, C.CLASS: d, C.CLASS_NAME: names.name(d),
+                          C.CLASS_PRIOR_SHARE: DATA_SHARE[d],
                           C.CLASS_DATA_SHARE: DATA_SHARE[d]})
     metrics = pd.DataFrame(rows).set_index(C.EPOCH)
     metrics = metrics[[C.SOURCE] + [c for c in metrics.columns if c != C.SOURCE]]
@@ -287,7 +296,12 @@ def make_fake_run(
     per_class = pd.DataFrame(per_class)
     first = [c for c in PER_CLASS_COLUMNS if c in per_class.columns]
     per_class = per_class[first + [c for c in per_class.columns if c not in first]]
-    evaluation = Evaluation(metrics, per_class, pd.DataFrame(pairs),
+    pairs = pd.DataFrame(pairs)
+    if legacy:  # vaediag <= 0.3: "digit" columns, no names (renamed and named when read)
+        per_class = per_class.drop(columns=[C.CLASS_NAME]).rename(columns={C.CLASS: "digit"})
+        pairs = pairs.drop(columns=[C.CLASS_A_NAME, C.CLASS_B_NAME]).rename(
+            columns={C.CLASS_A: "digit_a", C.CLASS_B: "digit_b"})
+    evaluation = Evaluation(metrics, per_class, pairs,
                             settings, {}, artifacts if write_artifacts else {})
     owner.write_evaluation(evaluation, versions)
     return run

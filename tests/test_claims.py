@@ -42,7 +42,7 @@ def _set_prior_share(path, epoch: int, digit: int, count: int) -> None:
     run = Run(path)
     ev = run.evaluation
     pc = ev.per_class.copy()
-    at = (pc[C.SOURCE] == C.SOURCE_MODEL) & (pc[C.EPOCH] == epoch) & (pc[C.DIGIT] == digit)
+    at = (pc[C.SOURCE] == C.SOURCE_MODEL) & (pc[C.EPOCH] == epoch) & (pc[C.CLASS] == digit)
     low, high = st.binomtest(count, 1000).proportion_ci(method="wilson")  # independent of vaediag.stats
     pc.loc[at, [C.CLASS_PRIOR_SHARE, C.CLASS_PRIOR_SHARE_CI_LOW, C.CLASS_PRIOR_SHARE_CI_HIGH]] = \
         [count / 1000, low, high]
@@ -62,7 +62,7 @@ def _copy_entropy(path, source: int, target: int) -> None:
 
 def per_class(path, epoch, digit, column):
     pc = pd.read_csv(path / "per_class.csv")
-    row = pc[(pc.source == "model") & (pc.epoch == epoch) & (pc.digit == digit)]
+    row = pc[(pc.source == "model") & (pc.epoch == epoch) & (pc["class"] == digit)]
     return float(row[column].iloc[0])
 
 
@@ -120,7 +120,7 @@ def test_overlap_several_digits_and_refuted_explanation(runs):
 def test_mixed_pair_three_verdicts(runs):
     run = runs["healthy"]
     pairs = pd.read_csv(run / "pairs.csv")
-    rate = float(pairs[(pairs.epoch == 5) & (pairs.digit_a == 4) & (pairs.digit_b == 9)].confusion_rate.iloc[0])
+    rate = float(pairs[(pairs.epoch == 5) & (pairs.class_a == 4) & (pairs.class_b == 9)].confusion_rate.iloc[0])
     claim = {"kind": "mixed_pair", "epoch": 5, "digits": [9, 4]}
     assert one(run, claim, mixed_pair_rate=0.001).verdict == S
     row = one(run, claim, mixed_pair_rate=0.9)

@@ -62,10 +62,10 @@ def table_cell(run, table: str, column: str, epoch, key):
         return float(df[df.epoch == epoch][column].iloc[0])
     if table == "pairs.csv":
         a, b = map(int, key.split("-"))
-        return float(df[(df.epoch == epoch) & (df.digit_a == a) & (df.digit_b == b)][column].iloc[0])
+        return float(df[(df.epoch == epoch) & (df.class_a == a) & (df.class_b == b)][column].iloc[0])
     rows = df[(df.source == "model") & (df.epoch == epoch)]
     if table == "per_class.csv":
-        rows = rows[rows.digit == key]
+        rows = rows[rows["class"] == key]
     return float(rows[column].iloc[0])
 
 

@@ -56,7 +56,7 @@ def cells(path, z, table, column, epoch, digit=None):
         df = pd.read_csv(path / "runs" / f"mlp_z{z}_beta1_seed{s}" / table)
         rows = df[(df.source == "model") & (df.epoch == epoch)] if "source" in df.columns else df[df.epoch == epoch]
         if digit is not None:
-            rows = rows[rows.digit == digit]
+            rows = rows[rows["class"] == digit]
         out.append(float(rows[column].iloc[0]))
     return np.array(out)
 
@@ -172,7 +172,7 @@ def test_a_share_interval_over_seeds_stays_within_0_and_1(tmp_path):
             run = Run(sweep.run_path(name))
             ev = run.evaluation
             pc = ev.per_class.copy()
-            pc.loc[(pc[C.SOURCE] == C.SOURCE_MODEL) & (pc[C.EPOCH] == last) & (pc[C.DIGIT] == 2),
+            pc.loc[(pc[C.SOURCE] == C.SOURCE_MODEL) & (pc[C.EPOCH] == last) & (pc[C.CLASS] == 2),
                    C.CLASS_PRIOR_SHARE] = 0.006
             ev.per_class = pc
             run.write_evaluation(ev)

@@ -97,16 +97,16 @@ def test_per_class_and_pairs_tables(evaluated, data):
     assert list(pc[C.SOURCE]) == [C.SOURCE_MODEL] * 20 + [C.SOURCE_DATA] * 10
     labels = data.test_labels.numpy()
     for _, group in pc.groupby([C.SOURCE, C.EPOCH], sort=False):
-        assert list(group[C.DIGIT]) == list(range(10))
+        assert list(group[C.CLASS]) == list(range(10))
         assert group[C.CLASS_PRIOR_SHARE].sum() == pytest.approx(1.0)
         np.testing.assert_allclose(group[C.CLASS_DATA_SHARE], np.bincount(labels, minlength=10) / len(labels))
     real = pc[pc[C.SOURCE] == C.SOURCE_DATA]
     assert real[C.CLASS_SILHOUETTE].isna().all() and real[C.CLASS_GRID_SHARE].isna().all()
     pairs = ev.pairs
     assert list(pairs.columns) == PAIRS_COLUMNS and len(pairs) == 90
-    assert (pairs[C.DIGIT_A] < pairs[C.DIGIT_B]).all() and pairs[C.CONFUSION_RATE].between(0, 1).all()
+    assert (pairs[C.CLASS_A] < pairs[C.CLASS_B]).all() and pairs[C.CONFUSION_RATE].between(0, 1).all()
     top = pairs[pairs[C.EPOCH] == 1].iloc[0]  # the most mixed pair is listed first and named in metrics
-    assert ev.metrics.loc[1, C.MOST_MIXED_PAIR] == f"{int(top[C.DIGIT_A])}-{int(top[C.DIGIT_B])}"
+    assert ev.metrics.loc[1, C.MOST_MIXED_PAIR] == f"{int(top[C.CLASS_A])}-{int(top[C.CLASS_B])}"
     assert ev.metrics.loc[1, C.MOST_MIXED_PAIR_RATE] == pytest.approx(top[C.CONFUSION_RATE])
 
 
@@ -381,7 +381,7 @@ def test_inside_shares_per_digit_add_up_to_the_inside_fraction(evaluated, run, d
     for epoch in (1, 2):
         art = Run(run).artifacts(epoch)
         mu, labels = art["test_mu"], art["test_labels"]
-        rows = pc[(pc[C.SOURCE] == C.SOURCE_MODEL) & (pc[C.EPOCH] == epoch)].set_index(C.DIGIT)
+        rows = pc[(pc[C.SOURCE] == C.SOURCE_MODEL) & (pc[C.EPOCH] == epoch)].set_index(C.CLASS)
         for inside_share, fraction, window in ((C.CLASS_GRID_INSIDE, C.GRID_INSIDE, span),
                                                (C.CLASS_QGRID_INSIDE, C.QGRID_INSIDE, ev.settings["qgrid_span"])):
             assert rows[inside_share].between(0, 1).all()

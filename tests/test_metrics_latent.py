@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import silhouette_score
 
-from vaediag.columns import CALINSKI_HARABASZ, CONFUSION_RATE, DAVIES_BOULDIN, DIGIT_A, DIGIT_B, SILHOUETTE
+from vaediag.columns import CALINSKI_HARABASZ, CONFUSION_RATE, DAVIES_BOULDIN, CLASS_A, CLASS_B, SILHOUETTE
 from vaediag.metrics.latent import (
     KnnResult,
     knn_accuracy_interval,
@@ -120,21 +120,21 @@ def test_pair_confusion_on_hand_made_matrix():
     confusion[3, 5] = 5  # n_3 = 105, n_5 = 100
     confusion[8, 3] = 1  # n_8 = 101
     pairs = pair_confusion(confusion)
-    assert list(pairs.columns) == [DIGIT_A, DIGIT_B, CONFUSION_RATE]
+    assert list(pairs.columns) == [CLASS_A, CLASS_B, CONFUSION_RATE]
     assert len(pairs) == 45
-    assert (pairs[DIGIT_A] < pairs[DIGIT_B]).all()
+    assert (pairs[CLASS_A] < pairs[CLASS_B]).all()
     assert pairs.iloc[0].tolist() == pytest.approx([4, 9, 30 / 230])
     assert pairs.iloc[1].tolist() == pytest.approx([3, 5, 5 / 205])
     assert pairs.iloc[2].tolist() == pytest.approx([3, 8, 1 / 206])
     # Untouched pairs have rate 0 and keep (a, b) order.
-    assert pairs.iloc[3][[DIGIT_A, DIGIT_B]].tolist() == [0, 1]
+    assert pairs.iloc[3][[CLASS_A, CLASS_B]].tolist() == [0, 1]
     assert (pairs[CONFUSION_RATE].iloc[3:] == 0).all()
     assert most_mixed_pair(pairs) == ("4-9", pytest.approx(30 / 230))
 
 
 def test_pair_confusion_small_matrix_by_hand():
     confusion = np.array([[8, 1, 1], [2, 6, 2], [0, 4, 16]])  # n = 10, 10, 20
-    pairs = pair_confusion(confusion).set_index([DIGIT_A, DIGIT_B])[CONFUSION_RATE]
+    pairs = pair_confusion(confusion).set_index([CLASS_A, CLASS_B])[CONFUSION_RATE]
     assert pairs[(0, 1)] == pytest.approx(3 / 20)
     assert pairs[(0, 2)] == pytest.approx(1 / 30)
     assert pairs[(1, 2)] == pytest.approx(6 / 30)

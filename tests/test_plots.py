@@ -365,7 +365,7 @@ def test_class_share_table_has_checkpoint_rows_then_the_real_test_shares(run):
     assert np.allclose(table.loc["data"], DATA_SHARE)
     assert (table.loc[str(run.last), [0, 1]] == 0).all()  # the "window" grid misses digits 0 and 1
     model = run.per_class[run.per_class[C.SOURCE] == C.SOURCE_MODEL]
-    first = model[model[C.EPOCH] == run.first].set_index(C.DIGIT)[C.CLASS_GRID_SHARE]
+    first = model[model[C.EPOCH] == run.first].set_index(C.CLASS)[C.CLASS_GRID_SHARE]
     assert np.allclose(table.loc[str(run.first)], first.sort_index())
 
 
@@ -374,7 +374,7 @@ def test_pair_matrix_is_symmetric_with_an_empty_diagonal(run):
     assert np.isnan(np.diag(matrix)).all()
     off = ~np.eye(10, dtype=bool)
     assert np.array_equal(matrix[off], matrix.T[off])
-    row = run.pairs[(run.pairs[C.EPOCH] == run.first) & (run.pairs[C.DIGIT_A] == 4) & (run.pairs[C.DIGIT_B] == 9)]
+    row = run.pairs[(run.pairs[C.EPOCH] == run.first) & (run.pairs[C.CLASS_A] == 4) & (run.pairs[C.CLASS_B] == 9)]
     assert matrix[9, 4] == row[C.CONFUSION_RATE].iloc[0]
 
 

@@ -135,10 +135,10 @@ def table_value(run_dir: Path, source: str, column: str, epoch: str, key: str, r
     if row and C.SOURCE in rows.columns:
         rows = rows[rows[C.SOURCE] == row]
     if source == "per_class.csv":
-        rows = rows[rows[C.DIGIT] == int(key)]
+        rows = rows[rows[C.CLASS] == int(key)]
     elif source == "pairs.csv":
         a, b = map(int, key.split("-"))
-        rows = rows[(rows[C.DIGIT_A] == a) & (rows[C.DIGIT_B] == b)]
+        rows = rows[(rows[C.CLASS_A] == a) & (rows[C.CLASS_B] == b)]
     else:
         assert source in ("metrics.csv", "history.csv") and key == ""
     assert len(rows) == 1, (source, column, epoch, key)
@@ -253,7 +253,7 @@ def test_q1_names_the_most_mixed_pair(built):
     pairs = pd.read_csv(run / "pairs.csv")
     last = pairs[pairs[C.EPOCH] == SHARED_EPOCHS[-1]].sort_values(C.CONFUSION_RATE, ascending=False).iloc[0]
     rate = f"{100 * last[C.CONFUSION_RATE]:.1f} %"
-    pair = f"{int(last[C.DIGIT_A])}↔{int(last[C.DIGIT_B])}"
+    pair = f"{int(last[C.CLASS_A])}↔{int(last[C.CLASS_B])}"
     assert f"{pair} is the most mixed pair at epoch {SHARED_EPOCHS[-1]}; its confusion rate" in q1
     assert f"{rate} at epoch {SHARED_EPOCHS[-1]}: it falls at each checkpoint." in q1  # the fake pair unmixes
 
@@ -353,7 +353,7 @@ def test_many_missing_digits_are_named_without_shares(tmp_path):
     run_dir = make_fake_run(tmp_path / "run", epochs=(5, 30), scenario="collapse", write_artifacts=False)
     run = Run(run_dir)
     per_class = run.per_class.copy()
-    last = (per_class[C.EPOCH] == 30) & per_class[C.DIGIT].isin([0, 1, 4, 5])
+    last = (per_class[C.EPOCH] == 30) & per_class[C.CLASS].isin([0, 1, 4, 5])
     per_class.loc[last, [C.CLASS_PRIOR_SHARE, C.CLASS_GRID_SHARE, C.CLASS_PRIOR_SHARE + C.CI_LOW]] = 0.0
     per_class.loc[last, C.CLASS_PRIOR_SHARE + C.CI_HIGH] = wilson_interval(0, 1000)[1]  # 0 of 1000 samples
     run.write_evaluation(dataclasses.replace(run.evaluation, per_class=per_class, artifacts={}), versions={})

@@ -206,7 +206,7 @@ def test_legacy_run_gets_the_intervals_from_its_shares_and_codes(tmp_path):
     run = Run(make_fake_run(tmp_path / "run", epochs=(5, 30), scenario="window", legacy=True))
     column = C.CLASS_PRIOR_SHARE + C.CI_LOW  # absent from the file; read as NaN (evaluation.COLUMNS_SINCE_0_3)
     assert column not in run.per_class.columns or run.per_class[column].isna().all()
-    shares = run.per_class.query("source == 'model' and epoch == 30").set_index(C.DIGIT)[C.CLASS_PRIOR_SHARE]
+    shares = run.per_class.query("source == 'model' and epoch == 30").set_index(C.CLASS)[C.CLASS_PRIOR_SHARE]
     low, high = prior_share_ci(run, 30)
     for d in range(10):
         expected = st.binomtest(round(shares[d] * PRIOR_SAMPLES), PRIOR_SAMPLES).proportion_ci(method="wilson")

@@ -175,9 +175,9 @@ def republish(run_dir: Path, table: str, column: str, value, epoch: int = 3) -> 
         metrics[column] = metrics[column].astype(object)
         metrics.loc[(metrics.index == epoch) & (metrics[C.SOURCE] == C.SOURCE_MODEL), column] = value
     elif table == "per_class":
-        per_class.loc[(per_class[C.EPOCH] == epoch) & (per_class[C.DIGIT] == 4), column] = value
+        per_class.loc[(per_class[C.EPOCH] == epoch) & (per_class[C.CLASS] == 4), column] = value
     else:
-        pairs.loc[(pairs[C.EPOCH] == epoch) & (pairs[C.DIGIT_A] == 4) & (pairs[C.DIGIT_B] == 9), column] = value
+        pairs.loc[(pairs[C.EPOCH] == epoch) & (pairs[C.CLASS_A] == 4) & (pairs[C.CLASS_B] == 9), column] = value
     run.write_evaluation(dataclasses.replace(ev, metrics=metrics, per_class=per_class, pairs=pairs))
 
 

@@ -146,10 +146,10 @@ def test_missing_digit_uses_the_upper_ci_bound_when_there_is_one(tmp_path):
     ev = run.evaluation
     pc = ev.per_class.copy()
     model = (pc[C.SOURCE] == C.SOURCE_MODEL)
-    pc.loc[model & (pc[C.DIGIT] == 4), C.CLASS_PRIOR_SHARE] = 0.005  # below the threshold, but its interval
+    pc.loc[model & (pc[C.CLASS] == 4), C.CLASS_PRIOR_SHARE] = 0.005  # below the threshold, but its interval
     pc[C.CLASS_PRIOR_SHARE + C.CI_HIGH] = pc[C.CLASS_PRIOR_SHARE] + 0.002
-    pc.loc[model & (pc[C.DIGIT] == 4), C.CLASS_PRIOR_SHARE + C.CI_HIGH] = 0.012  # reaches above it: not missing
-    pc.loc[model & (pc[C.DIGIT] == 7), C.CLASS_PRIOR_SHARE + C.CI_HIGH] = 0.009  # upper bound below: missing
+    pc.loc[model & (pc[C.CLASS] == 4), C.CLASS_PRIOR_SHARE + C.CI_HIGH] = 0.012  # reaches above it: not missing
+    pc.loc[model & (pc[C.CLASS] == 7), C.CLASS_PRIOR_SHARE + C.CI_HIGH] = 0.009  # upper bound below: missing
     assert missing_digits(_with_per_class(run, pc), 2) == (7,)
 
 

@@ -3,8 +3,8 @@ shows on hover and the README's column tables are generated from).
 
 ``metrics.csv``  : one row per evaluated checkpoint epoch (``source == "model"``), plus the reference row computed on
                    real test digits (``source == "data"``, ``epoch == 0``: no training epoch belongs to it).
-``per_class.csv``: one row per (epoch, digit).
-``pairs.csv``    : one row per (epoch, digit_a < digit_b).
+``per_class.csv``: one row per (epoch, class): the label 0-9 and the class's name (:mod:`vaediag.classes`).
+``pairs.csv``    : one row per (epoch, class_a < class_b), with both classes' names.
 ``history.csv``  : one row per training epoch (written by training).
 
 All losses are *per sample, in nats*.
@@ -18,11 +18,15 @@ SOURCE = "source"  # what a row describes: SOURCE_MODEL (a checkpoint) or SOURCE
 SOURCE_MODEL = "model"
 SOURCE_DATA = "data"
 DATA_EPOCH = 0  # EPOCH of the reference rows: real digits belong to no training epoch
-N_CLASSES = 10  # digits 0-9
+N_CLASSES = 10  # classes 0-9 (MNIST: the digits; Fashion-MNIST: T-shirt/top ... Ankle boot)
 
-DIGIT = "digit"
-DIGIT_A = "digit_a"
-DIGIT_B = "digit_b"
+CLASS = "class"  # the label 0-9 (vaediag <= 0.3 wrote "digit": renamed when read, see vaediag.evaluation)
+CLASS_NAME = "class_name"  # its name in the run's dataset: "3" (MNIST), "Shirt" (Fashion-MNIST)
+CLASS_A = "class_a"  # pairs.csv: the smaller label of the pair (0.3: "digit_a")
+CLASS_B = "class_b"  # the larger label (0.3: "digit_b")
+CLASS_A_NAME = "class_a_name"
+CLASS_B_NAME = "class_b_name"
+CLASS_COLUMNS_0_3 = {"digit": CLASS, "digit_a": CLASS_A, "digit_b": CLASS_B}  # old name -> new name
 RUN = "run"
 
 # --- history.csv (training) ------------------------------------------------------------------
@@ -40,7 +44,7 @@ SILHOUETTE = "silhouette"  # [-1, 1], higher = better separated
 KNN_ACCURACY = "knn_accuracy"  # [0, 1], higher = digits separable by neighbours
 DAVIES_BOULDIN = "davies_bouldin"  # >= 0, lower = better separated
 CALINSKI_HARABASZ = "calinski_harabasz"  # >= 0, higher = better separated
-MOST_MIXED_PAIR = "most_mixed_pair"  # e.g. "4-9"
+MOST_MIXED_PAIR = "most_mixed_pair"  # ClassNames.pair: "4-9" (MNIST), "T-shirt/top & Shirt" (Fashion-MNIST)
 MOST_MIXED_PAIR_RATE = "most_mixed_pair_rate"  # symmetric kNN confusion rate of that pair, [0, 1]
 
 # --- metrics.csv: latent usage ----------------------------------------------------------------
@@ -153,9 +157,12 @@ COLUMN_DOCS: dict[str, str] = {
            "real-data reference rows",
     SOURCE: "'model' or 'data': a checkpoint's row, or the reference row computed on real test digits (the "
             "ceiling to read the model's numbers against)",
-    DIGIT: "0…9: the digit (true class) the row describes",
-    DIGIT_A: "0…8: the smaller digit of the pair",
-    DIGIT_B: "1…9: the larger digit of the pair",
+    CLASS: "0…9: the label (true class) the row describes (a digit in MNIST; written as 'digit' before 0.4)",
+    CLASS_NAME: "text: the class's name in the run's dataset: '3' (MNIST), 'Shirt' (Fashion-MNIST)",
+    CLASS_A: "0…8: the smaller label of the pair (written as 'digit_a' before 0.4)",
+    CLASS_B: "1…9: the larger label of the pair (written as 'digit_b' before 0.4)",
+    CLASS_A_NAME: "text: the name of class_a in the run's dataset",
+    CLASS_B_NAME: "text: the name of class_b in the run's dataset",
     RUN: "text: the run directory's name (vaediag compare)",
     # history.csv
     TRAIN_LOSS: "nats/sample, ↓: negative ELBO on the training digits (reconstruction + β·KL), running mean "
@@ -183,7 +190,8 @@ COLUMN_DOCS: dict[str, str] = {
                   "codes: can the digits be told apart in latent space?",
     DAVIES_BOULDIN: "≥ 0, ↓: spread within each digit's cluster relative to the distance between clusters",
     CALINSKI_HARABASZ: "≥ 0, ↑: between-digit vs within-digit variance of the codes",
-    MOST_MIXED_PAIR: "e.g. '4-9': the digit pair the latent kNN classifier confuses most",
+    MOST_MIXED_PAIR: "e.g. '4-9' (MNIST), 'T-shirt/top & Shirt' (Fashion-MNIST): the pair of classes the "
+                     "latent kNN classifier confuses most",
     MOST_MIXED_PAIR_RATE: "[0, 1], ↓: that pair's confusion rate (C[a,b] + C[b,a]) / (n_a + n_b)",
     # metrics.csv: latent usage
     ACTIVE_UNITS: "0…d, ↑: latent dimensions in use, Var_x E[z|x] > 0.01 (Burda et al.); 0 = posterior "

@@ -16,17 +16,18 @@ import numpy as np
 import pandas as pd
 
 from . import columns as C
+from .classes import MNIST_CLASSES, ClassNames
 from .errors import RunDirError
 from .fileio import int_epochs, json_text, load_npz, read_csv, read_json, save_npz, unique_epochs
 from .publish import Manifest, mismatch, publish, read_manifest
 from .ranges import check_ranges
 
-PER_CLASS_COLUMNS = [C.SOURCE, C.EPOCH, C.DIGIT, C.CLASS_SILHOUETTE, C.CLASS_KNN_RECALL,
+PER_CLASS_COLUMNS = [C.SOURCE, C.EPOCH, C.CLASS, C.CLASS_NAME, C.CLASS_SILHOUETTE, C.CLASS_KNN_RECALL,
                      C.CLASS_PRIOR_SHARE, C.CLASS_PRIOR_SHARE_CI_LOW, C.CLASS_PRIOR_SHARE_CI_HIGH,
                      C.CLASS_GRID_SHARE, C.CLASS_GRID_SHARE_CI_LOW, C.CLASS_GRID_SHARE_CI_HIGH,
                      C.CLASS_QGRID_SHARE, C.CLASS_QGRID_SHARE_CI_LOW, C.CLASS_QGRID_SHARE_CI_HIGH,
                      C.CLASS_GRID_INSIDE, C.CLASS_QGRID_INSIDE, C.CLASS_DATA_SHARE]
-PAIRS_COLUMNS = [C.EPOCH, C.DIGIT_A, C.DIGIT_B, C.CONFUSION_RATE]
+PAIRS_COLUMNS = [C.EPOCH, C.CLASS_A, C.CLASS_B, C.CLASS_A_NAME, C.CLASS_B_NAME, C.CONFUSION_RATE]
 # metrics.csv columns added in 0.3 (issue 8): NaN when an older metrics.csv is read
 COLUMNS_SINCE_0_3 = [C.TRAIN_EVAL_LOSS, C.TRAIN_EVAL_RECON, C.TRAIN_EVAL_KL, C.KNN_ACCURACY_CI_LOW,
                      C.KNN_ACCURACY_CI_HIGH, C.PRIOR_ENTROPY_NORM_CI_LOW, C.PRIOR_ENTROPY_NORM_CI_HIGH,
@@ -42,8 +43,9 @@ class Evaluation:
     - ``metrics``: indexed by ``EPOCH`` (int); column ``SOURCE`` first: one ``"model"`` row per checkpoint
       epoch (ascending), then the ``"data"`` reference row (epoch 0) computed on real test digits; then the
       joined history columns and the metric columns.
-    - ``per_class``: ``PER_CLASS_COLUMNS``, 10 rows (digits) per checkpoint epoch and 10 ``"data"`` rows.
-    - ``pairs``: ``PAIRS_COLUMNS``, 45 rows (digit pairs a < b) per checkpoint epoch.
+    - ``per_class``: ``PER_CLASS_COLUMNS``, 10 rows (classes: label and name) per checkpoint epoch and 10
+      ``"data"`` rows.
+    - ``pairs``: ``PAIRS_COLUMNS``, 45 rows (class pairs a < b, with their names) per checkpoint epoch.
     - ``settings``: the evaluation settings; ``timings``: seconds per stage (``shared``, ``epochs``, ``data``);
       ``versions``: the library versions that computed it.
     - ``artifacts``: epoch -> the arrays behind the figures (test codes, decoded grids, ...), see
@@ -105,7 +107,8 @@ def _to_float(v) -> float:
 class EvaluationFiles:
     """The files of one run's evaluation, read and written as one published set (:mod:`vaediag.publish`):
     the three tables, the summary (evaluation.json) and one npz of artifacts per epoch, under ``root``, with
-    the manifest at ``manifest``. :class:`~vaediag.rundir.Run` gives the paths."""
+    the manifest at ``manifest``. :class:`~vaediag.rundir.Run` gives the paths; ``classes`` (called only when
+    tables of vaediag <= 0.3 are read) names the classes those tables lack the names of."""
 
     root: Path
     metrics: Path
@@ -114,6 +117,7 @@ class EvaluationFiles:
     summary: Path
     manifest: Path
     artifact_path: Callable[[int], Path]
+    classes: Callable[[], ClassNames] = lambda: MNIST_CLASSES
 
     @property
     def _hint(self) -> str:
@@ -127,7 +131,8 @@ class EvaluationFiles:
             raise RunDirError(f"{self.root} has no evaluation results ({', '.join(missing)} missing); "
                               f"run `vaediag evaluate {self.root}` first")
         manifest = self.checked()
-        metrics, per_class, pairs = read_tables(self.metrics, self.per_class, self.pairs, self._hint)
+        metrics, per_class, pairs = read_tables(self.metrics, self.per_class, self.pairs, self._hint,
+                                              self.classes)
         summary = read_summary(self.summary) if self.summary.is_file() else ({}, {}, {}, None)
         settings, timings, versions, set_id = summary
         if set_id != manifest.set_id:
@@ -194,10 +199,13 @@ class EvaluationFiles:
         publish(self.root, writers, self.manifest, set_id, keep)
 
 
-def read_tables(metrics_path: Path, per_class_path: Path, pairs_path: Path,
-                hint: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def read_tables(metrics_path: Path, per_class_path: Path, pairs_path: Path, hint: str,
+                classes: Callable[[], ClassNames] = lambda: MNIST_CLASSES,
+                ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(metrics, per_class, pairs) as :class:`Evaluation` holds them, each value checked against its
-    documented range (:mod:`vaediag.ranges`); any problem is a one-line :class:`RunDirError` ending in ``hint``."""
+    documented range (:mod:`vaediag.ranges`); any problem is a one-line :class:`RunDirError` ending in ``hint``.
+    Tables of vaediag <= 0.3 (columns ``digit``, ``digit_a``, ``digit_b``, no names) read with the columns
+    renamed (``C.CLASS_COLUMNS_0_3``) and the names filled from ``classes()`` (the run's dataset)."""
     metrics = read_csv(metrics_path, dtype={C.MOST_MIXED_PAIR: object, C.SOURCE: object})
     for col in (C.EPOCH, C.SOURCE):
         if col not in metrics.columns:
@@ -208,8 +216,9 @@ def read_tables(metrics_path: Path, per_class_path: Path, pairs_path: Path,
         raise RunDirError(f"{metrics_path} has no checkpoint rows; {hint}")
     check_ranges(metrics, metrics_path, hint)
     tables = [_with_columns(metrics, COLUMNS_SINCE_0_3).set_index(C.EPOCH)]
-    for path, dtype in ((per_class_path, {C.SOURCE: object}), (pairs_path, None)):
-        df = read_csv(path, dtype=dtype)
+    names = {C.CLASS_NAME: object, C.CLASS_A_NAME: object, C.CLASS_B_NAME: object}  # MNIST's "3" stays text
+    for path, dtype in ((per_class_path, {C.SOURCE: object, **names}), (pairs_path, names)):
+        df = _with_class_names(read_csv(path, dtype=dtype), classes, path, hint)
         if C.EPOCH not in df.columns:
             raise RunDirError(f"{path} has no {C.EPOCH!r} column; {hint}")
         df[C.EPOCH] = int_epochs(df[C.EPOCH], path)
@@ -217,6 +226,20 @@ def read_tables(metrics_path: Path, per_class_path: Path, pairs_path: Path,
         tables.append(df)
     tables[1] = _with_columns(tables[1], PER_CLASS_COLUMNS)
     return tables[0], tables[1], tables[2]
+
+
+def _with_class_names(df: pd.DataFrame, classes: Callable[[], ClassNames], path: Path, hint: str) -> pd.DataFrame:
+    """``df`` with the 0.3 column names renamed and missing class-name columns filled from ``classes()``."""
+    df = df.rename(columns={old: new for old, new in C.CLASS_COLUMNS_0_3.items() if new not in df.columns})
+    for label, name in ((C.CLASS, C.CLASS_NAME), (C.CLASS_A, C.CLASS_A_NAME), (C.CLASS_B, C.CLASS_B_NAME)):
+        if label in df.columns and name not in df.columns:
+            labels = pd.to_numeric(df[label], errors="coerce")
+            if labels.isna().any() or not labels.between(0, C.N_CLASSES - 1).all():
+                raise RunDirError(f"{path}: {label} holds a value that is not a class 0-{C.N_CLASSES - 1}; {hint}")
+            at = (df.columns.get_loc(C.CONFUSION_RATE) if label != C.CLASS and C.CONFUSION_RATE in df.columns
+                  else df.columns.get_loc(label) + 1)  # per_class: after the label; pairs: before the rate
+            df.insert(at, name, [classes().name(int(i)) for i in labels])
+    return df
 
 
 def _with_columns(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:

@@ -352,7 +352,7 @@ class Run:
     def evaluation_files(self) -> EvaluationFiles:
         """Where the evaluation results live; they are read and written as one published set."""
         return EvaluationFiles(self.path, *(self.path / f for f in RESULT_TABLES), self.path / EVALUATION_FILE,
-                               self.manifest_path, self.artifact_path)
+                               self.manifest_path, self.artifact_path, lambda: self.classes)
 
     def read_evaluation(self) -> Evaluation:
         """Read metrics.csv, per_class.csv, pairs.csv and evaluation.json, checked against the manifest and

@@ -5,18 +5,21 @@ and return one row per (claim, subject) with the columns ``CLAIM_COLUMNS``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Callable
 
 import pandas as pd
 
+from vaediag.classes import MNIST_CLASSES, ClassNames
 from vaediag.errors import RunDirError
+from vaediag.report.wording import reword
 from vaediag.rundir import Run
 
 from . import generation, latent, metric, training
 from .measure import Outcome, Subject
-from .schema import BOTTLENECK, OVERFITTING, Claim, ClaimsError, ClaimsFile, load_claims, parse_claims
+from .schema import (BOTTLENECK, OVERFITTING, Claim, ClaimsError, ClaimsFile, load_claims, parse_claims,
+                     resolve_classes)
 
 CLAIM_COLUMNS = ("claim", "id", "text", "kind", "epochs", "verdict", "measured", "rule", "explanation", "n",
                  "evidence")
@@ -110,6 +113,27 @@ def subjects_for(cf: ClaimsFile, claim: Claim, target: Target) -> list[Subject]:
                          for s in target.subjects)
         raise _error(cf, claim, "config", f"{claim.config} matches no configuration of {target.path} ({have})")
     return chosen
+
+
+def resolve(cf: ClaimsFile, target: Target) -> ClaimsFile:
+    """``cf`` with every class given by name resolved against the dataset of the runs each claim is checked on
+    (:meth:`Run.classes`); a name that is not a class there: one-line :class:`ClaimsError` naming the claim, the
+    field and the valid names."""
+    claims = []
+    for claim in cf.claims:
+        runs = [r for s in subjects_for(cf, claim, target) for r in s.runs] or target.runs
+        resolved = []
+        for classes in dict.fromkeys(r.classes for r in runs):
+            try:
+                resolved.append(resolve_classes(claim, classes))
+            except ValueError as exc:
+                field_name, message = exc.args
+                raise _error(cf, claim, field_name, message) from None
+        if any(r.params != resolved[0].params for r in resolved[1:]):
+            raise _error(cf, claim, claim.get("class_fields", {}).get("digits", "digits"),
+                         "its class names mean different classes in the datasets of these runs")
+        claims.append(resolved[0] if resolved else claim)
+    return replace(cf, claims=tuple(claims))
 
 
 def _available_epochs(run: Run) -> set[int]:
@@ -212,6 +236,7 @@ def check_claims(claims, target, *, log: Callable[[str], None] | None = None, ev
     log = log or (lambda *_: None)
     cf = _as_claims(claims)
     tgt = open_target(target)
+    cf = resolve(cf, tgt)
     needed = validate(cf, tgt)
     for subject in tgt.subjects:
         subject.runs = [ensure_evaluated(r, needed[r.path], log, eval_settings) if r.path in needed else r for r in subject.runs]
@@ -226,16 +251,24 @@ def check_claims(claims, target, *, log: Callable[[str], None] | None = None, ev
             for label, outcome in handler(claim, subject, cf.settings):
                 n = min((len(subject.all_groups[g]) for g in label.split(" vs ")), default=1) if label else 1
                 epoch = next((e["epoch"] for e in outcome.evidence if e["epoch"] is not None), None)
-                rows.append(_row(claim, outcome, label, n, _epochs_text(claim, subject, epoch)))
+                rows.append(_row(claim, outcome, label, n, _epochs_text(claim, subject, epoch), _classes(subject)))
             continue
         for subject in subjects_for(cf, claim, tgt):
             outcome = handler(claim, subject, cf.settings)
-            rows.append(_row(claim, outcome, subject.label, subject.n, _epochs_text(claim, subject)))
+            rows.append(_row(claim, outcome, subject.label, subject.n, _epochs_text(claim, subject),
+                             _classes(subject)))
     return pd.DataFrame(rows, columns=list(CLAIM_COLUMNS))
 
 
-def _row(claim: Claim, outcome: Outcome, label: str, n: int, epochs: str) -> dict:
+def _classes(subject: Subject) -> ClassNames:
+    return subject.runs[0].classes if subject.runs else MNIST_CLASSES
+
+
+def _row(claim: Claim, outcome: Outcome, label: str, n: int, epochs: str,
+         classes: ClassNames = MNIST_CLASSES) -> dict:
+    """One output row; the measured text, rule and explanation name the classes of ``classes`` (MNIST:
+    unchanged, "digit 3"; Fashion-MNIST: "Shirt")."""
     measured = f"{label} ({n} seed{'s' if n != 1 else ''}): {outcome.measured}" if label else outcome.measured
     return {"claim": claim.position, "id": claim.id, "text": claim.text, "kind": claim.kind, "epochs": epochs,
-            "verdict": outcome.verdict, "measured": measured, "rule": outcome.rule,
-            "explanation": outcome.explanation, "n": int(n), "evidence": outcome.evidence}
+            "verdict": outcome.verdict, "measured": reword(measured, classes), "rule": reword(outcome.rule, classes),
+            "explanation": reword(outcome.explanation, classes), "n": int(n), "evidence": outcome.evidence}

@@ -131,17 +131,17 @@ def _pair_context(subject: Subject, epoch: int, digits) -> tuple[list[str], list
     rates = pair_rates(run, epoch)
     if len(digits) >= 2:
         wanted = [tuple(sorted(p)) for p in combinations(digits, 2)]
-        rows = [rates[(rates[C.DIGIT_A] == a) & (rates[C.DIGIT_B] == b)] for a, b in wanted]
+        rows = [rates[(rates[C.CLASS_A] == a) & (rates[C.CLASS_B] == b)] for a, b in wanted]
     else:
         d = digits[0]
-        mine = rates[(rates[C.DIGIT_A] == d) | (rates[C.DIGIT_B] == d)]
+        mine = rates[(rates[C.CLASS_A] == d) | (rates[C.CLASS_B] == d)]
         rows = [mine.head(1)]
     parts, evidence = [], []
     for row in rows:
         if row.empty:
             continue
-        a, b, r = int(row[C.DIGIT_A].iloc[0]), int(row[C.DIGIT_B].iloc[0]), float(row[C.CONFUSION_RATE].iloc[0])
-        parts.append(f"confusion {a}-{b} {num(C.CONFUSION_RATE, r)}")
+        a, b, r = int(row[C.CLASS_A].iloc[0]), int(row[C.CLASS_B].iloc[0]), float(row[C.CONFUSION_RATE].iloc[0])
+        parts.append(f"confusion {run.classes.pair(a, b)} {num(C.CONFUSION_RATE, r)}")
         evidence.append(cell(PAIRS_FILE, subject.run_name(run), C.CONFUSION_RATE, epoch, f"{a}-{b}", r))
     return parts, evidence
 
@@ -162,12 +162,13 @@ def check_mixed_pair(claim: Claim, subject: Subject, settings: dict) -> Outcome:
     epoch = claim.get("epoch")
     a, b = sorted(claim.get("digits"))
     threshold = settings["mixed_pair_rate"]
-    key = f"{a}-{b}"
+    key = f"{a}-{b}"  # the evidence key (labels); the texts name the pair in the run's classes ("4-9")
+    names = subject.runs[0].classes
     evidence = []
     if subject.single:
         run = subject.run
         rates = pair_rates(run, epoch)
-        hit = rates[(rates[C.DIGIT_A] == a) & (rates[C.DIGIT_B] == b)]
+        hit = rates[(rates[C.CLASS_A] == a) & (rates[C.CLASS_B] == b)]
         value = float(hit[C.CONFUSION_RATE].iloc[0]) if len(hit) else math.nan
         rank = int(hit.index[0]) + 1 if len(hit) else None
         n = pair_count(run, a, b)
@@ -180,8 +181,8 @@ def check_mixed_pair(claim: Claim, subject: Subject, settings: dict) -> Outcome:
         top = rates.head(1)
         top_text = ""
         if rank != 1 and len(top):
-            ta, tb, tr = int(top[C.DIGIT_A].iloc[0]), int(top[C.DIGIT_B].iloc[0]), float(top[C.CONFUSION_RATE].iloc[0])
-            top_text = f"; the most mixed pair is {ta}-{tb} at {num(C.CONFUSION_RATE, tr)}"
+            ta, tb, tr = int(top[C.CLASS_A].iloc[0]), int(top[C.CLASS_B].iloc[0]), float(top[C.CONFUSION_RATE].iloc[0])
+            top_text = f"; the most mixed pair is {names.pair(ta, tb)} at {num(C.CONFUSION_RATE, tr)}"
             evidence.append(cell(PAIRS_FILE, "", C.CONFUSION_RATE, epoch, f"{ta}-{tb}", tr))
         rank_text = f"rank {rank} of {len(rates)} pairs" if rank else "pair not in pairs.csv"
     else:
@@ -195,13 +196,13 @@ def check_mixed_pair(claim: Claim, subject: Subject, settings: dict) -> Outcome:
         rank_text = "rank per seed " + ", ".join("?" if k is None else str(k) for k in ranks)
         top_text = ""
     verdict = decide(low, high, threshold, ABOVE)
-    measured = f"confusion rate {key} {with_ci(C.CONFUSION_RATE, value, low, high, how)}, {rank_text}{top_text}"
+    measured = f"confusion rate {names.pair(a, b)} {with_ci(C.CONFUSION_RATE, value, low, high, how)}, {rank_text}{top_text}"
     rule = (f"mixed_pair: the pair's kNN confusion rate (pairs.csv, (C[a,b] + C[b,a]) / (n_a + n_b)) must lie "
             f"wholly above {num(C.CONFUSION_RATE, threshold)} with its 95 % CI ({how}); wholly below: refuted; "
             f"straddling: inconclusive; the rank among all pairs is quoted (the report lists the top {TOP_PAIRS})")
     explanation = ""
     if verdict == REFUTED:
-        explanation = (f"the kNN classifier rarely confuses {a} and {b}: {num(C.CONFUSION_RATE, value)} of their "
+        explanation = (f"the kNN classifier rarely confuses {names.name(a)} and {names.name(b)}: {num(C.CONFUSION_RATE, value)} of their "
                        f"test codes, wholly below {num(C.CONFUSION_RATE, threshold)}{top_text}")
     elif verdict == INCONCLUSIVE:
         explanation = (f"the interval of the confusion rate straddles {num(C.CONFUSION_RATE, threshold)}"
@@ -211,13 +212,13 @@ def check_mixed_pair(claim: Claim, subject: Subject, settings: dict) -> Outcome:
 
 def _rate(run: Run, epoch: int, a: int, b: int) -> float:
     rates = pair_rates(run, epoch)
-    hit = rates[(rates[C.DIGIT_A] == a) & (rates[C.DIGIT_B] == b)]
+    hit = rates[(rates[C.CLASS_A] == a) & (rates[C.CLASS_B] == b)]
     return float(hit[C.CONFUSION_RATE].iloc[0]) if len(hit) else math.nan
 
 
 def _rank(run: Run, epoch: int, a: int, b: int) -> int | None:
     rates = pair_rates(run, epoch)
-    hit = rates[(rates[C.DIGIT_A] == a) & (rates[C.DIGIT_B] == b)]
+    hit = rates[(rates[C.CLASS_A] == a) & (rates[C.CLASS_B] == b)]
     return int(hit.index[0]) + 1 if len(hit) else None
 
 

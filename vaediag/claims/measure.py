@@ -109,12 +109,12 @@ def class_cell(run: Run, column: str, epoch: int, digit: int) -> float:
     pc = run.per_class
     if column not in pc.columns:
         return math.nan
-    rows = pc[(pc[C.SOURCE] == C.SOURCE_MODEL) & (pc[C.EPOCH] == epoch) & (pc[C.DIGIT] == digit)]
+    rows = pc[(pc[C.SOURCE] == C.SOURCE_MODEL) & (pc[C.EPOCH] == epoch) & (pc[C.CLASS] == digit)]
     return float(pd.to_numeric(rows[column], errors="coerce").iloc[0]) if len(rows) else math.nan
 
 
 def pair_rates(run: Run, epoch: int) -> pd.DataFrame:
-    """pairs.csv at ``epoch``, most confused first (columns digit_a, digit_b, confusion_rate)."""
+    """pairs.csv at ``epoch``, most confused first (columns class_a, class_b, their names, confusion_rate)."""
     p = run.pairs
     rows = p[p[C.EPOCH] == epoch].copy()
     rows[C.CONFUSION_RATE] = pd.to_numeric(rows[C.CONFUSION_RATE], errors="coerce")

@@ -25,7 +25,7 @@ def metric_columns(run: Run, digit: int | None) -> list[str]:
         m = run.checkpoint_metrics
     else:
         m = run.per_class
-    skip = {C.SOURCE, C.EPOCH, C.DIGIT}
+    skip = {C.SOURCE, C.EPOCH, C.CLASS}
     return [c for c in m.columns if c not in skip and not c.endswith((C.CI_LOW, C.CI_HIGH))
             and str(m[c].dtype) != "object"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -198,8 +198,12 @@ class _Fields:
 
     def __init__(self, entry: dict, position: int, name: str):
         self.entry, self.position, self.name = entry, position, name
+        self.spellings: dict[str, str] = {}  # schema field -> the name the file used ("digits" -> "classes")
         words = entry.get("id") or entry.get("text") or ""
         self.label = claim_label(position, words if isinstance(words, str) else "")
+
+    def spelled(self, field_name: str) -> str:
+        return self.spellings.get(field_name, field_name)
 
     def error(self, field_name: str | None, message: str) -> ClaimsError:
         where = f"field {field_name!r}: " if field_name else ""
@@ -223,21 +227,26 @@ class _Fields:
             raise self.error(key, f"must be >= {low}, got {value}")
         return value
 
-    def digit(self, key: str, value) -> int:
+    def digit(self, key: str, value) -> int | str:
+        """A class: an index 0-9, or a name (a non-empty string, resolved against the dataset of the run the
+        claim is checked on: :func:`resolve_classes`)."""
+        if isinstance(value, str) and value.strip():
+            return int(value) if value.strip().isdigit() and int(value) < C.N_CLASSES else value.strip()
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < C.N_CLASSES:
-            raise self.error(key, f"{value!r} is not a digit 0-9")
+            raise self.error(self.spelled(key), f"{value!r} is not a class 0-9 or a class name")
         return value
 
-    def digits(self, key: str, exactly: int | None = None) -> tuple[int, ...]:
+    def digits(self, key: str, exactly: int | None = None) -> tuple[int | str, ...]:
         value = self.entry.get(key)
-        items = [value] if isinstance(value, int) and not isinstance(value, bool) else value
+        items = [value] if isinstance(value, (int, str)) and not isinstance(value, bool) else value
         if not isinstance(items, list) or not items:
-            raise self.error(key, f"must be a digit or a non-empty list of digits, got {value!r}")
+            raise self.error(self.spelled(key), f"must be a class or a non-empty list of classes, got {value!r}")
         digits = tuple(self.digit(key, v) for v in items)
-        if len(set(digits)) != len(digits):
-            raise self.error(key, f"names a digit twice: {list(digits)}")
+        folded = [d.casefold() if isinstance(d, str) else d for d in digits]
+        if len(set(folded)) != len(folded):
+            raise self.error(self.spelled(key), f"names a class twice: {list(digits)}")
         if exactly is not None and len(digits) != exactly:
-            raise self.error(key, f"must name exactly {exactly} digits, got {list(digits)}")
+            raise self.error(self.spelled(key), f"must name exactly {exactly} classes, got {list(digits)}")
         return digits
 
     def choice(self, key: str, choices, default=None) -> str:
@@ -269,6 +278,7 @@ def _claim(entry: Any, position: int, name: str) -> Claim:
     kind = entry["kind"]
     if kind not in KINDS:
         raise f.error("kind", f"unknown kind {kind!r}; kinds: {', '.join(KINDS)}")
+    entry = _class_aliases(f, entry, kind)
     required, optional = FIELDS[kind]
     allowed = set(COMMON_FIELDS) | set(required) | set(optional)
     for key in entry:
@@ -293,13 +303,54 @@ def _claim(entry: Any, position: int, name: str) -> Claim:
         params["after"] = f.integer("after", low=1)
     if kind == METRIC:
         params.update(_metric_params(f, entry))
+    if f.spellings:
+        params["class_fields"] = dict(f.spellings)
     return Claim(position, text, kind, claim_id, params, _config(f, entry.get("config")))
+
+
+CLASS_ALIASES = {"classes": "digits", "class": "digit"}  # the general spelling -> MNIST's (both accepted)
+
+
+def _class_aliases(f: "_Fields", entry: dict, kind: str) -> dict:
+    """``entry`` with ``classes`` / ``class`` read as ``digits`` / ``digit`` (the field names the schema keeps);
+    ``f`` remembers the spelling the file used, for messages (``params["class_fields"]``). Both spellings at
+    once: one-line error."""
+    allowed = set(FIELDS[kind][0]) | set(FIELDS[kind][1])
+    out = dict(entry)
+    for alias, field_name in CLASS_ALIASES.items():
+        if alias in out and field_name in allowed:
+            if field_name in out:
+                raise f.error(alias, f"give either {alias!r} or {field_name!r}, not both")
+            out[field_name] = out.pop(alias)
+            f.spellings[field_name] = alias
+    f.entry = out
+    return out
+
+
+def resolve_classes(claim: Claim, classes) -> Claim:
+    """``claim`` with the classes it names by name resolved to labels 0-9 in ``classes`` (a
+    :class:`vaediag.classes.ClassNames`); :class:`ValueError` ``(field, message)`` for a name that is not one of
+    them (the caller names the file and the claim)."""
+    params = dict(claim.params)
+    spell = claim.params.get("class_fields", {})
+    for field_name in ("digits", "digit"):
+        if field_name not in params:
+            continue
+        values = params[field_name] if field_name == "digits" else (params[field_name],)
+        try:
+            resolved = tuple(classes.index(v) for v in values)
+        except ValueError as exc:
+            raise ValueError(spell.get(field_name, field_name), str(exc)) from None
+        if len(set(resolved)) != len(resolved):
+            raise ValueError(spell.get(field_name, field_name), f"names a class twice: {list(values)}")
+        params[field_name] = resolved if field_name == "digits" else resolved[0]
+    return replace(claim, params=params)
 
 
 def _metric_params(f: _Fields, entry: dict) -> dict:
     column = entry["column"]
     if not isinstance(column, str) or not column.strip():
-        raise f.error("column", f"must be a column name (metrics.csv, or per_class.csv with 'digit'), "
+        raise f.error("column", f"must be a column name (metrics.csv, or per_class.csv with 'class'), "
                                 f"got {column!r}")
     if not C.column_doc(column.strip()):  # checked here, before a study trains: every table column is documented
         raise f.error("column", f"unknown column {column.strip()!r}; `vaediag columns` lists them")

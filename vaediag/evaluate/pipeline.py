@@ -133,14 +133,14 @@ def _evaluate(run: Run, settings: EvalSettings, epochs: Iterable[int] | None, de
     shared.lap("load_data")
     classifier = load_classifier(dev, dataset=run.dataset) if classifier is None else classifier.to(dev).eval()
     shared.lap("load_classifier")
-    ref = Reference(data, classifier, dev, settings, train_seed=train_config.get("seed", 0))
+    ref = Reference(data, classifier, dev, settings, train_seed=train_config.get("seed", 0), classes=run.classes)
     if ref.n_test < 2 * (settings.prdc_k + 1):
         raise ConfigError(f"the test set has {ref.n_test} digits; need at least {2 * (settings.prdc_k + 1)}")
     shared.lap("prepare_data")
 
     # a new metric column changes the registered columns, and so every key: old entries are not reused
     fingerprints = {**ref.fingerprints, "columns": stages.metrics_columns(run.latent_dim),
-                    "per_class_columns": PER_CLASS_COLUMNS}
+                    "per_class_columns": PER_CLASS_COLUMNS, "pairs_columns": PAIRS_COLUMNS}
     keys = {epoch: cache.cache_key(fingerprints, file_sha256(path)) for epoch, path in selected.items()}
     results: dict[int, RowResult] = {}
     for epoch, key in keys.items():

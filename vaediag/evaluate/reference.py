@@ -17,6 +17,7 @@ import pandas as pd
 import torch
 
 from .. import columns as C
+from ..classes import MNIST_CLASSES, ClassNames
 from ..classifier import ClassifierOutput, classify
 from ..data import MNISTData
 from ..likelihood import train_eval_indices
@@ -50,11 +51,13 @@ class RealFeatures:
 
 
 class Reference:
-    """The run's digits on ``device`` (float images, labels), the classifier and their fingerprints."""
+    """The run's images on ``device`` (float images, labels), the classifier and their fingerprints;
+    ``classes``: the names of the dataset's classes, written into the tables (default MNIST's digits)."""
 
     def __init__(self, data: MNISTData, classifier, device: torch.device, settings: EvalSettings,
-                 train_seed: int = 0):
+                 train_seed: int = 0, classes: ClassNames = MNIST_CLASSES):
         self.device = device
+        self.classes = classes
         self.settings = settings
         self.classifier = classifier
         self.train_labels = data.train_labels.cpu().numpy().astype(np.int64)
@@ -123,7 +126,8 @@ def evaluate_data(ref: Reference) -> RowResult:
     nan = np.full(C.N_CLASSES, np.nan)
     per_class = pd.DataFrame({  # latent, grid and inside-share columns: NaN (no model, no grid)
         **{column: nan for column in PER_CLASS_COLUMNS},
-        C.SOURCE: C.SOURCE_DATA, C.EPOCH: C.DATA_EPOCH, C.DIGIT: np.arange(C.N_CLASSES),
+        C.SOURCE: C.SOURCE_DATA, C.EPOCH: C.DATA_EPOCH, C.CLASS: np.arange(C.N_CLASSES),
+        C.CLASS_NAME: list(ref.classes.names),
         C.CLASS_PRIOR_SHARE: generation.class_shares(real.probs), C.CLASS_PRIOR_SHARE_CI_LOW: low,
         C.CLASS_PRIOR_SHARE_CI_HIGH: high, C.CLASS_DATA_SHARE: ref.label_shares,
     }, columns=PER_CLASS_COLUMNS)

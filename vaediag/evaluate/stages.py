@@ -55,7 +55,7 @@ class CheckpointContext:
     train_mu: np.ndarray | None = None
     prior: ClassifierOutput | None = None  # the classifier on the decoded prior samples (generation)
     per_class: dict[str, np.ndarray] = field(default_factory=dict)  # per_class column -> 10 values
-    pairs: pd.DataFrame | None = None  # digit-pair confusion rates, most mixed first (separation)
+    pairs: pd.DataFrame | None = None  # class-pair confusion rates, most mixed first (separation)
     artifact: dict[str, np.ndarray] = field(default_factory=dict)  # see Run.artifacts
 
     @property
@@ -113,7 +113,7 @@ def separation(ctx: CheckpointContext) -> dict[str, Any]:
     columns[C.KNN_ACCURACY] = knn.accuracy
     columns[C.KNN_ACCURACY_CI_LOW], columns[C.KNN_ACCURACY_CI_HIGH] = latent.knn_accuracy_interval(
         knn.correct, seed=ctx.settings.seed)
-    columns[C.MOST_MIXED_PAIR], columns[C.MOST_MIXED_PAIR_RATE] = latent.most_mixed_pair(ctx.pairs)
+    columns[C.MOST_MIXED_PAIR], columns[C.MOST_MIXED_PAIR_RATE] = latent.most_mixed_pair(ctx.pairs, ref.classes.pair)
     ctx.per_class[C.CLASS_SILHOUETTE] = latent.per_class_silhouette(None, ref.test_labels, C.N_CLASSES,
                                                                     silhouette=silhouette)
     ctx.per_class[C.CLASS_KNN_RECALL] = knn.per_class_recall
@@ -299,9 +299,12 @@ def evaluate_model_row(model, latent_dim: int, epoch: int, ref: Reference) -> Ro
     timings = {name: round(s, 4) for name, s in seconds.items()}
     timings["total"] = round(sum(seconds.values()), 4)
     per_class = pd.DataFrame({
-        C.SOURCE: C.SOURCE_MODEL, C.EPOCH: epoch, C.DIGIT: np.arange(C.N_CLASSES), **ctx.per_class,
+        C.SOURCE: C.SOURCE_MODEL, C.EPOCH: epoch, C.CLASS: np.arange(C.N_CLASSES),
+        C.CLASS_NAME: list(ref.classes.names), **ctx.per_class,
         C.CLASS_DATA_SHARE: ref.label_shares,
     }, columns=PER_CLASS_COLUMNS)
     pairs = ctx.pairs.copy()
     pairs.insert(0, C.EPOCH, epoch)
+    pairs[C.CLASS_A_NAME] = [ref.classes.name(a) for a in pairs[C.CLASS_A]]
+    pairs[C.CLASS_B_NAME] = [ref.classes.name(b) for b in pairs[C.CLASS_B]]
     return RowResult(row, per_class, pairs[PAIRS_COLUMNS], timings, ctx.artifact)

@@ -7,6 +7,7 @@ Distances are euclidean. Nothing here sub-samples: silhouette uses every point.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -25,8 +26,8 @@ from vaediag.columns import (
     CALINSKI_HARABASZ,
     CONFUSION_RATE,
     DAVIES_BOULDIN,
-    DIGIT_A,
-    DIGIT_B,
+    CLASS_A,
+    CLASS_B,
     SILHOUETTE,
 )
 
@@ -154,7 +155,7 @@ def pair_confusion(confusion: np.ndarray) -> pd.DataFrame:
     rate(a, b) = (C[a, b] + C[b, a]) / (n_a + n_b), with C[true, predicted] and n_a the number of test
     points of digit a (row sums). Range [0, 1], lower is better: 0 = the two digits never get mistaken
     for each other, e.g. 0.12 = 12 % of the 4s and 9s are predicted as the other one.
-    Columns ``DIGIT_A``, ``DIGIT_B`` (int), ``CONFUSION_RATE`` (float; NaN when both digits are absent);
+    Columns ``CLASS_A``, ``CLASS_B`` (int), ``CONFUSION_RATE`` (float; NaN when both digits are absent);
     n(n-1)/2 rows (45 for 10 digits), sorted by rate descending, ties by (a, b) ascending.
     """
     confusion = np.asarray(confusion, dtype=np.float64)
@@ -165,13 +166,14 @@ def pair_confusion(confusion: np.ndarray) -> pd.DataFrame:
     total = support[a] + support[b]
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = np.where(total > 0, mixed / np.maximum(total, 1), np.nan)
-    pairs = pd.DataFrame({DIGIT_A: a.astype(np.int64), DIGIT_B: b.astype(np.int64), CONFUSION_RATE: rate})
-    order = np.lexsort((pairs[DIGIT_B], pairs[DIGIT_A], -pairs[CONFUSION_RATE].fillna(-np.inf)))
+    pairs = pd.DataFrame({CLASS_A: a.astype(np.int64), CLASS_B: b.astype(np.int64), CONFUSION_RATE: rate})
+    order = np.lexsort((pairs[CLASS_B], pairs[CLASS_A], -pairs[CONFUSION_RATE].fillna(-np.inf)))
     return pairs.iloc[order].reset_index(drop=True)
 
 
-def most_mixed_pair(pairs: pd.DataFrame) -> tuple[str, float]:
-    """The digit pair with the highest confusion rate, as (``"4-9"``, rate).
+def most_mixed_pair(pairs: pd.DataFrame, name: Callable[[int, int], str] | None = None) -> tuple[str, float]:
+    """The class pair with the highest confusion rate, as (``"4-9"``, rate); ``name(a, b)`` writes the pair
+    (default ``f"{a}-{b}"``; the evaluation passes ``ClassNames.pair``: "T-shirt/top & Shirt").
 
     Rate in [0, 1], lower is better (see :func:`pair_confusion`); ties go to the smallest (a, b).
     Returns ("", NaN) when no pair has a defined rate.
@@ -179,6 +181,7 @@ def most_mixed_pair(pairs: pd.DataFrame) -> tuple[str, float]:
     valid = pairs.dropna(subset=[CONFUSION_RATE])
     if valid.empty:
         return "", float("nan")
-    order = np.lexsort((valid[DIGIT_B], valid[DIGIT_A], -valid[CONFUSION_RATE]))
+    order = np.lexsort((valid[CLASS_B], valid[CLASS_A], -valid[CONFUSION_RATE]))
     top = valid.iloc[order[0]]
-    return f"{int(top[DIGIT_A])}-{int(top[DIGIT_B])}", float(top[CONFUSION_RATE])
+    a, b = int(top[CLASS_A]), int(top[CLASS_B])
+    return (name(a, b) if name is not None else f"{a}-{b}"), float(top[CONFUSION_RATE])

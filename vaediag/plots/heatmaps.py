@@ -25,6 +25,17 @@ DATA_ROW_LABEL = "data"  # the real test shares, below the checkpoint rows
 DIGITS = range(C.N_CLASSES)
 
 
+def name_ticks(ax: Axes, run: Run, y: bool = False) -> None:
+    """Tick labels of a heat map's class axes: the class names of a named dataset (Fashion-MNIST), turned to
+    fit; MNIST keeps its digits 0-9."""
+    classes = run.classes
+    if classes.numeric:
+        return
+    ax.set_xticks(np.arange(classes.n) + 0.5, list(classes.names), rotation=90)
+    if y:
+        ax.set_yticks(np.arange(classes.n) + 0.5, list(classes.names), rotation=0)
+
+
 def draw_heatmap(ax: Axes, table: pd.DataFrame, *, vmax: float, cmap: str, cbar: bool, title: str, xlabel: str,
                  ylabel: str, square: bool = False) -> None:
     """Heat map of a table of fractions, each cell annotated in percent; NaN cells are left blank."""
@@ -50,14 +61,14 @@ def class_share_table(run: Run, column: str) -> pd.DataFrame:
     per_class = run.per_class
     model = per_class[per_class[C.SOURCE] == C.SOURCE_MODEL]
     if column in model.columns:
-        table = model.pivot_table(index=C.EPOCH, columns=C.DIGIT, values=column, aggfunc="first")
+        table = model.pivot_table(index=C.EPOCH, columns=C.CLASS, values=column, aggfunc="first")
     else:
         table = pd.DataFrame(dtype=float)
     table = table.reindex(index=run.epochs, columns=DIGITS).astype(float)
     table.index = [str(epoch) for epoch in table.index]
     data = per_class[per_class[C.SOURCE] == C.SOURCE_DATA]
     if C.CLASS_DATA_SHARE in data.columns and len(data):
-        shares = pd.to_numeric(data[C.CLASS_DATA_SHARE], errors="coerce").groupby(data[C.DIGIT]).first()
+        shares = pd.to_numeric(data[C.CLASS_DATA_SHARE], errors="coerce").groupby(data[C.CLASS]).first()
         table.loc[DATA_ROW_LABEL] = shares.reindex(DIGITS).to_numpy(dtype=float)
     return table
 
@@ -80,7 +91,8 @@ def class_share_figure(run: Run) -> Figure:
                         wspace=0.3)
     for i, (ax, (col, title)) in enumerate(zip(axes, panels)):
         draw_heatmap(ax, class_share_table(run, col), vmax=vmax, cmap="viridis", cbar=i == len(panels) - 1,
-                     title=f"class share (%): {title}", xlabel="digit", ylabel="epoch")
+                     title=f"class share (%): {title}", xlabel=run.classes.noun, ylabel="epoch")
+        name_ticks(ax, run)
     return fig
 
 
@@ -90,7 +102,7 @@ def pair_matrix(run: Run, epoch: int) -> pd.DataFrame:
     matrix = np.full((C.N_CLASSES, C.N_CLASSES), np.nan)
     pairs = run.pairs[run.pairs[C.EPOCH] == epoch]
     rates = pd.to_numeric(pairs[C.CONFUSION_RATE], errors="coerce")
-    for a, b, rate in zip(pairs[C.DIGIT_A].astype(int), pairs[C.DIGIT_B].astype(int), rates):
+    for a, b, rate in zip(pairs[C.CLASS_A].astype(int), pairs[C.CLASS_B].astype(int), rates):
         matrix[a, b] = matrix[b, a] = rate
     return pd.DataFrame(matrix, index=DIGITS, columns=DIGITS)
 
@@ -109,5 +121,7 @@ def pair_confusion_figure(run: Run) -> Figure:
     fig.subplots_adjust(left=0.06, right=0.95, bottom=0.12, top=0.92, wspace=0.15)
     for ax, epoch, cbar in ((axes[0], run.first, False), (axes[1], run.last, True)):
         draw_heatmap(ax, pair_matrix(run, epoch), vmax=vmax, cmap="magma_r", cbar=cbar, square=True,
-                     title=f"pair confusion (kNN, %), epoch {epoch}", xlabel="digit", ylabel="digit")
+                     title=f"pair confusion (kNN, %), epoch {epoch}", xlabel=run.classes.noun,
+                     ylabel=run.classes.noun)
+        name_ticks(ax, run, y=True)
     return fig

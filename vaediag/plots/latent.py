@@ -128,7 +128,7 @@ def legend_handles(run: Run) -> tuple[list, list[str]]:
     """Legend entries: a marker per digit, then each grid window (its half-width at the last checkpoint)."""
     handles: list = [Line2D([], [], ls="", marker="o", markersize=LEGEND_MARKER_SIZE, color=colour)
                      for colour in digit_colours()]
-    labels = [str(d) for d in range(C.N_CLASSES)]
+    labels = list(run.classes.names)  # "0"-"9" (MNIST), "T-shirt/top", ... (Fashion-MNIST)
     for kind, half in zip(GRID_KINDS, grid_spans(run, run.last)):
         if np.isfinite(half) and not is_projected(run):
             handles.append(Rectangle((0, 0), 1, 1, fill=False, **WINDOW_STYLES[kind]))
@@ -180,8 +180,9 @@ def latent_all_figure(run: Run, limits: Limits | None = None) -> Figure:
             ax.tick_params(labelleft=False)
         ax.set_xlabel("PC1 of μ" if projected else "μ₀", fontsize=TITLE_PT, labelpad=1)
     handles, labels = legend_handles(run)
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=MIN_FONT_PT + 1, frameon=False,
-               title="digit (colour) and grid windows", title_fontsize=MIN_FONT_PT + 1, handletextpad=0.3,
+    columns = len(labels) if run.classes.numeric else -(-len(labels) // 2)  # names: two rows
+    fig.legend(handles, labels, loc="lower center", ncol=columns, fontsize=MIN_FONT_PT + 1, frameon=False,
+               title=f"{run.classes.noun} (colour) and grid windows", title_fontsize=MIN_FONT_PT + 1, handletextpad=0.3,
                columnspacing=0.9, bbox_to_anchor=(0.5, 0.0))
     if is_projected(run):
         shown = (f"test codes μ ({dims}-D) projected on their first two principal components (PCA per checkpoint) "

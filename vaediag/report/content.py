@@ -11,6 +11,7 @@ from .questions import generation_sentences, separation_sentences, training_leng
 from .replication import replication_sentences, threshold_checks
 from .rules import VERDICT_UNKNOWN, Check, Verdict
 from .verdict import verdict_sentences
+from .wording import reword_sections
 
 SECTION_TITLES = {
     "q1": "Q1 — Do the digits form separate clusters in the latent space?",
@@ -41,7 +42,7 @@ def build_content(run: Run) -> ReportContent:
     checks = threshold_checks(run)
     sections = {"q1": separation_sentences(run), "q2": generation_sentences(run), "verdict": verdict_text,
                 "q3": training_length_sentences(run), "replication": replication_sentences(run, checks)}
-    return ReportContent(run, sections, verdict, checks)
+    return ReportContent(run, reword_sections(sections, run.classes), verdict, checks)
 
 
 # ============================================================================================ figures

@@ -141,13 +141,13 @@ class Quotes:
         if column not in per_class.columns:
             return None
         rows = per_class[(per_class[C.SOURCE] == C.SOURCE_MODEL) & (per_class[C.EPOCH] == epoch)
-                         & (per_class[C.DIGIT] == digit)]
+                         & (per_class[C.CLASS] == digit)]
         return self._finding(column, epoch, _first_cell(rows, column), PER_CLASS_FILE, int(digit))
 
     def pair_rate(self, epoch: int, a: int, b: int) -> Finding | None:
         """A checkpoint's confusion rate of digits ``a`` < ``b`` (pairs.csv)."""
         pairs = self.run.pairs
-        rows = pairs[(pairs[C.EPOCH] == epoch) & (pairs[C.DIGIT_A] == a) & (pairs[C.DIGIT_B] == b)]
+        rows = pairs[(pairs[C.EPOCH] == epoch) & (pairs[C.CLASS_A] == a) & (pairs[C.CLASS_B] == b)]
         rate = _first_cell(rows, C.CONFUSION_RATE)
         return self._finding(C.CONFUSION_RATE, epoch, rate, PAIRS_FILE, (int(a), int(b)))
 

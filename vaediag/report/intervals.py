@@ -55,7 +55,7 @@ def class_column(run: Run, column: str, epoch: int) -> np.ndarray | None:
     rows = per_class[(per_class[C.SOURCE] == C.SOURCE_MODEL) & (per_class[C.EPOCH] == epoch)]
     if rows.empty:
         return None
-    values = pd.to_numeric(rows.set_index(C.DIGIT)[column], errors="coerce").reindex(range(C.N_CLASSES))
+    values = pd.to_numeric(rows.set_index(C.CLASS)[column], errors="coerce").reindex(range(C.N_CLASSES))
     return values.to_numpy(dtype=float) if values.notna().any() else None
 
 
@@ -67,7 +67,7 @@ def data_shares(run: Run) -> np.ndarray | None:
     rows = per_class[per_class[C.SOURCE] == C.SOURCE_DATA]
     if rows.empty:
         rows = per_class[per_class[C.EPOCH] == run.last]
-    values = pd.to_numeric(rows.set_index(C.DIGIT)[C.CLASS_DATA_SHARE], errors="coerce")
+    values = pd.to_numeric(rows.set_index(C.CLASS)[C.CLASS_DATA_SHARE], errors="coerce")
     values = values[~values.index.duplicated()].reindex(range(C.N_CLASSES))
     return values.to_numpy(dtype=float) if values.notna().all() else None
 

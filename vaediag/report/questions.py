@@ -74,8 +74,8 @@ def top_pairs(run: Run, epoch: int, n: int = TOP_PAIRS) -> list[tuple[int, int]]
     pairs = run.pairs[run.pairs[C.EPOCH] == epoch].copy()
     pairs[C.CONFUSION_RATE] = pd.to_numeric(pairs[C.CONFUSION_RATE], errors="coerce")
     pairs = pairs.dropna(subset=[C.CONFUSION_RATE])
-    pairs = pairs.sort_values([C.CONFUSION_RATE, C.DIGIT_A, C.DIGIT_B], ascending=[False, True, True])
-    return [(int(a), int(b)) for a, b in zip(pairs[C.DIGIT_A].head(n), pairs[C.DIGIT_B].head(n))]
+    pairs = pairs.sort_values([C.CONFUSION_RATE, C.CLASS_A, C.CLASS_B], ascending=[False, True, True])
+    return [(int(a), int(b)) for a, b in zip(pairs[C.CLASS_A].head(n), pairs[C.CLASS_B].head(n))]
 
 
 def separation_sentences(run: Run) -> list[Sentence]:

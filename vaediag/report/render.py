@@ -17,7 +17,7 @@ import base64
 import json
 import re
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote
@@ -27,7 +27,9 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from vaediag import columns as C
-from vaediag.rundir import CONFIG_FILE, HISTORY_FILE, METRICS_FILE, PAIRS_FILE, PER_CLASS_COLUMNS, PER_CLASS_FILE, Run
+from vaediag.classes import DEFAULT_DATASET, MNIST_CLASSES, ClassNames
+from vaediag.rundir import (CONFIG_FILE, HISTORY_FILE, METRICS_FILE, PAIRS_COLUMNS, PAIRS_FILE, PER_CLASS_COLUMNS,
+                            PER_CLASS_FILE, Run)
 
 from .claims import ClaimsSection
 from .claims import claim_rules as claim_rules_pairs
@@ -37,6 +39,7 @@ from .formats import percent, table_cell
 from .replication import checks_table
 from .rules import CI_TEXT, COLLAPSE_ENTROPY, IMBALANCE_FACTOR, INSIDE_MIN, MISSING_SHARE, POSTERIOR_KL_DIM_MIN, rules
 from .verdict import ENTROPY_ANSWER_HEADER, ENTROPY_CI_HEADER, ENTROPY_MARGIN_HEADER, INSIDE_HEADER, verdict_table
+from .wording import reword
 
 HISTORY_TABLE_COLUMNS = list(dict.fromkeys(C.HISTORY_COLUMNS + [C.TRAIN_EVAL_LOSS, C.TRAIN_EVAL_RECON, C.TRAIN_EVAL_KL]))
 TABLE_GROUPS = (  # per-epoch table split into readable groups; columns not listed land in "Other"
@@ -92,7 +95,7 @@ README_COLUMN_TABLES = (  # the README's column tables: file -> its columns, in 
     (HISTORY_FILE, HISTORY_TABLE_COLUMNS),
     (METRICS_FILE, [C.EPOCH, C.SOURCE] + [c for _, cols in TABLE_GROUPS[1:] for c in (cols or [C.KL_PER_DIM_PREFIX])]),
     (PER_CLASS_FILE, PER_CLASS_COLUMNS),
-    (PAIRS_FILE, [C.EPOCH, C.DIGIT_A, C.DIGIT_B, C.CONFUSION_RATE]),
+    (PAIRS_FILE, PAIRS_COLUMNS),
 )
 # only documented columns are listed: a column whose doc has not been written yet (or that was removed) stays out
 README_COLUMN_TABLES = tuple((name, [c for c in columns if C.column_doc(c)]) for name, columns in README_COLUMN_TABLES)
@@ -167,18 +170,23 @@ def flatten(mapping, prefix: str = "") -> list[tuple[str, str]]:
     return out
 
 
-def provenance(finding: Finding) -> str:
+def provenance(finding: Finding, classes: ClassNames = MNIST_CLASSES) -> str:
     """Where a quoted number comes from, as its hover text: "metrics.csv, column silhouette, epoch 30: 0.0834",
-    then what the column means."""
+    then what the column means; a per-class cell names its class in the words of ``classes``."""
     if finding.row == C.SOURCE_DATA:
         where = "reference row 'data' (real test digits)"
     else:
         where = f"epoch {finding.epoch}"
     if isinstance(finding.key, tuple):
         where += f", digits {finding.key_text}"
+        if not classes.numeric:
+            where += f" ({classes.pair(*finding.key)})"
     elif finding.key is not None:
         where += f", digit {finding.key_text}"
+        if not classes.numeric:
+            where += f" ({classes.name(finding.key)})"
     doc = C.column_doc(finding.column)
+    where = where if classes.numeric else where.replace("digit", "class").replace("test classes", "test images")
     return f"{finding.source}, column {finding.column}, {where}: {finding.value:.4g}" + (f"\n{doc}" if doc else "")
 
 
@@ -224,17 +232,34 @@ def _shown(groups: list[FigureGroup], figures: dict[str, Figure]) -> list[tuple[
     return [(title, text, found) for title, text, found in shown if found]
 
 
+def reworded_table(table: Table, classes: ClassNames) -> Table:
+    """``table`` with its title, headers, docs and cells in the words of ``classes`` (:mod:`.wording`)."""
+    if classes.numeric:
+        return table
+    return Table(reword(table.title, classes), [reword(h, classes) for h in table.header],
+                 [[reword(cell, classes) for cell in row] for row in table.rows],
+                 [reword(doc, classes) for doc in table.docs])
+
+
 def _context(content: ReportContent, figures: dict[str, Figure], claims: ClaimsSection | None = None) -> dict:
     run = content.run
     model = run.model_config
-    shown = {section: _shown(groups, figures) for section, groups in section_figures(run).items()}
+    classes = run.classes
+    shown = {section: [(reword(title, classes), reword(text, classes),
+                        [replace(f, caption=reword(f.caption, classes)) for f in found])
+                       for title, text, found in _shown(groups, figures)]
+             for section, groups in section_figures(run).items()}
     return dict(
         name=run.name, model=run.model_name, latent_dim=model.get("latent_dim", "?"),
-        beta=model.get("beta", "– (not trained by vaediag)" if run.is_external else "?"), epochs=", ".join(map(str, run.epochs)), last_epoch=run.last,
-        metrics_file=METRICS_FILE, config_file=CONFIG_FILE, titles=SECTION_TITLES, sections=content.sections,
-        verdict=content.verdict, verdict_table=frame_table(verdict_table(run), docs=VERDICT_HEADER_DOCS),
+        dataset="" if classes.dataset == DEFAULT_DATASET else classes.title, classes=classes,
+        beta=model.get("beta", "– (not trained by vaediag)" if run.is_external else "?"),
+        epochs=", ".join(map(str, run.epochs)), last_epoch=run.last,
+        metrics_file=METRICS_FILE, config_file=CONFIG_FILE,
+        titles={key: reword(title, classes) for key, title in SECTION_TITLES.items()}, sections=content.sections,
+        verdict=content.verdict, verdict_headline=reword(content.verdict.headline, classes),
+        verdict_table=reworded_table(frame_table(verdict_table(run), docs=VERDICT_HEADER_DOCS), classes),
         figures=shown, tables=epoch_tables(run), rules=rules(),
-        checks_table=frame_table(checks_table(content.checks), docs=CHECK_HEADER_DOCS),
+        checks_table=reworded_table(frame_table(checks_table(content.checks), docs=CHECK_HEADER_DOCS), classes),
         config=flatten(run.config), settings=flatten({**run.evaluation.settings,
                                                       **{f"versions.{k}": v for k, v in run.evaluation.versions.items()}}),
         timings=flatten(run.evaluation.timings), claims=claims, claim_rules_here=False,

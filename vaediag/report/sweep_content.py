@@ -218,7 +218,7 @@ def missing_digits(run: Run, epoch: int) -> tuple[int, ...]:
     rows = pc[(pc[C.SOURCE] == C.SOURCE_MODEL) & (pc[C.EPOCH] == epoch)]
     column = C.CLASS_PRIOR_SHARE + C.CI_HIGH
     column = column if column in rows.columns and rows[column].notna().any() else C.CLASS_PRIOR_SHARE
-    values = pd.to_numeric(rows.set_index(C.DIGIT)[column], errors="coerce")
+    values = pd.to_numeric(rows.set_index(C.CLASS)[column], errors="coerce")
     return tuple(int(d) for d, v in values.items() if math.isfinite(v) and v < MISSING_SHARE)
 
 

@@ -73,6 +73,11 @@ def _digits(digits) -> str:
     return ", ".join(map(str, digits)) or "–"
 
 
+def _named(classes, labels) -> str:
+    """The classes' names ("2, 3" for MNIST's digits, "Pullover, Dress" for Fashion-MNIST), "–" for none."""
+    return ", ".join(classes.name(i) for i in labels) or "–"
+
+
 def check_cells(check: Check | None, write=lambda v: f"{v:.3f}") -> tuple[str, str, str]:
     """(interval, margin, answer) of a check as table cells ("" when there is no check)."""
     if check is None:
@@ -81,10 +86,15 @@ def check_cells(check: Check | None, write=lambda v: f"{v:.3f}") -> tuple[str, s
     return interval, f"{check.margin:+.3f}", check.answer
 
 
+def _inside_key(classes, check: Check) -> str:
+    """The class an inside-window check is about ("inside ...: digit 0" -> "0" / "T-shirt/top"), else "all"."""
+    return _named(classes, [int(check.name.rpartition(" ")[2])]) if ":" in check.name else "all"
+
+
 def verdict_table(run: Run) -> pd.DataFrame:
     """One row per checkpoint: the verdict's inputs, the entropy check with its interval, margin and answer,
     and the outcome."""
-    rows = []
+    rows, names = [], run.classes
     for epoch in run.epochs:
         verdict = run_verdict(run, epoch)
         interval, margin, answer = check_cells(verdict.check(CHECK_ENTROPY))
@@ -93,15 +103,15 @@ def verdict_table(run: Run) -> pd.DataFrame:
                      "inactive dims": _digits(verdict.inactive_dims) if verdict.latent_dims else "",
                      "prior entropy (norm.)": run.value(C.PRIOR + C.ENTROPY_NORM, epoch),
                      ENTROPY_CI_HEADER: interval, ENTROPY_MARGIN_HEADER: margin, ENTROPY_ANSWER_HEADER: answer,
-                     "missing from prior": _digits(verdict.prior_missing),
-                     "uncertain digits": _digits(verdict.prior_uncertain),
-                     "over-drawn": _digits(verdict.over_drawn), "under-drawn": _digits(verdict.under_drawn),
+                     "missing from prior": _named(names, verdict.prior_missing),
+                     "uncertain digits": _named(names, verdict.prior_uncertain),
+                     "over-drawn": _named(names, verdict.over_drawn),
+                     "under-drawn": _named(names, verdict.under_drawn),
                      "grid entropy (norm.)": run.value(C.GRID + C.ENTROPY_NORM, epoch),
-                     "missing from grid": _digits(verdict.grid_missing),
+                     "missing from grid": _named(names, verdict.grid_missing),
                      "inside grid window": run.value(C.GRID_INSIDE, epoch),
-                     INSIDE_HEADER: "; ".join(f"{c.name.rpartition(' ')[2] if ':' in c.name else 'all'}: "
-                                              f"{percent(c.estimate)} {check_cells(c, percent)[0]} {c.answer}"
-                                              for c in inside) or "–",
+                     INSIDE_HEADER: "; ".join(f"{_inside_key(names, c)}: {percent(c.estimate)} "
+                                              f"{check_cells(c, percent)[0]} {c.answer}" for c in inside) or "–",
                      "verdict": verdict.kind})
     return pd.DataFrame(rows).set_index(C.EPOCH)
 
