@@ -26,7 +26,7 @@ CASES = {  # name -> (file text, fragment of the one-line error)
     "unknown kind": (GOOD + '\n[[claim]]\ntext = "it is blurry"\nkind = "blurry"\nepoch = 5\n',
                      "claim 2 ('it is blurry'): field 'kind': unknown kind 'blurry'"),
     "digit 11": ('[[claim]]\nid = "q2"\ntext = "4 and 11 are mixed"\nkind = "mixed_pair"\nepoch = 5\n'
-                 'digits = [4, 11]\n', "claim 1 ('q2'): field 'digits': 11 is not a digit 0-9"),
+                 'digits = [4, 11]\n', "claim 1 ('q2'): field 'digits': 11 is not a class 0-9"),
     "missing field": ('[[claim]]\ntext = "it overfits"\nkind = "overfitting"\n',
                       "claim 1 ('it overfits'): field 'after': missing (required for kind 'overfitting')"),
     "missing text": ('[[claim]]\nkind = "mode_collapse"\nepoch = 5\n', "claim 1: field 'text': missing"),
@@ -111,7 +111,7 @@ def test_epoch_error_lists_the_checkpoints_and_evaluates_nothing(tmp_path, evalu
 
 
 def test_list_input_errors_name_the_claim():
-    with pytest.raises(ClaimsError, match=r"^claims: claim 2 \('x'\): field 'digits': 11 is not a digit 0-9$"):
+    with pytest.raises(ClaimsError, match=r"^claims: claim 2 \('x'\): field 'digits': 11 is not a class 0-9 or a class name$"):
         check_claims([{"text": "ok", "kind": "bottleneck"},
                       {"text": "x", "kind": "rare", "epoch": 1, "digits": [11]}], "/nonexistent")
 

@@ -135,3 +135,38 @@ def test_the_fashion_example_claims_check_against_a_fashion_run(tmp_path):
     res = CliRunner().invoke(cli, ["check", str(EXAMPLES / "claims-fashion.toml"), str(run), "--format", "csv"])
     assert res.exit_code == 0, res.output
     assert res.output.count("\n") >= 5 and "Shirt" in res.output
+
+
+def test_sweep_report_of_fashion_runs_names_classes(tmp_path):
+    """The sweep report of Fashion-MNIST runs: section titles, sentences and the missing-class table name the
+    classes; the same sweep on MNIST keeps its digit words."""
+    from vaediag.report.sweep import build_sweep_report
+
+    texts = {}
+    for dataset in ("fashion-mnist", "mnist"):
+        dirs = [make_fake_run(tmp_path / dataset / f"s{seed}", epochs=EPOCHS, scenario="collapse", seed=seed,
+                              dataset=dataset) for seed in (0, 1)]
+        out = tmp_path / dataset / "report"
+        html, md = build_sweep_report(dirs, html_path=out / "report.html", md_path=out / "report.md",
+                                      summary_path=out / "summary.csv", figures_dir=out / "figures",
+                                      sweep_info={"grid": {"seed": [0, 1]}, "runs": []})
+        texts[dataset] = html.read_text(encoding="utf-8") + md.read_text(encoding="utf-8")
+    fashion, mnist = texts["fashion-mnist"], texts["mnist"]
+    assert "Missing classes and collapse verdicts" in fashion and "Missing digits" not in fashion
+    assert all(f"<th scope=\"col\">{name}</th>" in fashion for name in ("Pullover", "Dress", "Ankle boot"))
+    assert "Do the classes form separate clusters?" in fashion and "Do the digits form separate clusters?" in mnist
+    assert "<th scope=\"col\">digit 2</th>" in mnist and "Missing digits and collapse verdicts" in mnist
+
+
+def test_figure_titles_speak_of_the_runs_classes(runs):
+    from vaediag.plots.curves import curve_figure, draw_entropy, separation_figure
+    from vaediag.plots.grids import recon_pairs_page  # noqa: F401  (title built from run.classes.item)
+
+    fashion = [t.get_text() for ax in separation_figure(runs["fashion"]).axes for t in (ax.title,)]
+    assert any("latent separation of the classes" in t for t in fashion)
+    fig = curve_figure(draw_entropy, runs["fashion"])
+    labels = [t.get_text() for ax in fig.axes for t in (ax.title, *(ax.get_legend().get_texts() if ax.get_legend() else []))]
+    assert "diversity of generated images (1 = all classes equally)" in labels
+    assert not any("digit" in t for t in labels)
+    mnist = [ax.title.get_text() for ax in separation_figure(runs["mnist"]).axes]
+    assert any("latent separation of the digits" in t for t in mnist)

@@ -63,7 +63,8 @@ def test_sweep_runs_every_point_on_local_ray(full_sweep):
     assert all(e["attempts"] == 1 and e["wall_seconds"] > 0 and e["error"] is None for e in state["runs"].values())
     assert state["ray"]["address"] == "local" and state["ray"]["cpus_per_run"] == 1
     assert state["grid"]["seed"] == [0, 1, 2] and state["grid"]["latent_dim"] == [2, 8]
-    assert state["base"] == {"epochs": 2, "checkpoints": [1, 2], "train_size": 1000, "test_size": 500}
+    assert state["base"] == {"epochs": 2, "checkpoints": [1, 2], "train_size": 1000, "test_size": 500,
+                             "dataset": "mnist"}
     for name in NAMES:  # each an ordinary, evaluated RUN_DIR with its report
         run = sweep.run(name)
         assert run.evaluation_problem() is None and run.read_evaluation().epochs == [1, 2]

@@ -207,11 +207,11 @@ def test_largest_seed_trains(tmp_path, data):
 def test_start_line_says_what_is_starting(tmp_path, data):
     logs: list[str] = []
     train(small_cfg(epochs=2, checkpoints=(2,)), tmp_path / "run", data=data, log=logs.append, progress=False)
-    assert logs[0] == f"training mlp (latent 2) on cpu: {data.n_train} digits, epochs 1-2"
+    assert logs[0] == f"training mlp (latent 2) on cpu: {data.n_train} MNIST digits, epochs 1-2"
     logs.clear()
     train(small_cfg(epochs=3, checkpoints=(2, 3)), tmp_path / "run", resume=True, data=data, log=logs.append,
           progress=False)
-    assert logs[0] == f"training mlp (latent 2) on cpu: {data.n_train} digits, epochs 3-3 (resuming " \
+    assert logs[0] == f"training mlp (latent 2) on cpu: {data.n_train} MNIST digits, epochs 3-3 (resuming " \
                       f"{tmp_path / 'run'} after epoch 2)"
 
 

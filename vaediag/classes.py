@@ -15,6 +15,7 @@ Torch-free: the CLI and the claims parser import it at start-up.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -112,3 +113,22 @@ def check_dataset(dataset: str) -> str:
 def class_names(dataset: str | None = None) -> ClassNames:
     """The :class:`ClassNames` of ``dataset`` (None: MNIST, what runs without a recorded dataset used)."""
     return CLASS_NAMES[check_dataset(dataset or DEFAULT_DATASET)]
+
+
+# ---------------------------------------------------------------------------------------------- wording
+_ITEMS = re.compile(r"\b(test|real|training|generated|unseen|seen|handwritten|its training|the run's) digits\b")
+_NUMBERED = re.compile(r"\b[Dd]igit (\d)\b")
+_WORDS = [(re.compile(r"\bdigits\b"), "classes"), (re.compile(r"\bDigits\b"), "Classes"),
+          (re.compile(r"\bdigit\b"), "class"), (re.compile(r"\bDigit\b"), "Class")]
+
+
+def reword(text: str, classes: ClassNames) -> str:
+    """``text`` (written about MNIST's digits) in the words of ``classes``; unchanged for MNIST: "test digits"
+    -> "test images", "digit 6" -> "Shirt", any other "digit(s)" -> "class(es)"."""
+    if classes.numeric or not text:
+        return text
+    text = _ITEMS.sub(lambda m: f"{m.group(1)} {classes.item}s", text)
+    text = _NUMBERED.sub(lambda m: classes.name(int(m.group(1))), text)
+    for pattern, word in _WORDS:
+        text = pattern.sub(word, text)
+    return text

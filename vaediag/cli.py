@@ -259,8 +259,10 @@ def _model_factory_options(f):
 @data_options
 @_model_factory_options
 def evaluate(run_dir, epochs, fmt, seed, model_factory, weights, model_epoch, out_dir, model_dataset, decoder, **kw):
-    """Evaluate every checkpoint of RUN_DIR into tables; print them. With --model-factory: evaluate your own
-    model (--weights, --epoch) into the external run --out."""
+    """Evaluate RUN_DIR's checkpoints (or, with --model-factory, your own model) into tables.
+
+    Without --model-factory: every checkpoint of RUN_DIR (or --epochs), tables printed. With --model-factory
+    (plus --weights, --epoch, --out): your own model, built by your factory, into the external run --out."""
     from .evaluate.table import format_table
 
     settings = _eval_settings(kw, seed=seed)

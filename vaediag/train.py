@@ -28,6 +28,7 @@ import torch
 from . import columns as C
 from .atomic import WriteError
 from .checkpoint import FORMAT, read_state, save_state
+from .classes import class_names
 from .config import RESUME_INVARIANTS, TrainConfig
 from .data import MNISTData, load_dataset
 from .devices import resolve_device
@@ -251,9 +252,9 @@ def _train_locked(cfg: TrainConfig, run: Run, resume: bool, log: Callable[[str],
     if saved_epoch >= cfg.epochs:
         log(f"{run.path}: already trained to epoch {saved_epoch}; nothing to do")
         return history_frame(history)
-    m = cfg.model_config
-    log(f"training {m.model} (latent {m.latent_dim}) on {device}: {len(train_x)} {cfg.dataset} images, epochs "
-        f"{saved_epoch + 1}-{cfg.epochs}" + (f" (resuming {run.path} after epoch {saved_epoch})" if state else ""))
+    m, classes = cfg.model_config, class_names(cfg.dataset)
+    log(f"training {m.model} (latent {m.latent_dim}) on {device}: {len(train_x)} {classes.title} {classes.item}s, "
+        f"epochs {saved_epoch + 1}-{cfg.epochs}" + (f" (resuming {run.path} after epoch {saved_epoch})" if state else ""))
 
     bars = _Progress(progress, saved_epoch + 1, cfg.epochs, log)
     try:

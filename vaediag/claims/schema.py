@@ -2,7 +2,7 @@
 
 Every problem is a :class:`ClaimsError` (a :class:`~vaediag.errors.ConfigError`) of ONE line naming the file,
 the claim (its position 1.. and its id or text) and the field, e.g.
-``claims.toml: claim 3 ('4 and 9 are mixed'): field 'digits': 11 is not a digit 0-9``.
+``claims.toml: claim 3 ('4 and 9 are mixed'): field 'digits': 11 is not a class 0-9 or a class name``.
 The format itself is documented in :mod:`vaediag.claims` (the package docstring).
 """
 

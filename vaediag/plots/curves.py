@@ -15,6 +15,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from .. import columns as C
+from ..classes import reword
 from .output import MIN_FONT_PT, TITLE_PT
 
 if TYPE_CHECKING:
@@ -74,7 +75,7 @@ def separation_figure(run: Run) -> Figure:
         ax.grid(alpha=0.3)
     top.tick_params(labelbottom=False)
     top.set_xlabel("")
-    top.set_title("latent separation of the digits (higher = better separated)", fontsize=TITLE_PT)
+    top.set_title(reword("latent separation of the digits (higher = better separated)", run.classes), fontsize=TITLE_PT)
     bottom.set_xlabel("epoch", fontsize=TITLE_PT)
     return fig
 
@@ -91,10 +92,10 @@ def entropy_reference(run: Run) -> float:
 def draw_entropy(ax: Axes, run: Run) -> None:
     """Normalised class entropy of prior vs linear-grid vs quantile-grid samples; real digits as a line."""
     draw_curves(ax, metric_curves(run, {prefix + C.ENTROPY_NORM: label for prefix, label in ENTROPY_CURVES}))
-    reference_line(ax, entropy_reference(run), "real test digits")
+    reference_line(ax, entropy_reference(run), reword("real test digits", run.classes))
     ax.set_ylim(min(0.0, ax.get_ylim()[0]), 1.05)
     label_axes(ax, xlabel="epoch", ylabel="class entropy / ln 10", legend_loc="lower left",
-               title="diversity of generated digits (1 = all digits equally)")
+               title=reword("diversity of generated digits (1 = all digits equally)", run.classes))
 
 
 def draw_frechet(ax: Axes, run: Run) -> None:
@@ -102,7 +103,7 @@ def draw_frechet(ax: Axes, run: Run) -> None:
     draw_curves(ax, metric_curves(run, {C.FRECHET: "prior samples"}), palette=["tab:purple"])
     reference_line(ax, run.reference(C.FRECHET), "real vs real (two halves)")
     ax.set_ylim(bottom=0)
-    label_axes(ax, xlabel="epoch", ylabel="lower = closer to real digits",
+    label_axes(ax, xlabel="epoch", ylabel=reword("lower = closer to real digits", run.classes),
                title="Fréchet distance (classifier features)")
 
 

@@ -131,6 +131,6 @@ def recon_pairs_page(run: Run, epoch: int) -> Image.Image:
     originals, recons = np.asarray(run.artifacts(epoch)[RECON_PAIRS])
     pairs = np.concatenate([originals, recons], axis=2)  # [n, 28, 56]
     accuracy = run.value(C.RECON_ACCURACY, epoch)
-    title = (f"test digit | its reconstruction, epoch {epoch}"
+    title = (f"test {run.classes.item} | its reconstruction, epoch {epoch}"
              + (f", classifier accuracy on reconstructions {100 * accuracy:.1f} %" if np.isfinite(accuracy) else ""))
     return tile_page(pairs, title, nrow=min(PAIRS_PER_ROW, len(pairs)))

@@ -56,8 +56,8 @@ def build_report(run: Run | str | Path, figures: dict[str, Path] | None = None,
     :class:`~vaediag.errors.RunDirError` if the run was not evaluated. Holds the RUN_DIR lock while it writes.
     """
     run = _as_run(run)
-    section = claims_section(claims)  # a malformed claims table fails before anything is written
     with run.writing("report"):
+        section = claims_section(claims, run.classes)  # a malformed claims table fails before anything is written
         content = build_content(run)  # reads the evaluation first: an unevaluated run fails before drawing
         if figures is None:
             from vaediag.plots import make_figures  # matplotlib only when figures are drawn

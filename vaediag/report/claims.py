@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from vaediag.classes import MNIST_CLASSES, ClassNames
 from vaediag.errors import ConfigError
 
 VERDICTS = ("supported", "refuted", "inconclusive")  # the answers a claim can get, in the summary's order
@@ -132,7 +133,7 @@ def _number(value) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and not pd.isna(value)
 
 
-def _cell(evidence: dict) -> str:
+def _cell(evidence: dict, classes: ClassNames = MNIST_CLASSES) -> str:
     """One evidence cell as a line: "per_class.csv, column prior_share, epoch 100, digit 3: 0.032 [0.029, 0.036]"
     (the run's name first in a sweep; a derived number says how it was computed instead of a column)."""
     table, column = _text(evidence.get("table")), _text(evidence.get("column"))
@@ -145,7 +146,7 @@ def _cell(evidence: dict) -> str:
         where += f", epoch {epoch}"
     key = _text(evidence.get("key"))
     if key:
-        where += f", digit {key}" if key.isdigit() else f", {key}"
+        where += f", {classes.label(int(key))}" if key.isdigit() and int(key) < classes.n else f", {key}"
     value, low, high = evidence.get("value"), evidence.get("ci_low"), evidence.get("ci_high")
     text = f"{where}: {value:.4g}" if _number(value) else f"{where}: {_text(value)}"
     if _number(low) and _number(high):
@@ -153,7 +154,7 @@ def _cell(evidence: dict) -> str:
     return text
 
 
-def claim_row(record: dict) -> ClaimRow:
+def claim_row(record: dict, classes: ClassNames = MNIST_CLASSES) -> ClaimRow:
     """A :class:`ClaimRow` from one row of :func:`vaediag.claims.check_claims` (a dict of its columns)."""
     number = _text(record.get("claim"))
     if _text(record.get("id")):
@@ -166,7 +167,7 @@ def claim_row(record: dict) -> ClaimRow:
                     measured=_text(record.get("measured")), rule=_text(record.get("rule")),
                     explanation=_text(record.get("explanation")),
                     n=int(n) if _number(n) else 1,
-                    cells="\n".join(_cell(e) for e in evidence if isinstance(e, dict)))
+                    cells="\n".join(_cell(e, classes) for e in evidence if isinstance(e, dict)))
 
 
 def claim_rules() -> list[tuple[str, str]]:
@@ -176,7 +177,7 @@ def claim_rules() -> list[tuple[str, str]]:
     return [(rule.topic, rule.text) for rule in rules()]
 
 
-def claims_section(claims: pd.DataFrame | None) -> ClaimsSection | None:
+def claims_section(claims: pd.DataFrame | None, classes: ClassNames = MNIST_CLASSES) -> ClaimsSection | None:
     """The Claims section of ``claims`` (the DataFrame of :func:`vaediag.claims.check_claims`); ``None`` when
     no claims are given, so the report has no such section. Raises ValueError when a needed column is
     absent."""
@@ -185,7 +186,7 @@ def claims_section(claims: pd.DataFrame | None) -> ClaimsSection | None:
     missing = [c for c in REQUIRED_COLUMNS if c not in claims.columns]
     if missing:
         raise ValueError(f"the claims table lacks the column(s) {', '.join(missing)}")
-    rows = [claim_row(record) for record in claims.to_dict("records")]
+    rows = [claim_row(record, classes) for record in claims.to_dict("records")]
     counted = Counter(row.verdict for row in rows)
     counts = [(v, counted[v]) for v in VERDICTS if counted[v]]
     counts += [(v, k) for v, k in counted.items() if v not in VERDICTS]

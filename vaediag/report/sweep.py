@@ -11,6 +11,7 @@ was computed.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import quote
 
@@ -23,8 +24,10 @@ from vaediag.errors import RunDirError
 from vaediag.rundir import Run
 
 from .claims import claims_section
+from .findings import Sentence
 from .render import Figure, embedded_figure, environment, flatten
 from .sweep_content import SECTION_TITLES, SWEEP_METRICS, comparisons, config_sections
+from .wording import reword, reword_sentence
 
 FIGURE_CAPTION = ("The key metrics over the checkpoint epochs, one colour per configuration: the line is the mean "
                   "over its seeds, the band the 95 % Student-t interval of that mean (none for a single seed).")
@@ -72,7 +75,7 @@ def build_sweep_report(run_dirs, *, html_path, md_path, summary_path, figures_di
     run_dirs = [Path(d) for d in run_dirs]
     if not run_dirs:
         raise RunDirError("the sweep report needs at least one finished, evaluated run")
-    section = claims_section(claims)
+    section = claims_section(claims, Run(run_dirs[0]).classes)
     html_path, md_path, summary_path = Path(html_path), Path(md_path), Path(summary_path)
     figures_dir = Path(figures_dir)
     df = R.with_derived(compare_runs(run_dirs, metrics=[m for m in _metrics_present(run_dirs) if m != R.LOSS_GAP]))
@@ -81,6 +84,7 @@ def build_sweep_report(run_dirs, *, html_path, md_path, summary_path, figures_di
     R.write_summary(summary, summary_path)
     figure = save_png(sweep_metrics_figure(summary, metrics), figures_dir / f"{FIG_SWEEP}.png")
     html_dir, md_dir = html_path.parent.resolve(), md_path.parent.resolve()
+    classes = Run(run_dirs[0]).classes  # a sweep's runs share one dataset (a shared setting of the sweep)
 
     def link(base: Path):
         def to(run_dir) -> str | None:
@@ -91,17 +95,20 @@ def build_sweep_report(run_dirs, *, html_path, md_path, summary_path, figures_di
     header, rows = _runs_table(sweep_info)
     grid = flatten(sweep_info.get("grid") or {})
     other = flatten({k: v for k, v in sweep_info.items() if k not in ("grid", "runs")})
-    common = dict(titles=SECTION_TITLES, comparisons=comparisons(df, summary), grid=grid, other=other,
+    compared = [replace(c, parts=reword_sentence(Sentence(c.parts), classes).parts) for c in comparisons(df, summary)]
+    common = dict(titles={k: reword(t, classes) for k, t in SECTION_TITLES.items()}, comparisons=compared,
+                  missing_title=reword("Missing digits and collapse verdicts per checkpoint (seeds)", classes),
+                  grid=grid, other=other,
                   runs_header=header, runs_rows=rows, n_runs=len(run_dirs), summary_name=summary_path.name,
                   summary_columns=[(k, R.SUMMARY_COLUMN_DOCS.get(k, "")) for k in R.SUMMARY_COLUMNS],
                   claims=section, claim_rules_here=True)
     embedded = embedded_figure(FIG_SWEEP, figure)
     html = environment().get_template("sweep.html.j2").render(
-        configs=config_sections(df, summary, link(html_dir)),
+        configs=config_sections(df, summary, link(html_dir), classes),
         figure=Figure(FIG_SWEEP, embedded.src, FIGURE_CAPTION, embedded.width, embedded.height), **common)
     fig_link = Markup(quote(Path(os.path.relpath(figure.resolve(), md_dir)).as_posix()))
     markdown = environment(markdown=True).get_template("sweep.md.j2").render(
-        configs=config_sections(df, summary, link(md_dir)), figure=Figure(FIG_SWEEP, fig_link, FIGURE_CAPTION),
+        configs=config_sections(df, summary, link(md_dir), classes), figure=Figure(FIG_SWEEP, fig_link, FIGURE_CAPTION),
         **common)
 
     atomic.write_text(html_path, html)

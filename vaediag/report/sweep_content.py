@@ -21,11 +21,13 @@ import pandas as pd
 from vaediag import columns as C
 from vaediag import replicates as R
 from vaediag.compare import BETA, GROUP, GROUP_KEYS, LATENT_DIM, MODEL, RUN_DIR, SEED
+from vaediag.classes import MNIST_CLASSES, ClassNames
 from vaediag.rundir import Run
 from vaediag.stats import ABOVE, BELOW, INCONCLUSIVE, decide
 
-from .findings import Tag, const_tag, count_tag, digit_tag, epoch_tag
+from .findings import Sentence, Tag, const_tag, count_tag, digit_tag, epoch_tag
 from .formats import format_number
+from .wording import reword_sentence
 from .rules import MISSING_SHARE
 
 SUMMARY_SOURCE = "summary.csv"
@@ -256,9 +258,11 @@ def _digit_sentence(epoch: int, n: int, missing: dict[int, int], verdicts: dict[
 
 
 # ============================================================================================ per configuration
-def config_sections(df: pd.DataFrame, summary: pd.DataFrame, link) -> list[ConfigSection]:
+def config_sections(df: pd.DataFrame, summary: pd.DataFrame, link,
+                    classes: ClassNames = MNIST_CLASSES) -> list[ConfigSection]:
     """One :class:`ConfigSection` per group of ``df`` (a compare_runs table with the derived columns);
-    ``link(run_dir) -> str | None`` gives the relative link to a run's report."""
+    ``link(run_dir) -> str | None`` gives the relative link to a run's report; sentences and the table header
+    name the classes of ``classes`` (the sweep's dataset)."""
     flat = df.reset_index()
     out = []
     for group in dict.fromkeys(flat[GROUP]):
@@ -272,7 +276,9 @@ def config_sections(df: pd.DataFrame, summary: pd.DataFrame, link) -> list[Confi
                              for s in [trajectory_sentence(summary, df, group, m, words, side)] if s]
         missing, verdicts = digit_and_verdict_counts(runs, epochs)
         sections["q2"].append(_digit_sentence(epochs[-1], len(runs), missing[epochs[-1]], verdicts[epochs[-1]]))
-        header = [C.EPOCH] + [f"digit {d}" for d in range(C.N_CLASSES)] + ["collapse verdicts"]
+        sections = {sid: [reword_sentence(Sentence(parts), classes).parts for parts in items]
+                    for sid, items in sections.items()}
+        header = [C.EPOCH] + [classes.label(d) for d in range(C.N_CLASSES)] + ["collapse verdicts"]
         rows = [[str(e)] + [f"{missing[e][d]}/{len(runs)}" for d in range(C.N_CLASSES)]
                 + [", ".join(f"{k} {n}" for k, n in verdicts[e].items())] for e in epochs]
         seeds = R._seed_text(g[SEED])

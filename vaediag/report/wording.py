@@ -15,27 +15,11 @@ from __future__ import annotations
 
 import re
 
-from vaediag.classes import ClassNames
+from vaediag.classes import ClassNames, reword  # noqa: F401  (reword: re-exported)
 
 from .findings import Part, Sentence, Tag
 
-_ITEMS = re.compile(r"\b(test|real|training|generated|unseen|seen|handwritten|its training|the run's) digits\b")
-_NUMBERED = re.compile(r"\b[Dd]igit (\d)\b")
-_BEFORE_TAG = re.compile(r"\b[Dd]igits? $")
-_WORDS = [(re.compile(r"\bdigits\b"), "classes"), (re.compile(r"\bDigits\b"), "Classes"),
-          (re.compile(r"\bdigit\b"), "class"), (re.compile(r"\bDigit\b"), "Class")]
-
-
-def reword(text: str, classes: ClassNames) -> str:
-    """``text`` (written about MNIST's digits) in the words of ``classes``; unchanged for MNIST."""
-    if classes.numeric or not text:
-        return text
-    text = _ITEMS.sub(lambda m: f"{m.group(1)} {classes.item}s", text)
-    text = _NUMBERED.sub(lambda m: classes.name(int(m.group(1))), text)
-    for pattern, word in _WORDS:
-        text = pattern.sub(word, text)
-    return text
-
+_BEFORE_TAG = re.compile(r"\b[Dd]igits? $")  # "digit " just before a class tag
 
 def _tag(tag: Tag, classes: ClassNames) -> Tag:
     if tag.kind == "digit" and tag.text.isdigit():
