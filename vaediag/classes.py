@@ -37,6 +37,12 @@ class ClassNames:
     names: tuple[str, ...]  # by label
     noun: str  # "digit" (MNIST) or "class": what one class is called in sentences
     item: str  # "digit" / "image": what one example is called in sentences
+    short: tuple[str, ...] = ()  # names short enough for a heat map's ticks (default: the names)
+
+    @property
+    def tick_labels(self) -> tuple[str, ...]:
+        """The names for tight figure axes (at most about 8 characters each)."""
+        return self.short or self.names
 
     @property
     def n(self) -> int:
@@ -97,7 +103,8 @@ MNIST_CLASSES = ClassNames("mnist", "MNIST", tuple(str(i) for i in range(10)), "
 FASHION_MNIST_CLASSES = ClassNames(
     "fashion-mnist", "Fashion-MNIST",
     ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
-    "class", "image")
+    "class", "image",
+    ("T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot"))
 
 CLASS_NAMES = {c.dataset: c for c in (MNIST_CLASSES, FASHION_MNIST_CLASSES)}
 DATASETS = tuple(CLASS_NAMES)
@@ -116,7 +123,7 @@ def class_names(dataset: str | None = None) -> ClassNames:
 
 
 # ---------------------------------------------------------------------------------------------- wording
-_ITEMS = re.compile(r"\b(test|real|training|generated|unseen|seen|handwritten|its training|the run's) digits\b")
+_ITEMS = re.compile(r"\b(test|real|training|generated|unseen|seen|handwritten|its training|the run's) digit(s?)\b")
 _NUMBERED = re.compile(r"\b[Dd]igit (\d)\b")
 _WORDS = [(re.compile(r"\bdigits\b"), "classes"), (re.compile(r"\bDigits\b"), "Classes"),
           (re.compile(r"\bdigit\b"), "class"), (re.compile(r"\bDigit\b"), "Class")]
@@ -127,7 +134,7 @@ def reword(text: str, classes: ClassNames) -> str:
     -> "test images", "digit 6" -> "Shirt", any other "digit(s)" -> "class(es)"."""
     if classes.numeric or not text:
         return text
-    text = _ITEMS.sub(lambda m: f"{m.group(1)} {classes.item}s", text)
+    text = _ITEMS.sub(lambda m: f"{m.group(1)} {classes.item}{m.group(2)}", text)
     text = _NUMBERED.sub(lambda m: classes.name(int(m.group(1))), text)
     for pattern, word in _WORDS:
         text = pattern.sub(word, text)

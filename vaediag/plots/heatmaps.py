@@ -26,14 +26,16 @@ DIGITS = range(C.N_CLASSES)
 
 
 def name_ticks(ax: Axes, run: Run, y: bool = False) -> None:
-    """Tick labels of a heat map's class axes: the class names of a named dataset (Fashion-MNIST), turned to
-    fit; MNIST keeps its digits 0-9."""
+    """Tick labels of a heat map's class axes: the short class names of a named dataset (Fashion-MNIST: "Boot"
+    for "Ankle boot"), turned to fit, in place of the axis label; MNIST keeps its digits 0-9."""
     classes = run.classes
     if classes.numeric:
         return
-    ax.set_xticks(np.arange(classes.n) + 0.5, list(classes.names), rotation=90)
+    ax.set_xticks(np.arange(classes.n) + 0.5, list(classes.tick_labels), rotation=90)
+    ax.set_xlabel("")  # the names say what the axis is; the label would not fit below them
     if y:
-        ax.set_yticks(np.arange(classes.n) + 0.5, list(classes.names), rotation=0)
+        ax.set_yticks(np.arange(classes.n) + 0.5, list(classes.tick_labels), rotation=0)
+        ax.set_ylabel("")
 
 
 def draw_heatmap(ax: Axes, table: pd.DataFrame, *, vmax: float, cmap: str, cbar: bool, title: str, xlabel: str,

@@ -30,7 +30,7 @@ def overview_rows(run: Run) -> list[list[str]]:
 
 def overview_title(run: Run) -> str:
     model = run.model_config
-    return (f"vaediag overview: {run.name}   model {run.model_name}, latent "
+    return (f"vaediag overview: {run.name} ({run.classes.title})   model {run.model_name}, latent "
             f"{model.get('latent_dim', '?')}, beta {model.get('beta', '?')}; checkpoints "
             f"{', '.join(map(str, run.epochs))}")
 
