@@ -134,3 +134,67 @@ def test_random_kills_of_a_study_never_leave_a_mixed_set(tmp_path, mnist_root):
         assert run.report_html_path.is_file() and run.report_md_path.is_file()
     print(f"study kill trials (outcome, phase reached): {trials}")
     assert sum(outcome == "killed" for outcome, _ in trials) >= 2, trials
+
+
+# ------------------------------------------------------------------------ the in-loop API (external runs)
+
+EXTERNAL_LOOP = """
+import sys, torch, vaediag
+sys.path.insert(0, {tests!r})
+from external_models import FlatLogitsVAE
+from vaediag.evaluate.settings import EvalSettings
+settings = EvalSettings(samples=500, grid=5, knn_k=5, prdc_k=3, iwae=2)
+for epoch in (1, 2, 3):
+    torch.manual_seed(epoch)  # the "trained" weights of each epoch: deterministic, different per epoch
+    model = FlatLogitsVAE(latent_dim=2)
+    print("epoch", epoch, flush=True)
+    vaediag.evaluate_model(model, sys.argv[1], epoch, decoder="logits", settings=settings, train_size=400,
+                           test_size=200, data_root={root!r}, device="cpu", log=lambda *_: None)
+"""
+
+
+def _external_loop(tmp_path: Path, mnist_root) -> Path:
+    script = tmp_path / "loop.py"
+    script.write_text(EXTERNAL_LOOP.format(tests=str(Path(__file__).parent), root=str(mnist_root)))
+    return script
+
+
+def _run_loop(script: Path, run_dir: Path, delay: float | None) -> str:
+    env = dict(os.environ, PYTHONUNBUFFERED="1",
+               PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.Popen([sys.executable, str(script), str(run_dir)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    if delay is None:
+        out, err = proc.communicate()
+        assert proc.returncode == 0, err
+        return "done"
+    proc.stdout.readline()  # "epoch 1": torch and vaediag are imported, the first evaluation starts
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    return "killed" if proc.returncode == -signal.SIGKILL else f"exit {proc.returncode}"
+
+
+@pytest.mark.mnist
+def test_killed_in_loop_evaluations_end_like_an_uninterrupted_loop(tmp_path, mnist_root):
+    """SIGKILL a user's loop that calls `evaluate_model` at epochs 1-3, at seeded random moments; after each kill
+    the external run reads (or says in one line what to redo); running the loop again ends with the tables of an
+    uninterrupted loop."""
+    script = _external_loop(tmp_path, mnist_root)
+    assert _run_loop(script, tmp_path / "full", None) == "done"
+    baseline, run = Run(tmp_path / "full"), Run(tmp_path / "cut")
+    rng = random.Random(11)
+    outcomes = []
+    for _ in range(KILLS):
+        outcomes.append(_run_loop(script, run.path, rng.uniform(0.0, 4.0)))
+        fresh = Run(run.path)
+        if fresh.has_evaluation() and fresh.evaluation_problem() is None:  # a published set is a whole one
+            assert set(fresh.read_evaluation().metrics.index) <= {0, 1, 2, 3}
+    assert "killed" in outcomes, outcomes
+    assert _run_loop(script, run.path, None) == "done"
+    assert not list(run.path.rglob("*.tmp")) and not (run.path / LOCK_FILE).exists()
+    assert run.read_config()["model"] == baseline.read_config()["model"]
+    got, want = run.read_evaluation(), baseline.read_evaluation()
+    assert list(got.metrics.index) == list(want.metrics.index) == [1, 2, 3, 0]
+    pd.testing.assert_frame_equal(got.metrics, want.metrics, check_exact=True)
+    pd.testing.assert_frame_equal(got.per_class, want.per_class, check_exact=True)
