@@ -1,4 +1,4 @@
-"""vaediag: measured, per-epoch diagnostics for variational autoencoders on handwritten digits.
+"""vaediag: measured, per-epoch diagnostics for variational autoencoders on MNIST and Fashion-MNIST.
 
 Python API (every name is imported on first use, so ``import vaediag`` loads no torch):
 
@@ -7,6 +7,8 @@ Python API (every name is imported on first use, so ``import vaediag`` loads no 
   ``per_class``, ``pairs`` DataFrames) written to RUN_DIR;
 - ``vaediag.evaluate_model(model, run_dir, epoch, decoder="probs"|"logits")``: diagnose your own VAE (anything
   satisfying :class:`vaediag.VAEModel`) from your training loop, into an external RUN_DIR;
+- ``vaediag.load_dataset("fashion-mnist", train_size=..., test_size=...)`` -> uint8 tensors (provisioned offline
+  and verified by SHA-256 on first use); ``vaediag.DATASETS`` names the registered datasets;
 - ``vaediag.Run(run_dir)``: a run directory (config, history, checkpoints, evaluation, artifacts);
 - ``vaediag.load_checkpoint(path)`` -> model, config, epoch;
 - ``vaediag.run_sweep(Grid(TrainConfig(...), {"seed": (0, 1, 2), "latent_dim": (2, 16)}), sweep_dir)`` ->
@@ -34,6 +36,10 @@ _LAZY = {  # public name -> (module, attribute)
     "evaluate_model": ("vaediag.evaluate.external", "evaluate_model"),
     "VAEModel": ("vaediag.protocol", "VAEModel"),
     "check_model": ("vaediag.protocol", "check_model"),
+    "load_dataset": ("vaediag.data", "load_dataset"),
+    "prepare_dataset": ("vaediag.data", "prepare_dataset"),
+    "DATASETS": ("vaediag.classes", "DATASETS"),
+    "class_names": ("vaediag.classes", "class_names"),
     "load_checkpoint": ("vaediag.checkpoint", "load_checkpoint"),
     "LoadedCheckpoint": ("vaediag.checkpoint", "LoadedCheckpoint"),
     "run_sweep": ("vaediag.sweep.runner", "run_sweep"),
