@@ -150,3 +150,16 @@ def test_chosen_metrics_print_as_one_wide_table(runs):
     assert max(len(line) for line in text.splitlines()) <= 80
     assert "kl_dim_1" in text and C.FRECHET not in text
     assert text.count("d16_s0") == 2  # the legend line and the first row of its block in the wide table
+
+
+def test_runs_on_different_datasets_never_form_one_seed_group(tmp_path):
+    """Same configuration, seeds 0 and 1, one on MNIST and one on Fashion-MNIST: two groups of one seed each
+    (their numbers are about different images), the dataset named in the table and the group labels."""
+    from vaediag.compare import DATASET, GROUP, compare_runs, summarise_seeds
+
+    a = make_fake_run(tmp_path / "a", epochs=(5, 30), seed=0)
+    b = make_fake_run(tmp_path / "b", epochs=(5, 30), seed=1, dataset="fashion-mnist")
+    df = compare_runs([a, b])
+    assert set(df[DATASET]) == {"mnist", "fashion-mnist"}
+    assert df[GROUP].nunique() == 2 and all("dataset=" in g for g in df[GROUP])
+    assert set(summarise_seeds(df)["n_seeds"]) == {1}

@@ -275,3 +275,44 @@ def test_cli_unknown_dataset_writes_nothing(tmp_path):
                                    str(_weights(tmp_path)), "--epoch", "1", "--out", str(out), "--dataset", "cifar"])
     assert_one_line_error(res, "cifar")
     assert not out.exists()
+
+
+# ---------------------------------------------------------------------------------------------- Fashion-MNIST, compare
+
+
+@pytest.mark.mnist
+def test_evaluate_model_on_fashion_mnist_names_its_classes_and_compares(tmp_path, fashion_root):
+    """`evaluate_model(..., dataset="fashion-mnist")` evaluates on Fashion-MNIST's test images with its own
+    classifier; the tables and the report name the classes; `vaediag compare` puts the external run beside
+    another one."""
+    from vaediag.data import load_dataset
+
+    torch.manual_seed(0)
+    model = X.FlatLogitsVAE(latent_dim=2)
+    for epoch in (1, 2):
+        vaediag.evaluate_model(model, tmp_path / "mine", epoch, dataset="fashion-mnist", decoder="logits",
+                               settings=SMALL, train_size=1000, test_size=300, data_root=fashion_root, **QUIET)
+        with torch.no_grad():
+            for p in model.parameters():
+                p.mul_(0.9)  # another model at epoch 2
+    run = Run(tmp_path / "mine")
+    assert run.dataset == "fashion-mnist" and run.config["dataset"] == "fashion-mnist"
+    # the codes stored are the model's own on Fashion-MNIST's test subset (not MNIST's)
+    test = load_dataset("fashion-mnist", fashion_root, train_size=1000, test_size=300, seed=0, log=lambda *_: None)
+    np.testing.assert_array_equal(run.artifacts(2)["test_labels"], test.test_labels.numpy())
+    per_class = run.per_class
+    names = per_class[per_class[C.EPOCH] == 2].set_index(C.CLASS)[C.CLASS_NAME]
+    assert names[6] == "Shirt" and names[0] == "T-shirt/top" and names[9] == "Ankle boot"
+
+    res = CliRunner().invoke(cli, ["report", str(run.path)])
+    assert res.exit_code == 0, res.output
+    md = (run.path / "report.md").read_text(encoding="utf-8")
+    assert "on Fashion-MNIST" in md and "test images" in md and "digit" not in md.split("## Configuration")[0]
+
+    other = tmp_path / "mine-mnist"
+    vaediag.evaluate_model(model, other, 1, decoder="logits", settings=SMALL, train_size=1000, test_size=300,
+                           data_root=fashion_root, **QUIET)
+    res = CliRunner().invoke(cli, ["compare", str(run.path), str(other), "--out", str(tmp_path / "cmp")])
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(tmp_path / "cmp" / "comparison.csv")
+    assert {"mine", "mine-mnist"} <= set(table.astype(str).stack())

@@ -24,7 +24,7 @@ def _table(values_by_group: dict[str, dict[int, list[float]]], metric: str = C.S
             for seed, v in enumerate(values):
                 rows.append({C.RUN: f"{group}_s{seed}", C.EPOCH: epoch, compare.MODEL: "mlp",
                              compare.LATENT_DIM: 2 + 14 * g, compare.BETA: 1.0, "batch_size": 128, "lr": 1e-3,
-                             "train_size": 3000, "test_size": 400, compare.SEED: seed, compare.GROUP: group,
+                             "train_size": 3000, "test_size": 400, compare.DATASET: "mnist", compare.SEED: seed, compare.GROUP: group,
                              metric: v, compare.RUN_DIR: f"/x/{group}_s{seed}"})
     return pd.DataFrame(rows).set_index([C.RUN, C.EPOCH])
 

@@ -167,7 +167,7 @@ def _table(z2: list[float], z16: list[float]) -> pd.DataFrame:
     for z, values in ((2, z2), (16, z16)):
         for seed, v in enumerate(values):
             rows.append({C.RUN: f"z{z}_s{seed}", C.EPOCH: 30, compare.MODEL: "mlp", compare.LATENT_DIM: z,
-                         compare.BETA: 1.0, "batch_size": 128, "lr": 1e-3, "train_size": 3000, "test_size": 400,
+                         compare.BETA: 1.0, "batch_size": 128, "lr": 1e-3, "train_size": 3000, "test_size": 400, compare.DATASET: "mnist",
                          compare.SEED: seed, compare.GROUP: f"mlp, d={z}, β=1", C.KNN_ACCURACY: v,
                          compare.RUN_DIR: f"/x/z{z}_s{seed}"})
     return pd.DataFrame(rows).set_index([C.RUN, C.EPOCH])

@@ -22,11 +22,12 @@ from . import atomic, columns as C
 from .errors import ConfigError, RunDirError
 from .rundir import Run
 
-MODEL, LATENT_DIM, BETA, SEED = "model", "latent_dim", "beta", "seed"
+MODEL, LATENT_DIM, BETA, SEED, DATASET = "model", "latent_dim", "beta", "seed", "dataset"
 GROUP, N_SEEDS, SEEDS, RUN_DIR = "group", "n_seeds", "seeds", "run_dir"
 # Configuration columns; runs agreeing on all of GROUP_KEYS (everything but the seed) form a seed group.
 # epochs / checkpoints are not keys: without an LR schedule a run's epoch-k state does not depend on them.
-GROUP_KEYS = (MODEL, LATENT_DIM, BETA, "batch_size", "lr", "train_size", "test_size")
+# Runs on different datasets never form one group (DATASET; a run without one recorded is MNIST).
+GROUP_KEYS = (MODEL, LATENT_DIM, BETA, "batch_size", "lr", "train_size", "test_size", DATASET)
 CONFIG_COLUMNS = GROUP_KEYS + (SEED,)
 KEY_METRICS = (  # metrics compared across runs: separation, diversity, window coverage, quality, fit
     C.SILHOUETTE,
@@ -54,6 +55,10 @@ MAX_DECIMALS = 4  # decimals of "mean ± half-width" in the terminal summary
 def _config_values(run: Run) -> dict:
     model, train = run.model_config, dict(run.config.get("train") or {})
     values = {k: model.get(k) for k in (MODEL, LATENT_DIM, BETA)}
+    if run.is_external:  # the user's model: named by its class; its evaluation subsets stand for train's
+        values[MODEL] = model.get("class")
+        train = {**dict(run.config.get("evaluation") or {}), **train}
+    values[DATASET] = run.dataset
     values.update({k: train.get(k) for k in CONFIG_COLUMNS if k not in values})
     return values
 

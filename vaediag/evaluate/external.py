@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from .. import columns as C
-from ..classes import check_dataset
+from ..classes import check_dataset, class_names
 from ..errors import ConfigError, RunDirError
 from ..metrics import generation
 from ..protocol import DECODERS, ModelAdapter, check_model, class_name, model_device
@@ -193,12 +193,12 @@ def _evaluate(run: Run, adapter: ModelAdapter, epoch: int, expected: dict, user:
                             test_size=subsets["test_size"], seed=subsets["seed"], device="cpu", log=log)
     classifier = (load_classifier(dev, dataset=expected["dataset"]) if classifier is None
                   else classifier.to(dev).eval())
-    ref = Reference(data, classifier, dev, settings, train_seed=subsets["seed"])
+    ref = Reference(data, classifier, dev, settings, train_seed=subsets["seed"], classes=class_names(expected["dataset"]))
     if ref.n_test < 2 * (settings.prdc_k + 1):
         raise ConfigError(f"the test set has {ref.n_test} images; need at least {2 * (settings.prdc_k + 1)}")
     latent_dim = adapter.latent_dim
     fingerprints = {**ref.fingerprints, "columns": stages.metrics_columns(latent_dim),
-                    "per_class_columns": PER_CLASS_COLUMNS, "decoder": adapter.decoder}
+                    "per_class_columns": PER_CLASS_COLUMNS, "pairs_columns": PAIRS_COLUMNS, "decoder": adapter.decoder}
     with adapter.evaluating(), torch.inference_mode():
         key = cache.cache_key(fingerprints, "model:" + _model_fingerprint(adapter))
         result = cache.load(run, epoch, key)

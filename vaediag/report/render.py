@@ -37,7 +37,7 @@ from .content import SECTION_TITLES, FigureGroup, ReportContent, figure_caption,
 from .findings import Finding, Tag
 from .formats import percent, table_cell
 from .replication import checks_table
-from .rules import CI_TEXT, COLLAPSE_ENTROPY, IMBALANCE_FACTOR, INSIDE_MIN, MISSING_SHARE, POSTERIOR_KL_DIM_MIN, rules
+from .rules import CI_TEXT, COLLAPSE_ENTROPY, IMBALANCE_FACTOR, INSIDE_MIN, MISSING_SHARE, POSTERIOR_KL_DIM_MIN, Rule, rules
 from .verdict import ENTROPY_ANSWER_HEADER, ENTROPY_CI_HEADER, ENTROPY_MARGIN_HEADER, INSIDE_HEADER, verdict_table
 from .wording import reword
 
@@ -258,7 +258,7 @@ def _context(content: ReportContent, figures: dict[str, Figure], claims: ClaimsS
         titles={key: reword(title, classes) for key, title in SECTION_TITLES.items()}, sections=content.sections,
         verdict=content.verdict, verdict_headline=reword(content.verdict.headline, classes),
         verdict_table=reworded_table(frame_table(verdict_table(run), docs=VERDICT_HEADER_DOCS), classes),
-        figures=shown, tables=epoch_tables(run), rules=rules(),
+        figures=shown, tables=epoch_tables(run), rules=[Rule(reword(r.topic, classes), reword(r.text, classes)) for r in rules()],
         checks_table=reworded_table(frame_table(checks_table(content.checks), docs=CHECK_HEADER_DOCS), classes),
         config=flatten(run.config), settings=flatten({**run.evaluation.settings,
                                                       **{f"versions.{k}": v for k, v in run.evaluation.versions.items()}}),
