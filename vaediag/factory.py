@@ -20,7 +20,7 @@ from typing import Any
 
 from .errors import CheckpointError, ConfigError, first_line
 
-WEIGHTS_ONLY_REFUSAL = "Weights only load failed"  # how torch.load(weights_only=True) says it met pickled objects
+_REFUSED_GLOBAL = re.compile(r"Unsupported global: GLOBAL (\S+)")  # torch.load(weights_only=True) met a pickled object
 _SPEC = re.compile(r"^([A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*):([A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*)$")
 
 
@@ -60,10 +60,11 @@ def read_state_dict(weights: str | Path) -> dict:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - corrupt, truncated, or holding objects weights_only refuses
-        if isinstance(exc, pickle.UnpicklingError) and WEIGHTS_ONLY_REFUSAL in str(exc):
-            raise CheckpointError(f"--weights {path} holds pickled Python objects (e.g. a whole model saved with "
-                                  f"torch.save(model)), which torch.load(weights_only=True) refuses to run; save "
-                                  f"model.state_dict() instead") from None
+        refused = _REFUSED_GLOBAL.search(str(exc)) if isinstance(exc, pickle.UnpicklingError) else None
+        if refused:
+            raise CheckpointError(f"--weights {path} holds pickled Python objects ({refused.group(1)}: e.g. a whole "
+                                  f"model saved with torch.save(model)), which torch.load(weights_only=True) refuses "
+                                  f"to run; save model.state_dict() instead") from None
         raise CheckpointError(f"--weights {path} does not load with torch.load(weights_only=True): "
                               f"{first_line(exc)}") from None
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
