@@ -80,7 +80,7 @@ class ClassNames:
         return f"{self.name(a)}-{self.name(b)}" if self.numeric else f"{self.name(a)} & {self.name(b)}"
 
     def index(self, value: int | str) -> int:
-        """The label of a class given by index (0-9, or its string) or by name (case-insensitive);
+        """The label of a class given by index (0-9, or its string) or by name (case-insensitive; the short names of the figures, "Boot", count too);
         :class:`ValueError` naming the valid names when there is no such class."""
         if isinstance(value, bool):
             raise ValueError(f"{value!r} is not a {self.noun} of {self.title}")
@@ -90,9 +90,10 @@ class ClassNames:
             raise ValueError(f"{self.noun} {value} does not exist in {self.title} (0-{self.n - 1})")
         if isinstance(value, str):
             text = value.strip()
-            folded = [name.casefold() for name in self.names]
-            if text.casefold() in folded:
-                return folded.index(text.casefold())
+            for names in (self.names, self.short):  # the full names, or the short ones the figures show
+                folded = [name.casefold() for name in names]
+                if text.casefold() in folded:
+                    return folded.index(text.casefold())
             if text.isdigit() and int(text) < self.n:
                 return int(text)
         raise ValueError(f"{value!r} is not a {self.noun} of {self.title} "

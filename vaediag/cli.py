@@ -12,6 +12,7 @@ EvalSettings), so the CLI and the Python API always agree.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 
@@ -293,11 +294,13 @@ def _evaluate_factory(spec, weights, epoch, out_dir, dataset, decoder, run_dir, 
     from .evaluate.external import EXTERNAL_TRAIN_SIZE, evaluate_model
     from .factory import load_factory_model
 
-    model = load_factory_model(spec, weights, decoder)
     train_size = kw["train_size"] if kw["train_size"] is not None else EXTERNAL_TRAIN_SIZE
-    return evaluate_model(model, out_dir, epoch, dataset=dataset, device=kw["device"], decoder=decoder,
-                          config={"model_factory": spec, "weights": str(weights)}, settings=settings,
-                          train_size=train_size, test_size=kw["test_size"], data_root=kw["data_root"], log=_log)
+    # the user's code may print: keep stdout for the table (--format csv / json stays parseable)
+    with contextlib.redirect_stdout(sys.stderr):
+        model = load_factory_model(spec, weights, decoder)
+        return evaluate_model(model, out_dir, epoch, dataset=dataset, device=kw["device"], decoder=decoder,
+                              config={"model_factory": spec, "weights": str(weights)}, settings=settings,
+                              train_size=train_size, test_size=kw["test_size"], data_root=kw["data_root"], log=_log)
 
 
 # --- study / report / compare ----------------------------------------------------------------

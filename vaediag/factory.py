@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import pickle
 import re
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 
 from .errors import CheckpointError, ConfigError, first_line
 
+_REFUSED_GLOBAL = re.compile(r"Unsupported global: GLOBAL (\S+)")  # torch.load(weights_only=True) met a pickled object
 _SPEC = re.compile(r"^([A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*):([A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*)$")
 
 
@@ -32,6 +34,8 @@ def import_factory(spec: str):
         sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
+    except SystemExit as exc:  # sys.exit() at import is not an Exception, and must not end vaediag silently
+        raise ConfigError(f"--model-factory: module {module_name!r} called sys.exit({exc.code!r}) at import") from None
     except Exception as exc:  # noqa: BLE001 - the user's module: any import failure is named
         raise ConfigError(f"--model-factory: module {module_name!r} does not import: "
                           f"{type(exc).__name__}: {first_line(exc)}") from None
@@ -56,10 +60,17 @@ def read_state_dict(weights: str | Path) -> dict:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - corrupt, truncated, or holding objects weights_only refuses
+        refused = _REFUSED_GLOBAL.search(str(exc)) if isinstance(exc, pickle.UnpicklingError) else None
+        if refused:
+            raise CheckpointError(f"--weights {path} holds pickled Python objects ({refused.group(1)}: e.g. a whole "
+                                  f"model saved with torch.save(model)), which torch.load(weights_only=True) refuses "
+                                  f"to run; save model.state_dict() instead") from None
         raise CheckpointError(f"--weights {path} does not load with torch.load(weights_only=True): "
                               f"{first_line(exc)}") from None
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         obj = obj["state_dict"]
+    if isinstance(obj, dict) and isinstance(obj.get("_metadata"), dict):
+        obj = {k: v for k, v in obj.items() if k != "_metadata"}  # a state_dict's version record, kept as a key
     if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise CheckpointError(f"--weights {path} holds no state_dict (a dict of tensors, or a dict with one "
                               f"under 'state_dict'), but a {type(obj).__name__}")
@@ -96,6 +107,8 @@ def load_factory_model(spec: str, weights: str | Path, decoder: str = "probs"):
     factory = import_factory(spec)
     try:
         model = factory()
+    except SystemExit as exc:
+        raise ConfigError(f"--model-factory: {spec}() called sys.exit({exc.code!r})") from None
     except Exception as exc:  # noqa: BLE001 - the user's factory
         raise ConfigError(f"--model-factory: {spec}() raised {type(exc).__name__}: {first_line(exc)}") from None
     check_model(model, decoder)

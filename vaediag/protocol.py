@@ -29,6 +29,7 @@ evaluation stages call), or raises a one-line :class:`~vaediag.errors.ProtocolEr
 from __future__ import annotations
 
 import math
+import numbers
 from contextlib import contextmanager
 from typing import Any, Iterator, Protocol, runtime_checkable
 
@@ -108,12 +109,19 @@ class ModelAdapter:
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         out = self.model.encode(x.to(self.model_device))
         if isinstance(out, torch.Tensor):
+            _check_batch(out, f"{type(self.model).__name__}.encode(x)", len(x), self.latent_dim)
             return out.float().to(self.device), None
         mu, logvar = out
+        _check_batch(mu, f"{type(self.model).__name__}.encode(x) mu", len(x), self.latent_dim)
+        _check_batch(logvar, f"{type(self.model).__name__}.encode(x) logvar", len(x), self.latent_dim)
         return mu.float().to(self.device), logvar.float().to(self.device)
 
     def _decoded(self, z: torch.Tensor) -> torch.Tensor:
         out = self.model.decode(z.to(self.model_device))
+        if not isinstance(out, torch.Tensor) or out.numel() != len(z) * N_PIXELS:
+            raise ProtocolError(f"{type(self.model).__name__}.decode(z) returned {_describe(out)} for z of shape "
+                                f"{list(z.shape)}, expected [{len(z)}, 1, 28, 28] (or [{len(z)}, 784]): one image per "
+                                f"code, whatever the batch size")
         return out.float().reshape(len(z), *IMAGE_SHAPE).to(self.device)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
@@ -166,6 +174,13 @@ class ModelAdapter:
         return dict(sd()) if callable(sd) else {}
 
 
+def _check_batch(value: Any, what: str, n: int, d: int) -> None:
+    """The evaluation's own batches (any size, not only the probe's) must give [n, latent_dim] too."""
+    if not isinstance(value, torch.Tensor) or tuple(value.shape) != (n, d):
+        raise ProtocolError(f"{what} returned {_describe(value)} for a batch of {n}, expected [{n}, {d}] "
+                            f"([N, latent_dim], whatever the batch size)")
+
+
 def _check_2d(value: Any, what: str, n: int, d: int) -> None:
     if not isinstance(value, torch.Tensor) or value.shape != (n, d):
         raise ProtocolError(f"{what} returned {_describe(value)}, expected a tensor of shape [{n}, {d}] "
@@ -195,6 +210,8 @@ def check_model(model: Any, decoder: str = "probs", device: torch.device | str |
     d = model.latent_dim
     if isinstance(d, torch.Tensor) and d.numel() == 1:
         d = d.item()
+    if isinstance(d, numbers.Integral) and not isinstance(d, bool):
+        d = int(d)  # numpy integers are integers too
     if not isinstance(d, int) or isinstance(d, bool) or d < 1:
         raise ProtocolError(f"{name}.latent_dim must be an integer >= 1, got {d!r}")
     adapter = ModelAdapter(model, decoder, device)

@@ -275,9 +275,12 @@ class Run:
         if not isinstance(entries, dict) or not isinstance(entries.get("epochs"), dict):
             raise RunDirError(f"{self.external_path} does not hold the evaluated epochs; was it edited?")
         try:
-            return dict(sorted((int(e), str(k)) for e, k in entries["epochs"].items()))
+            out = dict(sorted((int(e), str(k)) for e, k in entries["epochs"].items()))
         except ValueError:
             raise RunDirError(f"{self.external_path}: epochs must be integers; was it edited?") from None
+        if any(e < 1 for e in out):
+            raise RunDirError(f"{self.external_path}: epochs must be integers >= 1, got {min(out)}; was it edited?")
+        return out
 
     def write_external_entries(self, entries: Mapping[int, str]) -> None:
         atomic.write_json(self.external_path, {"epochs": {str(e): k for e, k in sorted(entries.items())}})

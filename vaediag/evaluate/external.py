@@ -90,6 +90,13 @@ def _check_same(run: Run, expected: dict) -> None:
                               f"an external run keeps one model, dataset and evaluation setting (use another RUN_DIR)")
 
 
+def _published_epochs(run: Run) -> list[int]:
+    """The model epochs of the published tables ([] when there are none or they are unreadable)."""
+    if not run.has_evaluation() or run.evaluation_problem():
+        return []
+    return [int(e) for e in run.evaluation.epochs]
+
+
 def _from_published(run: Run, epoch: int, latent_dim: int) -> RowResult | None:
     """An earlier epoch's row taken from the published tables (when its cache entry is gone), or None."""
     if not run.has_evaluation() or run.evaluation_problem():
@@ -215,7 +222,9 @@ def _evaluate(run: Run, adapter: ModelAdapter, epoch: int, expected: dict, user:
     stored = dict(result=result, key=key)
 
     results: dict[int, RowResult] = {}
-    for earlier, earlier_key in entries.items():
+    entries = {**entries, **{e: cache.cache_key(fingerprints, f"published:{e}") for e in _published_epochs(run)
+                             if e not in entries}}  # rows published but missing from an edited/lost external.json
+    for earlier, earlier_key in sorted(entries.items()):
         if earlier == epoch:
             continue  # re-evaluating an epoch replaces its row
         found = cache.load(run, earlier, earlier_key)
