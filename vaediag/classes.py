@@ -80,8 +80,8 @@ class ClassNames:
         return f"{self.name(a)}-{self.name(b)}" if self.numeric else f"{self.name(a)} & {self.name(b)}"
 
     def index(self, value: int | str) -> int:
-        """The label of a class given by index (0-9, or its string) or by name (case-insensitive; the short names of the figures, "Boot", count too);
-        :class:`ValueError` naming the valid names when there is no such class."""
+        """The label of a class given by index (0-9, or its string) or by name (case-insensitive; the short
+        names of the figures, "Boot", count too); :class:`ValueError` naming the valid names when there is none."""
         if isinstance(value, bool):
             raise ValueError(f"{value!r} is not a {self.noun} of {self.title}")
         if isinstance(value, int):
