@@ -75,7 +75,8 @@ def build_sweep_report(run_dirs, *, html_path, md_path, summary_path, figures_di
     run_dirs = [Path(d) for d in run_dirs]
     if not run_dirs:
         raise RunDirError("the sweep report needs at least one finished, evaluated run")
-    section = claims_section(claims, Run(run_dirs[0]).classes)
+    classes = Run(run_dirs[0]).classes  # a sweep's runs share one dataset (a shared setting of the sweep)
+    section = claims_section(claims, classes)
     html_path, md_path, summary_path = Path(html_path), Path(md_path), Path(summary_path)
     figures_dir = Path(figures_dir)
     df = R.with_derived(compare_runs(run_dirs, metrics=[m for m in _metrics_present(run_dirs) if m != R.LOSS_GAP]))
@@ -84,7 +85,6 @@ def build_sweep_report(run_dirs, *, html_path, md_path, summary_path, figures_di
     R.write_summary(summary, summary_path)
     figure = save_png(sweep_metrics_figure(summary, metrics), figures_dir / f"{FIG_SWEEP}.png")
     html_dir, md_dir = html_path.parent.resolve(), md_path.parent.resolve()
-    classes = Run(run_dirs[0]).classes  # a sweep's runs share one dataset (a shared setting of the sweep)
 
     def link(base: Path):
         def to(run_dir) -> str | None:
