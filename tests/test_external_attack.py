@@ -23,18 +23,11 @@ from vaediag.protocol import check_model
 from vaediag.rundir import Run
 
 import external_models as X
-from eval_fixtures import random_classifier
+from eval_fixtures import one_thread, random_classifier  # noqa: F401  (one_thread: autouse)
 from helpers import assert_one_line_error, synthetic_digits
 
 SMALL = EvalSettings(samples=300, grid=4, iwae=4)
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _evaluate(model, run_dir, epoch, **kw):
