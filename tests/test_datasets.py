@@ -381,3 +381,29 @@ def test_study_on_fashion_mnist_end_to_end(tmp_path, fashion_root):
 
     assert evaluated.evaluation.settings["classifier_sha256"] == fingerprint("fashion-mnist") != fingerprint("mnist")
     assert set(evaluated.metrics.index) >= {1, 2}
+
+
+def test_folders_left_by_killed_provisionings_are_removed_live_ones_kept(tmp_path, offline, synthetic_hashes,
+                                                                          monkeypatch):
+    """A SIGKILLed `data prepare` leaves its download folder (a whole .deb inside ".apt-<pid>-..."): the next
+    provisioning removes the dead process's folders, never a live process's, nor other files."""
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    dead_pid = int(dead.stdout)  # a process that has ended
+    root = tmp_path / "root"
+    left = [root / f".staging-{dead_pid}-abc", root / ".downloads" / f".apt-{dead_pid}-xyz",
+            root / ".downloads" / f".pip-{dead_pid}-q1"]
+    live = root / ".downloads" / f".apt-{os.getpid()}-live"
+    other = root / ".downloads" / ".apt-notes"
+    for folder in [*left, live, other]:
+        folder.mkdir(parents=True)
+        (folder / "dataset-fashion-mnist_9.9-1_all.deb").write_bytes(b"half")
+    deb = tmp_path / "local.deb"
+    deb.write_bytes(fake_deb(synthetic_hashes))
+    monkeypatch.setenv(data.DEB_ENV, str(deb))
+    prepare_dataset("fashion-mnist", root, log=lambda *_: None)
+    assert raw_files(root) == sorted(synthetic_hashes)
+    assert not any(p.exists() for p in left) and live.is_dir() and other.is_dir()

