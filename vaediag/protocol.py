@@ -94,11 +94,8 @@ class ModelAdapter:
     """
 
     def __init__(self, model: Any, decoder: str = "probs", device: torch.device | str | None = None):
-        if decoder not in DECODERS:
-            raise ProtocolError(f"unknown decoder {decoder!r}; choose one of {', '.join(DECODERS)} "
-                                f"(what the model's decode returns)")
         self.model = model
-        self.decoder = decoder
+        self.decoder = checked_decoder(decoder)
         self.latent_dim = int(model.latent_dim)
         self.model_device = model_device(model)
         self.device = torch.device(device) if device is not None else self.model_device
@@ -174,6 +171,14 @@ class ModelAdapter:
         return dict(sd()) if callable(sd) else {}
 
 
+def checked_decoder(decoder: str) -> str:
+    """``decoder`` when it is one of :data:`DECODERS`, else a one-line :class:`ProtocolError`."""
+    if decoder not in DECODERS:
+        raise ProtocolError(f"unknown decoder {decoder!r}; choose one of {', '.join(DECODERS)} "
+                            f"(what the model's decode returns)")
+    return decoder
+
+
 def _check_batch(value: Any, what: str, n: int, d: int) -> None:
     """The evaluation's own batches (any size, not only the probe's) must give [n, latent_dim] too."""
     if not isinstance(value, torch.Tensor) or tuple(value.shape) != (n, d):
@@ -197,8 +202,7 @@ def check_model(model: Any, decoder: str = "probs", device: torch.device | str |
     wrong type or shape (what it returned vs what is expected), NaN outputs, or (``decoder="probs"``)
     probabilities outside [0, 1] (then the decoder probably returns logits: pass ``decoder="logits"``).
     """
-    if decoder not in DECODERS:
-        raise ProtocolError(f"unknown decoder {decoder!r}; choose one of {', '.join(DECODERS)}")
+    checked_decoder(decoder)  # before the probe: a typo is named first
     name = type(model).__name__
     for attr in ("latent_dim", "encode", "decode"):
         if not hasattr(model, attr):

@@ -36,7 +36,7 @@ from .. import columns as C
 from ..classes import check_dataset, class_names
 from ..errors import ConfigError, RunDirError
 from ..metrics import generation
-from ..protocol import DECODERS, ModelAdapter, check_model, class_name, model_device
+from ..protocol import ModelAdapter, check_model, checked_decoder, class_name, model_device
 from ..rundir import EXTERNAL_CHECKPOINT_FORMAT, EXTERNAL_KIND, PAIRS_COLUMNS, PER_CLASS_COLUMNS, Evaluation, Run
 from ..versions import versions
 from . import cache, stages
@@ -151,8 +151,7 @@ def evaluate_model(
     :class:`RunDirError` (RUN_DIR unusable); nothing is written then. Holds the RUN_DIR lock.
     """
     dataset = check_dataset(dataset)
-    if decoder not in DECODERS:
-        raise ConfigError(f"unknown decoder {decoder!r}; choose one of {', '.join(DECODERS)}")
+    checked_decoder(decoder)
     if not isinstance(epoch, (int, np.integer)) or isinstance(epoch, bool) or epoch < 1:
         raise ConfigError(f"epoch must be an integer >= 1 (epoch {C.DATA_EPOCH} is the real-data row), got {epoch!r}")
     epoch = int(epoch)
