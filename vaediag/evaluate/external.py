@@ -90,19 +90,16 @@ def _check_same(run: Run, expected: dict) -> None:
                               f"an external run keeps one model, dataset and evaluation setting (use another RUN_DIR)")
 
 
-def _published_epochs(run: Run) -> list[int]:
-    """The model epochs of the published tables ([] when there are none or they are unreadable)."""
-    if not run.has_evaluation() or run.evaluation_problem():
-        return []
-    return [int(e) for e in run.evaluation.epochs]
-
-
-def _from_published(run: Run, epoch: int, latent_dim: int) -> RowResult | None:
-    """An earlier epoch's row taken from the published tables (when its cache entry is gone), or None."""
+def _published(run: Run) -> Evaluation | None:
+    """The published tables when they are one complete set (checked once per call), else None."""
     if not run.has_evaluation() or run.evaluation_problem():
         return None
-    ev = run.evaluation
-    if epoch not in ev.epochs:
+    return run.evaluation
+
+
+def _from_published(ev: Evaluation | None, run: Run, epoch: int, latent_dim: int) -> RowResult | None:
+    """An earlier epoch's row taken from the published tables ``ev`` (when its cache entry is gone), or None."""
+    if ev is None or epoch not in ev.epochs:
         return None
     row = ev.metrics.loc[epoch].reindex(stages.metrics_columns(latent_dim))
     row = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}
@@ -218,24 +215,24 @@ def _evaluate(run: Run, adapter: ModelAdapter, epoch: int, expected: dict, user:
                 f"({result.timings['total']:.1f} s)")
         else:
             log(f"epoch {epoch}: cached (same weights)")
-    stored = dict(result=result, key=key)
-
     results: dict[int, RowResult] = {}
-    entries = {**entries, **{e: cache.cache_key(fingerprints, f"published:{e}") for e in _published_epochs(run)
-                             if e not in entries}}  # rows published but missing from an edited/lost external.json
+    published = _published(run)
+    entries = {**entries, **{int(e): cache.cache_key(fingerprints, f"published:{e}")
+                             for e in (published.epochs if published is not None else []) if int(e) not in entries}}
+    # (rows published but missing from an edited or lost external.json)
     for earlier, earlier_key in sorted(entries.items()):
         if earlier == epoch:
             continue  # re-evaluating an epoch replaces its row
         found = cache.load(run, earlier, earlier_key)
         if found is None:
-            found = _from_published(run, earlier, latent_dim)
+            found = _from_published(published, run, earlier, latent_dim)
             if found is None:
                 log(f"note: epoch {earlier}: neither its cache entry nor the published tables hold it; "
                     f"it is left out (evaluate it again)")
                 continue
             cache.store(run, earlier, earlier_key, found)
         results[earlier] = found
-    results[epoch] = stored["result"]
+    results[epoch] = result
     results = dict(sorted(results.items()))
 
     data_key = cache.cache_key(fingerprints, C.SOURCE_DATA)
@@ -262,13 +259,13 @@ def _evaluate(run: Run, adapter: ModelAdapter, epoch: int, expected: dict, user:
     # everything is computed: now write (config first, so a kill leaves a recognisable external run)
     if new:
         run.write_config(_config(expected, user))
-    cache.store(run, epoch, stored["key"], stored["result"])
+    cache.store(run, epoch, key, result)
     cache.store(run, None, data_key, data_result)
     if save_checkpoint:
         state = {k: v.detach().cpu() for k, v in adapter.state_dict().items() if isinstance(v, torch.Tensor)}
         run.write_external_checkpoint(epoch, {"format": EXTERNAL_CHECKPOINT_FORMAT, "state_dict": state,
                                               "class": expected["model"]["class"], "epoch": epoch})
-    run.write_external_entries({**{e: entries[e] for e in results if e in entries}, epoch: stored["key"]})
+    run.write_external_entries({**{e: entries[e] for e in results if e in entries}, epoch: key})
     run.write_evaluation(evaluation, versions())
     return evaluation
 
