@@ -103,3 +103,13 @@ def test_aggregate_posterior_by_hand():
     assert shifted[AGGPOST_MEAN_NORM] == pytest.approx(5.0)
     assert shifted[AGGPOST_VAR_MEAN] == pytest.approx(1.0)
     assert shifted[AGGPOST_KL_PRIOR] == pytest.approx(12.5)
+
+
+def test_a_deterministic_encoder_has_no_kl_and_no_posterior_variance():
+    """logvar None (encode gives mu alone): KL per dimension and the variance-based moments are NaN; the mean
+    norm is still ||mean of mu||."""
+    mu = np.array([[1.0, 2.0], [3.0, -2.0], [2.0, 3.0]])
+    assert np.isnan(kl_per_dim(mu, None)).all() and kl_per_dim(mu, None).shape == (2,)
+    moments = aggregate_posterior_moments(mu, None)
+    assert moments[AGGPOST_MEAN_NORM] == pytest.approx(np.hypot(2.0, 1.0))
+    assert np.isnan(moments[AGGPOST_VAR_MEAN]) and np.isnan(moments[AGGPOST_KL_PRIOR])

@@ -124,12 +124,6 @@ def latent_usage(ctx: CheckpointContext) -> dict[str, Any]:
     """Active units, total correlation, KL per dimension and the aggregate posterior's moments."""
     columns = {C.ACTIVE_UNITS: usage.active_units(ctx.test_mu),
                C.TOTAL_CORRELATION: usage.gaussian_total_correlation(ctx.test_mu)}
-    if ctx.test_logvar is None:  # a deterministic encoder: no KL, no posterior variance
-        columns.update(usage.kl_dim_columns(np.full(ctx.latent_dim, np.nan)))
-        mean_norm = float(np.linalg.norm(np.asarray(ctx.test_mu, np.float64).mean(axis=0)))
-        columns.update({C.AGGPOST_MEAN_NORM: mean_norm, C.AGGPOST_VAR_MEAN: math.nan,
-                        C.AGGPOST_KL_PRIOR: math.nan})
-        return columns
     columns.update(usage.kl_dim_columns(usage.kl_per_dim(ctx.test_mu, ctx.test_logvar)))
     columns.update(usage.aggregate_posterior_moments(ctx.test_mu, ctx.test_logvar))
     return columns

@@ -27,13 +27,16 @@ def active_units(mu: np.ndarray, threshold: float = ACTIVE_THRESHOLD) -> int:
     return int(np.sum(np.var(_as_2d(mu), axis=0) > threshold))
 
 
-def kl_per_dim(mu: np.ndarray, logvar: np.ndarray) -> np.ndarray:
+def kl_per_dim(mu: np.ndarray, logvar: np.ndarray | None) -> np.ndarray:
     """Mean over samples of KL(q(z_u|x) || N(0, 1)) for each latent dimension u, float64 [d], nats.
 
     Each value >= 0; 0 = the dimension carries no information (posterior = prior), larger = more
     information about x routed through that dimension. The sum over dimensions is the usual KL term.
+    ``logvar`` None (a deterministic encoder: no posterior variance): NaN for every dimension.
     """
     mu = _as_2d(mu)
+    if logvar is None:
+        return np.full(mu.shape[1], np.nan)
     logvar = _as_2d(logvar)
     return 0.5 * np.mean(mu * mu + np.exp(logvar) - 1.0 - logvar, axis=0)
 
@@ -65,7 +68,7 @@ def gaussian_total_correlation(mu: np.ndarray) -> float:
     return float(max(0.0, -0.5 * logdet))
 
 
-def aggregate_posterior_moments(mu: np.ndarray, logvar: np.ndarray) -> dict[str, float]:
+def aggregate_posterior_moments(mu: np.ndarray, logvar: np.ndarray | None) -> dict[str, float]:
     """Moments of the aggregate posterior q(z) = mean_x q(z|x) compared with the N(0, I) prior.
 
     With m = E[mu] and S = Cov(mu) + diag(E[exp(logvar)]) (law of total variance, ddof=0):
@@ -75,8 +78,13 @@ def aggregate_posterior_moments(mu: np.ndarray, logvar: np.ndarray) -> dict[str,
     - ``AGGPOST_KL_PRIOR``: KL(N(m, S) || N(0, I)) = 0.5 (tr S + m·m − d − log det S), nats, >= 0;
       0 = q(z) matches the prior in its first two moments, larger = the "prior hole" problem
       (samples from the prior do not look like encoded data).
+
+    ``logvar`` None (a deterministic encoder): ``AGGPOST_MEAN_NORM`` only, the other two NaN.
     """
     mu = _as_2d(mu)
+    if logvar is None:
+        return {AGGPOST_MEAN_NORM: float(np.linalg.norm(mu.mean(axis=0))), AGGPOST_VAR_MEAN: float("nan"),
+                AGGPOST_KL_PRIOR: float("nan")}
     logvar = _as_2d(logvar)
     d = mu.shape[1]
     m = mu.mean(axis=0)
