@@ -19,10 +19,12 @@ from pathlib import Path
 import pytest
 
 from vaediag import columns as C
-from vaediag.config import TrainConfig
-from vaediag.data import default_root, load_mnist, prepare_mnist
+from vaediag.models.train_config import TrainConfig
+from vaediag.datasets.registry import default_root
+from vaediag.datasets.data import load_mnist
+from vaediag.datasets.provision import prepare_mnist
 from vaediag.evaluate.pipeline import evaluate_run
-from vaediag.rundir import Run
+from vaediag.store.rundir import Run
 from vaediag.train import train
 
 QUIET = lambda *_: None  # noqa: E731
@@ -51,7 +53,7 @@ def classifier():
     """The shipped classifier; before its weights exist, the same architecture in random init (same cost)."""
     import torch
 
-    from vaediag.classifier import DigitClassifier, load_classifier
+    from vaediag.datasets.classifier import DigitClassifier, load_classifier
     from vaediag.errors import CheckpointError
 
     try:

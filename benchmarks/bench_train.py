@@ -21,8 +21,8 @@ import torch
 from torch.utils.data import DataLoader, Subset
 from torchvision import datasets, transforms
 
-from vaediag.data import MNISTData, load_mnist
-from vaediag.models import ConvVAE, MLPVAE, VAEConfig
+from vaediag.datasets.data import MNISTData, load_mnist
+from vaediag.models.nets import ConvVAE, MLPVAE, VAEConfig
 from vaediag.train import make_optimizer, train_one_epoch
 
 from conftest import COMPARISONS, bench_size
@@ -56,7 +56,7 @@ def _reference_epoch(model, mnist_root, data):
     """The pytorch/examples vae/main.py loop: PIL decoding + ToTensor per sample, DataLoader batches."""
     ds = datasets.MNIST(mnist_root, train=True, download=False, transform=transforms.ToTensor())
     if len(data.train_labels) < len(ds):
-        from vaediag.data import stratified_subset
+        from vaediag.datasets.data import stratified_subset
 
         ds = Subset(ds, stratified_subset(ds.targets, len(data.train_labels), seed=0).tolist())
     loader = DataLoader(ds, batch_size=BATCH, shuffle=True)

@@ -11,7 +11,8 @@ COMPARISONS: list[str] = []
 
 @pytest.fixture(scope="session")
 def mnist_root():
-    from vaediag.data import default_root, prepare_mnist
+    from vaediag.datasets.registry import default_root
+    from vaediag.datasets.provision import prepare_mnist
 
     return prepare_mnist(default_root(), log=lambda *_: None)
 

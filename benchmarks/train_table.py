@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 
 from vaediag import columns as C
-from vaediag.config import TrainConfig, VAEConfig, parse_epochs
+from vaediag.models.train_config import TrainConfig, VAEConfig, parse_epochs
 from vaediag.train import train
 
 

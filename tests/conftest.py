@@ -18,7 +18,8 @@ def pytest_configure(config):
 @pytest.fixture(scope="session")
 def mnist_root():
     """A prepared MNIST data root: $VAEDIAG_DATA when set, else vaediag's default cache."""
-    from vaediag.data import default_root, prepare_mnist
+    from vaediag.datasets.registry import default_root
+    from vaediag.datasets.provision import prepare_mnist
 
     root = default_root()
     prepare_mnist(root, log=lambda *_: None)
@@ -30,7 +31,7 @@ def mnist_root():
 def fashion_root(mnist_root):
     """The same data root with Fashion-MNIST prepared in it too (once per session; offline from the Debian
     package ``dataset-fashion-mnist``: ``$VAEDIAG_FASHION_DEB``, a cached .deb, or ``apt-get download``)."""
-    from vaediag.data import prepare_dataset
+    from vaediag.datasets.provision import prepare_dataset
 
     prepare_dataset("fashion-mnist", mnist_root, log=lambda *_: None)
     return mnist_root

@@ -14,8 +14,8 @@ import shutil
 import pytest
 import torch
 
-from vaediag import rundir
-from vaediag.config import TrainConfig
+from vaediag.store import rundir
+from vaediag.models.train_config import TrainConfig
 from vaediag.evaluate.pipeline import evaluate_run
 from vaediag.evaluate.settings import EvalSettings
 from vaediag.train import train
@@ -30,7 +30,7 @@ RESULT_FILES = (rundir.METRICS_FILE, rundir.PER_CLASS_FILE, rundir.PAIRS_FILE, r
 
 def random_classifier():
     """The shipped classifier architecture in a fixed random init (no trained weights needed)."""
-    from vaediag.classifier import DigitClassifier
+    from vaediag.datasets.classifier import DigitClassifier
 
     torch.manual_seed(0)
     return DigitClassifier().eval()

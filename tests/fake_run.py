@@ -5,7 +5,7 @@ Used by the plots / report / compare tests (and free for any other test that nee
     from fake_run import make_fake_run
     run = make_fake_run(tmp_path / "run", epochs=(5, 15, 30, 50, 100), scenario="window")
 
-Everything is written through :class:`vaediag.rundir.Run` (config, history, evaluation tables, artifacts), the
+Everything is written through :class:`vaediag.store.rundir.Run` (config, history, evaluation tables, artifacts), the
 way ``train`` + ``evaluate`` write it: metrics with one ``source == "model"`` row per checkpoint epoch and the
 ``source == "data"`` reference row (epoch 0); per_class with 10 rows per epoch and 10 data rows; pairs with
 45 rows per checkpoint epoch; artifacts test_mu, test_labels, grid_linear, grid_quantile, grid_span,
@@ -43,8 +43,8 @@ import pandas as pd
 
 from vaediag import columns as C
 from vaediag import stats
-from vaediag.classes import class_names
-from vaediag.rundir import PER_CLASS_COLUMNS, Evaluation, Run
+from vaediag.datasets.registry import class_names
+from vaediag.store.rundir import PER_CLASS_COLUMNS, Evaluation, Run
 
 SCENARIOS = ("healthy", "collapse", "window", "posterior", "imbalance")
 PRIOR_SAMPLES = 1000  # the evaluation setting "samples" of a fabricated run

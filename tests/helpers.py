@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from vaediag.data import MNISTData
+from vaediag.datasets.data import MNISTData
 
 
 def synthetic_digits(n_train: int = 256, n_test: int = 64, seed: int = 0) -> MNISTData:
@@ -34,13 +34,13 @@ def assert_one_line_error(result, fragment: str) -> None:
 
 
 def same_noise_terms(model, x: torch.Tensor, k: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """What ``vaediag.likelihood.iwae_nll(model, x, k, seed)`` draws, recomputed independently (Gaussian
+    """What ``vaediag.models.likelihood.iwae_nll(model, x, k, seed)`` draws, recomputed independently (Gaussian
     densities from ``torch.distributions``): per (draw, digit) [k, n] the reconstruction NLL and
     log q(z|x) - log p(z), float64. ``-(recon + kl_sampled)`` are the log importance weights."""
     from torch.distributions import Normal
 
-    from vaediag.likelihood import IWAE_DECODES
-    from vaediag.models import reconstruction_nll
+    from vaediag.models.likelihood import IWAE_DECODES
+    from vaediag.models.nets import reconstruction_nll
 
     assert k * len(x) <= IWAE_DECODES  # one batch, so the noise is one randn((k, n, d)) call
     gen = torch.Generator().manual_seed(seed)

@@ -11,9 +11,9 @@ import torch
 from click.testing import CliRunner
 
 from vaediag import load_checkpoint
-from vaediag.checkpoint import read_state
+from vaediag.models.checkpoint import read_state
 from vaediag.cli import cli
-from vaediag.config import TrainConfig
+from vaediag.models.train_config import TrainConfig
 from vaediag.errors import CheckpointError
 from vaediag.train import train
 

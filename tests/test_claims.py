@@ -14,7 +14,7 @@ from scipy import stats as st
 import vaediag
 from vaediag import columns as C
 from vaediag.claims import CLAIM_COLUMNS, KINDS, check_claims, claim_rules, format_claims
-from vaediag.rundir import Run
+from vaediag.store.rundir import Run
 
 from fake_run import make_fake_run
 

@@ -14,9 +14,9 @@ from click.testing import CliRunner
 
 from vaediag.claims import check_claims
 from vaediag.cli import cli
-from vaediag.config import TrainConfig
+from vaediag.models.train_config import TrainConfig
 from vaediag.evaluate.settings import EvalSettings
-from vaediag.report.formats import format_number
+from vaediag.judgement.formats import format_number
 
 SETTINGS = EvalSettings(samples=1000, grid=6, iwae=0)
 CLAIMS = [

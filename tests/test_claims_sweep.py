@@ -11,8 +11,8 @@ from scipy import stats as st
 
 from vaediag import columns as C
 from vaediag.claims import check_claims
-from vaediag.rundir import Run
-from vaediag.sweep.sweepdir import DONE, FORMAT, Sweep
+from vaediag.store.rundir import Run
+from vaediag.store.sweepdir import DONE, FORMAT, Sweep
 
 from fake_run import make_fake_run
 

@@ -17,7 +17,7 @@ from vaediag.claims.schema import ClaimsError
 from vaediag.cli import cli
 from vaediag.report.content import build_content
 from vaediag.report.render import render_markdown
-from vaediag.rundir import Run
+from vaediag.store.rundir import Run
 
 # torchvision's FashionMNIST.classes, in label order (written out here, not read from vaediag)
 FASHION = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]

@@ -1,4 +1,4 @@
-"""Tests for vaediag.classifier: random tensors and tiny synthetic sets by default; the shipped weights'
+"""Tests for vaediag.datasets.classifier: random tensors and tiny synthetic sets by default; the shipped weights'
 accuracy on the real 10k MNIST test set under the ``mnist`` marker."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from vaediag import classifier as clf
-from vaediag.classifier import (ClassifierOutput, DigitClassifier, classify, evaluate_classifier, load_classifier,
-                                random_shift, save_classifier, train_classifier)
-from vaediag.atomic import file_sha256
+from vaediag.datasets import classifier as clf
+from vaediag.datasets.classifier import (ClassifierOutput, DigitClassifier, classify, evaluate_classifier,
+                                         load_classifier, random_shift, save_classifier, train_classifier)
+from vaediag.files.atomic import file_sha256
 from vaediag.errors import CheckpointError
 
 from helpers import synthetic_digits
@@ -276,7 +276,7 @@ SHIPPED_ACCURACY = {"mnist": 0.993, "fashion-mnist": 0.92}  # the least each shi
 def test_shipped_classifier_accuracy_on_the_real_test_set(request, dataset):
     """Re-measures each shipped classifier on its dataset's full 10k test set (the Fashion-MNIST weights are
     trained by `vaediag classifier train --dataset fashion-mnist` and shipped as vaediag/weights/fashion_cnn.*)."""
-    from vaediag.data import load_dataset
+    from vaediag.datasets.data import load_dataset
 
     root = request.getfixturevalue("mnist_root" if dataset == "mnist" else "fashion_root")
     data = load_dataset(dataset, root, train_size=10, log=lambda *_: None)  # the full 10k test set

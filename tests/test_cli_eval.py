@@ -78,7 +78,7 @@ def test_compare_cli_bad_run_is_one_line_error(tmp_path):
 
 
 def test_classifier_evaluate_with_tampered_weights_is_one_line_error(tmp_path):
-    from vaediag.classifier import INFO_FILE, WEIGHTS_DIR, WEIGHTS_FILE
+    from vaediag.datasets.classifier import INFO_FILE, WEIGHTS_DIR, WEIGHTS_FILE
 
     shutil.copy(WEIGHTS_DIR / INFO_FILE, tmp_path / INFO_FILE)
     (tmp_path / WEIGHTS_FILE).write_bytes(b"tampered")
@@ -101,8 +101,8 @@ def test_classifier_evaluate_takes_only_options_it_uses():
 def test_classifier_train_never_writes_into_the_package(tmp_path, monkeypatch):
     from helpers import synthetic_digits
 
-    from vaediag import classifier as clf
-    from vaediag import data as data_mod
+    from vaediag.datasets import classifier as clf
+    from vaediag.datasets import data as data_mod
 
     package, user = tmp_path / "package", tmp_path / "user"
     package.mkdir()

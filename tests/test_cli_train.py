@@ -13,9 +13,9 @@ import torch
 from click.testing import CliRunner
 
 from vaediag import columns as C
-from vaediag.checkpoint import read_state
+from vaediag.models.checkpoint import read_state
 from vaediag.cli import cli
-from vaediag.rundir import Run
+from vaediag.store.rundir import Run
 
 from helpers import assert_one_line_error
 
@@ -306,7 +306,7 @@ def test_terminal_gets_a_start_line_before_torch_loads(monkeypatch, capsys):
     import vaediag.cli as cli_mod
 
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
-    cli_mod._announce("train", "RUN")
+    cli_mod.app.announce("train", "RUN")
     assert capsys.readouterr().err == "vaediag train: RUN (loading PyTorch and MNIST ...)\n"
 
 

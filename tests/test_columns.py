@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from vaediag import columns as C
 from vaediag.report.render import README_COLUMN_TABLES, columns_markdown
-from vaediag.rundir import PAIRS_COLUMNS, PER_CLASS_COLUMNS, Run
+from vaediag.store.rundir import PAIRS_COLUMNS, PER_CLASS_COLUMNS, Run
 
 from fake_run import make_fake_run
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vaediag.checkpoint import load_checkpoint, read_state
-from vaediag.config import TrainConfig, VAEConfig
-from vaediag.data import MNISTData
-from vaediag.likelihood import evaluate_elbo, iwae_nll
-from vaediag.rundir import Run
+from vaediag.models.checkpoint import load_checkpoint, read_state
+from vaediag.models.train_config import TrainConfig, VAEConfig
+from vaediag.datasets.data import MNISTData
+from vaediag.models.likelihood import evaluate_elbo, iwae_nll
+from vaediag.store.rundir import Run
 from vaediag.train import train
 
 from helpers import synthetic_digits
@@ -59,7 +59,7 @@ def test_iwae_on_cuda_is_a_tighter_bound(tmp_path):
 
 
 def test_classifier_on_cuda_matches_cpu():
-    from vaediag.classifier import classify, load_classifier
+    from vaediag.datasets.classifier import classify, load_classifier
 
     images = synthetic_digits(64, 64).test_images
     cpu = classify(load_classifier("cpu"), images).probs

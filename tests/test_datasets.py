@@ -16,14 +16,17 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from vaediag import data
-from vaediag.classes import UnknownDatasetError
+from vaediag.datasets import data
+from vaediag.datasets import fashion_deb, mnist_wheel, provision, registry  # noqa: F401
+from vaediag.datasets.registry import UnknownDatasetError
 from vaediag.cli import cli
-from vaediag.config import TrainConfig, continued
-from vaediag.data import idx_bytes, load_dataset, prepare_dataset
-from vaediag.deb import ar_members, read_deb_files
+from vaediag.models.train_config import TrainConfig, continued
+from vaediag.datasets.mnist_wheel import idx_bytes
+from vaediag.datasets.data import load_dataset
+from vaediag.datasets.provision import prepare_dataset
+from vaediag.datasets.deb import ar_members, read_deb_files
 from vaediag.errors import ConfigError, DataError
-from vaediag.rundir import Run
+from vaediag.store.rundir import Run
 from vaediag.train import train
 
 from helpers import assert_one_line_error, synthetic_digits
@@ -101,7 +104,7 @@ def offline(monkeypatch):
         raise OSError("[Errno 101] Network is unreachable")
 
     monkeypatch.setattr(torchvision.datasets, "FashionMNIST", unreachable)
-    monkeypatch.delenv(data.DEB_ENV, raising=False)
+    monkeypatch.delenv(fashion_deb.DEB_ENV, raising=False)
 
 
 @pytest.fixture
@@ -109,7 +112,7 @@ def synthetic_hashes(monkeypatch):
     """Small synthetic IDX files that count as the verified Fashion-MNIST (the registry's hashes patched)."""
     idx = synthetic_idx()
     for name, blob in idx.items():
-        monkeypatch.setitem(data.FASHION_MNIST_SHA256, name, hashlib.sha256(blob).hexdigest())
+        monkeypatch.setitem(registry.FASHION_MNIST_SHA256, name, hashlib.sha256(blob).hexdigest())
     return idx
 
 
@@ -167,7 +170,7 @@ def test_fashion_mnist_from_the_debian_package_into_an_empty_root(tmp_path, offl
     """The real route: $VAEDIAG_FASHION_DEB when the environment sets it (CI pre-fetches the .deb), else a real
     ``apt-get download dataset-fashion-mnist``; torchvision's download made to fail."""
     if ENV_DEB:
-        monkeypatch.setenv(data.DEB_ENV, ENV_DEB)
+        monkeypatch.setenv(fashion_deb.DEB_ENV, ENV_DEB)
     root = tmp_path / "empty"
     logs = []
     assert prepare_dataset("fashion-mnist", root, log=logs.append) == root
@@ -187,15 +190,15 @@ def test_fashion_mnist_from_the_debian_package_into_an_empty_root(tmp_path, offl
 def test_synthetic_deb_via_env_installs_and_loads(tmp_path, offline, synthetic_hashes, monkeypatch):
     deb = tmp_path / "local.deb"
     deb.write_bytes(fake_deb(synthetic_hashes))
-    monkeypatch.setenv(data.DEB_ENV, str(deb))
+    monkeypatch.setenv(fashion_deb.DEB_ENV, str(deb))
     root = tmp_path / "root"
     prepare_dataset("fashion-mnist", root, log=lambda *_: None)
     for name, blob in synthetic_hashes.items():
         assert (root / "FashionMNIST" / "raw" / name).read_bytes() == blob
-    assert data.holds_verified("fashion-mnist", root) and not data.holds_verified("mnist", root)
+    assert provision.holds_verified("fashion-mnist", root) and not provision.holds_verified("mnist", root)
     monkeypatch.undo()  # torchvision's reader again (the hashes too: loading checks nothing more)
     for name, blob in synthetic_hashes.items():
-        monkeypatch.setitem(data.FASHION_MNIST_SHA256, name, hashlib.sha256(blob).hexdigest())
+        monkeypatch.setitem(registry.FASHION_MNIST_SHA256, name, hashlib.sha256(blob).hexdigest())
     loaded = load_dataset("fashion-mnist", root, log=lambda *_: None)
     assert loaded.n_train == 120 and loaded.n_test == 40
     expected = np.frombuffer(synthetic_hashes["t10k-images-idx3-ubyte"][16:], np.uint8).reshape(40, 28, 28)
@@ -222,7 +225,7 @@ def test_apt_get_route_downloads_caches_and_reuses_the_deb(tmp_path, offline, sy
 def test_files_failing_their_hashes_write_nothing(tmp_path, offline, monkeypatch):
     deb = tmp_path / "wrong.deb"
     deb.write_bytes(fake_deb(synthetic_idx()))  # well-formed, but not the official files
-    monkeypatch.setenv(data.DEB_ENV, str(deb))
+    monkeypatch.setenv(fashion_deb.DEB_ENV, str(deb))
     root = tmp_path / "root"
     with pytest.raises(DataError, match="fails SHA-256 verification.*nothing was written") as exc:
         prepare_dataset("fashion-mnist", root, log=lambda *_: None)
@@ -243,7 +246,7 @@ def test_a_corrupt_deb_is_one_line_error_and_writes_nothing(tmp_path, offline, s
         blob = ar_archive({"debian-binary": b"2.0\n", "data.tar.xz": tar_bytes(files, "w:xz")})
     deb = tmp_path / "corrupt.deb"
     deb.write_bytes(blob)
-    monkeypatch.setenv(data.DEB_ENV, str(deb))
+    monkeypatch.setenv(fashion_deb.DEB_ENV, str(deb))
     root = tmp_path / "root"
     with pytest.raises(DataError) as exc:
         prepare_dataset("fashion-mnist", root, log=lambda *_: None)
@@ -260,18 +263,18 @@ def test_neither_source_names_both(tmp_path, offline, monkeypatch):
     assert len(errors) == 1 and res.stderr.strip().splitlines()[-1] == errors[0]
     assert ("torchvision's mirrors are unreachable and `apt-get download dataset-fashion-mnist` failed "
             "(E: Unable to locate package dataset-fashion-mnist)") in errors[0]
-    assert data.DEB_ENV in errors[0]
+    assert fashion_deb.DEB_ENV in errors[0]
     assert raw_files(root) == [] and list((root / ".downloads").iterdir()) == []
 
 
 def test_a_missing_env_deb_is_one_line_error(tmp_path, offline, monkeypatch):
-    monkeypatch.setenv(data.DEB_ENV, str(tmp_path / "nowhere.deb"))
+    monkeypatch.setenv(fashion_deb.DEB_ENV, str(tmp_path / "nowhere.deb"))
     with pytest.raises(DataError, match="does not name a file"):
         prepare_dataset("fashion-mnist", tmp_path / "root", log=lambda *_: None)
 
 
 def test_unknown_dataset_in_the_library():
-    for call in (lambda: prepare_dataset("bogus"), lambda: load_dataset("bogus"), lambda: data.holds_verified("x", "/"),
+    for call in (lambda: prepare_dataset("bogus"), lambda: load_dataset("bogus"), lambda: provision.holds_verified("x", "/"),
                  lambda: TrainConfig(dataset="bogus").validate()):
         with pytest.raises(UnknownDatasetError, match="unknown dataset .*known: mnist, fashion-mnist"):
             call()
@@ -332,7 +335,7 @@ def test_older_configs_without_a_dataset_are_mnist(tmp_path):
 
 def test_the_sweep_records_its_dataset_as_a_shared_setting(tmp_path):
     from vaediag.sweep.grid import Grid
-    from vaediag.sweep.sweepdir import Sweep
+    from vaediag.store.sweepdir import Sweep
 
     grid = Grid.from_options(TrainConfig(epochs=1, dataset="fashion-mnist"), seed="0,1")
     assert grid.base_dict()["dataset"] == "fashion-mnist" and "dataset" not in grid.axes
@@ -354,8 +357,8 @@ def test_study_on_fashion_mnist_end_to_end(tmp_path, fashion_root):
     """`vaediag study --dataset fashion-mnist` on a small subset: trains, evaluates with the Fashion-MNIST
     classifier (shipped as vaediag/weights/fashion_cnn.*), writes the report. Locally it skips while those
     weights are not shipped; in CI (CI=true) that is a failure."""
-    from vaediag import classifier as clf
-    from vaediag.fileio import read_json
+    from vaediag.datasets import classifier as clf
+    from vaediag.files.fileio import read_json
 
     weights, _ = clf.CLASSIFIER_FILES["fashion-mnist"]
     if not (clf.WEIGHTS_DIR / weights).is_file():
@@ -403,7 +406,7 @@ def test_folders_left_by_killed_provisionings_are_removed_live_ones_kept(tmp_pat
         (folder / "dataset-fashion-mnist_9.9-1_all.deb").write_bytes(b"half")
     deb = tmp_path / "local.deb"
     deb.write_bytes(fake_deb(synthetic_hashes))
-    monkeypatch.setenv(data.DEB_ENV, str(deb))
+    monkeypatch.setenv(fashion_deb.DEB_ENV, str(deb))
     prepare_dataset("fashion-mnist", root, log=lambda *_: None)
     assert raw_files(root) == sorted(synthetic_hashes)
     assert not any(p.exists() for p in left) and live.is_dir() and other.is_dir()

@@ -19,15 +19,15 @@ import pytest
 import torch
 
 from vaediag import columns as C
-from vaediag.checkpoint import load_checkpoint
-from vaediag.config import TrainConfig
-from vaediag.data import MNISTData
+from vaediag.models.checkpoint import load_checkpoint
+from vaediag.models.train_config import TrainConfig
+from vaediag.datasets.data import MNISTData
 from vaediag.errors import ConfigError, RunDirError
 from vaediag.evaluate import stages
 from vaediag.evaluate.pipeline import evaluate_run
 from vaediag.evaluate.settings import EvalSettings
 from vaediag.evaluate.table import OUTPUT_FORMATS, format_table
-from vaediag.rundir import METRICS_FILE, PAIRS_COLUMNS, PER_CLASS_COLUMNS, Run
+from vaediag.store.rundir import METRICS_FILE, PAIRS_COLUMNS, PER_CLASS_COLUMNS, Run
 from vaediag.train import train
 
 from eval_fixtures import (EVALUATED, FAST, QUIET, base_run, clf, data, evaluated, evaluated_run,  # noqa: F401
@@ -279,7 +279,7 @@ def test_too_small_test_set(run, clf):
 
 @pytest.mark.mnist
 def test_short_real_run_end_to_end(tmp_path, mnist_root):
-    from vaediag.data import load_mnist
+    from vaediag.datasets.data import load_mnist
 
     run = tmp_path / "run"
     cfg = TrainConfig(model="mlp", epochs=2, checkpoints=(1, 2), batch_size=32, seed=0, device="cpu", train_size=2000,
@@ -395,7 +395,7 @@ def test_inside_shares_per_digit_add_up_to_the_inside_fraction(evaluated, run, d
 
 
 def test_iwae_train_bound_is_on_the_fixed_training_subset(evaluated, base_run, data):
-    from vaediag.likelihood import train_eval_indices
+    from vaediag.models.likelihood import train_eval_indices
 
     _, ev = evaluated
     model = load_checkpoint(Run(base_run).checkpoint_path(2)).model

@@ -13,12 +13,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vaediag import columns as C, rundir
-from vaediag.checkpoint import read_state, save_state
+from vaediag import columns as C
+from vaediag.store import rundir
+from vaediag.models.checkpoint import read_state, save_state
 from vaediag.errors import CheckpointError
 from vaediag.evaluate import stages
 from vaediag.evaluate.pipeline import evaluate_run
-from vaediag.rundir import Run
+from vaediag.store.rundir import Run
 
 from eval_fixtures import (EVALUATED, FAST, QUIET, base_run, clf, data, evaluated, evaluated_run,  # noqa: F401
                            one_thread, result_bytes, run)

@@ -16,15 +16,16 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from vaediag import data as data_module
+from vaediag.datasets import data as data_module
+from vaediag.datasets import fashion_deb, mnist_wheel, provision, registry  # noqa: F401
 from vaediag import report
-from vaediag.checkpoint import FORMAT, save_state
+from vaediag.models.checkpoint import FORMAT, save_state
 from vaediag.cli import cli
 from vaediag.errors import CheckpointError, RunDirError
 from vaediag.evaluate import pipeline
 from vaediag.evaluate.pipeline import evaluate_run, resolve_data_root
-from vaediag.models import VAEConfig, build_model
-from vaediag.rundir import Run
+from vaediag.models.nets import VAEConfig, build_model
+from vaediag.store.rundir import Run
 
 from eval_fixtures import (EVALUATED, FAST, QUIET, base_run, clf, data, evaluated, evaluated_run,  # noqa: F401
                            one_thread, result_bytes, run)
@@ -112,11 +113,11 @@ def test_a_data_root_in_config_holding_verified_mnist_is_used(run, tmp_path, mon
     raw = root / "MNIST" / "raw"
     raw.mkdir(parents=True)
     hashes = {}
-    for name in data_module.MNIST_SHA256:
+    for name in registry.MNIST_SHA256:
         (raw / name).write_bytes(name.encode())
         hashes[name] = hashlib.sha256(name.encode()).hexdigest()
     for name, sha in hashes.items():  # these four files count as the verified MNIST
-        monkeypatch.setitem(data_module.MNIST_SHA256, name, sha)
+        monkeypatch.setitem(registry.MNIST_SHA256, name, sha)
     set_data_root(run, root)
     assert resolve_data_root(Run(run), None, print) == root
     (raw / "t10k-images-idx3-ubyte").write_bytes(b"tampered")

@@ -16,9 +16,9 @@ from vaediag import columns as C
 from vaediag.cli import cli
 from vaediag.errors import ConfigError, ProtocolError
 from vaediag.evaluate.settings import EvalSettings
-from vaediag.models import VAEConfig, build_model
-from vaediag.protocol import VAEModel, check_model
-from vaediag.rundir import Run
+from vaediag.models.nets import VAEConfig, build_model
+from vaediag.models.protocol import VAEModel, check_model
+from vaediag.store.rundir import Run
 
 import external_models as X
 from eval_fixtures import one_thread, random_classifier  # noqa: F401  (one_thread: autouse)
@@ -34,7 +34,7 @@ QUIET = dict(log=lambda *_: None)
 def test_own_vae_in_its_own_loop_then_report_and_check(tmp_path, mnist_root):
     """A VAE that is no vaediag class (flat logits decoder), trained in its own loop on real MNIST, evaluated at
     epochs 2 and 4; then `vaediag report` and `vaediag check` on the external run."""
-    from vaediag.data import MNISTData, load_mnist
+    from vaediag.datasets.data import MNISTData, load_mnist
 
     data = load_mnist(mnist_root, train_size=2000, test_size=500, seed=0, log=lambda *_: None)
     x = MNISTData.to_float(data.train_images)
@@ -278,7 +278,7 @@ def test_evaluate_model_on_fashion_mnist_names_its_classes_and_compares(tmp_path
     """`evaluate_model(..., dataset="fashion-mnist")` evaluates on Fashion-MNIST's test images with its own
     classifier; the tables and the report name the classes; `vaediag compare` puts the external run beside
     another one."""
-    from vaediag.data import load_dataset
+    from vaediag.datasets.data import load_dataset
 
     torch.manual_seed(0)
     model = X.FlatLogitsVAE(latent_dim=2)

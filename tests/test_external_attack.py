@@ -15,12 +15,12 @@ import torch
 from click.testing import CliRunner
 
 import vaediag
-from vaediag.classes import FASHION_MNIST_CLASSES
+from vaediag.datasets.classes import FASHION_MNIST_CLASSES
 from vaediag.cli import cli
 from vaediag.errors import ProtocolError, RunDirError
 from vaediag.evaluate.settings import EvalSettings
-from vaediag.protocol import check_model
-from vaediag.rundir import Run
+from vaediag.models.protocol import check_model
+from vaediag.store.rundir import Run
 
 import external_models as X
 from eval_fixtures import one_thread, random_classifier  # noqa: F401  (one_thread: autouse)
@@ -137,7 +137,7 @@ def test_a_whole_pickled_model_as_weights_says_to_save_the_state_dict(factory_di
 
 
 def test_a_state_dict_with_a_metadata_key_loads(tmp_path):
-    from vaediag.factory import read_state_dict
+    from vaediag.models.factory import read_state_dict
 
     state = X.flat_vae().state_dict()
     path = tmp_path / "meta.pt"

@@ -18,9 +18,9 @@ import torch
 from click.testing import CliRunner
 
 from vaediag import columns as C
-from vaediag.checkpoint import read_state
+from vaediag.models.checkpoint import read_state
 from vaediag.cli import cli
-from vaediag.rundir import LOCK_FILE, Run
+from vaediag.store.rundir import LOCK_FILE, Run
 
 ROOT = Path(__file__).resolve().parents[1]
 COLS = [c for c in C.HISTORY_COLUMNS[1:] if c != C.EPOCH_SECONDS]

@@ -24,8 +24,8 @@ import torch.nn.functional as F
 
 from vaediag import columns as C
 from vaediag import load_checkpoint
-from vaediag.data import MNISTData, load_mnist
-from vaediag.config import TrainConfig
+from vaediag.datasets.data import MNISTData, load_mnist
+from vaediag.models.train_config import TrainConfig
 from vaediag.train import train
 
 SEEDS = (0, 1, 2)

@@ -1,4 +1,4 @@
-"""Tests of ``vaediag.likelihood``: the IWAE bound against an independent computation with the same noise.
+"""Tests of ``vaediag.models.likelihood``: the IWAE bound against an independent computation with the same noise.
 
 The model is a tiny MLP VAE trained for two epochs on synthetic digits (the bounds hold for any model;
 a trained one gives realistic magnitudes).
@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import torch
 
-from vaediag.data import MNISTData
-from vaediag.likelihood import evaluate_elbo, iwae_nll
-from vaediag.modelconfig import VAEConfig
-from vaediag.models import build_model
+from vaediag.datasets.data import MNISTData
+from vaediag.models.likelihood import evaluate_elbo, iwae_nll
+from vaediag.models.config import VAEConfig
+from vaediag.models.nets import build_model
 from vaediag.train import make_optimizer, train_one_epoch
 
 from helpers import same_noise_terms, synthetic_digits

@@ -1,4 +1,4 @@
-"""The RUN_DIR lock (vaediag.lock via Run.lock): one writer at a time, a dead holder never blocks, stale
+"""The RUN_DIR lock (vaediag.files.lock via Run.lock): one writer at a time, a dead holder never blocks, stale
 temporaries are removed by the next writer, and every writing command takes the lock."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from click.testing import CliRunner
 
 from vaediag.cli import cli
 from vaediag.errors import RunDirError
-from vaediag.lock import holds
-from vaediag.rundir import LOCK_FILE, Run
+from vaediag.files.lock import holds
+from vaediag.store.rundir import LOCK_FILE, Run
 
 from helpers import assert_one_line_error
 
@@ -26,7 +26,7 @@ ENV = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PY
 
 HOLDER = textwrap.dedent("""
     import sys, time
-    from vaediag.rundir import Run
+    from vaediag.store.rundir import Run
     with Run(sys.argv[1]).lock(sys.argv[2]):
         print("locked", flush=True)
         time.sleep(60)
@@ -176,7 +176,7 @@ def test_two_trains_into_one_run_dir(tmp_path, mnist_root):
     assert lines == [f"Error: RUN_DIR {run} is in use by vaediag train (PID {winner.pid}); "
                      f"wait for it to finish or stop it"], loser_err
     seed = 1 if winner is procs[0] else 2
-    from vaediag.checkpoint import read_state
+    from vaediag.models.checkpoint import read_state
 
     r = Run(run)
     assert r.config["train"]["seed"] == seed

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from vaediag.errors import ConfigError
-from vaediag.models import INIT_CHOICES, VAEConfig, build_model, gaussian_kl, reconstruction_nll
+from vaediag.models.nets import INIT_CHOICES, VAEConfig, build_model, gaussian_kl, reconstruction_nll
 
 LAYERS = (torch.nn.Conv2d, torch.nn.ConvTranspose2d, torch.nn.Linear)
 
@@ -97,7 +97,7 @@ def test_legacy_config_without_init_means_torch_init(kind):
 
 def test_legacy_conv_checkpoint_loads_with_torch_init(tmp_path):
     from vaediag import load_checkpoint
-    from vaediag.checkpoint import FORMAT
+    from vaediag.models.checkpoint import FORMAT
 
     torch.manual_seed(0)
     model = build_model(VAEConfig("conv", 2, init="torch"))
@@ -201,7 +201,7 @@ def test_forward_losses_are_means_of_per_sample_terms(kind):
 def test_continuing_a_legacy_conv_run_keeps_its_torch_init():
     """A conv run saved before ``init`` existed was trained with torch's init; continuing it must not
     relabel it as Glorot (config.json and new checkpoints record what the weights came from)."""
-    from vaediag.config import TrainConfig, continued
+    from vaediag.models.train_config import TrainConfig, continued
 
     legacy = {"model": "conv", "latent_dim": 2, "beta": 1.0, "epochs": 5, "checkpoints": [5], "batch_size": 128,
               "lr": 1e-3, "seed": 0, "device": "cpu", "train_size": None, "test_size": None}

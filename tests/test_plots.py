@@ -17,7 +17,7 @@ from vaediag import columns as C
 from vaediag import plots
 from vaediag.errors import RunDirError
 from vaediag.plots import curves, grids, heatmaps, latent, output, overview
-from vaediag.rundir import Evaluation, Run
+from vaediag.store.rundir import Evaluation, Run
 
 from fake_run import DATA_SHARE, SHARED_EPOCHS as EPOCHS, make_fake_run, shared_run_with_figures
 

@@ -11,7 +11,8 @@ import pytest
 from scipy import stats as st
 
 from vaediag import columns as C
-from vaediag import compare, replicates as R
+from vaediag import compare
+from vaediag.judgement import replicates as R
 
 T_975 = {1: 12.706204736174696, 2: 4.302652729911275, 3: 3.182446305284263}  # t_{0.975, df}, printed tables
 

@@ -19,10 +19,10 @@ import pytest
 from vaediag import columns as C
 from vaediag import report
 from vaediag.plots import figure_names
-from vaediag.report import collapse_verdict, md_escape, rules_markdown
-from vaediag.report.formats import format_number
-from vaediag.report.rules import MISSING_SHARE, POSTERIOR_KL_DIM_MIN
-from vaediag.rundir import Run
+from vaediag.report import VerdictEvidence, collapse_verdict, md_escape, rules_markdown
+from vaediag.judgement.formats import format_number
+from vaediag.judgement.rules import MISSING_SHARE, POSTERIOR_KL_DIM_MIN
+from vaediag.store.rundir import Run
 from vaediag.stats import wilson_interval
 
 from fake_run import SHARED_EPOCHS, make_fake_run
@@ -460,7 +460,7 @@ HIGH = (0.98, 1.0)  # an entropy interval wholly above COLLAPSE_ENTROPY
     ],
 )
 def test_collapse_verdict_rules(args, options, kind, prior_missing, grid_missing, inactive):
-    v = collapse_verdict(*args, **options)
+    v = collapse_verdict(VerdictEvidence(*args, **options))
     assert (v.kind, v.prior_missing, v.grid_missing, v.inactive_dims) == (kind, prior_missing, grid_missing,
                                                                           inactive)
     assert v.headline
@@ -475,16 +475,16 @@ def test_thresholds_are_strict():
         k += 1
     assert wilson_interval(k, N)[1] < MISSING_SHARE <= wilson_interval(k + 1, N)[1]
     shares[3] = k / N
-    v = collapse_verdict(0.99, 0.99, 0.99, prior_shares=shares, grid_shares=UNIFORM, prior_samples=N,
-                         prior_entropy_ci=HIGH)
+    v = collapse_verdict(VerdictEvidence(0.99, 0.99, 0.99, prior_shares=shares, grid_shares=UNIFORM, prior_samples=N,
+                         prior_entropy_ci=HIGH))
     assert v.kind == "mode-collapse" and v.prior_missing == (3,)
     shares[3] = (k + 1) / N  # upper bound at or above the threshold, lower bound below: inconclusive
-    v = collapse_verdict(0.99, 0.99, 0.99, prior_shares=shares, grid_shares=UNIFORM, prior_samples=N,
-                         prior_entropy_ci=HIGH)
+    v = collapse_verdict(VerdictEvidence(0.99, 0.99, 0.99, prior_shares=shares, grid_shares=UNIFORM, prior_samples=N,
+                         prior_entropy_ci=HIGH))
     assert v.kind == "inconclusive" and v.prior_uncertain == (3,) and v.prior_missing == ()
-    at_limit = collapse_verdict(0.99, 0.99, 0.99, kl_per_dim=[POSTERIOR_KL_DIM_MIN] * 2, prior_entropy_ci=HIGH)
+    at_limit = collapse_verdict(VerdictEvidence(0.99, 0.99, 0.99, kl_per_dim=[POSTERIOR_KL_DIM_MIN] * 2, prior_entropy_ci=HIGH))
     assert at_limit.kind == "healthy" and at_limit.inactive_dims == ()
-    below = collapse_verdict(0.99, 0.99, 0.99, kl_per_dim=[POSTERIOR_KL_DIM_MIN * 0.99] * 2)
+    below = collapse_verdict(VerdictEvidence(0.99, 0.99, 0.99, kl_per_dim=[POSTERIOR_KL_DIM_MIN * 0.99] * 2))
     assert below.kind == "posterior-collapse"
 
 

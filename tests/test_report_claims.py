@@ -20,10 +20,11 @@ from click.testing import CliRunner
 from vaediag import report
 from vaediag.cli import cli
 from vaediag.errors import ConfigError
-from vaediag.report.claims import HEADER, VERDICTS, require_epochs
-from vaediag.report.rules import Rule
+from vaediag.claims.commands import require_epochs
+from vaediag.report.claims import HEADER, VERDICTS
+from vaediag.judgement.rules import Rule
 from vaediag.report.sweep import build_sweep_report
-from vaediag.rundir import Run
+from vaediag.store.rundir import Run
 
 from fake_run import make_fake_run
 from helpers import assert_one_line_error
@@ -74,6 +75,7 @@ def claims_module(monkeypatch):
         module.check_claims = lambda claims, target: claims_frame()
         monkeypatch.setitem(sys.modules, "vaediag.claims", module)
     monkeypatch.setattr(module, "claim_rules", lambda: list(RULES), raising=False)
+    monkeypatch.setattr("vaediag.report.claims.rules", lambda: list(RULES))  # what the report prints
     return module
 
 
@@ -307,6 +309,7 @@ def test_report_command_with_claims_writes_the_section(tmp_path, claims_module, 
         return claims_frame()
 
     monkeypatch.setattr(claims_module, "check_claims", check_claims)
+    monkeypatch.setattr("vaediag.claims.commands.check_claims", check_claims)  # what the commands call
     monkeypatch.setattr("vaediag.plots.make_figures", lambda run, **kw: {})  # no drawing: the section is the test
     res = CliRunner().invoke(cli, ["report", str(run), "--claims", str(good)])
     assert res.exit_code == 0, res.output

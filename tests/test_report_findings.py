@@ -13,14 +13,14 @@ from scipy import stats as st
 
 from vaediag import columns as C
 from vaediag import report
-from vaediag.report import collapse_verdict
+from vaediag.report import VerdictEvidence, collapse_verdict
 from vaediag.report.findings import Sentence
-from vaediag.report.intervals import grid_inside_shares, prior_entropy_ci, prior_share_ci
+from vaediag.judgement.intervals import grid_inside_shares, prior_entropy_ci, prior_share_ci
 from vaediag.report.questions import loss_trend
-from vaediag.report.rules import (COLLAPSE_ENTROPY, IMBALANCE_FACTOR, MISSING_SHARE, trajectory_shape,
+from vaediag.judgement.rules import (COLLAPSE_ENTROPY, IMBALANCE_FACTOR, MISSING_SHARE, trajectory_shape,
                                   trajectory_steps)
 from vaediag.report.trajectory import trajectory_words
-from vaediag.rundir import Run
+from vaediag.store.rundir import Run
 
 from fake_run import DATA_SHARE, IMBALANCE_SHARE, PRIOR_SAMPLES, make_fake_run
 
@@ -82,8 +82,8 @@ def test_missing_digit_three_answers(share, kind, missing, uncertain):
     low, high = st.binomtest(round(share * N), N).proportion_ci(method="wilson")  # independent Wilson
     assert (high < MISSING_SHARE, low < MISSING_SHARE <= high, low >= MISSING_SHARE) == \
         (kind == "mode-collapse", kind == "inconclusive", kind == "healthy")
-    v = collapse_verdict(0.99, 0.99, 0.99, prior_shares=_shares_with(4, share), grid_shares=UNIFORM,
-                         prior_samples=N, prior_entropy_ci=HIGH)
+    v = collapse_verdict(VerdictEvidence(0.99, 0.99, 0.99, prior_shares=_shares_with(4, share), grid_shares=UNIFORM,
+                         prior_samples=N, prior_entropy_ci=HIGH))
     assert (v.kind, v.prior_missing, v.prior_uncertain) == (kind, missing, uncertain)
 
 
@@ -91,8 +91,8 @@ def test_missing_digit_three_answers(share, kind, missing, uncertain):
                                       ((0.905, 0.93), "healthy")])
 def test_low_entropy_with_every_digit_drawn_is_an_imbalance_never_a_collapse(ci, kind):
     """Issue 8, bad case (a): epoch 30 with prior entropy 0.878 and all ten digits drawn."""
-    v = collapse_verdict(0.878, 0.99, 0.99, prior_shares=IMBALANCE_SHARE, grid_shares=UNIFORM, prior_samples=N,
-                         prior_entropy_ci=ci, data_shares=DATA_SHARE)
+    v = collapse_verdict(VerdictEvidence(0.878, 0.99, 0.99, prior_shares=IMBALANCE_SHARE, grid_shares=UNIFORM, prior_samples=N,
+                         prior_entropy_ci=ci, data_shares=DATA_SHARE))
     assert v.kind == kind and v.prior_missing == ()
     check = v.check("prior entropy below threshold")
     assert check.answer == {"imbalance": "supported", "inconclusive": "inconclusive", "healthy": "refuted"}[kind]
@@ -104,8 +104,8 @@ def test_low_entropy_with_every_digit_drawn_is_an_imbalance_never_a_collapse(ci,
 
 
 def test_missing_digits_make_a_collapse_even_with_high_entropy():
-    v = collapse_verdict(0.95, 0.95, 0.99, prior_shares=_shares_with(2, 0.0), grid_shares=UNIFORM, prior_samples=N,
-                         prior_entropy_ci=HIGH)
+    v = collapse_verdict(VerdictEvidence(0.95, 0.95, 0.99, prior_shares=_shares_with(2, 0.0), grid_shares=UNIFORM, prior_samples=N,
+                         prior_entropy_ci=HIGH))
     assert v.kind == "mode-collapse" and v.prior_missing == (2,)
 
 
@@ -132,9 +132,9 @@ def test_window_verdict_uses_the_missing_digits_own_codes(inside, ci, kind):
     shares[0], low[0], high[0] = inside, *ci
     grid = UNIFORM.copy()
     grid[0] = 0.0
-    v = collapse_verdict(0.99, 0.85, 0.49, prior_shares=UNIFORM, grid_shares=grid / grid.sum(), prior_samples=N,
+    v = collapse_verdict(VerdictEvidence(0.99, 0.85, 0.49, prior_shares=UNIFORM, grid_shares=grid / grid.sum(), prior_samples=N,
                          prior_entropy_ci=HIGH, grid_inside_shares=shares, grid_inside_ci=(low, high),
-                         grid_inside_fraction_ci=(0.48, 0.50))
+                         grid_inside_fraction_ci=(0.48, 0.50)))
     assert v.kind == kind and v.grid_missing == (0,) and v.inside_per_digit
     assert v.window_digits == ((0,) if kind == "window" else ())
     assert v.covered_digits == ((0,) if kind == "resolution" else ())

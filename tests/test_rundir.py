@@ -16,12 +16,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from vaediag import atomic, columns as C, plots, publish, ranges, report
+from vaediag.files import atomic, publish
+from vaediag import columns as C, plots, report
+from vaediag.store import ranges
 from vaediag.cli import cli
 from vaediag.errors import RunDirError
 from vaediag.evaluate import stages
-from vaediag.evaluation import read_summary
-from vaediag.rundir import EVAL_DIR, MANIFEST_FILE, Run
+from vaediag.store.evaluation import read_summary
+from vaediag.store.rundir import EVAL_DIR, MANIFEST_FILE, Run
 
 from fake_run import make_fake_run
 from helpers import assert_one_line_error
@@ -222,7 +224,7 @@ def test_float_rounding_at_a_bound_is_accepted(run_dir):
 
 
 def test_every_numeric_metric_column_has_a_documented_range():
-    """A new metric column needs its range in vaediag.ranges (the report quotes it unchecked otherwise)."""
+    """A new metric column needs its range in vaediag.store.ranges (the report quotes it unchecked otherwise)."""
     columns = [c for c in stages.metrics_columns(4) if c != C.MOST_MIXED_PAIR]
     assert [c for c in columns if ranges.column_range(c) is None] == []
     for c in (*C.HISTORY_COLUMNS[1:], C.CLASS_KNN_RECALL, C.CLASS_PRIOR_SHARE, C.CLASS_DATA_SHARE, C.CONFUSION_RATE):

@@ -9,10 +9,10 @@ import pytest
 from click.testing import CliRunner
 
 from vaediag.cli import cli
-from vaediag.config import TrainConfig
+from vaediag.models.train_config import TrainConfig
 from vaediag.errors import ConfigError, RunDirError
 from vaediag.sweep import Grid, Sweep, default_resources, parse_axis, point_name
-from vaediag.sweep.sweepdir import DONE, FORMAT, LOCK_FILE, PENDING
+from vaediag.store.sweepdir import DONE, FORMAT, LOCK_FILE, PENDING
 
 BASE = TrainConfig(epochs=2, checkpoints=(1, 2), train_size=100, test_size=50)
 

@@ -20,9 +20,9 @@ import pytest
 import torch
 
 from vaediag import columns as C
-from vaediag.checkpoint import read_state
+from vaediag.models.checkpoint import read_state
 from vaediag.sweep import Sweep
-from vaediag.sweep.sweepdir import DONE, FAILED, LOCK_FILE
+from vaediag.store.sweepdir import DONE, FAILED, LOCK_FILE
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["--epochs", "2", "--checkpoints", "1,2", "--train-size", "1000", "--test-size", "500", "--samples", "500",

@@ -15,11 +15,12 @@ import pytest
 from scipy import stats as st
 
 from vaediag import columns as C
-from vaediag import compare, replicates as R
+from vaediag import compare
+from vaediag.judgement import replicates as R
 from vaediag.errors import RunDirError
 from vaediag.report.sweep import build_sweep_report
 from vaediag.report.sweep_content import comparisons, missing_digits, step_direction, trajectory_words
-from vaediag.rundir import Run
+from vaediag.store.rundir import Run
 
 from fake_run import make_fake_run
 

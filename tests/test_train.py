@@ -6,10 +6,10 @@ import torch
 
 from vaediag import columns as C
 from vaediag import load_checkpoint
-from vaediag.checkpoint import read_state
+from vaediag.models.checkpoint import read_state
 from vaediag.errors import CheckpointError, ConfigError, RunDirError, TrainingDivergedError
-from vaediag.config import TrainConfig, VAEConfig, parse_epochs
-from vaediag.rundir import Run
+from vaediag.models.train_config import TrainConfig, VAEConfig, parse_epochs
+from vaediag.store.rundir import Run
 from vaediag.train import train
 
 from helpers import synthetic_digits
@@ -235,8 +235,8 @@ def test_train_removes_stale_temporaries(tmp_path, data):
 
 # ---------------------------------------------------------------------------------------------- train ELBO, eval mode
 def test_train_eval_columns_equal_an_independent_elbo_on_the_fixed_subset(tmp_path, data):
-    from vaediag.likelihood import evaluate_elbo, train_eval_indices
-    from vaediag.data import MNISTData
+    from vaediag.models.likelihood import evaluate_elbo, train_eval_indices
+    from vaediag.datasets.data import MNISTData
 
     cfg = small_cfg()
     hist = train(cfg, tmp_path / "run", data=data, **QUIET)
@@ -275,7 +275,7 @@ def test_measuring_the_training_subset_leaves_training_bit_identical(tmp_path, d
 
 
 def test_a_0_2_history_and_last_pt_still_read_and_resume(tmp_path, data):
-    from vaediag.checkpoint import save_state
+    from vaediag.models.checkpoint import save_state
 
     run = tmp_path / "run"
     train(small_cfg(epochs=1, checkpoints=(1,)), run, data=data, **QUIET)

@@ -12,10 +12,10 @@ import pytest
 import torch
 
 from vaediag import columns as C
-from vaediag.checkpoint import read_state
-from vaediag.config import TrainConfig, VAEConfig
+from vaediag.models.checkpoint import read_state
+from vaediag.models.train_config import TrainConfig, VAEConfig
 from vaediag.errors import CheckpointError, ConfigError, RunDirError
-from vaediag.rundir import Run
+from vaediag.store.rundir import Run
 from vaediag.train import train
 
 from helpers import synthetic_digits

@@ -21,30 +21,34 @@ Python API (every name is imported on first use, so ``import vaediag`` loads no 
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.util
+import sys
+import warnings
 
 __version__ = "0.1.0"
 
 _LAZY = {  # public name -> (module, attribute)
-    "Run": ("vaediag.rundir", "Run"),
-    "Evaluation": ("vaediag.rundir", "Evaluation"),
-    "TrainConfig": ("vaediag.config", "TrainConfig"),
-    "VAEConfig": ("vaediag.modelconfig", "VAEConfig"),
+    "Run": ("vaediag.store.rundir", "Run"),
+    "Evaluation": ("vaediag.store.rundir", "Evaluation"),
+    "TrainConfig": ("vaediag.models.train_config", "TrainConfig"),
+    "VAEConfig": ("vaediag.models.config", "VAEConfig"),
     "EvalSettings": ("vaediag.evaluate.settings", "EvalSettings"),
     "VaediagError": ("vaediag.errors", "VaediagError"),
     "train_run": ("vaediag.train", "train"),
     "evaluate_run": ("vaediag.evaluate.pipeline", "evaluate_run"),
     "evaluate_model": ("vaediag.evaluate.external", "evaluate_model"),
-    "VAEModel": ("vaediag.protocol", "VAEModel"),
-    "check_model": ("vaediag.protocol", "check_model"),
-    "load_dataset": ("vaediag.data", "load_dataset"),
-    "prepare_dataset": ("vaediag.data", "prepare_dataset"),
-    "DATASETS": ("vaediag.classes", "DATASETS"),
-    "class_names": ("vaediag.classes", "class_names"),
-    "load_checkpoint": ("vaediag.checkpoint", "load_checkpoint"),
-    "LoadedCheckpoint": ("vaediag.checkpoint", "LoadedCheckpoint"),
+    "VAEModel": ("vaediag.models.protocol", "VAEModel"),
+    "check_model": ("vaediag.models.protocol", "check_model"),
+    "load_dataset": ("vaediag.datasets.data", "load_dataset"),
+    "prepare_dataset": ("vaediag.datasets.data", "prepare_dataset"),
+    "DATASETS": ("vaediag.datasets.classes", "DATASETS"),
+    "class_names": ("vaediag.datasets.classes", "class_names"),
+    "load_checkpoint": ("vaediag.models.checkpoint", "load_checkpoint"),
+    "LoadedCheckpoint": ("vaediag.models.checkpoint", "LoadedCheckpoint"),
     "run_sweep": ("vaediag.sweep.runner", "run_sweep"),
     "Grid": ("vaediag.sweep.grid", "Grid"),
-    "Sweep": ("vaediag.sweep.sweepdir", "Sweep"),
+    "Sweep": ("vaediag.store.sweepdir", "Sweep"),
     "SweepResult": ("vaediag.sweep.runner", "SweepResult"),
     "check_claims": ("vaediag.claims", "check_claims"),
     "load_claims": ("vaediag.claims", "load_claims"),
@@ -60,6 +64,56 @@ def __getattr__(name: str):  # PEP 562: import the defining module on first use
         globals()[name] = value
         return value
     raise AttributeError(f"module 'vaediag' has no attribute {name!r}")
+
+
+# Module paths of the flat layout (until 0.3), kept as aliases of their new homes for this version: importing
+# one warns (DeprecationWarning) and gives the new module itself.
+MOVED_MODULES = {
+    "vaediag.atomic": "vaediag.files.atomic",
+    "vaediag.fileio": "vaediag.files.fileio",
+    "vaediag.publish": "vaediag.files.publish",
+    "vaediag.lock": "vaediag.files.lock",
+    "vaediag.rundir": "vaediag.store.rundir",
+    "vaediag.evaluation": "vaediag.store.evaluation",
+    "vaediag.ranges": "vaediag.store.ranges",
+    "vaediag.sweep.sweepdir": "vaediag.store.sweepdir",
+    "vaediag.data": "vaediag.datasets.data",
+    "vaediag.deb": "vaediag.datasets.deb",
+    "vaediag.classes": "vaediag.datasets.classes",
+    "vaediag.classifier": "vaediag.datasets.classifier",
+    "vaediag.modelconfig": "vaediag.models.config",
+    "vaediag.config": "vaediag.models.train_config",
+    "vaediag.protocol": "vaediag.models.protocol",
+    "vaediag.factory": "vaediag.models.factory",
+    "vaediag.checkpoint": "vaediag.models.checkpoint",
+    "vaediag.likelihood": "vaediag.models.likelihood",
+    "vaediag.replicates": "vaediag.judgement.replicates",
+    "vaediag.report.rules": "vaediag.judgement.rules",
+    "vaediag.report.intervals": "vaediag.judgement.intervals",
+    "vaediag.report.formats": "vaediag.judgement.formats",
+}
+
+
+class _MovedModuleFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Resolves an old module path of :data:`MOVED_MODULES` to the module at its new path."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname in MOVED_MODULES:
+            return importlib.util.spec_from_loader(fullname, self)
+        return None
+
+    def create_module(self, spec):
+        new = MOVED_MODULES[spec.name]
+        warnings.warn(f"{spec.name} moved to {new}; the old path goes away in the next version",
+                      DeprecationWarning, stacklevel=3)
+        return importlib.import_module(new)
+
+    def exec_module(self, module):  # the new module is already executed
+        pass
+
+
+if not any(isinstance(f, _MovedModuleFinder) for f in sys.meta_path):
+    sys.meta_path.append(_MovedModuleFinder())
 
 
 def __dir__():

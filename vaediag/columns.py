@@ -3,7 +3,7 @@ shows on hover and the README's column tables are generated from).
 
 ``metrics.csv``  : one row per evaluated checkpoint epoch (``source == "model"``), plus the reference row computed on
                    real test digits (``source == "data"``, ``epoch == 0``: no training epoch belongs to it).
-``per_class.csv``: one row per (epoch, class): the label 0-9 and the class's name (:mod:`vaediag.classes`).
+``per_class.csv``: one row per (epoch, class): the label 0-9 and the class's name (:mod:`vaediag.datasets.classes`).
 ``pairs.csv``    : one row per (epoch, class_a < class_b), with both classes' names.
 ``history.csv``  : one row per training epoch (written by training).
 
@@ -20,7 +20,7 @@ SOURCE_DATA = "data"
 DATA_EPOCH = 0  # EPOCH of the reference rows: real digits belong to no training epoch
 N_CLASSES = 10  # classes 0-9 (MNIST: the digits; Fashion-MNIST: T-shirt/top ... Ankle boot)
 
-CLASS = "class"  # the label 0-9 (vaediag <= 0.3 wrote "digit": renamed when read, see vaediag.evaluation)
+CLASS = "class"  # the label 0-9 (vaediag <= 0.3 wrote "digit": renamed when read, see vaediag.store.evaluation)
 CLASS_NAME = "class_name"  # its name in the run's dataset: "3" (MNIST), "Shirt" (Fashion-MNIST)
 CLASS_A = "class_a"  # pairs.csv: the smaller label of the pair (0.3: "digit_a")
 CLASS_B = "class_b"  # the larger label (0.3: "digit_b")
@@ -276,7 +276,7 @@ def column_doc(column: str) -> str:
     return COLUMN_DOCS.get(column, "")
 
 
-# --- the documented range of every numeric column (checked when a run's tables are read: vaediag.ranges) --
+# --- the documented range of every numeric column (checked when a run's tables are read: vaediag.store.ranges) --
 INF = math.inf
 UNIT = (0.0, 1.0)  # accuracies, shares, fractions, rates, precision / recall / coverage, interval bounds
 NON_NEGATIVE = (0.0, INF)  # nats, distances, counts, seconds

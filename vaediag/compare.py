@@ -3,8 +3,8 @@
 :func:`compare_runs` gives one tidy table, one row per (run, epoch), with the configuration that defines
 each run and the key metrics; :func:`summarise_seeds` groups runs that differ only by their seed and
 reports per epoch the mean, the standard deviation and the 95 % Student-t interval of the mean over seeds
-(the statistics of :mod:`vaediag.replicates`, which the sweep report uses too); :func:`compare_figure` plots
-the key metrics per run group over epochs (mean line, 95 % CI band when a group has several seeds). :func:`format_for_terminal`
+(the statistics of :mod:`vaediag.judgement.replicates`, which the sweep report uses too).
+The figure of a comparison (:func:`vaediag.plots.sweep.compare_figure`) draws :data:`FIGURE_METRICS`. :func:`format_for_terminal`
 prints chosen metrics so that they fit a terminal; the CSV files (:func:`write_comparison`) hold them all.
 """
 
@@ -18,17 +18,13 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from . import atomic, columns as C
+from vaediag.files import atomic
+from vaediag import columns as C
 from .errors import ConfigError, RunDirError
-from .rundir import Run
+from vaediag.judgement.grouping import (BETA, CONFIG_COLUMNS, DATASET, GROUP, GROUP_KEYS, LATENT_DIM, MODEL, N_SEEDS,
+                                        RUN_DIR, SEED, SEEDS, config_values, group_labels, key_text, metric_columns)
+from vaediag.store.rundir import Run
 
-MODEL, LATENT_DIM, BETA, SEED, DATASET = "model", "latent_dim", "beta", "seed", "dataset"
-GROUP, N_SEEDS, SEEDS, RUN_DIR = "group", "n_seeds", "seeds", "run_dir"
-# Configuration columns; runs agreeing on all of GROUP_KEYS (everything but the seed) form a seed group.
-# epochs / checkpoints are not keys: without an LR schedule a run's epoch-k state does not depend on them.
-# Runs on different datasets never form one group (DATASET; a run without one recorded is MNIST).
-GROUP_KEYS = (MODEL, LATENT_DIM, BETA, "batch_size", "lr", "train_size", "test_size", DATASET)
-CONFIG_COLUMNS = GROUP_KEYS + (SEED,)
 KEY_METRICS = (  # metrics compared across runs: separation, diversity, window coverage, quality, fit
     C.SILHOUETTE,
     C.KNN_ACCURACY,
@@ -48,19 +44,9 @@ MEAN_SUFFIX, STD_SUFFIX, CI_LOW_SUFFIX, CI_HIGH_SUFFIX = "_mean", "_std", C.CI_L
 STAT_SUFFIXES = (MEAN_SUFFIX, STD_SUFFIX, CI_LOW_SUFFIX, CI_HIGH_SUFFIX)
 COMPARISON_FILE, SEEDS_FILE, FIGURE_FILE = "comparison.csv", "comparison_seeds.csv", "comparison.png"
 LONG_FILE = "comparison_summary.csv"  # long form, the columns of a sweep's summary.csv
-FIGURE_DPI = 100
 MAX_DECIMALS = 4  # decimals of "mean ± half-width" in the terminal summary
 
 
-def _config_values(run: Run) -> dict:
-    model, train = run.model_config, dict(run.config.get("train") or {})
-    values = {k: model.get(k) for k in (MODEL, LATENT_DIM, BETA)}
-    if run.is_external:  # the user's model: named by its class; its evaluation subsets stand for train's
-        values[MODEL] = model.get("class")
-        train = {**dict(run.config.get("evaluation") or {}), **train}
-    values[DATASET] = run.dataset
-    values.update({k: train.get(k) for k in CONFIG_COLUMNS if k not in values})
-    return values
 
 
 def run_labels(paths: Iterable[Path]) -> list[str]:
@@ -124,46 +110,30 @@ def compare_runs(run_dirs: Iterable[str | Path], metrics: str | Iterable[str] | 
         m = run.checkpoint_metrics
         df = pd.DataFrame({k: pd.to_numeric(m[k], errors="coerce") if k in m.columns else np.nan for k in columns},
                           index=m.index)
-        for k, v in _config_values(run).items():
+        for k, v in config_values(run).items():
             df[k] = v
         df[RUN_DIR] = str(run.path)
         df[C.RUN] = label
         frames.append(df.reset_index())
     out = pd.concat(frames, ignore_index=True)
-    out[GROUP] = _group_labels(out)
+    out[GROUP] = group_labels(out)
     cols = [C.RUN, C.EPOCH, *CONFIG_COLUMNS, GROUP, *columns, RUN_DIR]
     return out[cols].set_index([C.RUN, C.EPOCH])
 
 
-def metric_columns(df: pd.DataFrame) -> list[str]:
-    """The metric columns of a :func:`compare_runs` table, in order."""
-    return [c for c in df.columns if c not in (*CONFIG_COLUMNS, GROUP, RUN_DIR)]
 
 
-def _key(v) -> str:
-    if v is None or (isinstance(v, float) and np.isnan(v)):
-        return "all"
-    return f"{v:g}" if isinstance(v, float) else str(v)
 
 
-def _group_labels(df: pd.DataFrame) -> pd.Series:
-    """"mlp, d=2, β=1" plus any other group key that differs between the runs compared."""
-    varying = [k for k in GROUP_KEYS[3:] if df[k].map(_key).nunique() > 1]
-
-    def label(row) -> str:
-        parts = [str(row[MODEL]), f"d={_key(row[LATENT_DIM])}", f"β={_key(row[BETA])}"]
-        return ", ".join(parts + [f"{k}={_key(row[k])}" for k in varying])
-
-    return df.apply(label, axis=1)
 
 
 def summarise_seeds(df: pd.DataFrame) -> pd.DataFrame:
     """Group the rows of :func:`compare_runs` that differ only by seed: one row per (group, epoch) with
     ``n_seeds``, ``seeds`` and for every key metric ``<metric>_mean``, ``<metric>_std`` (sample std) and the
     95 % Student-t interval of the mean over seeds ``<metric>_ci_low`` / ``<metric>_ci_high`` — the numbers of
-    :func:`vaediag.replicates.seed_statistics` (the sweep's summary.csv), in wide form. std and the interval
+    :func:`vaediag.judgement.replicates.seed_statistics` (the sweep's summary.csv), in wide form. std and the interval
     are NaN for a single seed. Index (``group``, ``EPOCH``)."""
-    from .replicates import CI_HIGH, CI_LOW, MEAN, METRIC, STD, seed_statistics
+    from vaediag.judgement.replicates import CI_HIGH, CI_LOW, MEAN, METRIC, STD, seed_statistics
 
     metrics = metric_columns(df)
     long = seed_statistics(df, metrics)
@@ -171,7 +141,7 @@ def summarise_seeds(df: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (group, epoch), g in flat.groupby([GROUP, C.EPOCH], sort=True):
         row = {GROUP: group, C.EPOCH: epoch, N_SEEDS: int(g[SEED].nunique(dropna=False)),
-               SEEDS: ",".join(str(s) for s in sorted(g[SEED].map(_key).unique()))}
+               SEEDS: ",".join(str(s) for s in sorted(g[SEED].map(key_text).unique()))}
         for k in GROUP_KEYS:
             row[k] = g[k].iloc[0]
         stats = long[(long[GROUP] == group) & (long[C.EPOCH] == epoch)].set_index(METRIC)
@@ -244,30 +214,14 @@ def fit_width(table: pd.DataFrame, width: int) -> str:
     return "\n\n".join(blocks)
 
 
-def compare_figure(df: pd.DataFrame, out_path: str | Path, metrics: Iterable[str] = FIGURE_METRICS) -> Path:
-    """Key metrics over epochs, one line per run group (mean of its seeds) with the 95 % Student-t interval
-    of the mean over seeds as a band (groups with one seed: no band); a PNG at ``out_path``. The same figure
-    as the sweep report's (:func:`vaediag.plots.sweep.sweep_metrics_figure`), from the same statistics."""
-    from .plots.sweep import sweep_metrics_figure
-    from .replicates import seed_statistics
-
-    metrics = [m for m in metrics if m in df.columns]
-    if not metrics:
-        raise RunDirError("none of the compared metrics is present in these runs")
-    fig = sweep_metrics_figure(seed_statistics(df, metrics), metrics)
-    out_path = Path(out_path)
-    atomic.write_with(out_path, lambda tmp: fig.savefig(tmp, format="png", dpi=FIGURE_DPI))
-    return out_path
-
-
 def write_comparison(df: pd.DataFrame, summary: pd.DataFrame, out_dir: str | Path) -> list[Path]:
     """Write ``comparison.csv`` (``df``), ``comparison_seeds.csv`` (``summary``), ``comparison_summary.csv``
-    (the same statistics in long form, as a sweep's summary.csv: :func:`vaediag.replicates.seed_statistics`)
-    and ``comparison.png``."""
-    from .replicates import seed_statistics, write_summary
+    (the same statistics in long form, as a sweep's summary.csv: :func:`vaediag.judgement.replicates.seed_statistics`);
+    returns their paths. The figure ``comparison.png`` is drawn by :func:`vaediag.plots.sweep.compare_figure`."""
+    from vaediag.judgement.replicates import seed_statistics, write_summary
 
     out = Path(out_dir)
     atomic.write_with(out / COMPARISON_FILE, lambda tmp: df.to_csv(tmp))
     atomic.write_with(out / SEEDS_FILE, lambda tmp: summary.to_csv(tmp))
     write_summary(seed_statistics(df), out / LONG_FILE)
-    return [out / COMPARISON_FILE, out / SEEDS_FILE, out / LONG_FILE, compare_figure(df, out / FIGURE_FILE)]
+    return [out / COMPARISON_FILE, out / SEEDS_FILE, out / LONG_FILE]

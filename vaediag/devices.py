@@ -1,18 +1,28 @@
-"""Choosing the compute device: ``auto`` is CUDA when available, else CPU."""
+"""Choosing the compute device: ``auto`` is CUDA when available, else CPU.
+
+Torch is imported when a device is resolved, not when this module loads (the CLI reads :data:`DEVICE_CHOICES`
+at start-up).
+"""
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
-from .config import DEVICE_CHOICES
-from .errors import ConfigError
+from vaediag.errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
 
-def resolve_device(name: str = "auto") -> torch.device:
+def resolve_device(name: str = "auto") -> "torch.device":
     """Return the torch device for ``auto|cpu|cuda`` (``cuda:N`` also accepted).
 
     Raises :class:`ConfigError` when CUDA is requested but not available.
     """
+    import torch
+
     name = (name or "auto").lower()
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")

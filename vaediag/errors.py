@@ -32,4 +32,4 @@ class TrainingDivergedError(VaediagError):
 
 
 class ProtocolError(ConfigError):
-    """A user's model does not satisfy :class:`vaediag.protocol.VAEModel` (names the method and what it returned)."""
+    """A user's model does not satisfy :class:`vaediag.models.protocol.VAEModel` (names the method and what it returned)."""

@@ -16,15 +16,15 @@ from typing import Callable
 
 import pandas as pd
 
-from .config import TrainConfig
+from vaediag.models.train_config import TrainConfig
 from .errors import RunDirError
 from .evaluate.pipeline import evaluate_run
 from .evaluate.settings import EvalSettings
 from .report import build_report
-from .report.claims import check as check_claims_of
-from .report.claims import load as load_claims_file
-from .report.claims import require_epochs
-from .rundir import Evaluation, Run
+from .claims.commands import check as check_claims_of
+from .claims.commands import load as load_claims_file
+from .claims.commands import require_epochs
+from vaediag.store.rundir import Evaluation, Run
 from .train import train
 from .versions import versions
 

@@ -7,7 +7,7 @@ is killed after epoch k and resumed ends bit-identical (on CPU) to one that was 
 
 Each epoch writes ``checkpoints/last.pt`` first, then the epoch's own checkpoint (if it is one), then
 history.csv, each atomically. After each epoch the model is measured in eval mode on the test set and on a fixed
-training subset of the same size (:func:`~vaediag.likelihood.train_eval_indices`, numpy-seeded from the run's
+training subset of the same size (:func:`~vaediag.models.likelihood.train_eval_indices`, numpy-seeded from the run's
 seed, so it draws nothing from the torch generator and training stays bit-identical to a run that does not
 measure it): history.csv ``test_*`` and ``train_eval_*``, next to the running ``train_*`` means. ``last.pt`` holds everything the other two are made of, so resuming after
 a kill anywhere in between restores a missing epoch checkpoint and a short history.csv from it. The run
@@ -26,16 +26,16 @@ import pandas as pd
 import torch
 
 from . import columns as C
-from .atomic import WriteError
-from .checkpoint import FORMAT, read_state, save_state
-from .classes import class_names
-from .config import RESUME_INVARIANTS, TrainConfig
-from .data import MNISTData, load_dataset
+from vaediag.files.atomic import WriteError
+from vaediag.models.checkpoint import FORMAT, read_state, save_state
+from vaediag.datasets.registry import class_names
+from vaediag.models.train_config import RESUME_INVARIANTS, TrainConfig
+from vaediag.datasets.data import MNISTData, load_dataset
 from .devices import resolve_device
 from .errors import CheckpointError, ConfigError, RunDirError, TrainingDivergedError, VaediagError, first_line
-from .likelihood import evaluate_elbo, train_eval_indices
-from .models import VAE, build_model
-from .rundir import Run, history_frame
+from vaediag.models.likelihood import evaluate_elbo, train_eval_indices
+from vaediag.models.nets import VAE, build_model
+from vaediag.store.rundir import Run, history_frame
 from .versions import versions
 
 

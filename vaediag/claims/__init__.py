@@ -48,7 +48,8 @@ from __future__ import annotations
 
 from .check import CLAIM_COLUMNS, check_claims
 from .formats import FORMATS, format_claims
-from .rules import claim_rules
+from vaediag.judgement.claim_rules import claim_rules
+
 from .schema import KINDS, SETTINGS, Claim, ClaimsError, ClaimsFile, load_claims, parse_claims
 
 __all__ = ["CLAIM_COLUMNS", "FORMATS", "KINDS", "SETTINGS", "Claim", "ClaimsError", "ClaimsFile", "check_claims",

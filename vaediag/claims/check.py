@@ -11,10 +11,11 @@ from typing import Callable
 
 import pandas as pd
 
-from vaediag.classes import MNIST_CLASSES, ClassNames
+from vaediag.datasets.classes import MNIST_CLASSES, ClassNames
 from vaediag.errors import RunDirError
-from vaediag.report.wording import reword
-from vaediag.rundir import Run
+from vaediag.datasets.classes import reword
+from vaediag.judgement.grouping import GROUP_KEYS, SEED, config_values, group_labels
+from vaediag.store.rundir import Run
 
 from . import generation, latent, metric, training
 from .measure import Outcome, Subject
@@ -48,7 +49,7 @@ def open_target(target) -> Target:
     if isinstance(target, Run):
         return Target(target.path, False, [Subject([target], settings=_settings_of(target))])
     path = Path(target)
-    from vaediag.sweep.sweepdir import DONE, Sweep
+    from vaediag.store.sweepdir import DONE, Sweep
 
     sweep = Sweep(path)
     if sweep.is_sweep():
@@ -66,18 +67,14 @@ def open_target(target) -> Target:
 
 
 def _settings_of(run: Run) -> dict:
-    from vaediag.compare import GROUP_KEYS, _config_values
-
-    values = _config_values(run)
+    values = config_values(run)
     return {k: values.get(k) for k in GROUP_KEYS}
 
 
 def _sweep_subjects(runs: list[Run]) -> list[Subject]:
-    from vaediag.compare import SEED, _config_values, _group_labels
-
-    rows = [{**_config_values(r), "_run": r} for r in runs]
+    rows = [{**config_values(r), "_run": r} for r in runs]
     frame = pd.DataFrame(rows)
-    frame["_group"] = _group_labels(frame)
+    frame["_group"] = group_labels(frame)
     groups: dict[str, list[Run]] = {}
     settings: dict[str, dict] = {}
     for label, g in frame.groupby("_group", sort=False):
@@ -226,7 +223,7 @@ def _epochs_text(claim: Claim, subject: Subject, used_epoch=None) -> str:
 
 def check_claims(claims, target, *, log: Callable[[str], None] | None = None, eval_settings=None) -> pd.DataFrame:
     """Check ``claims`` (a claims-file path, a :class:`ClaimsFile`, or a list of claim dicts as in the TOML)
-    against ``target`` (a RUN_DIR or SWEEP_DIR path, or a :class:`~vaediag.rundir.Run`).
+    against ``target`` (a RUN_DIR or SWEEP_DIR path, or a :class:`~vaediag.store.rundir.Run`).
 
     Returns one row per claim (per configuration of a sweep, unless the claim selects one with ``config``),
     columns ``CLAIM_COLUMNS``. Every claim is validated against the target first (one-line

@@ -15,12 +15,13 @@ import math
 import numpy as np
 
 from vaediag import columns as C
-from vaediag import replicates as R
-from vaediag.report.intervals import data_shares, grid_inside_shares, prior_entropy_ci, prior_share_ci
-from vaediag.report.rules import (COLLAPSE_ENTROPY, VERDICT_HEADLINES, VERDICT_IMBALANCE, VERDICT_INCONCLUSIVE, VERDICT_MODE_COLLAPSE,
-                                  VERDICT_POSTERIOR_COLLAPSE, VERDICT_RESOLUTION, VERDICT_WINDOW, INSIDE_MIN, LIST_VALUES_UP_TO,
-                                  MISSING_SHARE)
-from vaediag.rundir import METRICS_FILE, PER_CLASS_FILE, Run
+from vaediag.judgement import replicates as R
+from vaediag.judgement.intervals import data_shares, grid_inside_shares, prior_entropy_ci, prior_share_ci
+from vaediag.judgement.rules import COLLAPSE_ENTROPY, INSIDE_MIN, LIST_VALUES_UP_TO, MISSING_SHARE
+from vaediag.judgement.verdict import (VERDICT_HEADLINES, VERDICT_IMBALANCE, VERDICT_INCONCLUSIVE,
+                                       VERDICT_MODE_COLLAPSE, VERDICT_POSTERIOR_COLLAPSE, VERDICT_RESOLUTION,
+                                       VERDICT_WINDOW, run_verdict)
+from vaediag.store.rundir import METRICS_FILE, PER_CLASS_FILE, Run
 from vaediag.stats import ABOVE, BELOW, INCONCLUSIVE, REFUTED, SUPPORTED, decide
 
 from .measure import (DERIVED, Outcome, Subject, cell, class_cell, combine, decide_exact, num, over_seeds,
@@ -84,7 +85,7 @@ def _data_share(subject: Subject, epoch: int, digit: int) -> tuple[float, list]:
 
 def inside_share(run: Run, source: str, epoch: int, digit: int) -> tuple[float, float, float]:
     """Share of ``digit``'s own test codes inside the window of grid ``source`` ("grid" / "qgrid") with its
-    Wilson interval over the digit's test codes (:func:`vaediag.report.intervals.grid_inside_shares`)."""
+    Wilson interval over the digit's test codes (:func:`vaediag.judgement.intervals.grid_inside_shares`)."""
     found = grid_inside_shares(run, epoch, source)
     if found is None:
         return math.nan, math.nan, math.nan
@@ -210,10 +211,8 @@ def _collapse_answer(verdict, digits) -> str:
 
 
 def check_mode_collapse(claim: Claim, subject: Subject, settings: dict) -> Outcome:
-    from vaediag.report.verdict import run_verdict
-
     epoch, digits = claim.get("epoch"), claim.get("digits") or ()
-    rule = (f"mode_collapse: the run report's own collapse verdict (vaediag.report.run_verdict) at the epoch: "
+    rule = (f"mode_collapse: the run report's own collapse verdict (vaediag.judgement.verdict.run_verdict) at the epoch: "
             f"supported for mode-collapse (a digit whose prior-share 95 % CI lies wholly below "
             f"{num(C.CLASS_PRIOR_SHARE, MISSING_SHARE)}) or posterior collapse with missing digits; refuted for "
             f"healthy, imbalance (entropy CI wholly below {COLLAPSE_ENTROPY:g}, every digit drawn), window, "
@@ -304,8 +303,6 @@ def _collapse_explanation(run: Run, epoch: int, verdict, digits, answer) -> str:
 
 
 def _collapse_over_seeds(claim, subject: Subject, epoch: int, digits, rule: str) -> Outcome:
-    from vaediag.report.verdict import run_verdict
-
     kinds, answers, evidence = [], [], []
     for r in subject.runs:
         v = run_verdict(r, epoch)

@@ -20,8 +20,8 @@ import numpy as np
 
 from vaediag import columns as C
 from vaediag.errors import RunDirError
-from vaediag.report.intervals import data_shares, setting
-from vaediag.rundir import PAIRS_FILE, PER_CLASS_FILE, Run
+from vaediag.judgement.intervals import data_shares, setting
+from vaediag.store.rundir import PAIRS_FILE, PER_CLASS_FILE, Run
 from vaediag.stats import ABOVE, BELOW, INCONCLUSIVE, REFUTED, SUPPORTED, bootstrap_interval, decide, share_interval
 
 from .measure import DERIVED, Outcome, Subject, cell, class_cell, combine, num, over_seeds, pair_rates, with_ci
@@ -157,7 +157,7 @@ def pair_count(run: Run, a: int, b: int) -> float:
 def check_mixed_pair(claim: Claim, subject: Subject, settings: dict) -> Outcome:
     """``mixed_pair``: the pair's confusion rate lies wholly above ``mixed_pair_rate``; its rank among the 45
     pairs is quoted (the report lists the top 3)."""
-    from vaediag.report.rules import TOP_PAIRS
+    from vaediag.judgement.rules import TOP_PAIRS
 
     epoch = claim.get("epoch")
     a, b = sorted(claim.get("digits"))

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from vaediag import columns as C
-from vaediag.report.formats import format_number
-from vaediag.rundir import HISTORY_FILE, METRICS_FILE, PAIRS_FILE, PER_CLASS_FILE, Run
+from vaediag.judgement.formats import format_number
+from vaediag.store.rundir import HISTORY_FILE, METRICS_FILE, PAIRS_FILE, PER_CLASS_FILE, Run
 from vaediag.stats import INCONCLUSIVE, REFUTED, SUPPORTED, Interval, t_interval
 
 DERIVED = "derived"

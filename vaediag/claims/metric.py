@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 
 from vaediag import columns as C
-from vaediag.rundir import METRICS_FILE, PER_CLASS_FILE, Run
+from vaediag.store.rundir import METRICS_FILE, PER_CLASS_FILE, Run
 from vaediag.stats import ABOVE, BELOW, INCONCLUSIVE, REFUTED, SUPPORTED, decide
 
 from .measure import DERIVED, Outcome, Subject, cell, class_cell, combine, num, over_seeds, with_ci
@@ -33,8 +33,8 @@ def metric_columns(run: Run, digit: int | None) -> list[str]:
 def _value(run: Run, column: str, epoch: int, digit: int | None) -> tuple[float, float, float]:
     """(value, low, high): the cell and its ``_ci_low/_ci_high`` cells; for a run evaluated before those columns
     existed, the report's recomputed intervals of the prior entropy, kNN accuracy and prior shares
-    (:mod:`vaediag.report.intervals`)."""
-    from vaediag.report.intervals import knn_accuracy_ci, prior_entropy_ci, prior_share_ci
+    (:mod:`vaediag.judgement.intervals`)."""
+    from vaediag.judgement.intervals import knn_accuracy_ci, prior_entropy_ci, prior_share_ci
 
     low_col, high_col = column + C.CI_LOW, column + C.CI_HIGH
     if digit is None:

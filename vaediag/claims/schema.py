@@ -16,27 +16,9 @@ from typing import Any
 
 from vaediag import columns as C
 from vaediag.errors import ConfigError
-from vaediag.report.rules import FRECHET_CHANGE_REL, IMBALANCE_FACTOR, MISSING_SHARE, SILHOUETTE_LEVELS
-
-# ============================================================================================ kinds
-OVERLAP, SEPARATED, MIXED_PAIR = "overlap", "separated", "mixed_pair"
-MISSING, RARE, OVERREPRESENTED = "missing", "rare", "overrepresented"
-MODE_COLLAPSE, QUALITY, DIVERSITY = "mode_collapse", "quality", "diversity"
-OVERFITTING, BOTTLENECK, METRIC = "overfitting", "bottleneck", "metric"
-KINDS = {  # kind -> short description (what the claim says)
-    OVERLAP: "the given digits' latent clusters overlap at an epoch",
-    SEPARATED: "the given digits form separate, compact latent clusters at an epoch",
-    MIXED_PAIR: "a digit pair is mixed up in latent space (confused by the kNN classifier) at an epoch",
-    MISSING: "the given digits are missing among generated digits (prior samples, linear or quantile grid)",
-    RARE: "the given digits are rare among generated digits (drawn far less often than in the data)",
-    OVERREPRESENTED: "the given digits are over-represented among generated digits",
-    MODE_COLLAPSE: "the model mode-collapsed at an epoch (optionally: these digits are missing)",
-    QUALITY: "the quality of generated digits improves / worsens between two epochs",
-    DIVERSITY: "the diversity of generated digits improves / worsens between two epochs",
-    OVERFITTING: "the model overfits after an epoch (the test loss rises)",
-    BOTTLENECK: "the latent dimension is the bottleneck (a larger z does better; needs a sweep over latent_dim)",
-    METRIC: "a metric compared with a value at an epoch (or epochs): column, operator, value",
-}
+from vaediag.judgement.claim_rules import (BOTTLENECK, DIVERSITY, KINDS, METRIC, MISSING, MIXED_PAIR,  # noqa: F401
+                                           MODE_COLLAPSE, OVERFITTING, OVERLAP, OVERREPRESENTED, QUALITY, RARE,
+                                           SEPARATED, SETTING_DOCS, SETTINGS, default_settings)
 
 SOURCES = {"prior": C.CLASS_PRIOR_SHARE, "grid": C.CLASS_GRID_SHARE, "qgrid": C.CLASS_QGRID_SHARE}
 DIRECTIONS = ("improves", "worsens")
@@ -58,34 +40,6 @@ FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     BOTTLENECK: ((), ("epoch",)),
     METRIC: (("column", "operator", "value"), ("epoch", "epochs", "digit")),
 }
-
-# ============================================================================================ settings
-# Thresholds a claims file may override in [settings] (name -> default, lowest allowed, highest allowed).
-OVERLAP_SILHOUETTE = SILHOUETTE_LEVELS[1][0]  # 0.25: below = "strongly overlapping clusters" (the report's words)
-SEPARATED_SILHOUETTE = SILHOUETTE_LEVELS[0][0]  # 0.5: at or above = "clearly separated clusters"
-MIXED_PAIR_RATE = 0.05  # a pair whose kNN confusion rate lies wholly above this is "mixed"
-SETTINGS: dict[str, tuple[float, float, float]] = {
-    "overlap_silhouette": (OVERLAP_SILHOUETTE, -1.0, 1.0),
-    "separated_silhouette": (SEPARATED_SILHOUETTE, -1.0, 1.0),
-    "mixed_pair_rate": (MIXED_PAIR_RATE, 0.0, 1.0),
-    "missing_share": (MISSING_SHARE, 0.0, 1.0),
-    "imbalance_factor": (IMBALANCE_FACTOR, 1.0, math.inf),
-    "quality_tolerance": (FRECHET_CHANGE_REL, 0.0, math.inf),
-}
-SETTING_DOCS = {
-    "overlap_silhouette": "overlap: each digit's mean silhouette lies wholly below this",
-    "separated_silhouette": "separated: each digit's mean silhouette lies wholly above this",
-    "mixed_pair_rate": "mixed_pair: the pair's kNN confusion rate lies wholly above this",
-    "missing_share": "missing: the digit's share of generated digits lies wholly below this",
-    "imbalance_factor": "rare / overrepresented: the share lies wholly below data share / factor, or above "
-                        "factor × data share",
-    "quality_tolerance": "quality within one run: relative change of the Fréchet distance that counts",
-}
-
-
-def default_settings() -> dict[str, float]:
-    return {name: default for name, (default, _, _) in SETTINGS.items()}
-
 
 # ============================================================================================ data
 class ClaimsError(ConfigError):
@@ -329,7 +283,7 @@ def _class_aliases(f: "_Fields", entry: dict, kind: str) -> dict:
 
 def resolve_classes(claim: Claim, classes) -> Claim:
     """``claim`` with the classes it names by name resolved to labels 0-9 in ``classes`` (a
-    :class:`vaediag.classes.ClassNames`); :class:`ValueError` ``(field, message)`` for a name that is not one of
+    :class:`vaediag.datasets.classes.ClassNames`); :class:`ValueError` ``(field, message)`` for a name that is not one of
     them (the caller names the file and the claim)."""
     params = dict(claim.params)
     spell = claim.params.get("class_fields", {})

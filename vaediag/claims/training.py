@@ -10,14 +10,15 @@ import numpy as np
 import pandas as pd
 
 from vaediag import columns as C
-from vaediag import replicates as R
-from vaediag.rundir import HISTORY_FILE, METRICS_FILE, Run
+from vaediag.judgement import replicates as R
+from vaediag.store.rundir import HISTORY_FILE, METRICS_FILE, Run
 from vaediag.stats import ABOVE, BELOW, INCONCLUSIVE, REFUTED, SUPPORTED, decide, slope_interval, t_interval
 
 from .measure import DERIVED, Outcome, Subject, cell, history_cell, num, with_ci
+from vaediag.judgement.claim_rules import SLOPE_MIN_EPOCHS
+
 from .schema import BOTTLENECK, OVERFITTING, Claim
 
-SLOPE_MIN_EPOCHS = 3  # a slope with an interval needs at least this many epochs (n - 2 degrees of freedom)
 BOTTLENECK_METRICS = ((C.TEST_LOSS, BELOW, "test loss"), (C.KNN_ACCURACY, ABOVE, "kNN accuracy"))
 
 

@@ -1,7 +1,7 @@
 """Evaluation of a run's checkpoints: per-epoch diagnostics and a real-data reference row.
 
 - :mod:`~vaediag.evaluate.settings`  :class:`EvalSettings`, what to compute (torch-free; the CLI defaults)
-- :mod:`~vaediag.evaluate.pipeline`  :func:`evaluate_run`: checkpoints -> :class:`~vaediag.rundir.Evaluation`,
+- :mod:`~vaediag.evaluate.pipeline`  :func:`evaluate_run`: checkpoints -> :class:`~vaediag.store.rundir.Evaluation`,
   written to RUN_DIR; its docstring says how to read the results
 - :mod:`~vaediag.evaluate.external`  :func:`evaluate_model`: a user's model, from their loop, into an external run
 - :mod:`~vaediag.evaluate.stages`    one function per metric family, registered in ``STAGES`` with its columns

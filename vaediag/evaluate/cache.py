@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .. import atomic
+from vaediag.files import atomic
 from ..errors import RunDirError
-from ..rundir import PAIRS_COLUMNS, PER_CLASS_COLUMNS, Run, json_text, load_npz, save_npz
+from vaediag.store.rundir import PAIRS_COLUMNS, PER_CLASS_COLUMNS, Run, json_text, load_npz, save_npz
 
 CACHE_FORMAT = "vaediag-eval-v3"  # bump when a computation or a cached table changes: old entries are then ignored
 

@@ -7,7 +7,7 @@ Call it from your own training loop at the epochs you choose::
         if epoch in (5, 10):
             vaediag.evaluate_model(model, "runs/mine", epoch, decoder="logits")
 
-Each call evaluates ``model`` (anything satisfying :class:`vaediag.protocol.VAEModel`) with the same stages,
+Each call evaluates ``model`` (anything satisfying :class:`vaediag.models.protocol.VAEModel`) with the same stages,
 cache and tables as ``vaediag evaluate`` and publishes metrics.csv / per_class.csv / pairs.csv holding every epoch
 evaluated so far in RUN_DIR (an **external run**), so ``vaediag report``, ``vaediag check`` and ``vaediag compare``
 work on it unchanged. An external run has no history.csv (no training losses are known) and no vaediag
@@ -33,11 +33,12 @@ import numpy as np
 import torch
 
 from .. import columns as C
-from ..classes import check_dataset, class_names
+from vaediag.datasets.registry import check_dataset, class_names
 from ..errors import ConfigError, RunDirError
 from ..metrics import generation
-from ..protocol import ModelAdapter, check_model, checked_decoder, class_name, model_device
-from ..rundir import EXTERNAL_CHECKPOINT_FORMAT, EXTERNAL_KIND, PAIRS_COLUMNS, PER_CLASS_COLUMNS, Evaluation, Run
+from vaediag.models.protocol import ModelAdapter, check_model, checked_decoder, class_name, model_device
+from vaediag.store.rundir import (EXTERNAL_CHECKPOINT_FORMAT, EXTERNAL_KIND, PAIRS_COLUMNS, PER_CLASS_COLUMNS,
+                                  Evaluation, Run)
 from ..versions import versions
 from . import cache, stages
 from .cache import RowResult
@@ -131,7 +132,7 @@ def evaluate_model(
 ) -> Evaluation:
     """Evaluate ``model`` as epoch ``epoch`` of the external run ``run_dir`` and publish the run's tables.
 
-    ``model``: anything satisfying :class:`vaediag.protocol.VAEModel` (checked first with a two-image probe:
+    ``model``: anything satisfying :class:`vaediag.models.protocol.VAEModel` (checked first with a two-image probe:
     :class:`~vaediag.errors.ProtocolError`); ``decoder``: ``"probs"`` (``decode`` returns probabilities) or
     ``"logits"``. ``dataset``: ``"mnist"`` or ``"fashion-mnist"``. ``device``: ``"auto"`` evaluates on the model's
     own device (its first parameter's; CPU without parameters), or ``"cpu"`` / ``"cuda"``; the model is never
@@ -186,8 +187,8 @@ def evaluate_model(
 def _evaluate(run: Run, adapter: ModelAdapter, epoch: int, expected: dict, user: Any, new: bool,
               entries: dict[int, str], save_checkpoint: bool, dev: torch.device, settings: EvalSettings,
               data_root, data, classifier, log: Log) -> Evaluation:
-    from ..classifier import load_classifier
-    from ..data import load_dataset
+    from vaediag.datasets.classifier import load_classifier
+    from vaediag.datasets.data import load_dataset
 
     started = time.perf_counter()
     subsets = expected["evaluation"]

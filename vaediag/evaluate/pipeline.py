@@ -31,7 +31,7 @@ NaN there. The training history (train/test loss per epoch) is joined into the c
 overfitting shows next to the diagnostics.
 
 Files written through :meth:`Run.write_evaluation` (only once everything was computed, so a failure
-leaves old results intact), published as one set with a manifest written last (:mod:`vaediag.publish`):
+leaves old results intact), published as one set with a manifest written last (:mod:`vaediag.files.publish`):
 ``metrics.csv``, ``per_class.csv``, ``pairs.csv``, ``evaluation.json`` (settings, versions, timings) and
 the artifact arrays behind the figures (:meth:`Run.artifacts`). A set left mixed by a kill is simply
 written again.
@@ -56,15 +56,17 @@ from typing import Callable, Iterable
 import pandas as pd
 
 from .. import columns as C
-from ..atomic import file_sha256
-from ..checkpoint import read_state
-from ..classifier import load_classifier
-from ..data import MNISTData, dataset_spec, default_root, holds_verified, load_dataset
+from vaediag.files.atomic import file_sha256
+from vaediag.models.checkpoint import read_state
+from vaediag.datasets.classifier import load_classifier
+from vaediag.datasets.data import MNISTData, load_dataset
+from vaediag.datasets.registry import dataset_spec, default_root
+from vaediag.datasets.provision import holds_verified
 from ..devices import resolve_device
 from ..errors import CheckpointError, ConfigError, RunDirError
 from ..metrics import generation
-from ..modelconfig import VAEConfig
-from ..rundir import PAIRS_COLUMNS, PER_CLASS_COLUMNS, Evaluation, Run
+from vaediag.models.config import VAEConfig
+from vaediag.store.rundir import PAIRS_COLUMNS, PER_CLASS_COLUMNS, Evaluation, Run
 from ..versions import versions
 from . import cache, stages
 from .cache import RowResult
@@ -92,7 +94,7 @@ def evaluate_run(
     ``settings``: what to compute (:class:`EvalSettings`). Data: the run's subsets (``data_root`` /
     ``train_size`` / ``test_size`` / ``seed`` from ``config.json``) unless ``data_root`` / ``train_size``
     / ``test_size`` are given; ``data`` (an ``MNISTData``) replaces loading MNIST. ``classifier``
-    replaces the shipped digit classifier (``vaediag.classifier.load_classifier``).
+    replaces the shipped digit classifier (``vaediag.datasets.classifier.load_classifier``).
 
     Returns an :class:`Evaluation` whose ``artifacts`` hold the arrays in memory; see the module
     docstring for how to read it. Raises :class:`RunDirError` (no checkpoints, a missing epoch, a

@@ -17,13 +17,13 @@ import pandas as pd
 import torch
 
 from .. import columns as C
-from ..classes import MNIST_CLASSES, ClassNames
-from ..classifier import ClassifierOutput, classify
-from ..data import MNISTData
-from ..likelihood import train_eval_indices
+from vaediag.datasets.classes import MNIST_CLASSES, ClassNames
+from vaediag.datasets.classifier import ClassifierOutput, classify
+from vaediag.datasets.data import MNISTData
+from vaediag.models.likelihood import train_eval_indices
 from ..metrics import frechet, generation
 from ..metrics.prdc import compute_prdc, nearest_neighbour_radii
-from ..rundir import PAIRS_COLUMNS, PER_CLASS_COLUMNS
+from vaediag.store.rundir import PAIRS_COLUMNS, PER_CLASS_COLUMNS
 from .cache import RowResult
 from .settings import EvalSettings
 

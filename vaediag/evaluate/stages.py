@@ -9,8 +9,8 @@ Adding a metric column: its pure function in :mod:`vaediag.metrics`, a call in o
 column name in that stage's registration, and its documentation in :mod:`vaediag.columns`. The cache key
 covers the registered columns, so cached rows without the new column are recomputed.
 
-The stages run on a model object (:func:`evaluate_model_row`): vaediag's own :class:`~vaediag.models.VAE` or a
-:class:`vaediag.protocol.ModelAdapter` around a user's model. A deterministic encoder (``encode`` gives no
+The stages run on a model object (:func:`evaluate_model_row`): vaediag's own :class:`~vaediag.models.nets.VAE` or a
+:class:`vaediag.models.protocol.ModelAdapter` around a user's model. A deterministic encoder (``encode`` gives no
 log-variance; ``model.deterministic``) leaves the ELBO, IWAE, KL-per-dimension and posterior-variance columns NaN.
 """
 
@@ -27,13 +27,13 @@ import pandas as pd
 import torch
 
 from .. import columns as C
-from ..checkpoint import load_checkpoint
-from ..classifier import ClassifierOutput
-from ..likelihood import evaluate_elbo, iwae_nll
+from vaediag.models.checkpoint import load_checkpoint
+from vaediag.datasets.classifier import ClassifierOutput
+from vaediag.models.likelihood import evaluate_elbo, iwae_nll
 from ..metrics import frechet, generation, latent, usage
 from ..metrics.prdc import compute_prdc
-from ..models import VAE
-from ..rundir import PAIRS_COLUMNS, PER_CLASS_COLUMNS
+from vaediag.models.nets import VAE
+from vaediag.store.rundir import PAIRS_COLUMNS, PER_CLASS_COLUMNS
 from .cache import RowResult
 from .reference import BATCH, Reference
 from .settings import EvalSettings
@@ -47,7 +47,7 @@ RECON_PER_DIGIT = 2  # artifact recon_pairs: the first RECON_PER_DIGIT test digi
 class CheckpointContext:
     """One checkpoint's model and reference, plus what each stage leaves for the later ones."""
 
-    model: Any  # a VAE, or a vaediag.protocol.ModelAdapter (same encode / decode / decode_logits / forward)
+    model: Any  # a VAE, or a vaediag.models.protocol.ModelAdapter (same encode / decode / decode_logits / forward)
     ref: Reference
     latent_dim: int
     test_mu: np.ndarray | None = None  # posterior means of the test digits [N, d] (encode)
@@ -78,7 +78,7 @@ def _encode(model: VAE, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray | None]
 
 
 def is_deterministic(model) -> bool:
-    """True for a model whose encoder gives mu alone (no posterior variance): see :mod:`vaediag.protocol`."""
+    """True for a model whose encoder gives mu alone (no posterior variance): see :mod:`vaediag.models.protocol`."""
     return bool(getattr(model, "deterministic", False))
 
 
@@ -276,7 +276,7 @@ def evaluate_checkpoint(path: Path, epoch: int, ref: Reference) -> RowResult:
 
 
 def evaluate_model_row(model, latent_dim: int, epoch: int, ref: Reference) -> RowResult:
-    """Run every registered stage on ``model`` (a :class:`VAE` or a :class:`vaediag.protocol.ModelAdapter`, on
+    """Run every registered stage on ``model`` (a :class:`VAE` or a :class:`vaediag.models.protocol.ModelAdapter`, on
     ``ref.device``) as checkpoint ``epoch``: its metrics row, per-class and pair tables, timings and artifacts."""
     ctx = CheckpointContext(model, ref, latent_dim)
     row: dict[str, Any] = {}

@@ -7,7 +7,7 @@ import pandas as pd
 
 from .. import columns as C
 from ..errors import ConfigError
-from ..rundir import Evaluation
+from vaediag.store.rundir import Evaluation
 
 OUTPUT_FORMATS = ("table", "csv", "json")
 

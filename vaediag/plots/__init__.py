@@ -1,7 +1,7 @@
 """Figures of an evaluated run: PNG files, one per plot plus an overview, at ``Run.figure_path(name)``.
 
 Everything is drawn from what ``vaediag evaluate`` computed (the tables and per-checkpoint artifacts a
-:class:`vaediag.rundir.Run` holds); nothing is recomputed here. Figures are ``matplotlib.figure.Figure``
+:class:`vaediag.store.rundir.Run` holds); nothing is recomputed here. Figures are ``matplotlib.figure.Figure``
 objects (no pyplot state) or PIL pages; seaborn draws the curves and the heat maps.
 
 Figure names (:mod:`vaediag.plots.names`) are stable (``latent_all`` replaces the one ``latent_epoch_XXX``
@@ -54,7 +54,7 @@ from .names import (EPOCH_KINDS, FIG_CLASS_SHARE, FIG_ENTROPY, FIG_FRECHET, FIG_
 from .output import DISPLAY_SCALE, DPI
 
 if TYPE_CHECKING:
-    from ..rundir import Run
+    from vaediag.store.rundir import Run
 
 __all__ = [
     "DISPLAY_SCALE", "DPI", "EPOCH_KINDS", "FIG_CLASS_SHARE", "FIG_ENTROPY", "FIG_FRECHET", "FIG_LATENT", "FIG_LOSS",

@@ -15,13 +15,13 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from .. import columns as C
-from ..classes import reword
+from vaediag.datasets.classes import reword
 from .output import MIN_FONT_PT, TITLE_PT
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from ..rundir import Run
+    from vaediag.store.rundir import Run
 
 ENTROPY_CURVES = ((C.PRIOR, "prior samples"), (C.GRID, "linear grid"), (C.QGRID, "quantile grid"))
 LOSS_CURVES = ((C.TRAIN_LOSS, "train"), (C.TEST_LOSS, "test"))

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import torch
     from PIL import Image
 
-    from ..rundir import Run
+    from vaediag.store.rundir import Run
 
 TILE_PADDING = 2  # grey pixels between (and around) the tiles
 GRID_SCALE = 2

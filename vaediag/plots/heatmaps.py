@@ -16,7 +16,7 @@ from .output import MAX_WIDTH_IN, MIN_FONT_PT, TITLE_PT
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from ..rundir import Run
+    from vaediag.store.rundir import Run
 
 SHARE_PANELS = ((C.CLASS_PRIOR_SHARE, "prior samples"), (C.CLASS_GRID_SHARE, "linear grid"),
                 (C.CLASS_QGRID_SHARE, "quantile grid"))

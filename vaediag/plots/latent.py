@@ -22,7 +22,7 @@ from .output import MAX_WIDTH_IN, MIN_FONT_PT, TITLE_PT
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from ..rundir import Run
+    from vaediag.store.rundir import Run
 
 PALETTE = "tab10"  # categorical: one fixed colour per digit
 LIMIT_QUANTILES = (0.005, 0.995)  # robust axis limits of the latent scatter, over all epochs' codes

@@ -1,7 +1,7 @@
 """The names of a run's figures: :func:`figure_names` is the one list of them, in the order
 :func:`vaediag.plots.make_figures` draws them.
 
-A name is the key in the dict that ``make_figures`` returns; :meth:`vaediag.rundir.Run.figure_path` turns it
+A name is the key in the dict that ``make_figures`` returns; :meth:`vaediag.store.rundir.Run.figure_path` turns it
 into the PNG's path. Per checkpoint epoch (``EPOCH_KINDS``): ``prior_epoch_XXX``, ``grid_linear_epoch_XXX``,
 ``grid_quantile_epoch_XXX``, ``recon_epoch_XXX``; then one figure each for the whole run
 (``SUMMARY_FIGURES``).

@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .. import atomic
+from vaediag.files import atomic
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

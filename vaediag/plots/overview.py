@@ -15,7 +15,7 @@ from .output import CAPTION_FONT_PX, DPI, MAX_WIDTH_IN, caption_font
 if TYPE_CHECKING:
     from PIL import Image
 
-    from ..rundir import Run
+    from vaediag.store.rundir import Run
 
 OVERVIEW_WIDTH = int(MAX_WIDTH_IN * DPI)  # pixels: the widest figure
 TITLE_FONT_SIZE = CAPTION_FONT_PX + 6

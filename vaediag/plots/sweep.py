@@ -1,6 +1,6 @@
 """The sweep report's figure (also ``vaediag compare``'s comparison.png): key metrics over the checkpoint
 epochs, one line per configuration (the mean over its seeds) with the 95 % Student-t interval of the mean over
-seeds as a band, read from the long-form statistics (:func:`vaediag.replicates.seed_statistics`), not
+seeds as a band, read from the long-form statistics (:func:`vaediag.judgement.replicates.seed_statistics`), not
 re-estimated by seaborn."""
 
 from __future__ import annotations
@@ -11,8 +11,12 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .. import columns as C
-from ..replicates import CI_HIGH, CI_LOW, MEAN, METRIC, N
+from pathlib import Path
+
+from vaediag import columns as C
+from vaediag.errors import RunDirError
+from vaediag.files import atomic
+from vaediag.judgement.replicates import CI_HIGH, CI_LOW, MEAN, METRIC, N, seed_statistics
 from .output import MAX_WIDTH_IN, MIN_FONT_PT, TITLE_PT
 
 FIG_SWEEP = "sweep_metrics"
@@ -57,3 +61,19 @@ def sweep_metrics_figure(summary: pd.DataFrame, metrics: Sequence[str], group_co
     fig.subplots_adjust(left=0.07, right=0.98, top=1 - 0.35 / height,
                         bottom=(0.6 + 0.2 * -(-len(labels) // 2)) / height + 0.02, wspace=0.28, hspace=0.55)
     return fig
+
+
+FIGURE_DPI = 100
+
+
+def compare_figure(df: pd.DataFrame, out_path: str | Path, metrics: Sequence[str]) -> Path:
+    """``vaediag compare``'s comparison.png: the ``metrics`` of a :func:`vaediag.compare.compare_runs` table over
+    epochs, one line per run group (mean of its seeds) with the 95 % Student-t interval of the mean over seeds as a
+    band (groups with one seed: no band) — the sweep report's figure, from the same statistics."""
+    metrics = [m for m in metrics if m in df.columns]
+    if not metrics:
+        raise RunDirError("none of the compared metrics is present in these runs")
+    fig = sweep_metrics_figure(seed_statistics(df, metrics), metrics)
+    out_path = Path(out_path)
+    atomic.write_with(out_path, lambda tmp: fig.savefig(tmp, format="png", dpi=FIGURE_DPI))
+    return out_path

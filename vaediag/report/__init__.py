@@ -2,7 +2,7 @@
 
 Every sentence of the findings is produced by an explicit rule (:mod:`.rules`: the thresholds, the verdict
 functions and the one table of rules the report and the README print) from the result tables of a
-:class:`~vaediag.rundir.Run`, and every number it quotes is a :class:`Finding`: the cell it comes from
+:class:`~vaediag.store.rundir.Run`, and every number it quotes is a :class:`Finding`: the cell it comes from
 (table, column, epoch, key) and its raw value, written by the column's number format (:mod:`.formats`).
 :func:`findings` returns them so a test can look each one up again; in the HTML every quoted number is a
 ``<span class="num">`` carrying that provenance.
@@ -19,17 +19,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from vaediag.rundir import Run
+from vaediag.store.rundir import Run
 
 from .claims import ClaimsSection, claims_section
 from .content import SECTION_TITLES, ReportContent, build_content
 from .findings import Finding, Sentence, Tag
-from .formats import format_number
+from vaediag.judgement.formats import format_number
 from .render import claim_rules_markdown, md_escape, render_html, render_markdown, rules_markdown
-from .rules import TRAIN_LENGTH_EPOCH, VERDICT_HEADLINES, Rule, Verdict, collapse_verdict, rules
-from .verdict import run_verdict, verdict_table
+from vaediag.judgement.rules import TRAIN_LENGTH_EPOCH, Rule, rules
+from vaediag.judgement.verdict import (VERDICT_HEADLINES, Verdict, VerdictEvidence, collapse_verdict, run_verdict,
+                                       verdict_table)
 
-__all__ = ["build_report", "findings", "build_content", "collapse_verdict", "verdict_table", "run_verdict",
+__all__ = ["build_report", "findings", "build_content", "collapse_verdict", "VerdictEvidence", "verdict_table", "run_verdict",
            "rules", "rules_markdown", "claim_rules_markdown", "claims_section", "ClaimsSection", "md_escape",
            "format_number", "render_html", "render_markdown",
            "Finding", "Sentence", "Tag", "Verdict", "Rule", "ReportContent", "SECTION_TITLES",

@@ -8,10 +8,6 @@ refuted claim, the cells it read) into a :class:`ClaimsSection` that the templat
 measured interval lies wholly on the claim's side of its threshold, **refuted** when wholly on the other
 side, **inconclusive** when it straddles the threshold (or the measurement the claim needs is missing: the
 explanation says why).
-
-:func:`load` reads a claims file (or passes a loaded one through) with :func:`vaediag.claims.load_claims`,
-so that the commands refuse a malformed file (one line, :class:`~vaediag.errors.ConfigError`) before they
-train or write anything.
 """
 
 from __future__ import annotations
@@ -19,12 +15,11 @@ from __future__ import annotations
 import numbers
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pandas as pd
 
-from vaediag.classes import MNIST_CLASSES, ClassNames
-from vaediag.errors import ConfigError
+from vaediag.datasets.classes import MNIST_CLASSES, ClassNames
+from vaediag.judgement.claim_rules import claim_rules as rules
 
 VERDICTS = ("supported", "refuted", "inconclusive")  # the answers a claim can get, in the summary's order
 SECTION_TITLE = "Claims"
@@ -88,41 +83,6 @@ class ClaimsSection:
         return f"{n} claim{'s' if n != 1 else ''}: " + ", ".join(f"{k} {verdict}" for verdict, k in self.counts)
 
 
-def load(claims):
-    """A loaded claims file: ``claims`` read with :func:`vaediag.claims.load_claims` when it is a path,
-    returned as it is otherwise (``None`` stays ``None``). Raises the loader's one-line ConfigError."""
-    if claims is None or not isinstance(claims, (str, Path)):
-        return claims
-    from vaediag.claims import load_claims
-
-    return load_claims(claims)
-
-
-def require_epochs(claims, checkpoints) -> None:
-    """Refuse (one line, :class:`~vaediag.errors.ConfigError` naming the file, the claim and its field) a claim
-    of ``claims`` (a loaded :class:`vaediag.claims.ClaimsFile`, or None) that names an epoch without a
-    checkpoint among ``checkpoints``: what ``study`` checks against its configuration before training, so that
-    a typo does not cost the whole training."""
-    if claims is None:
-        return
-    have = sorted(set(int(e) for e in checkpoints))
-    for claim in claims.claims:
-        absent = [e for e in claim.epochs() if e not in have]
-        if absent:
-            raise ConfigError(f"{claims.name}: {claim.label}: field {claim.epoch_field!r}: epoch {absent[0]} "
-                              f"has no checkpoint (checkpoints: {', '.join(map(str, have))})")
-
-
-def check(claims, target) -> pd.DataFrame | None:
-    """:func:`vaediag.claims.check_claims` of ``claims`` (loaded or a path) against ``target`` (a Run, a
-    RUN_DIR or a SWEEP_DIR); ``None`` when no claims are given."""
-    if claims is None:
-        return None
-    from vaediag.claims import check_claims
-
-    return check_claims(load(claims), target)
-
-
 def _text(value) -> str:
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return ""
@@ -171,9 +131,7 @@ def claim_row(record: dict, classes: ClassNames = MNIST_CLASSES) -> ClaimRow:
 
 
 def claim_rules() -> list[tuple[str, str]]:
-    """The claim kinds' decision rules as (topic, text) pairs (:func:`vaediag.claims.claim_rules`)."""
-    from vaediag.claims import claim_rules as rules
-
+    """The claim kinds' decision rules as (topic, text) pairs (:func:`vaediag.judgement.claim_rules.claim_rules`)."""
     return [(rule.topic, rule.text) for rule in rules()]
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from vaediag.rundir import Run
+from vaediag.store.rundir import Run
 
 from .findings import Finding, Sentence
 from .questions import generation_sentences, separation_sentences, training_length_sentences
 from .replication import replication_sentences, threshold_checks
-from .rules import VERDICT_UNKNOWN, Check, Verdict
+from vaediag.judgement.rules import Check
+from vaediag.judgement.verdict import VERDICT_UNKNOWN, Verdict
 from .verdict import verdict_sentences
 from .wording import reword_sections
 

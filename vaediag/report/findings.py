@@ -2,7 +2,7 @@
 
 Every number a sentence quotes is a :class:`Finding`: the cell it comes from (table, column, epoch, key,
 model or data row) and its raw value, written by the column's number format. :class:`Quotes` reads the
-cells of a :class:`~vaediag.rundir.Run` and wraps them; nothing here renders HTML or Markdown.
+cells of a :class:`~vaediag.store.rundir.Run` and wraps them; nothing here renders HTML or Markdown.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from typing import Callable, Union
 import pandas as pd
 
 from vaediag import columns as C
-from vaediag.rundir import HISTORY_FILE, METRICS_FILE, PAIRS_FILE, PER_CLASS_FILE, Run
+from vaediag.store.rundir import HISTORY_FILE, METRICS_FILE, PAIRS_FILE, PER_CLASS_FILE, Run
 
-from .formats import format_number
-from .rules import LIST_VALUES_UP_TO
+from vaediag.judgement.formats import format_number
+from vaediag.judgement.rules import LIST_VALUES_UP_TO
 
 
 @dataclass(frozen=True)

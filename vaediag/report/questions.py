@@ -1,5 +1,5 @@
 """The sentences that answer the report's three questions, each written from a run's numbers by the rules
-of :mod:`vaediag.report.rules`:
+of :mod:`vaediag.judgement.rules`:
 
 - Q1 ``separation_sentences``: do the digits form separate clusters in the latent space?
 - Q2 ``generation_sentences``: are the generated digits good and diverse?
@@ -13,31 +13,16 @@ import math
 import pandas as pd
 
 from vaediag import columns as C
-from vaediag.rundir import Run
+from vaediag.store.rundir import Run
 from vaediag.stats import ABOVE, slope_interval
 
 from .findings import Finding, Part, Quotes, Sentence, const_tag, digit_tag, epoch_tag, interval_tag, pair_tag, stat_tag
-from .formats import format_number, percent
-from .intervals import knn_accuracy_ci, prior_entropy_ci, prior_share_ci
-from .rules import (
-    CI_TEXT,
-    CONFIDENCE_CHANGE,
-    DIVERSITY_DROPS,
-    ENTROPY_CHANGE,
-    FRECHET_CHANGE_REL,
-    KNN_CHANGE,
-    MISSING_SHARE,
-    PAIR_CHANGE,
-    RECALL_NEAR_ZERO,
-    RECON_GOOD,
-    SILHOUETTE_CHANGE,
-    TOP_PAIRS,
-    TRAIN_LENGTH_EPOCH,
-    TREND_EPOCHS,
-    Check,
-    silhouette_level,
-    trend,
-)
+from vaediag.judgement.formats import format_number, percent
+from vaediag.judgement.intervals import knn_accuracy_ci, prior_entropy_ci, prior_share_ci
+from vaediag.judgement.rules import (CI_TEXT, CONFIDENCE_CHANGE, DIVERSITY_DROPS, ENTROPY_CHANGE, FRECHET_CHANGE_REL,
+                                     KNN_CHANGE, MISSING_SHARE, PAIR_CHANGE, RECALL_NEAR_ZERO, RECON_GOOD,
+                                     SILHOUETTE_CHANGE, TOP_PAIRS, TRAIN_LENGTH_EPOCH, TREND_EPOCHS, Check,
+                                     silhouette_level, trend)
 from .trajectory import trajectory_words
 
 DIVERSITY_NAMES = {C.PRIOR + C.ENTROPY_NORM: "normalised class entropy of prior samples",

@@ -27,18 +27,21 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from vaediag import columns as C
-from vaediag.classes import DEFAULT_DATASET, MNIST_CLASSES, ClassNames
-from vaediag.rundir import (CONFIG_FILE, HISTORY_FILE, METRICS_FILE, PAIRS_COLUMNS, PAIRS_FILE, PER_CLASS_COLUMNS,
+from vaediag.datasets.registry import DEFAULT_DATASET
+from vaediag.datasets.classes import MNIST_CLASSES, ClassNames
+from vaediag.store.rundir import (CONFIG_FILE, HISTORY_FILE, METRICS_FILE, PAIRS_COLUMNS, PAIRS_FILE, PER_CLASS_COLUMNS,
                             PER_CLASS_FILE, Run)
 
 from .claims import ClaimsSection
 from .claims import claim_rules as claim_rules_pairs
 from .content import SECTION_TITLES, FigureGroup, ReportContent, figure_caption, section_figures
 from .findings import Finding, Tag
-from .formats import percent, table_cell
+from vaediag.judgement.formats import percent, table_cell
 from .replication import checks_table
-from .rules import CI_TEXT, COLLAPSE_ENTROPY, IMBALANCE_FACTOR, INSIDE_MIN, MISSING_SHARE, POSTERIOR_KL_DIM_MIN, Rule, rules
-from .verdict import ENTROPY_ANSWER_HEADER, ENTROPY_CI_HEADER, ENTROPY_MARGIN_HEADER, INSIDE_HEADER, verdict_table
+from vaediag.judgement.rules import (CI_TEXT, COLLAPSE_ENTROPY, IMBALANCE_FACTOR, INSIDE_MIN, MISSING_SHARE,
+                                     POSTERIOR_KL_DIM_MIN, Rule, rules)
+from vaediag.judgement.verdict import (ENTROPY_ANSWER_HEADER, ENTROPY_CI_HEADER, ENTROPY_MARGIN_HEADER, INSIDE_HEADER,
+                                       verdict_table)
 from .wording import reword
 
 HISTORY_TABLE_COLUMNS = list(dict.fromkeys(C.HISTORY_COLUMNS + [C.TRAIN_EVAL_LOSS, C.TRAIN_EVAL_RECON, C.TRAIN_EVAL_KL]))

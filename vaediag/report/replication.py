@@ -13,21 +13,14 @@ import math
 import pandas as pd
 
 from vaediag import columns as C
-from vaediag.rundir import Run
+from vaediag.store.rundir import Run
 from vaediag.stats import INCONCLUSIVE
 
 from .findings import Part, Quotes, Sentence, const_tag, digit_tag, epoch_tag, stat_tag
 from .questions import loss_trend
-from .rules import (
-    CHECK_ENTROPY,
-    CI_TEXT,
-    SEED_SPREAD,
-    SEED_SPREAD_NOTE,
-    SILHOUETTE_SEED_FACTOR,
-    Check,
-    silhouette_level,
-)
-from .verdict import run_verdict
+from vaediag.judgement.verdict import CHECK_ENTROPY, run_verdict
+from vaediag.judgement.rules import (CI_TEXT, SEED_SPREAD, SEED_SPREAD_NOTE, SILHOUETTE_SEED_FACTOR, Check,
+                                     silhouette_level)
 
 REPLICATE_COMMAND = "vaediag study --seeds 0,1,2"
 SWEEP_COMMAND = "vaediag sweep"

@@ -3,7 +3,7 @@
 Data first (:mod:`.sweep_content`: per configuration the Q1–Q3 trajectories as mean ± 95 % CI over seeds,
 missing digits and verdicts per seed; the comparisons across configurations), then the Jinja2 templates
 ``sweep.html.j2`` / ``sweep.md.j2`` through the run report's environment (autoescape, the same CSS). The
-statistics are :func:`vaediag.replicates.seed_statistics` of :func:`vaediag.compare.compare_runs`, written
+statistics are :func:`vaediag.judgement.replicates.seed_statistics` of :func:`vaediag.compare.compare_runs`, written
 as summary.csv; every number the findings quote is one of its cells or a derived interval that says how it
 was computed.
 """
@@ -18,10 +18,11 @@ from urllib.parse import quote
 import pandas as pd
 from markupsafe import Markup
 
-from vaediag import atomic, replicates as R
+from vaediag.files import atomic
+from vaediag.judgement import replicates as R
 from vaediag.compare import compare_runs
 from vaediag.errors import RunDirError
-from vaediag.rundir import Run
+from vaediag.store.rundir import Run
 
 from .claims import claims_section
 from .findings import Sentence

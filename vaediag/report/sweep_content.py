@@ -19,16 +19,17 @@ import numpy as np
 import pandas as pd
 
 from vaediag import columns as C
-from vaediag import replicates as R
+from vaediag.judgement import replicates as R
 from vaediag.compare import BETA, GROUP, GROUP_KEYS, LATENT_DIM, MODEL, RUN_DIR, SEED
-from vaediag.classes import MNIST_CLASSES, ClassNames
-from vaediag.rundir import Run
+from vaediag.datasets.classes import MNIST_CLASSES, ClassNames
+from vaediag.judgement.verdict import run_verdict
+from vaediag.store.rundir import Run
 from vaediag.stats import ABOVE, BELOW, INCONCLUSIVE, decide
 
 from .findings import Sentence, Tag, const_tag, count_tag, digit_tag, epoch_tag
-from .formats import format_number
+from vaediag.judgement.formats import format_number
 from .wording import reword_sentence
-from .rules import MISSING_SHARE
+from vaediag.judgement.rules import MISSING_SHARE
 
 SUMMARY_SOURCE = "summary.csv"
 PAIRED_SOURCE = "paired t-interval of the per-seed change (per-run metrics.csv)"
@@ -225,9 +226,7 @@ def missing_digits(run: Run, epoch: int) -> tuple[int, ...]:
 
 
 def run_verdict_kind(run: Run, epoch: int) -> str:
-    """The run report's own collapse verdict at ``epoch`` (:func:`vaediag.report.run_verdict`)."""
-    from . import run_verdict
-
+    """The run report's own collapse verdict at ``epoch`` (:func:`vaediag.judgement.verdict.run_verdict`)."""
     return run_verdict(run, epoch).kind
 
 

@@ -4,7 +4,7 @@ then falls", "stays flat within its CI".
 :func:`trajectory_words` is pure: a sequence of (epoch, value) or (epoch, value, low, high) in, sentence parts
 (text and epoch tags) out. A step between two checkpoints counts as a rise or a fall only when it is larger
 than the larger half-width of the two values' intervals, or, where either has none, than ``tolerance``
-(:func:`vaediag.report.rules.trajectory_segments`).
+(:func:`vaediag.judgement.rules.trajectory_segments`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from .findings import Part, const_tag, epoch_tag
-from .rules import CI_TEXT, trajectory_segments, trajectory_shape
+from vaediag.judgement.rules import CI_TEXT, trajectory_segments, trajectory_shape
 
 VERBS = {1: "rises", -1: "falls", 0: "stays flat"}
 MAX_SEGMENTS = 3  # paths of more stretches than this are summarised ("rises overall …", "peaks at …")
@@ -28,7 +28,7 @@ def trajectory_words(points: Sequence[tuple], tolerance: float, tolerance_text: 
     P, then falls", "falls to its lowest at epoch P, then rises", "rises overall from epoch A to epoch B, not
     at every checkpoint" (more than MAX_SEGMENTS stretches), else each stretch in turn: "rises from epoch A
     to epoch B, then stays flat to epoch C". One point: [] (no path). Each step is judged against the last
-    value that registered a change (:func:`vaediag.report.rules.trajectory_steps`)."""
+    value that registered a change (:func:`vaediag.judgement.rules.trajectory_steps`)."""
     points = sorted(points, key=lambda p: p[0])
     shape = trajectory_shape(points, tolerance)
     if shape == "single":

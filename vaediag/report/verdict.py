@@ -1,119 +1,22 @@
-"""The collapse verdict of a run: :func:`~vaediag.report.rules.collapse_verdict` applied to each checkpoint's
-numbers, the sentences that explain it at the last checkpoint, and the per-checkpoint verdict table."""
+"""The sentences that explain a run's collapse verdict (:mod:`vaediag.judgement.verdict`) at its last checkpoint."""
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
-
 from vaediag import columns as C
-from vaediag.rundir import Run
+from vaediag.store.rundir import Run
 
 from .findings import (Part, Quotes, Sentence, const_tag, count_tag, digit_tag, dim_tag, epoch_tag, interval_tag,
                        listing, stat_tag)
-from .formats import percent
-from .intervals import (class_column, data_shares, grid_inside_shares, inside_fraction_ci, prior_entropy_ci,
-                        prior_share_ci)
-from .rules import (
-    CHECK_ENTROPY,
-    CHECK_INSIDE,
-    CI_TEXT,
-    COLLAPSE_ENTROPY,
-    GRID_ENTROPY_GAP,
-    IMBALANCE_FACTOR,
-    INSIDE_MIN,
-    LIST_VALUES_UP_TO,
-    MISSING_SHARE,
-    POSTERIOR_KL_DIM_MIN,
-    VERDICT_HEALTHY,
-    VERDICT_IMBALANCE,
-    VERDICT_INCONCLUSIVE,
-    VERDICT_MODE_COLLAPSE,
-    VERDICT_POSTERIOR_COLLAPSE,
-    VERDICT_RESOLUTION,
-    VERDICT_UNRELIABLE,
-    VERDICT_WINDOW,
-    Check,
-    Verdict,
-    collapse_verdict,
-)
+from vaediag.judgement.formats import percent
+from vaediag.judgement.intervals import prior_share_ci
+from vaediag.judgement.rules import (CI_TEXT, COLLAPSE_ENTROPY, GRID_ENTROPY_GAP, IMBALANCE_FACTOR, INSIDE_MIN,
+                                     LIST_VALUES_UP_TO, MISSING_SHARE, POSTERIOR_KL_DIM_MIN, Check)
+from vaediag.judgement.verdict import (CHECK_ENTROPY, CHECK_INSIDE, VERDICT_HEALTHY, VERDICT_IMBALANCE,
+                                       VERDICT_INCONCLUSIVE, VERDICT_MODE_COLLAPSE, VERDICT_POSTERIOR_COLLAPSE,
+                                       VERDICT_RESOLUTION, VERDICT_UNRELIABLE, VERDICT_WINDOW, Verdict, kl_columns,
+                                       run_verdict)
 
 KL_LIMIT_TEXT = f"{POSTERIOR_KL_DIM_MIN:g} nats"
-ENTROPY_CI_HEADER = f"entropy {CI_TEXT}"
-ENTROPY_MARGIN_HEADER = f"margin vs {COLLAPSE_ENTROPY:g}"
-ENTROPY_ANSWER_HEADER = f"entropy < {COLLAPSE_ENTROPY:g}?"
-INSIDE_HEADER = "missing digits' codes inside window"
-
-
-def kl_columns(run: Run) -> list[str]:
-    """The ``kl_dim_<i>`` columns of metrics.csv, by dimension."""
-    found = [c for c in run.metrics.columns if c.startswith(C.KL_PER_DIM_PREFIX)
-             and c[len(C.KL_PER_DIM_PREFIX):].isdigit()]
-    return sorted(found, key=lambda c: int(c[len(C.KL_PER_DIM_PREFIX):]))
-
-
-def run_verdict(run: Run, epoch: int) -> Verdict:
-    """:func:`collapse_verdict` on the numbers of one checkpoint, with their intervals (:mod:`.intervals`)."""
-    inside = grid_inside_shares(run, epoch)
-    return collapse_verdict(
-        run.value(C.PRIOR + C.ENTROPY_NORM, epoch), run.value(C.GRID + C.ENTROPY_NORM, epoch),
-        run.value(C.GRID_INSIDE, epoch), prior_shares=class_column(run, C.CLASS_PRIOR_SHARE, epoch),
-        grid_shares=class_column(run, C.CLASS_GRID_SHARE, epoch),
-        reference_entropy_norm=run.reference(C.PRIOR + C.ENTROPY_NORM),
-        kl_per_dim=[run.value(c, epoch) for c in kl_columns(run)] or None,
-        active_units=run.value(C.ACTIVE_UNITS, epoch),
-        prior_entropy_ci=prior_entropy_ci(run, epoch), prior_share_ci=prior_share_ci(run, epoch),
-        data_shares=data_shares(run),
-        grid_inside_shares=None if inside is None else inside[0],
-        grid_inside_ci=None if inside is None else inside[1:3],
-        grid_inside_fraction_ci=inside_fraction_ci(run, epoch))
-
-
-def _digits(digits) -> str:
-    return ", ".join(map(str, digits)) or "–"
-
-
-def _named(classes, labels) -> str:
-    """The classes' names ("2, 3" for MNIST's digits, "Pullover, Dress" for Fashion-MNIST), "–" for none."""
-    return ", ".join(classes.name(i) for i in labels) or "–"
-
-
-def check_cells(check: Check | None, write=lambda v: f"{v:.3f}") -> tuple[str, str, str]:
-    """(interval, margin, answer) of a check as table cells ("" when there is no check)."""
-    if check is None:
-        return "", "", ""
-    interval = f"[{write(check.low)}, {write(check.high)}]" if check.has_interval else "none"
-    return interval, f"{check.margin:+.3f}", check.answer
-
-
-def _inside_key(classes, check: Check) -> str:
-    """The class an inside-window check is about ("inside ...: digit 0" -> "0" / "T-shirt/top"), else "all"."""
-    return _named(classes, [int(check.name.rpartition(" ")[2])]) if ":" in check.name else "all"
-
-
-def verdict_table(run: Run) -> pd.DataFrame:
-    """One row per checkpoint: the verdict's inputs, the entropy check with its interval, margin and answer,
-    and the outcome."""
-    rows, names = [], run.classes
-    for epoch in run.epochs:
-        verdict = run_verdict(run, epoch)
-        interval, margin, answer = check_cells(verdict.check(CHECK_ENTROPY))
-        inside = [c for c in verdict.checks if c.name.startswith(CHECK_INSIDE)]
-        rows.append({C.EPOCH: epoch, "active units": run.value(C.ACTIVE_UNITS, epoch),
-                     "inactive dims": _digits(verdict.inactive_dims) if verdict.latent_dims else "",
-                     "prior entropy (norm.)": run.value(C.PRIOR + C.ENTROPY_NORM, epoch),
-                     ENTROPY_CI_HEADER: interval, ENTROPY_MARGIN_HEADER: margin, ENTROPY_ANSWER_HEADER: answer,
-                     "missing from prior": _named(names, verdict.prior_missing),
-                     "uncertain digits": _named(names, verdict.prior_uncertain),
-                     "over-drawn": _named(names, verdict.over_drawn),
-                     "under-drawn": _named(names, verdict.under_drawn),
-                     "grid entropy (norm.)": run.value(C.GRID + C.ENTROPY_NORM, epoch),
-                     "missing from grid": _named(names, verdict.grid_missing),
-                     "inside grid window": run.value(C.GRID_INSIDE, epoch),
-                     INSIDE_HEADER: "; ".join(f"{_inside_key(names, c)}: {percent(c.estimate)} "
-                                              f"{check_cells(c, percent)[0]} {c.answer}" for c in inside) or "–",
-                     "verdict": verdict.kind})
-    return pd.DataFrame(rows).set_index(C.EPOCH)
 
 
 # ============================================================================================ sentences

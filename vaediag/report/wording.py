@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from vaediag.classes import ClassNames, reword  # noqa: F401  (reword: re-exported)
+from vaediag.datasets.classes import ClassNames, reword  # noqa: F401  (reword: re-exported)
 
 from .findings import Part, Sentence, Tag
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .grid import AXES, Grid, SweepPoint, parse_axis, point_name
 from .runner import SweepResult, default_resources, run_sweep
-from .sweepdir import DONE, FAILED, PENDING, RUNNING, Sweep
+from vaediag.store.sweepdir import DONE, FAILED, PENDING, RUNNING, Sweep
 
 __all__ = ["AXES", "Grid", "SweepPoint", "parse_axis", "point_name", "SweepResult", "default_resources",
            "run_sweep", "Sweep", "PENDING", "RUNNING", "DONE", "FAILED"]

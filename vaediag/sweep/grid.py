@@ -14,9 +14,9 @@ import math
 import re
 from dataclasses import dataclass, replace
 
-from ..config import TrainConfig
+from vaediag.models.train_config import TrainConfig
 from ..errors import ConfigError
-from ..modelconfig import MODEL_CHOICES, VAEConfig
+from vaediag.models.config import MODEL_CHOICES, VAEConfig
 
 # option name (TrainConfig / VAEConfig field) -> its CLI option
 AXES = {

@@ -25,7 +25,7 @@ from typing import Callable
 from ..errors import ConfigError, first_line
 from ..evaluate.settings import EvalSettings
 from .grid import Grid
-from .sweepdir import DONE, FAILED, RUNNING, Sweep, now
+from vaediag.store.sweepdir import DONE, FAILED, RUNNING, Sweep, now
 
 LOCAL_OBJECT_STORE_BYTES = 256 * 2**20  # tasks exchange small dicts only; Ray's default would claim 30 % of RAM
 MIN_THREADS_PER_RUN = 2
@@ -88,7 +88,7 @@ def _run_task(cfg: dict, settings: dict, sweep_path: str, name: str, invocation:
     _die_with_raylet()
     import torch
 
-    from ..config import TrainConfig
+    from vaediag.models.train_config import TrainConfig
     from ..study import run_study
 
     sweep = Sweep(sweep_path)
@@ -192,7 +192,7 @@ def run_sweep(grid: Grid, out: str | Path, *, settings: EvalSettings = EvalSetti
     section (:func:`vaediag.claims.check_claims`, numbers over seeds). Bad input (:class:`ConfigError` /
     :class:`RunDirError`, a malformed claims file included) is raised before Ray starts.
     """
-    from ..report.claims import check as check_claims_of, load as load_claims_file, require_epochs
+    from ..claims.commands import check as check_claims_of, load as load_claims_file, require_epochs
 
     claims = load_claims_file(claims)
     settings.validate()

@@ -1,0 +1,81 @@
+"""``vaediag data prepare`` and ``vaediag classifier train|evaluate``: the datasets and their judges."""
+
+from __future__ import annotations
+
+import functools
+
+import click
+
+from .app import cli, log
+from .options import data_options, dataset_option, device_option
+
+
+# --- data ------------------------------------------------------------------------------------
+@cli.group()
+def data():
+    """Provision datasets."""
+
+
+@data.command("prepare")
+@dataset_option
+@click.option("--root", type=click.Path(), default=None,
+              help="Data root (default: $VAEDIAG_DATA or ~/.cache/vaediag/data).")
+def data_prepare(dataset, root):
+    """Provision a dataset (verified by SHA-256) in torchvision's layout, offline if needed."""
+    from vaediag.datasets.provision import prepare_dataset
+
+    path = prepare_dataset(dataset, root, log=log)
+    click.echo(str(path))
+
+
+# --- classifier ------------------------------------------------------------------------------
+@cli.group()
+def classifier():
+    """The shipped classifiers (one per dataset) that judge generated images."""
+
+
+@classifier.command("train")
+@dataset_option
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Default: the dataset's shipped recipe.")
+@click.option("--seed", type=int, default=None)
+@device_option
+@click.option("--out", "weights_dir", type=click.Path(file_okay=False), default=None,
+              help="Folder for the weights + info json (digit_cnn.* for mnist, fashion_cnn.* for fashion-mnist; "
+                   "default: ~/.cache/vaediag/classifier/DATASET; the weights shipped in the package are never "
+                   "overwritten). Use them with `vaediag classifier evaluate --dataset DATASET --weights DIR`.")
+@data_options
+def classifier_train(*, dataset, epochs, seed, device, weights_dir, train_size, test_size, data_root):
+    """Retrain a dataset's classifier CNN (its recipe: TRAIN_RECIPES in vaediag.datasets.classifier) into a weights folder."""
+    from vaediag.datasets.classifier import TRAIN_RECIPES, save_classifier, train_classifier
+    from vaediag.datasets.data import load_dataset
+    from vaediag.devices import resolve_device
+
+    recipe = dict(TRAIN_RECIPES[dataset])
+    dev = resolve_device(device)
+    recipe["seed"] = recipe["seed"] if seed is None else seed
+    recipe["epochs"] = epochs or recipe["epochs"]
+    data = load_dataset(dataset, data_root, train_size=train_size, test_size=test_size, seed=recipe["seed"],
+                        device=dev, log=log)
+    model, info = train_classifier(data, device=dev, log=log, **recipe)
+    path = save_classifier(model.cpu(), info, weights_dir, dataset=dataset)
+    click.echo(f"test accuracy {info['test_accuracy']:.4f}; weights: {path}")
+
+
+@classifier.command("evaluate")
+@dataset_option
+@device_option
+@click.option("--weights", "weights_dir", type=click.Path(file_okay=False), default=None,
+              help="Folder with the dataset's weights + info json (default: the shipped weights).")
+@functools.partial(data_options, train_size=False)
+def classifier_evaluate(dataset, device, weights_dir, test_size, data_root):
+    """Print a classifier's accuracy on its dataset's test set (re-measured now)."""
+    from vaediag.datasets.classifier import evaluate_classifier, load_classifier
+    from vaediag.datasets.registry import dataset_spec
+    from vaediag.datasets.data import load_dataset
+    from vaediag.devices import resolve_device
+
+    dev = resolve_device(device)
+    model = load_classifier(dev, dataset=dataset, weights_dir=weights_dir)
+    data = load_dataset(dataset, data_root, train_size=None, test_size=test_size, seed=0, log=log)
+    acc = evaluate_classifier(model, data.test_images, data.test_labels)
+    click.echo(f"test accuracy {acc:.4f} on {len(data.test_labels)} {dataset_spec(dataset).title} test images")
