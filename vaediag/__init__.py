@@ -26,7 +26,7 @@ import importlib.util
 import sys
 import warnings
 
-__version__ = "0.1.0"
+__version__ = "0.4.0"
 
 _LAZY = {  # public name -> (module, attribute)
     "Run": ("vaediag.store.rundir", "Run"),
@@ -66,7 +66,7 @@ def __getattr__(name: str):  # PEP 562: import the defining module on first use
     raise AttributeError(f"module 'vaediag' has no attribute {name!r}")
 
 
-# Module paths of the flat layout (until 0.3), kept as aliases of their new homes for this version: importing
+# Module paths of the flat layout (vaediag 0.3), kept as aliases of their new homes for this version: importing
 # one warns (DeprecationWarning) and gives the new module itself.
 MOVED_MODULES = {
     "vaediag.atomic": "vaediag.files.atomic",

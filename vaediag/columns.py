@@ -20,7 +20,7 @@ SOURCE_DATA = "data"
 DATA_EPOCH = 0  # EPOCH of the reference rows: real digits belong to no training epoch
 N_CLASSES = 10  # classes 0-9 (MNIST: the digits; Fashion-MNIST: T-shirt/top ... Ankle boot)
 
-CLASS = "class"  # the label 0-9 (vaediag <= 0.3 wrote "digit": renamed when read, see vaediag.store.evaluation)
+CLASS = "class"  # the label 0-9 (older tables wrote "digit": renamed when read, see vaediag.store.evaluation)
 CLASS_NAME = "class_name"  # its name in the run's dataset: "3" (MNIST), "Shirt" (Fashion-MNIST)
 CLASS_A = "class_a"  # pairs.csv: the smaller label of the pair (0.3: "digit_a")
 CLASS_B = "class_b"  # the larger label (0.3: "digit_b")
@@ -37,7 +37,7 @@ TEST_LOSS = "test_loss"
 TEST_RECON = "test_recon"
 TEST_KL = "test_kl"
 EPOCH_SECONDS = "epoch_seconds"
-# TRAIN_EVAL_LOSS / _RECON / _KL (below, issue 8) sit after the running train columns
+# TRAIN_EVAL_LOSS / _RECON / _KL (below) sit after the running train columns
 
 # --- metrics.csv: latent separation (posterior means of the test set) ------------------------
 SILHOUETTE = "silhouette"  # [-1, 1], higher = better separated
@@ -99,7 +99,7 @@ CLASS_DATA_SHARE = "data_share"  # share of the digit in the test labels
 # --- pairs.csv --------------------------------------------------------------------------------
 CONFUSION_RATE = "confusion_rate"  # (C[a,b] + C[b,a]) / (n_a + n_b) of the test-set kNN classifier
 
-# --- 0.3: intervals and the measurements the noise-aware findings need (issue 8) --------------------------
+# --- intervals and the measurements the noise-aware findings need -----------------------------------------
 CI_LOW, CI_HIGH = "_ci_low", "_ci_high"  # suffixes: <column>_ci_low / <column>_ci_high = its 95 % interval
 # history.csv: the ELBO of a fixed training subset (as many digits as the test set), measured after each epoch
 # in eval mode exactly like the test ELBO; train_loss stays the running mean over the epoch's batches.
@@ -157,10 +157,10 @@ COLUMN_DOCS: dict[str, str] = {
            "real-data reference rows",
     SOURCE: "'model' or 'data': a checkpoint's row, or the reference row computed on real test digits (the "
             "ceiling to read the model's numbers against)",
-    CLASS: "0…9: the label (true class) the row describes (a digit in MNIST; written as 'digit' before 0.4)",
+    CLASS: "0…9: the label (true class) the row describes (a digit in MNIST; older tables call the column 'digit')",
     CLASS_NAME: "text: the class's name in the run's dataset: '3' (MNIST), 'Shirt' (Fashion-MNIST)",
-    CLASS_A: "0…8: the smaller label of the pair (written as 'digit_a' before 0.4)",
-    CLASS_B: "1…9: the larger label of the pair (written as 'digit_b' before 0.4)",
+    CLASS_A: "0…8: the smaller label of the pair (older tables: 'digit_a')",
+    CLASS_B: "1…9: the larger label of the pair (older tables: 'digit_b')",
     CLASS_A_NAME: "text: the name of class_a in the run's dataset",
     CLASS_B_NAME: "text: the name of class_b in the run's dataset",
     RUN: "text: the run directory's name (vaediag compare)",
@@ -176,7 +176,7 @@ COLUMN_DOCS: dict[str, str] = {
     TRAIN_EVAL_LOSS: "nats/sample, ↓: negative ELBO of a fixed training subset (seeded, as many digits as the "
                      "test set) measured after the epoch exactly like test_loss (eval mode, the same seeded "
                      "noise); unlike the running train_loss it describes the end-of-epoch model, so "
-                     "test_loss − train_eval_loss is the gap (empty in a history written before 0.3)",
+                     "test_loss − train_eval_loss is the gap (empty in a history written without it)",
     TRAIN_EVAL_RECON: "nats/sample, ↓: reconstruction part of train_eval_loss (the fixed training subset, eval "
                       "mode)",
     TRAIN_EVAL_KL: "≥ 0 nats/sample: KL part of train_eval_loss (the fixed training subset, eval mode)",

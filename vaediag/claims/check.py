@@ -17,14 +17,14 @@ from vaediag.datasets.classes import reword
 from vaediag.judgement.grouping import GROUP_KEYS, SEED, config_values, group_labels
 from vaediag.store.rundir import Run
 
-from . import generation, latent, metric, training
+from . import collapse, generation, latent, metric, training
 from .measure import Outcome, Subject
 from .schema import (BOTTLENECK, OVERFITTING, Claim, ClaimsError, ClaimsFile, load_claims, parse_claims,
                      resolve_classes)
 
 CLAIM_COLUMNS = ("claim", "id", "text", "kind", "epochs", "verdict", "measured", "rule", "explanation", "n",
                  "evidence")
-HANDLERS: dict[str, Callable] = {**latent.HANDLERS, **generation.HANDLERS, **training.HANDLERS, **metric.HANDLERS}
+HANDLERS: dict[str, Callable] = {**latent.HANDLERS, **generation.HANDLERS, **collapse.HANDLERS, **training.HANDLERS, **metric.HANDLERS}
 NO_CHECKPOINT_KINDS = (OVERFITTING, BOTTLENECK)  # kinds that read no checkpoint epoch given by the claim
 
 

@@ -1,5 +1,5 @@
-"""Claims about generated digits: ``missing`` / ``rare`` / ``overrepresented`` (class shares), ``mode_collapse``
-(the run's own collapse verdict), ``quality`` and ``diversity`` between two epochs.
+"""Claims about generated digits: ``missing`` / ``rare`` / ``overrepresented`` (class shares), ``quality`` and
+``diversity`` between two epochs (``mode_collapse``: :mod:`.collapse`).
 
 Class shares: prior samples are a random sample (Wilson intervals of per_class.csv); the linear and quantile
 grids are fixed points, so a grid's share is exact for the grid shown (no sampling interval). A claim made
@@ -11,22 +11,20 @@ digit's prior share and the share of its own test codes inside the grid window.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from vaediag import columns as C
 from vaediag.judgement import replicates as R
 from vaediag.judgement.intervals import data_shares, grid_inside_shares, prior_entropy_ci, prior_share_ci
-from vaediag.judgement.rules import COLLAPSE_ENTROPY, INSIDE_MIN, LIST_VALUES_UP_TO, MISSING_SHARE
-from vaediag.judgement.verdict import (VERDICT_HEADLINES, VERDICT_IMBALANCE, VERDICT_INCONCLUSIVE,
-                                       VERDICT_MODE_COLLAPSE, VERDICT_POSTERIOR_COLLAPSE, VERDICT_RESOLUTION,
-                                       VERDICT_WINDOW, run_verdict)
+from vaediag.judgement.rules import INSIDE_MIN
 from vaediag.store.rundir import METRICS_FILE, PER_CLASS_FILE, Run
 from vaediag.stats import ABOVE, BELOW, INCONCLUSIVE, REFUTED, SUPPORTED, decide
 
 from .measure import (DERIVED, Outcome, Subject, cell, class_cell, combine, decide_exact, num, over_seeds,
                       with_ci)
-from .schema import (DIVERSITY, MISSING, MODE_COLLAPSE, OVERREPRESENTED, QUALITY, RARE, SOURCES, Claim)
+from .schema import (DIVERSITY, MISSING, OVERREPRESENTED, QUALITY, RARE, SOURCES, Claim)
 
 PICTURES = {"prior": "prior samples", "grid": "the linear grid", "qgrid": "the quantile grid"}
 INSIDE_COLUMNS = {"grid": (C.CLASS_GRID_INSIDE, C.GRID_SPAN), "qgrid": (C.CLASS_QGRID_INSIDE, C.QGRID_SPAN)}
@@ -57,7 +55,7 @@ def _share(subject: Subject, column: str, epoch: int, digit: int, exact: bool) -
             return value, low, high, [cell(PER_CLASS_FILE, subject.run_name(run), column, epoch, digit, value)]
         bounds = prior_share_ci(run, epoch)
         low, high = (float(bounds[0][digit]), float(bounds[1][digit])) if bounds is not None else (math.nan,) * 2
-        return value, low, high, [cell(PER_CLASS_FILE, subject.run_name(run), column, epoch, digit, value, low, high)]
+        return value, low, high, [cell(PER_CLASS_FILE, subject.run_name(run), column, epoch, digit, value, ci_low=low, ci_high=high)]
     iv, values = over_seeds(subject, lambda r: class_cell(r, column, epoch, digit))
     evidence = [cell(PER_CLASS_FILE, r.name, column, epoch, digit, v) for r, v in zip(subject.runs, values)]
     low, high, how = iv.low, iv.high, f"mean over {subject.n} seeds of per_class.csv {column}"
@@ -69,7 +67,7 @@ def _share(subject: Subject, column: str, epoch: int, digit: int, exact: bool) -
             high = float(np.nanmax([high, np.mean([float(b[1][digit]) for b in bounds])]))
             how += " (t-interval over seeds, widened to the mean of the seeds' Wilson bounds)"
     low, high = max(low, 0.0), min(high, 1.0)  # a share lies in [0, 1]; the t-interval does not know that
-    evidence.append(cell(DERIVED, "", how, epoch, digit, iv.mean, low, high))
+    evidence.append(cell(DERIVED, "", how, epoch, digit, iv.mean, ci_low=low, ci_high=high))
     return iv.mean, low, high, evidence
 
 
@@ -136,12 +134,13 @@ def check_shares(claim: Claim, subject: Subject, settings: dict) -> Outcome:
             if math.isfinite(inside[0]):
                 column = INSIDE_COLUMNS[source][0]
                 text += f", {with_ci(column, *inside)} of its test codes inside the {window_text(subject.run, source, epoch)}"
-                evidence.append(cell(PER_CLASS_FILE, "", column, epoch, d, inside[0], inside[1], inside[2]))
+                evidence.append(cell(PER_CLASS_FILE, "", column, epoch, d, inside[0], ci_low=inside[1], ci_high=inside[2]))
         parts.append(text)
         answers.append(answer)
         if answer != SUPPORTED:
-            notes.append(_share_note(subject, kind, source, epoch, d, answer, prior, (p_low, p_high), inside,
-                                     threshold, grid_answer if grid else None, value if grid else math.nan))
+            notes.append(_share_note(subject, kind, source, epoch, _DigitPart(
+                d, answer, prior, (p_low, p_high), inside, threshold, grid_answer if grid else None,
+                value if grid else math.nan)))
     verdict = combine(answers)
     measured = "; ".join(parts) + f" (95 % CI: {how_prior})"
     limit = {MISSING: f"{num(C.CLASS_PRIOR_SHARE, settings['missing_share'])}",
@@ -159,9 +158,25 @@ def check_shares(claim: Claim, subject: Subject, settings: dict) -> Outcome:
     return Outcome(verdict, measured, rule, explanation, evidence)
 
 
-def _share_note(subject, kind, source, epoch, d, answer, prior, prior_ci, inside, threshold, grid_answer,
-                grid_value) -> str:
+@dataclass(frozen=True)
+class _DigitPart:
+    """One digit's part of a share claim: its answer, prior share with interval, inside-window share (value, low,
+    high), the threshold, and the grid's answer and share (None / NaN for a prior claim)."""
+
+    digit: int
+    answer: str
+    prior: float
+    prior_ci: tuple[float, float]
+    inside: tuple[float, float, float]
+    threshold: float
+    grid_answer: str | None
+    grid_value: float
+
+
+def _share_note(subject, kind: str, source: str, epoch: int, part: _DigitPart) -> str:
     """Why a digit's part of a share claim is refuted or inconclusive."""
+    d, answer, prior, prior_ci, inside = part.digit, part.answer, part.prior, part.prior_ci, part.inside
+    threshold, grid_answer, grid_value = part.threshold, part.grid_answer, part.grid_value
     what = WHAT[kind]
     prior_text = f"digit {d} is drawn in {num(C.CLASS_PRIOR_SHARE, prior)} of prior samples"
     if source == "prior":
@@ -196,132 +211,6 @@ def _share_note(subject, kind, source, epoch, d, answer, prior, prior_ci, inside
             (f" ({inside_text})" if inside_text else ""))
 
 
-# ============================================================================================ mode collapse
-def _collapse_answer(verdict, digits) -> str:
-    if verdict.kind == VERDICT_MODE_COLLAPSE or (verdict.kind == VERDICT_POSTERIOR_COLLAPSE and verdict.prior_missing):
-        if digits:
-            if any(d not in verdict.prior_missing and d not in verdict.prior_uncertain for d in digits):
-                return REFUTED
-            if any(d in verdict.prior_uncertain for d in digits):
-                return INCONCLUSIVE
-        return SUPPORTED
-    if verdict.kind in (VERDICT_IMBALANCE, VERDICT_WINDOW, VERDICT_RESOLUTION, "healthy", VERDICT_POSTERIOR_COLLAPSE):
-        return REFUTED
-    return INCONCLUSIVE
-
-
-def check_mode_collapse(claim: Claim, subject: Subject, settings: dict) -> Outcome:
-    epoch, digits = claim.get("epoch"), claim.get("digits") or ()
-    rule = (f"mode_collapse: the run report's own collapse verdict (vaediag.judgement.verdict.run_verdict) at the epoch: "
-            f"supported for mode-collapse (a digit whose prior-share 95 % CI lies wholly below "
-            f"{num(C.CLASS_PRIOR_SHARE, MISSING_SHARE)}) or posterior collapse with missing digits; refuted for "
-            f"healthy, imbalance (entropy CI wholly below {COLLAPSE_ENTROPY:g}, every digit drawn), window, "
-            f"resolution; inconclusive for an inconclusive / unknown / unreliable verdict; with digits named, each "
-            f"must be among the missing ones")
-    if not subject.single:
-        return _collapse_over_seeds(claim, subject, epoch, digits, rule)
-    run = subject.run
-    verdict = run_verdict(run, epoch)
-    answer = _collapse_answer(verdict, digits)
-    evidence = []
-    entropy = run.value(C.PRIOR + C.ENTROPY_NORM, epoch)
-    low, high = prior_entropy_ci(run, epoch)
-    evidence.append(cell(METRICS_FILE, "", C.PRIOR + C.ENTROPY_NORM, epoch, None, entropy, low, high))
-    parts = [f"run verdict: {verdict.kind}",
-             f"prior entropy (norm.) {with_ci(C.PRIOR + C.ENTROPY_NORM, entropy, low, high)}"]
-    bounds = prior_share_ci(run, epoch)
-    for words, group in (("missing from prior samples", verdict.prior_missing),
-                         ("uncertain (CI straddles the threshold)", verdict.prior_uncertain),
-                         ("over-drawn", verdict.over_drawn), ("under-drawn", verdict.under_drawn)):
-        if len(group) > LIST_VALUES_UP_TO:  # many digits: names only (the per_class.csv rows hold the values)
-            parts.append(f"{words}: digits {', '.join(map(str, group))}")
-    listed = [d for d in dict.fromkeys([*digits, *verdict.prior_missing, *verdict.prior_uncertain,
-                                        *verdict.over_drawn, *verdict.under_drawn, *verdict.window_digits,
-                                        *verdict.covered_digits])
-              if d in digits or any(d in g and len(g) <= LIST_VALUES_UP_TO for g in (
-                  verdict.prior_missing, verdict.prior_uncertain, verdict.over_drawn, verdict.under_drawn,
-                  verdict.window_digits, verdict.covered_digits))]
-    for d in listed:
-        share = class_cell(run, C.CLASS_PRIOR_SHARE, epoch, d)
-        lo, hi = (float(bounds[0][d]), float(bounds[1][d])) if bounds is not None else (math.nan, math.nan)
-        evidence.append(cell(PER_CLASS_FILE, "", C.CLASS_PRIOR_SHARE, epoch, d, share, lo, hi))
-        parts.append(f"digit {d} prior share {with_ci(C.CLASS_PRIOR_SHARE, share, lo, hi)}")
-    if verdict.grid_missing:
-        parts.append(f"missing from the linear grid (exact): digits {', '.join(map(str, verdict.grid_missing))}")
-    if verdict.kind in (VERDICT_WINDOW, VERDICT_RESOLUTION, VERDICT_INCONCLUSIVE):
-        for d in [d for d in verdict.grid_missing if d in listed]:
-            inside = inside_share(run, "grid", epoch, d)
-            if math.isfinite(inside[0]):
-                evidence.append(cell(PER_CLASS_FILE, "", C.CLASS_GRID_INSIDE, epoch, d, *inside))
-                parts.append(f"digit {d}'s test codes inside the {window_text(run, 'grid', epoch)} "
-                             f"{with_ci(C.CLASS_GRID_INSIDE, *inside)}")
-    measured = "; ".join(parts)
-    explanation = "" if answer == SUPPORTED else _collapse_explanation(run, epoch, verdict, digits, answer)
-    return Outcome(answer, measured, rule, explanation, evidence)
-
-
-def _collapse_explanation(run: Run, epoch: int, verdict, digits, answer) -> str:
-    if verdict.kind in (VERDICT_MODE_COLLAPSE, VERDICT_POSTERIOR_COLLAPSE) and verdict.prior_missing:
-        drawn = [d for d in digits if d not in verdict.prior_missing]
-        return (f"the model does miss digit(s) {', '.join(map(str, verdict.prior_missing))}, but not "
-                f"{', '.join(map(str, drawn))}: " + "; ".join(
-                    f"digit {d} is drawn in {num(C.CLASS_PRIOR_SHARE, class_cell(run, C.CLASS_PRIOR_SHARE, epoch, d))}"
-                    f" of prior samples" for d in drawn))
-    if verdict.kind in (VERDICT_WINDOW, VERDICT_RESOLUTION):
-        notes = []
-        for d in verdict.grid_missing:
-            share = class_cell(run, C.CLASS_PRIOR_SHARE, epoch, d)
-            inside = inside_share(run, "grid", epoch, d)
-            window = window_text(run, "grid", epoch)
-            if d in verdict.window_digits or (verdict.kind == VERDICT_WINDOW and not math.isfinite(inside[0])):
-                tail = (f"because only {num(C.CLASS_GRID_INSIDE, inside[0])} of its codes lie inside the {window}"
-                        if math.isfinite(inside[0]) else "because the window misses its codes")
-            else:
-                tail = (f"although {num(C.CLASS_GRID_INSIDE, inside[0])} of its codes lie inside the {window}: the "
-                        f"grid points miss its narrow region" if math.isfinite(inside[0]) else "")
-            notes.append(f"digit {d} is drawn in {num(C.CLASS_PRIOR_SHARE, share)} of prior samples; it is missing "
-                         f"from the linear grid {tail}".rstrip())
-        return "no collapse of the model: " + "; ".join(notes)
-    if verdict.kind == VERDICT_IMBALANCE:
-        over = ", ".join(f"{d} ({num(C.CLASS_PRIOR_SHARE, class_cell(run, C.CLASS_PRIOR_SHARE, epoch, d))})"
-                         for d in verdict.over_drawn)
-        under = ", ".join(f"{d} ({num(C.CLASS_PRIOR_SHARE, class_cell(run, C.CLASS_PRIOR_SHARE, epoch, d))})"
-                          for d in verdict.under_drawn)
-        text = "imbalance, not collapse: every digit is drawn"
-        text += f"; over-drawn: {over}" if over else ""
-        text += f"; under-drawn: {under}" if under else ""
-        return text
-    if verdict.kind == VERDICT_INCONCLUSIVE:
-        reasons = [f"digit {d}'s prior share {num(C.CLASS_PRIOR_SHARE, class_cell(run, C.CLASS_PRIOR_SHARE, epoch, d))}"
-                   f" has a 95 % CI straddling {num(C.CLASS_PRIOR_SHARE, MISSING_SHARE)} (missing or not)"
-                   for d in verdict.prior_uncertain]
-        reasons += [f"{c.name}: {c.estimate:.3f}, CI straddles {c.threshold:g}" for c in verdict.checks
-                    if c.answer == INCONCLUSIVE]
-        return "this run cannot decide: " + "; ".join(reasons) + "; replicate over seeds" if reasons else \
-            VERDICT_HEADLINES[verdict.kind]
-    return VERDICT_HEADLINES.get(verdict.kind, verdict.kind)
-
-
-def _collapse_over_seeds(claim, subject: Subject, epoch: int, digits, rule: str) -> Outcome:
-    kinds, answers, evidence = [], [], []
-    for r in subject.runs:
-        v = run_verdict(r, epoch)
-        kinds.append(v.kind)
-        answers.append(_collapse_answer(v, digits))
-        entropy = r.value(C.PRIOR + C.ENTROPY_NORM, epoch)
-        evidence.append(cell(METRICS_FILE, r.name, C.PRIOR + C.ENTROPY_NORM, epoch, None, entropy,
-                             *prior_entropy_ci(r, epoch)))
-    verdict = (SUPPORTED if all(a == SUPPORTED for a in answers) else
-               REFUTED if all(a == REFUTED for a in answers) else INCONCLUSIVE)
-    counts = {k: kinds.count(k) for k in dict.fromkeys(kinds)}
-    measured = "run verdicts: " + ", ".join(f"{k} in {n} of {subject.n} seeds" for k, n in counts.items())
-    rule += f"; over seeds: supported when it holds in every seed, refuted when it fails in every seed"
-    explanation = "" if verdict == SUPPORTED else (
-        "the seeds disagree: " + measured if verdict == INCONCLUSIVE else
-        "no seed's verdict is a collapse: " + ", ".join(f"{k} ({VERDICT_HEADLINES.get(k, k)})" for k in counts))
-    return Outcome(verdict, measured, rule, explanation, evidence)
-
-
 # ============================================================================================ changes
 def _change_over_seeds(subject: Subject, column: str, a: int, b: int) -> tuple:
     before = [r.value(column, a) for r in subject.runs]
@@ -330,7 +219,7 @@ def _change_over_seeds(subject: Subject, column: str, a: int, b: int) -> tuple:
     evidence = [cell(METRICS_FILE, r.name, column, e, None, v)
                 for r, x, y in zip(subject.runs, before, after) for e, v in ((a, x), (b, y))]
     evidence.append(cell(DERIVED, "", f"paired change over {subject.n} seeds of metrics.csv {column}, epoch {a} → {b}",
-                         b, None, iv.mean, iv.low, iv.high))
+                         b, None, iv.mean, ci_low=iv.low, ci_high=iv.high))
     return iv, evidence, float(np.nanmean(before)), float(np.nanmean(after))
 
 
@@ -397,9 +286,9 @@ def check_diversity(claim: Claim, subject: Subject, settings: dict) -> Outcome:
         diff = eb - ea
         half = math.hypot((ha - la) / 2, (hb - lb) / 2)
         low, high = diff - half, diff + half
-        evidence += [cell(METRICS_FILE, "", column, a, None, ea, la, ha), cell(METRICS_FILE, "", column, b, None, eb, lb, hb)]
+        evidence += [cell(METRICS_FILE, "", column, a, None, ea, ci_low=la, ci_high=ha), cell(METRICS_FILE, "", column, b, None, eb, ci_low=lb, ci_high=hb)]
         evidence.append(cell(DERIVED, "", f"change of metrics.csv {column}, epoch {a} → {b} (half-widths combined "
-                                          f"in quadrature)", b, None, diff, low, high))
+                                          f"in quadrature)", b, None, diff, ci_low=low, ci_high=high))
         cov = [run.value(C.COVERAGE, e) for e in (a, b)]
         evidence += [cell(METRICS_FILE, "", C.COVERAGE, e, None, v) for e, v in zip((a, b), cov)]
         measured = (f"prior entropy (norm.) {with_ci(column, ea, la, ha)} at epoch {a} → {with_ci(column, eb, lb, hb)}"
@@ -426,4 +315,4 @@ def check_diversity(claim: Claim, subject: Subject, settings: dict) -> Outcome:
 
 
 HANDLERS = {MISSING: check_shares, RARE: check_shares, OVERREPRESENTED: check_shares,
-            MODE_COLLAPSE: check_mode_collapse, QUALITY: check_quality, DIVERSITY: check_diversity}
+            QUALITY: check_quality, DIVERSITY: check_diversity}

@@ -73,15 +73,15 @@ def check_clusters(claim: Claim, subject: Subject, settings: dict) -> Outcome:
             run = subject.run
             value = class_cell(run, C.CLASS_SILHOUETTE, epoch, d)
             low, high = silhouette_interval(run, epoch, d, value)
-            evidence.append(cell(PER_CLASS_FILE, subject.run_name(run), C.CLASS_SILHOUETTE, epoch, d, value, low,
-                                 high))
+            evidence.append(cell(PER_CLASS_FILE, subject.run_name(run), C.CLASS_SILHOUETTE, epoch, d, value, ci_low=low,
+                                 ci_high=high))
         else:
             iv, values = over_seeds(subject, lambda r, d=d: class_cell(r, C.CLASS_SILHOUETTE, epoch, d))
             value, low, high = iv.mean, iv.low, iv.high
             evidence += [cell(PER_CLASS_FILE, r.name, C.CLASS_SILHOUETTE, epoch, d, v)
                          for r, v in zip(subject.runs, values)]
             evidence.append(cell(DERIVED, "", f"mean over {subject.n} seeds of per_class.csv silhouette", epoch, d,
-                                 value, low, high))
+                                 value, ci_low=low, ci_high=high))
         estimates[d] = (value, low, high)
         answers.append(decide(low, high, threshold, side))
         parts.append(f"digit {d} silhouette {with_ci(C.SILHOUETTE, value, low, high)}")
@@ -176,7 +176,7 @@ def check_mixed_pair(claim: Claim, subject: Subject, settings: dict) -> Outcome:
             low, high = share_interval(value, n)
         else:
             low, high = math.nan, math.nan
-        evidence.append(cell(PAIRS_FILE, "", C.CONFUSION_RATE, epoch, key, value, low, high))
+        evidence.append(cell(PAIRS_FILE, "", C.CONFUSION_RATE, epoch, key, value, ci_low=low, ci_high=high))
         how = f"Wilson over the pair's {int(n) if math.isfinite(n) else '?'} test digits"
         top = rates.head(1)
         top_text = ""
@@ -190,7 +190,7 @@ def check_mixed_pair(claim: Claim, subject: Subject, settings: dict) -> Outcome:
         value, low, high = iv.mean, iv.low, iv.high
         evidence += [cell(PAIRS_FILE, r.name, C.CONFUSION_RATE, epoch, key, v) for r, v in zip(subject.runs, values)]
         evidence.append(cell(DERIVED, "", f"mean over {subject.n} seeds of pairs.csv confusion_rate", epoch, key,
-                             value, low, high))
+                             value, ci_low=low, ci_high=high))
         how = f"t-interval over {subject.n} seeds"
         ranks = [_rank(r, epoch, a, b) for r in subject.runs]
         rank_text = "rank per seed " + ", ".join("?" if k is None else str(k) for k in ranks)

@@ -68,7 +68,7 @@ class Outcome:
     evidence: list[dict] = field(default_factory=list)
 
 
-def cell(table: str, run: str, column: str, epoch, key, value: float, ci_low: float = math.nan,
+def cell(table: str, run: str, column: str, epoch, key, value: float, *, ci_low: float = math.nan,
          ci_high: float = math.nan) -> dict:
     """One evidence entry (a quoted number): see the module docstring."""
     return {"table": table, "run": run, "column": column, "epoch": None if epoch is None else int(epoch),

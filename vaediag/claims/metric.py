@@ -63,14 +63,14 @@ def check_metric(claim: Claim, subject: Subject, settings: dict) -> Outcome:
         if subject.single:
             value, low, high = _value(subject.run, column, epoch, digit)
             has = math.isfinite(low) and math.isfinite(high)
-            evidence.append(cell(table, subject.run_name(subject.run), column, epoch, digit, value, low, high))
+            evidence.append(cell(table, subject.run_name(subject.run), column, epoch, digit, value, ci_low=low, ci_high=high))
         else:
             iv, values = over_seeds(subject, lambda r, e=epoch: _value(r, column, e, digit)[0])
             value, low, high = iv.mean, iv.low, iv.high
             has = iv.has_interval
             evidence += [cell(table, r.name, column, epoch, digit, v) for r, v in zip(subject.runs, values)]
             evidence.append(cell(DERIVED, "", f"mean over {subject.n} seeds of {table} {column}", epoch, digit,
-                                 value, low, high))
+                                 value, ci_low=low, ci_high=high))
         if has:
             any_interval = True
             answer = decide(low, high, threshold, side)

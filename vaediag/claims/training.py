@@ -64,12 +64,12 @@ def check_overfitting(claim: Claim, subject: Subject, settings: dict) -> Outcome
         evidence += [cell(HISTORY_FILE, "", C.TEST_LOSS, after, None, first_loss),
                      cell(HISTORY_FILE, "", C.TEST_LOSS, last, None, last_loss),
                      cell(DERIVED, "", f"slope of {HISTORY_FILE} test_loss over epochs {after}-{last} (nats/epoch)",
-                          last, None, slope.mean, slope.low, slope.high)]
+                          last, None, slope.mean, ci_low=slope.low, ci_high=slope.high)]
         measured = (f"test loss {num(C.TEST_LOSS, first_loss)} at epoch {after} → {num(C.TEST_LOSS, last_loss)} at "
                     f"epoch {last}; slope over epochs {after}-{last} {_slope_text(slope)} nats/epoch")
         if np.isfinite(gy).sum() >= 2:
             evidence.append(cell(DERIVED, "", f"slope of {HISTORY_FILE} test_loss − train_eval_loss over epochs "
-                                              f"{after}-{last} (nats/epoch)", last, None, gap.mean, gap.low, gap.high))
+                                              f"{after}-{last} (nats/epoch)", last, None, gap.mean, ci_low=gap.low, ci_high=gap.high))
             measured += f"; gap (test − train, eval mode) slope {_slope_text(gap)} nats/epoch"
         else:
             measured += "; gap not measured (no train_eval_loss)"
@@ -81,10 +81,10 @@ def check_overfitting(claim: Claim, subject: Subject, settings: dict) -> Outcome
             s = slope_interval(x, y)
             slopes.append(s.mean)
             evidence.append(cell(DERIVED, r.name, f"slope of {HISTORY_FILE} test_loss from epoch {after} "
-                                                  f"(nats/epoch)", None, None, s.mean, s.low, s.high))
+                                                  f"(nats/epoch)", None, None, s.mean, ci_low=s.low, ci_high=s.high))
         iv = t_interval(slopes)
         evidence.append(cell(DERIVED, "", f"mean over {subject.n} seeds of the test_loss slope from epoch {after}",
-                             None, None, iv.mean, iv.low, iv.high))
+                             None, None, iv.mean, ci_low=iv.low, ci_high=iv.high))
         slope, low, high, n_points = iv, iv.low, iv.high, SLOPE_MIN_EPOCHS
         measured = f"test-loss slope from epoch {after}: {_slope_text(iv)} nats/epoch (t-interval over {subject.n} seeds)"
         rule += "; over seeds: the t-interval of the per-seed slopes"
@@ -161,7 +161,7 @@ def check_bottleneck(claim: Claim, subject: Subject, settings: dict) -> list[tup
             iv = R.difference_interval(va, vb)
             evidence += [cell(METRICS_FILE, r.name, column, epoch, None, v) for r, v in zip(runs_a + runs_b, va + vb)]
             evidence.append(cell(DERIVED, "", f"Welch difference of means over seeds of metrics.csv {column}, "
-                                              f"z={zb} − z={za}", epoch, None, iv.mean, iv.low, iv.high))
+                                              f"z={zb} − z={za}", epoch, None, iv.mean, ci_low=iv.low, ci_high=iv.high))
             answer = decide(iv.low, iv.high, 0.0, side)
             answers.append(answer)
             parts.append(f"{words} z={zb} − z={za}: {with_ci(column, iv.mean, iv.low, iv.high)} (means "

@@ -25,7 +25,6 @@ written. The epoch -> cache-key record (eval/external.json) lets later calls reb
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -35,15 +34,17 @@ import torch
 from .. import columns as C
 from vaediag.datasets.registry import check_dataset, class_names
 from ..errors import ConfigError, RunDirError
-from ..metrics import generation
 from vaediag.models.protocol import ModelAdapter, check_model, checked_decoder, class_name, model_device
+from vaediag.store import external_record
 from vaediag.store.rundir import (EXTERNAL_CHECKPOINT_FORMAT, EXTERNAL_KIND, PAIRS_COLUMNS, PER_CLASS_COLUMNS,
                                   Evaluation, Run)
 from ..versions import versions
-from . import cache, stages
+from vaediag.datasets.classifier import load_classifier
+from vaediag.datasets.data import load_dataset
+
+from . import cache, driver, stages
 from .cache import RowResult
-from .pipeline import _assemble
-from .reference import Reference, evaluate_data, sha256_tensors
+from .reference import Reference, sha256_tensors
 from .settings import EvalSettings
 
 Log = Callable[[str], None]
@@ -179,94 +180,54 @@ def evaluate_model(
         if not new:
             _check_same(run, expected)
         run.check_writable()
-        entries = {} if new else run.external_entries()
-        return _evaluate(run, adapter, epoch, expected, user, new, entries, save_checkpoint, dev, settings,
-                         data_root, data, classifier, log)
+        entries = {} if new else external_record.read_entries(run)
+        return _evaluate(run, adapter, epoch, expected, user=user, new=new, entries=entries,
+                         save_checkpoint=save_checkpoint, dev=dev, settings=settings, data_root=data_root, data=data,
+                         classifier=classifier, log=log)
 
 
-def _evaluate(run: Run, adapter: ModelAdapter, epoch: int, expected: dict, user: Any, new: bool,
+def _evaluate(run: Run, adapter: ModelAdapter, epoch: int, expected: dict, *, user: Any, new: bool,
               entries: dict[int, str], save_checkpoint: bool, dev: torch.device, settings: EvalSettings,
               data_root, data, classifier, log: Log) -> Evaluation:
-    from vaediag.datasets.classifier import load_classifier
-    from vaediag.datasets.data import load_dataset
-
-    started = time.perf_counter()
+    clock = driver.Clock()
     subsets = expected["evaluation"]
     if data is None:
         data = load_dataset(expected["dataset"], data_root, train_size=subsets["train_size"],
                             test_size=subsets["test_size"], seed=subsets["seed"], device="cpu", log=log)
     classifier = (load_classifier(dev, dataset=expected["dataset"]) if classifier is None
                   else classifier.to(dev).eval())
-    ref = Reference(data, classifier, dev, settings, train_seed=subsets["seed"], classes=class_names(expected["dataset"]))
-    if ref.n_test < 2 * (settings.prdc_k + 1):
-        raise ConfigError(f"the test set has {ref.n_test} images; need at least {2 * (settings.prdc_k + 1)}")
+    ref = Reference(data, classifier, dev, settings, train_seed=subsets["seed"],
+                    classes=class_names(expected["dataset"]))
+    driver.check_test_size(ref)
     latent_dim = adapter.latent_dim
-    fingerprints = {**ref.fingerprints, "columns": stages.metrics_columns(latent_dim),
-                    "per_class_columns": PER_CLASS_COLUMNS, "pairs_columns": PAIRS_COLUMNS, "decoder": adapter.decoder}
-    with adapter.evaluating(), torch.inference_mode():
-        key = cache.cache_key(fingerprints, "model:" + _model_fingerprint(adapter))
-        result = cache.load(run, epoch, key)
-        if result is None:
-            ref.real()
-            result = stages.evaluate_model_row(adapter, latent_dim, epoch, ref)
-            result.timings["cached"] = False
-            row = result.row
-            log(f"epoch {epoch}: silhouette {row[C.SILHOUETTE]:.3f}  kNN {row[C.KNN_ACCURACY]:.3f}  "
-                f"prior modes {row[C.PRIOR + C.MODES_COVERED]}  FD {row[C.FRECHET]:.2f}  "
-                f"({result.timings['total']:.1f} s)")
-        else:
-            log(f"epoch {epoch}: cached (same weights)")
-    results: dict[int, RowResult] = {}
+    prints = driver.fingerprints(ref, latent_dim, decoder=adapter.decoder)
     published = _published(run)
-    entries = {**entries, **{int(e): cache.cache_key(fingerprints, f"published:{e}")
+    # rows published but missing from an edited or lost external.json are kept too
+    entries = {**entries, **{int(e): cache.cache_key(prints, f"published:{e}")
                              for e in (published.epochs if published is not None else []) if int(e) not in entries}}
-    # (rows published but missing from an edited or lost external.json)
-    for earlier, earlier_key in sorted(entries.items()):
-        if earlier == epoch:
-            continue  # re-evaluating an epoch replaces its row
-        found = cache.load(run, earlier, earlier_key)
-        if found is None:
-            found = _from_published(published, run, earlier, latent_dim)
-            if found is None:
-                log(f"note: epoch {earlier}: neither its cache entry nor the published tables hold it; "
-                    f"it is left out (evaluate it again)")
-                continue
-            cache.store(run, earlier, earlier_key, found)
-        results[earlier] = found
-    results[epoch] = result
-    results = dict(sorted(results.items()))
-
-    data_key = cache.cache_key(fingerprints, C.SOURCE_DATA)
-    data_result = cache.load(run, None, data_key)
-    if data_result is None:
-        data_result = evaluate_data(ref)
-        data_result.timings["cached"] = False
-
-    evaluation = _assemble(run if not new else Run(run.path, config=_config(expected, user)), results, data_result)
-    _, qspan = generation.quantile_grid(settings.grid, 1)
-    evaluation.settings = {
-        **settings.to_dict(), "qgrid_span": float(qspan),
-        "iwae_subset": min(stages.IWAE_SUBSET, ref.n_test) if settings.iwae and not adapter.deterministic else 0,
-        "n_train": ref.n_train, "n_test": ref.n_test, "latent_dim": latent_dim,
-        "model": expected["model"]["class"], "kind": EXTERNAL_KIND, "decoder": adapter.decoder,
-        "deterministic": adapter.deterministic, "dataset": expected["dataset"], "device": str(dev),
-        "epochs": list(results), "data_sha256": ref.data_fingerprint, "classifier_sha256": ref.classifier_fingerprint,
-    }
-    evaluation.timings = {
-        "shared": {"total": round(time.perf_counter() - started, 4)},
-        "epochs": {e: r.timings for e, r in results.items()},
-        "data": data_result.timings,
-    }
+    sources = [driver.RowSource(e, k, fallback=lambda e=e: _from_published(published, run, e, latent_dim))
+               for e, k in sorted(entries.items()) if e != epoch]  # re-evaluating an epoch replaces its row
+    with adapter.evaluating(), torch.inference_mode():
+        key = cache.cache_key(prints, "model:" + _model_fingerprint(adapter))
+        sources.append(driver.RowSource(epoch, key, cached_note="cached (same weights)",
+                                        compute=lambda: stages.evaluate_model_row(adapter, latent_dim, epoch, ref)))
+        rows = driver.collect(run, ref, sources, log, store_now=False)  # nothing is written before config.json
+    data_result = driver.data_row(run, ref, prints, rows)
+    evaluation = driver.finish(
+        run if not new else Run(run.path, config=_config(expected, user)), ref, rows, data_result,
+        shared_seconds={"total": clock.total()["total"]},
+        described={"latent_dim": latent_dim, "model": expected["model"]["class"], "kind": EXTERNAL_KIND,
+                   "decoder": adapter.decoder, "deterministic": adapter.deterministic,
+                   "dataset": expected["dataset"], "device": str(dev)})
     # everything is computed: now write (config first, so a kill leaves a recognisable external run)
     if new:
         run.write_config(_config(expected, user))
-    cache.store(run, epoch, key, result)
-    cache.store(run, None, data_key, data_result)
+    rows.store(run)
     if save_checkpoint:
         state = {k: v.detach().cpu() for k, v in adapter.state_dict().items() if isinstance(v, torch.Tensor)}
-        run.write_external_checkpoint(epoch, {"format": EXTERNAL_CHECKPOINT_FORMAT, "state_dict": state,
+        external_record.write_checkpoint(run, epoch, {"format": EXTERNAL_CHECKPOINT_FORMAT, "state_dict": state,
                                               "class": expected["model"]["class"], "epoch": epoch})
-    run.write_external_entries({**{e: entries[e] for e in results if e in entries}, epoch: key})
+    external_record.write_entries(run, {**{e: entries[e] for e in rows.results if e in entries}, epoch: key})
     run.write_evaluation(evaluation, versions())
     return evaluation
 

@@ -48,14 +48,11 @@ checkpoints. The tables written hold the epochs of the latest call.
 
 from __future__ import annotations
 
-import time
 from dataclasses import fields
 from pathlib import Path
 from typing import Callable, Iterable
 
-import pandas as pd
 
-from .. import columns as C
 from vaediag.files.atomic import file_sha256
 from vaediag.models.checkpoint import read_state
 from vaediag.datasets.classifier import load_classifier
@@ -64,13 +61,11 @@ from vaediag.datasets.registry import dataset_spec, default_root
 from vaediag.datasets.provision import holds_verified
 from ..devices import resolve_device
 from ..errors import CheckpointError, ConfigError, RunDirError
-from ..metrics import generation
 from vaediag.models.config import VAEConfig
-from vaediag.store.rundir import PAIRS_COLUMNS, PER_CLASS_COLUMNS, Evaluation, Run
+from vaediag.store.rundir import Evaluation, Run
 from ..versions import versions
-from . import cache, stages
-from .cache import RowResult
-from .reference import Reference, evaluate_data
+from . import cache, driver, stages
+from .reference import Reference
 from .settings import EvalSettings
 
 Log = Callable[[str], None]
@@ -105,10 +100,11 @@ def evaluate_run(
     settings.validate()
     run = Run(run_dir)
     with run.writing("evaluate"):  # one writer per RUN_DIR; stale temporaries of killed writers removed
-        return _evaluate(run, settings, epochs, device, data_root, train_size, test_size, data, classifier, log)
+        return _evaluate(run, settings, epochs, device, data_root=data_root, train_size=train_size,
+                         test_size=test_size, data=data, classifier=classifier, log=log)
 
 
-def _evaluate(run: Run, settings: EvalSettings, epochs: Iterable[int] | None, device: str,
+def _evaluate(run: Run, settings: EvalSettings, epochs: Iterable[int] | None, device: str, *,
               data_root: str | Path | None, train_size: int | None, test_size: int | None, data: MNISTData | None,
               classifier, log: Log) -> Evaluation:
     if run.is_external:
@@ -124,73 +120,30 @@ def _evaluate(run: Run, settings: EvalSettings, epochs: Iterable[int] | None, de
         log(f"note: {problem}; this evaluation writes a complete new set")
     train_config = run.config.get("train") or {}
     dev = resolve_device(device)
-    started = time.perf_counter()
-    shared = _Clock()
-
+    clock = driver.Clock()
     if data is None:
         data = load_dataset(run.dataset, resolve_data_root(run, data_root, log),
-                          train_size=train_size if train_size is not None else train_config.get("train_size"),
-                          test_size=test_size if test_size is not None else train_config.get("test_size"),
-                          seed=train_config.get("seed", 0), device="cpu", log=log)
-    shared.lap("load_data")
+                            train_size=train_size if train_size is not None else train_config.get("train_size"),
+                            test_size=test_size if test_size is not None else train_config.get("test_size"),
+                            seed=train_config.get("seed", 0), device="cpu", log=log)
+    clock.lap("load_data")
     classifier = load_classifier(dev, dataset=run.dataset) if classifier is None else classifier.to(dev).eval()
-    shared.lap("load_classifier")
+    clock.lap("load_classifier")
     ref = Reference(data, classifier, dev, settings, train_seed=train_config.get("seed", 0), classes=run.classes)
-    if ref.n_test < 2 * (settings.prdc_k + 1):
-        raise ConfigError(f"the test set has {ref.n_test} digits; need at least {2 * (settings.prdc_k + 1)}")
-    shared.lap("prepare_data")
+    driver.check_test_size(ref)
+    clock.lap("prepare_data")
 
-    # a new metric column changes the registered columns, and so every key: old entries are not reused
-    fingerprints = {**ref.fingerprints, "columns": stages.metrics_columns(run.latent_dim),
-                    "per_class_columns": PER_CLASS_COLUMNS, "pairs_columns": PAIRS_COLUMNS}
-    keys = {epoch: cache.cache_key(fingerprints, file_sha256(path)) for epoch, path in selected.items()}
-    results: dict[int, RowResult] = {}
-    for epoch, key in keys.items():
-        cached = cache.load(run, epoch, key)
-        if cached is not None:
-            results[epoch] = cached
-    data_key = cache.cache_key(fingerprints, C.SOURCE_DATA)
-    data_result = cache.load(run, None, data_key)
-    shared.lap("cache_lookup")
-    if len(results) < len(selected) or data_result is None:
-        ref.real()  # classifier features, statistics and PRDC radii of the real test digits, once
-    shared.lap("real_features")
-
-    for epoch, path in selected.items():
-        if epoch in results:
-            log(f"epoch {epoch}: cached")
-            continue
-        result = stages.evaluate_checkpoint(path, epoch, ref)
-        cache.store(run, epoch, keys[epoch], result)
-        result.timings["cached"] = False
-        results[epoch] = result
-        row = result.row
-        log(f"epoch {epoch}: silhouette {row[C.SILHOUETTE]:.3f}  kNN {row[C.KNN_ACCURACY]:.3f}  "
-            f"prior modes {row[C.PRIOR + C.MODES_COVERED]}  FD {row[C.FRECHET]:.2f}  "
-            f"({result.timings['total']:.1f} s)")
-    results = {epoch: results[epoch] for epoch in selected}  # epoch order, cached or not
-    shared.lap("checkpoints")
-    if data_result is None:
-        data_result = evaluate_data(ref)
-        cache.store(run, None, data_key, data_result)
-        data_result.timings["cached"] = False
-    shared.lap("data_row")
-
-    evaluation = _assemble(run, results, data_result)
-    _, qspan = generation.quantile_grid(settings.grid, 1)
-    evaluation.settings = {
-        **settings.to_dict(), "qgrid_span": float(qspan),
-        "iwae_subset": min(stages.IWAE_SUBSET, ref.n_test) if settings.iwae else 0,
-        "n_train": ref.n_train, "n_test": ref.n_test, "latent_dim": run.latent_dim,
-        "model": run.model_config.get("model"), "device": str(dev), "epochs": list(selected),
-        "data_sha256": ref.data_fingerprint, "classifier_sha256": ref.classifier_fingerprint,
-    }
-    shared.seconds["total"] = time.perf_counter() - started
-    evaluation.timings = {
-        "shared": {name: round(s, 4) for name, s in shared.seconds.items()},
-        "epochs": {epoch: result.timings for epoch, result in results.items()},
-        "data": data_result.timings,
-    }
+    prints = driver.fingerprints(ref, run.latent_dim)
+    sources = [driver.RowSource(epoch, cache.cache_key(prints, file_sha256(path)),
+                                compute=lambda path=path, epoch=epoch: stages.evaluate_checkpoint(path, epoch, ref))
+               for epoch, path in selected.items()]
+    rows = driver.collect(run, ref, sources, log)
+    clock.lap("checkpoints")
+    data_result = driver.data_row(run, ref, prints, rows)
+    rows.store(run)
+    clock.lap("data_row")
+    evaluation = driver.finish(run, ref, rows, data_result, shared_seconds=clock.total(), described={
+        "latent_dim": run.latent_dim, "model": run.model_config.get("model"), "device": str(dev)})
     run.write_evaluation(evaluation, versions())
     return evaluation
 
@@ -240,32 +193,3 @@ def resolve_data_root(run: Run, data_root: str | Path | None, log: Log = print) 
     log(f"{title}: the data_root {stored!r} in {run.config_path} holds no verified {title}; "
         f"using {default_root()}")
     return None
-
-
-def _assemble(run: Run, results: dict[int, RowResult], data_result: RowResult) -> Evaluation:
-    """The tables: checkpoint rows (with the joined history) then the real-data row; artifacts in memory."""
-    epochs = list(results)
-    index = pd.Index([*epochs, C.DATA_EPOCH], name=C.EPOCH)
-    metrics = pd.DataFrame([*(r.row for r in results.values()), data_result.row], index=index)
-    metrics = metrics.reindex(columns=stages.metrics_columns(run.latent_dim))
-    history = run.history.reindex(index=epochs, columns=C.HISTORY_COLUMNS[1:]).reindex(index)
-    metrics = pd.concat([history, metrics], axis=1)
-    metrics.insert(0, C.SOURCE, [C.SOURCE_MODEL] * len(epochs) + [C.SOURCE_DATA])
-    metrics.index.name = C.EPOCH
-    per_class = pd.concat([*(r.per_class for r in results.values()), data_result.per_class], ignore_index=True)
-    pairs = pd.concat([r.pairs for r in results.values()], ignore_index=True)[PAIRS_COLUMNS]
-    artifacts = {epoch: r.artifact for epoch, r in results.items()}
-    return Evaluation(metrics, per_class, pairs, artifacts=artifacts)
-
-
-class _Clock:
-    """Seconds per named lap of the shared work (loading data, the classifier, cache look-ups, ...)."""
-
-    def __init__(self):
-        self.seconds: dict[str, float] = {}
-        self._last = time.perf_counter()
-
-    def lap(self, name: str) -> None:
-        now = time.perf_counter()
-        self.seconds[name] = self.seconds.get(name, 0.0) + (now - self._last)
-        self._last = now

@@ -10,7 +10,7 @@ decoder on pixel intensities in [0, 1]. Losses are *per sample, in nats*:
 Weight initialisation (``VAEConfig.init``): ``"glorot"`` is the Keras default (Glorot-uniform weights,
 zero biases) and the default for ``conv``: with torch's default init the conv model's 16-unit ReLU
 bottleneck mostly dies and the posterior collapses (KL ~0.01-0.07 nats after one MNIST epoch for most
-seeds, issue 12). ``"torch"`` keeps torch's default layer init; it is the default for ``mlp`` and what every
+seeds). ``"torch"`` keeps torch's default layer init; it is the default for ``mlp`` and what every
 model saved before ``init`` existed was trained with.
 
 A model knows no dataset and no training loop.

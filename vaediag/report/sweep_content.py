@@ -333,11 +333,12 @@ def comparisons(df: pd.DataFrame, summary: pd.DataFrame) -> list[Comparison]:
             iv = R.difference_interval(va.to_numpy(float), vb.to_numpy(float))
             answer = decide(iv.low, iv.high, 0.0, side)
             out.append(Comparison(gb, ga, metric, answer,
-                                  _comparison_parts(summary, key, (ga, a), (gb, b), epoch, metric, claim, iv, answer)))
+                                  _comparison_parts(summary, key, (ga, a), (gb, b), epoch=epoch, metric=metric,
+                                                    claim=claim, iv=iv, answer=answer)))
     return out
 
 
-def _comparison_parts(summary, key, worse, better, epoch, metric, claim, iv, answer) -> list[Part]:
+def _comparison_parts(summary, key, worse, better, *, epoch, metric, claim, iv, answer) -> list[Part]:
     (ga, a), (gb, b) = worse, better
     name = METRIC_NAMES.get(metric, metric)
     parts: list[Part] = [f"{_value_text(key, b[key].iloc[0])} {claim} than {_value_text(key, a[key].iloc[0])} "

@@ -28,7 +28,7 @@ PER_CLASS_COLUMNS = [C.SOURCE, C.EPOCH, C.CLASS, C.CLASS_NAME, C.CLASS_SILHOUETT
                      C.CLASS_QGRID_SHARE, C.CLASS_QGRID_SHARE_CI_LOW, C.CLASS_QGRID_SHARE_CI_HIGH,
                      C.CLASS_GRID_INSIDE, C.CLASS_QGRID_INSIDE, C.CLASS_DATA_SHARE]
 PAIRS_COLUMNS = [C.EPOCH, C.CLASS_A, C.CLASS_B, C.CLASS_A_NAME, C.CLASS_B_NAME, C.CONFUSION_RATE]
-# metrics.csv columns added in 0.3 (issue 8): NaN when an older metrics.csv is read
+# metrics.csv columns an older metrics.csv may lack: NaN when it is read
 COLUMNS_SINCE_0_3 = [C.TRAIN_EVAL_LOSS, C.TRAIN_EVAL_RECON, C.TRAIN_EVAL_KL, C.KNN_ACCURACY_CI_LOW,
                      C.KNN_ACCURACY_CI_HIGH, C.PRIOR_ENTROPY_NORM_CI_LOW, C.PRIOR_ENTROPY_NORM_CI_HIGH,
                      C.IWAE_TRAIN_NLL]
@@ -108,7 +108,7 @@ class EvaluationFiles:
     """The files of one run's evaluation, read and written as one published set (:mod:`vaediag.files.publish`):
     the three tables, the summary (evaluation.json) and one npz of artifacts per epoch, under ``root``, with
     the manifest at ``manifest``. :class:`~vaediag.store.rundir.Run` gives the paths; ``classes`` (called only when
-    tables of vaediag <= 0.3 are read) names the classes those tables lack the names of."""
+    older tables are read) names the classes those tables lack the names of."""
 
     root: Path
     metrics: Path
@@ -204,7 +204,7 @@ def read_tables(metrics_path: Path, per_class_path: Path, pairs_path: Path, hint
                 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(metrics, per_class, pairs) as :class:`Evaluation` holds them, each value checked against its
     documented range (:mod:`vaediag.store.ranges`); any problem is a one-line :class:`RunDirError` ending in ``hint``.
-    Tables of vaediag <= 0.3 (columns ``digit``, ``digit_a``, ``digit_b``, no names) read with the columns
+    Older tables (columns ``digit``, ``digit_a``, ``digit_b``, no names) read with the columns
     renamed (``C.CLASS_COLUMNS_0_3``) and the names filled from ``classes()`` (the run's dataset)."""
     metrics = read_csv(metrics_path, dtype={C.MOST_MIXED_PAIR: object, C.SOURCE: object})
     for col in (C.EPOCH, C.SOURCE):
@@ -243,7 +243,7 @@ def _with_class_names(df: pd.DataFrame, classes: Callable[[], ClassNames], path:
 
 
 def _with_columns(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """``df`` with each of ``columns`` it lacks added as NaN (tables written before 0.3); extra columns (e.g. the
+    """``df`` with each of ``columns`` it lacks added as NaN (older tables); extra columns (e.g. the
     removed ``*_chi2_pvalue``) are kept as they are."""
     missing = [c for c in columns if c not in df.columns]
     return df.assign(**{c: np.nan for c in missing}) if missing else df
@@ -292,3 +292,9 @@ class LazyArtifacts(Mapping):
 
     def __len__(self) -> int:
         return len(self._paths)
+
+
+def history_frame(rows: list[dict]) -> pd.DataFrame:
+    """History rows as a DataFrame indexed by epoch with the documented columns."""
+    return pd.DataFrame(rows, columns=C.HISTORY_COLUMNS).set_index(C.EPOCH)
+

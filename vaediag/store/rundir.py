@@ -1,37 +1,16 @@
-"""The run directory (RUN_DIR): its layout, and the one place that reads and writes its files.
+"""The run directory (RUN_DIR): the one place that reads and writes its files (their names: :mod:`.layout`).
 
-Layout (every file written atomically: temporary file + rename)::
-
-    RUN_DIR/config.json                  model + training configuration, versions      (train)
-    RUN_DIR/history.csv                  one row per training epoch                     (train)
-    RUN_DIR/checkpoints/epoch_005.pt     one per checkpoint epoch; last.pt for --resume (train)
-    RUN_DIR/metrics.csv                  one row per evaluated checkpoint + the real-data row (evaluate)
-    RUN_DIR/per_class.csv, pairs.csv     per (epoch, digit) / (epoch, digit pair)       (evaluate)
-    RUN_DIR/evaluation.json              evaluation settings, versions, timings         (evaluate)
-    RUN_DIR/eval/epoch_005.npz           arrays behind the figures                      (evaluate)
-    RUN_DIR/eval/manifest.json           SHA-256 of every evaluation result, written last (evaluate)
-    RUN_DIR/eval/cache/                  per-checkpoint evaluation cache                (evaluate)
-    RUN_DIR/eval/external.json           external run: evaluated epoch -> cache key     (evaluate_model)
-    RUN_DIR/figures/<name>.png           figures                                        (report)
-    RUN_DIR/report.html, report.md       the report                                     (report)
-    RUN_DIR/study.json                   stage timings of `vaediag study`               (study)
-
-The evaluation results (the three tables, evaluation.json and the npz files) are published as one set
-(:mod:`vaediag.files.publish`): temporary files, renames, then the manifest; every reader checks the files
-against the manifest, so a set mixed by a kill (or edited by hand) is refused with a one-line error and
-the next ``vaediag evaluate`` writes it again. Sub-folders (checkpoints/, eval/, figures/) must resolve
-inside RUN_DIR: a symbolic link leading elsewhere is refused before anything is read or written through it.
-
-:class:`Run` is the only code that knows these names. Stages hand their results to each other in memory
-(a :class:`Run` can be built from an in-memory :class:`Evaluation`); the disk is for persistence and for
-later commands (``vaediag report RUN_DIR``) that start from an existing run.
+:class:`Run` is the only code that knows where a run's files live. Stages hand their results to each other in
+memory (a :class:`Run` can be built from an in-memory :class:`Evaluation`); the disk is for persistence and for
+later commands (``vaediag report RUN_DIR``) that start from an existing run. The evaluation results are published as
+one set under a manifest (:mod:`vaediag.files.publish`); sub-folders must resolve inside RUN_DIR: a symbolic link
+leading elsewhere is refused before anything is read or written through it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shutil
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -42,40 +21,17 @@ import pandas as pd
 from vaediag.files import atomic
 from vaediag import columns as C
 from vaediag.errors import ConfigError, RunDirError, first_line
-from vaediag.store.evaluation import (PAIRS_COLUMNS, PER_CLASS_COLUMNS, Evaluation,
-                                      EvaluationFiles)  # noqa: F401  (re-exported)
-from vaediag.files.fileio import (int_epochs, json_text, load_npz, read_csv, read_json, save_npz,
+from vaediag.store.evaluation import (  # noqa: F401  (re-exported)
+    PAIRS_COLUMNS, PER_CLASS_COLUMNS, Evaluation, EvaluationFiles, history_frame)  # noqa: F401  (re-exported)
+from vaediag.files.fileio import (  # noqa: F401  (re-exported)
+                                  int_epochs, json_text, load_npz, read_csv, read_json, save_npz,
                                   unique_epochs)  # noqa: F401
 from vaediag.files.lock import DirectoryLock, remove_stale_temporaries
+from vaediag.datasets.registry import DEFAULT_DATASET, check_dataset, class_names
 from vaediag.store.ranges import check_ranges
 
-CONFIG_FILE = "config.json"
-HISTORY_FILE = "history.csv"
-CHECKPOINT_DIR = "checkpoints"
-LAST_CHECKPOINT = "last.pt"
-METRICS_FILE = "metrics.csv"
-PER_CLASS_FILE = "per_class.csv"
-PAIRS_FILE = "pairs.csv"
-EVALUATION_FILE = "evaluation.json"
-EVAL_DIR = "eval"
-MANIFEST_FILE = "manifest.json"  # in EVAL_DIR
-CACHE_DIR = "cache"
-FIGURES_DIR = "figures"
-REPORT_HTML = "report.html"
-REPORT_MD = "report.md"
-STUDY_FILE = "study.json"
-EXTERNAL_FILE = "external.json"  # in EVAL_DIR: the epochs of an external run and their cache keys
-EXTERNAL_KIND = "external"  # config.json ``kind`` of a run made by vaediag.evaluate_model (no training)
-EXTERNAL_CHECKPOINT_FORMAT = "vaediag-external-v1"  # evaluate_model(save_checkpoint=True): the user's state_dict
-RESULT_TABLES = (METRICS_FILE, PER_CLASS_FILE, PAIRS_FILE)
-LOCK_FILE = ".vaediag.files.lock"  # held by the one command that writes into RUN_DIR (vaediag.files.lock)
-
-_EPOCH_CHECKPOINT = re.compile(r"^epoch_(\d+)\.pt$")
-
-
-def _epoch_tag(epoch: int) -> str:
-    return f"epoch_{int(epoch):03d}"
-
+from .layout import (  # noqa: F401  (re-exported: the file names are part of the store's interface)
+    CONFIG_FILE, HISTORY_FILE, CHECKPOINT_DIR, LAST_CHECKPOINT, METRICS_FILE, PER_CLASS_FILE, PAIRS_FILE, EVALUATION_FILE, EVAL_DIR, MANIFEST_FILE, CACHE_DIR, FIGURES_DIR, REPORT_HTML, REPORT_MD, STUDY_FILE, EXTERNAL_FILE, EXTERNAL_KIND, EXTERNAL_CHECKPOINT_FORMAT, RESULT_TABLES, LOCK_FILE, EPOCH_CHECKPOINT, epoch_tag)
 
 # ============================================================================================ Run
 class Run:
@@ -124,7 +80,7 @@ class Run:
         return self._inside(self.path / CHECKPOINT_DIR)
 
     def checkpoint_path(self, epoch: int) -> Path:
-        return self.checkpoint_dir / f"{_epoch_tag(epoch)}.pt"
+        return self.checkpoint_dir / f"{epoch_tag(epoch)}.pt"
 
     @property
     def last_checkpoint_path(self) -> Path:
@@ -135,7 +91,7 @@ class Run:
         return self._inside(self.path / EVAL_DIR)
 
     def artifact_path(self, epoch: int) -> Path:
-        return self.eval_dir / f"{_epoch_tag(epoch)}.npz"
+        return self.eval_dir / f"{epoch_tag(epoch)}.npz"
 
     @property
     def manifest_path(self) -> Path:
@@ -157,7 +113,7 @@ class Run:
     @staticmethod
     def cache_entry(epoch: int | None) -> str:
         """Cache entry name of a checkpoint epoch (None: the real-data reference)."""
-        return C.SOURCE_DATA if epoch is None else _epoch_tag(epoch)
+        return C.SOURCE_DATA if epoch is None else epoch_tag(epoch)
 
     @property
     def figures_dir(self) -> Path:
@@ -235,9 +191,7 @@ class Run:
 
     @property
     def dataset(self) -> str:
-        """The registered dataset the run uses (config.json ``dataset``; runs of vaediag < 0.4: "mnist")."""
-        from vaediag.datasets.registry import DEFAULT_DATASET, check_dataset
-
+        """The registered dataset the run uses (config.json ``dataset``; runs that record none: "mnist")."""
         cfg = self.config
         value = cfg.get("dataset") or (cfg.get("train") or {}).get("dataset") or DEFAULT_DATASET
         try:
@@ -248,8 +202,6 @@ class Run:
     @property
     def classes(self):
         """The :class:`vaediag.datasets.classes.ClassNames` of the run's dataset (names the report and claims use)."""
-        from vaediag.datasets.registry import class_names
-
         return class_names(self.dataset)
 
     @property
@@ -269,33 +221,6 @@ class Run:
     @property
     def external_path(self) -> Path:
         return self.eval_dir / EXTERNAL_FILE
-
-    def external_entries(self) -> dict[int, str]:
-        """External run: evaluated epoch -> the cache key of its row, ascending ({} when none yet)."""
-        if not self.external_path.is_file():
-            return {}
-        entries = read_json(self.external_path)
-        if not isinstance(entries, dict) or not isinstance(entries.get("epochs"), dict):
-            raise RunDirError(f"{self.external_path} does not hold the evaluated epochs; was it edited?")
-        try:
-            out = dict(sorted((int(e), str(k)) for e, k in entries["epochs"].items()))
-        except ValueError:
-            raise RunDirError(f"{self.external_path}: epochs must be integers; was it edited?") from None
-        if any(e < 1 for e in out):
-            raise RunDirError(f"{self.external_path}: epochs must be integers >= 1, got {min(out)}; was it edited?")
-        return out
-
-    def write_external_entries(self, entries: Mapping[int, str]) -> None:
-        atomic.write_json(self.external_path, {"epochs": {str(e): k for e, k in sorted(entries.items())}})
-
-    def write_external_checkpoint(self, epoch: int, payload: dict) -> Path:
-        """Store ``payload`` (``{"format", "state_dict", "class", "epoch"}``) as the epoch's checkpoint file,
-        atomically; return its path."""
-        import torch
-
-        path = self.checkpoint_path(epoch)
-        atomic.write_with(path, lambda tmp: torch.save(payload, tmp))
-        return path
 
     @property
     def latent_dim(self) -> int:
@@ -321,7 +246,7 @@ class Run:
         df[C.EPOCH] = int_epochs(df[C.EPOCH], self.history_path)
         unique_epochs(df[C.EPOCH], self.history_path)
         check_ranges(df, self.history_path, f"{HISTORY_FILE} is written by `vaediag train`; was it edited?")
-        for column in (C.TRAIN_EVAL_LOSS, C.TRAIN_EVAL_RECON, C.TRAIN_EVAL_KL):  # a history written before 0.3
+        for column in (C.TRAIN_EVAL_LOSS, C.TRAIN_EVAL_RECON, C.TRAIN_EVAL_KL):  # an older history lacks them
             if column not in df.columns:
                 df[column] = float("nan")
         return df.set_index(C.EPOCH)
@@ -338,7 +263,7 @@ class Run:
         found = {}
         if self.checkpoint_dir.is_dir():
             for p in self.checkpoint_dir.iterdir():
-                m = _EPOCH_CHECKPOINT.match(p.name)
+                m = EPOCH_CHECKPOINT.match(p.name)
                 if m:
                     found[int(m.group(1))] = p
         return dict(sorted(found.items()))
@@ -468,10 +393,3 @@ class Run:
         """Remove the temporaries of atomic writes a killed writer left (needs the lock); return them."""
         return remove_stale_temporaries(self.path, [self.path, self.checkpoint_dir, self.path / EVAL_DIR,
                                                     self.path / EVAL_DIR / CACHE_DIR, self.figures_dir])
-
-
-# ============================================================================================ helpers
-def history_frame(rows: list[dict]) -> pd.DataFrame:
-    """History rows as a DataFrame indexed by epoch with the documented columns."""
-    return pd.DataFrame(rows, columns=C.HISTORY_COLUMNS).set_index(C.EPOCH)
-

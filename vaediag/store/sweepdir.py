@@ -137,7 +137,7 @@ class Sweep:
             state = self.read()
             for key, given, what in (("base", base, "training"), ("evaluation", evaluation, "evaluation")):
                 saved = state.get(key) or {}
-                if key == "base":  # sweeps of vaediag < 0.4 recorded no dataset: they are MNIST sweeps
+                if key == "base":  # older sweeps recorded no dataset: they are MNIST sweeps
                     saved = {"dataset": DEFAULT_DATASET, **saved}
                 diff = [f"{k} {saved.get(k)!r} (not {given.get(k)!r})" for k in sorted(set(saved) | set(given))
                         if saved.get(k) != given.get(k)]

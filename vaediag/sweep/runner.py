@@ -228,8 +228,9 @@ def run_sweep(grid: Grid, out: str | Path, *, settings: EvalSettings = EvalSetti
             sweep.write(state)
             log(f"sweep {sweep.path}: {len(points)} runs, {len(result.skipped)} already done, {len(todo)} to run")
             if todo:
-                _run_on_ray(sweep, state, todo, settings, address, cpus_per_run, gpus_per_run, max_retries, log,
-                            progress, result)
+                _run_on_ray(sweep, state, todo, settings, address=address, cpus_per_run=cpus_per_run,
+                            gpus_per_run=gpus_per_run, max_retries=max_retries, log=log, progress=progress,
+                            result=result)
         finally:
             if todo:
                 import ray
@@ -253,7 +254,7 @@ def run_sweep(grid: Grid, out: str | Path, *, settings: EvalSettings = EvalSetti
     return result
 
 
-def _run_on_ray(sweep: Sweep, state: dict, todo: list, settings: EvalSettings, address: str | None,
+def _run_on_ray(sweep: Sweep, state: dict, todo: list, settings: EvalSettings, *, address: str | None,
                 cpus_per_run: int | None, gpus_per_run: float | None, max_retries: int, log, progress,
                 result: SweepResult) -> None:
     import ray  # started by run_sweep (result.ray_start_seconds)
