@@ -1,7 +1,7 @@
 """The Claims section of the run and sweep reports (a claims table built here, in the columns of
 ``vaediag.claims.check_claims``): well-formed HTML, the Markdown table, the verdict badges, escaping of a
 claim's text; ``report --claims`` / ``study --claims`` refuse a malformed claims file before anything is
-written; ``examples/claims.toml`` parses; the README's claim-rules table is ``claim_rules()``."""
+written; ``examples/claims.toml`` parses; the claims guide's claim-rules table is ``claim_rules()``."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from fake_run import make_fake_run
 from helpers import assert_one_line_error
 
 ROOT = Path(__file__).resolve().parents[1]
-README = ROOT / "README.md"
+README = ROOT / "docs" / "guide" / "claims.md"  # where the claim-rules table is printed
 EXAMPLE = ROOT / "examples" / "claims.toml"
 VOID = {"img", "meta", "br", "hr", "link", "input", "col"}
 EPOCHS = (2, 5, 9)
@@ -352,17 +352,17 @@ def test_example_claims_file_loads_with_the_claims_loader():
 
 
 def test_readme_documents_every_kind_of_the_example():
-    readme = README.read_text(encoding="utf-8")
-    section = readme.split("## Check your own claims — `vaediag check`", 1)[1].split("\n## ", 1)[0]
+    section = README.read_text(encoding="utf-8")  # the claims guide
     for kind in EXPECTED_KINDS:
         assert f"| `{kind}` |" in section, kind
-    assert "vaediag check examples/claims.toml runs/study" in readme.split("## CLI reference", 1)[0]
+    front = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "vaediag check examples/claims.toml runs/study" in front.split("## Documentation", 1)[0]
 
 
 def test_readme_claim_rules_table_is_claim_rules():
     readme = README.read_text(encoding="utf-8")
     match = re.search(r"<!-- claim-rules:start -->\n(.*?)<!-- claim-rules:end -->", readme, re.S)
-    assert match, "README.md has no <!-- claim-rules:start --> ... <!-- claim-rules:end --> block"
+    assert match, "docs/guide/claims.md has no <!-- claim-rules:start --> ... <!-- claim-rules:end --> block"
     claims = pytest.importorskip("vaediag.claims", reason="the claims engine is not merged: the table comes then")
     assert hasattr(claims, "claim_rules")
     assert match.group(1).strip() == report.claim_rules_markdown().strip()
