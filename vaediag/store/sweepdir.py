@@ -23,7 +23,7 @@ import socket
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from vaediag.files import atomic
 from vaediag.datasets.registry import DEFAULT_DATASET
@@ -32,8 +32,16 @@ from vaediag.files.fileio import read_json
 from vaediag.files.lock import DirectoryLock
 from vaediag.store.rundir import Run
 
-if TYPE_CHECKING:
-    from vaediag.sweep.grid import Grid  # the type only: a store never imports the sweep layer
+
+class Grid(Protocol):
+    """What a sweep directory needs of a grid (:class:`vaediag.sweep.grid.Grid`): its points and its settings."""
+
+    def points(self) -> list: ...
+
+    def base_dict(self) -> dict: ...
+
+    def axes_dict(self) -> dict: ...
+
 
 FORMAT = "vaediag-sweep/1"
 SWEEP_FILE = "sweep.json"
