@@ -57,10 +57,28 @@ _LAZY = {  # public name -> (module, attribute)
 __all__ = ["__version__", *_LAZY]
 
 
+def _import_leaving_random_state(module: str):
+    """Import ``module``, then put back the random generators the user's code may already use (Python's, and
+    numpy's and torch's when they are loaded): a library imported on first use (sklearn pulls in one that draws
+    at import) must not shift a training loop's random numbers."""
+    import random
+
+    states = [(random.setstate, random.getstate())]
+    if "numpy" in sys.modules:
+        states.append((sys.modules["numpy"].random.set_state, sys.modules["numpy"].random.get_state()))
+    if "torch" in sys.modules and hasattr(sys.modules["torch"], "get_rng_state"):
+        states.append((sys.modules["torch"].set_rng_state, sys.modules["torch"].get_rng_state()))
+    try:
+        return importlib.import_module(module)
+    finally:
+        for restore, state in states:
+            restore(state)
+
+
 def __getattr__(name: str):  # PEP 562: import the defining module on first use
     if name in _LAZY:
         module, attr = _LAZY[name]
-        value = getattr(importlib.import_module(module), attr)
+        value = getattr(_import_leaving_random_state(module), attr)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'vaediag' has no attribute {name!r}")
