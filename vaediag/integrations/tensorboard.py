@@ -31,11 +31,13 @@ NEEDED_BY = "vaediag tensorboard"
 
 
 def _figure(path: Path):
-    """A PNG as float RGB ``[H, W, 3]`` in [0, 1]."""
+    """A PNG as float ``[H, W, 3]`` (RGB) or ``[H, W]`` (grey) in [0, 1], and its TensorBoard data format."""
     from matplotlib import image as mpimg
 
     image = mpimg.imread(path)
-    return image[..., :3] if image.ndim == 3 else image
+    if image.ndim == 3 and image.shape[2] >= 3:
+        return image[..., :3], "HWC"
+    return (image[..., 0] if image.ndim == 3 else image), "HW"  # grey, or grey with alpha
 
 
 def _own_event_files(folder: Path) -> list[Path]:
@@ -67,8 +69,8 @@ def write_run(run: Run, log_dir: str | Path, *, figures: bool = True) -> dict:
         last = evaluation.epochs[-1] if evaluation.epochs else 0
         for png in pngs:
             kind, epoch = split_name(png.stem)
-            writer.add_image(f"figures/{kind}", _figure(png), epoch if epoch is not None else last,
-                             dataformats="HWC")
+            image, layout = _figure(png)
+            writer.add_image(f"figures/{kind}", image, epoch if epoch is not None else last, dataformats=layout)
             images += 1
     finally:
         writer.close()
