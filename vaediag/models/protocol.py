@@ -112,6 +112,11 @@ class ModelAdapter:
         self.deterministic = False  # set by check_model from the probe
         self.training = False
 
+    def __repr__(self) -> str:
+        encoder = "deterministic" if self.deterministic else "stochastic"
+        return (f"ModelAdapter({type(self.model).__name__}: latent_dim={self.latent_dim}, input={self.input}, "
+                f"decoder={self.decoder}, {encoder} encoder, device={self.model_device})")
+
     # -------------------------------------------------------------------- the protocol, normalised
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         x = x.reshape(len(x), N_PIXELS) if self.input == FLAT_INPUT else x

@@ -32,16 +32,17 @@ LOSS_COLUMNS = (C.TRAIN_LOSS, C.TRAIN_EVAL_LOSS, C.TEST_LOSS)
 OVERVIEW_FIGURE = "overview.png"
 SHEET_COLUMNS = 10  # the prior sheet: 10 x 10 samples
 IMAGE_STYLE = "max-width:100%;image-rendering:pixelated"
+SHEET_WIDTH = "420px"  # a 10 x 10 sheet of 28-pixel images, shown at 1.5 x
 
 
 def png_data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def sheet_png(images: np.ndarray, columns: int = SHEET_COLUMNS, scale: int = 2) -> bytes:
+def sheet_png(images: np.ndarray, columns: int = SHEET_COLUMNS, scale: int = 1) -> bytes:
     """uint8 images ``[n, h, w]`` tiled ``columns`` wide (rows as needed), each pixel ``scale`` x ``scale``,
-    as PNG bytes (matplotlib's writer)."""
-    from matplotlib import image as mpimg
+    as a grey PNG (Pillow, which matplotlib brings)."""
+    from PIL import Image
 
     n, h, w = images.shape
     rows = -(-n // columns)
@@ -51,7 +52,7 @@ def sheet_png(images: np.ndarray, columns: int = SHEET_COLUMNS, scale: int = 2) 
         sheet[r * h : (r + 1) * h, c * w : (c + 1) * w] = im
     sheet = np.kron(sheet, np.ones((scale, scale), np.uint8))
     buffer = io.BytesIO()
-    mpimg.imsave(buffer, sheet, cmap="gray", vmin=0, vmax=255, format="png")
+    Image.fromarray(sheet).save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()
 
 
@@ -99,7 +100,8 @@ def evaluation_html(evaluation: Any) -> str:
     artifact = _artifact(evaluation, shown) if shown is not None else None
     if artifact is not None and "prior_sheet" in artifact:
         parts.append(f"<p>decoded prior samples z ~ N(0, I), epoch {shown}:</p>")
-        parts.append(_img(png_data_uri(sheet_png(np.asarray(artifact["prior_sheet"]))), "prior samples"))
+        parts.append(_img(png_data_uri(sheet_png(np.asarray(artifact["prior_sheet"]))), "prior samples",
+                          width=SHEET_WIDTH))
     return "<div>" + "\n".join(parts) + "</div>"
 
 
@@ -129,7 +131,8 @@ def run_html(run: Any) -> str:
             if artifact is not None and "prior_sheet" in artifact:
                 parts.append(f"<p>decoded prior samples, epoch {evaluation.epochs[-1]} (`vaediag report` draws "
                              f"the figures):</p>")
-                parts.append(_img(png_data_uri(sheet_png(np.asarray(artifact["prior_sheet"]))), "prior samples"))
+                parts.append(_img(png_data_uri(sheet_png(np.asarray(artifact["prior_sheet"]))), "prior samples",
+                                  width=SHEET_WIDTH))
     else:
         parts.append("<p>not evaluated yet (no complete metrics.csv)</p>")
     if run.report_html_path.is_file():

@@ -64,6 +64,11 @@ class Evaluation:
     versions: dict = field(default_factory=dict)
     epoch: int | None = None
 
+    def __repr__(self) -> str:
+        rows, columns = self.metrics.shape
+        at = f", epoch={self.epoch}" if self.epoch is not None else ""
+        return f"Evaluation(epochs={self.epochs}{at}; metrics: {rows} rows x {columns} columns)"
+
     def _repr_html_(self) -> str:
         return display.evaluation_html(self)
 
