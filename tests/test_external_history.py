@@ -66,6 +66,12 @@ def test_history_becomes_history_csv_and_later_calls_update_it(tmp_path):
     frame = pd.DataFrame({"epoch": [5], "test_loss": [98.0], "epoch_seconds": [1.5]})
     _evaluate(run_dir, EPOCHS, history=frame)
     assert Run(run_dir).history.loc[5, C.EPOCH_SECONDS] == 1.5
+    # losses appended as they come: 0-d tensors (with grad) and numpy scalars
+    import torch
+
+    _evaluate(run_dir, EPOCHS, history={"train_loss": {6: torch.tensor(97.0, requires_grad=True) * 1.0},
+                                        "test_loss": {6: np.float32(96.5)}})
+    assert Run(run_dir).history.loc[6, [C.TRAIN_LOSS, C.TEST_LOSS]].tolist() == [97.0, 96.5]
 
 
 @pytest.mark.parametrize("history, fragment", [

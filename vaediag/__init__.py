@@ -5,8 +5,10 @@ Python API (every name is imported on first use, so ``import vaediag`` loads no 
 - ``vaediag.train_run(TrainConfig(...), run_dir)`` -> history DataFrame;
 - ``vaediag.evaluate_run(run_dir, settings=EvalSettings(...))`` -> :class:`Evaluation` (``metrics``,
   ``per_class``, ``pairs`` DataFrames) written to RUN_DIR;
-- ``vaediag.evaluate_model(model, run_dir, epoch, decoder="probs"|"logits")``: diagnose your own VAE (anything
-  satisfying :class:`vaediag.VAEModel`) from your training loop, into an external RUN_DIR;
+- ``vaediag.check_model(model)``: the pre-flight check of your own VAE (anything with ``encode`` / ``decode``:
+  :class:`vaediag.VAEModel`); ``vaediag.evaluate_model(model, run_dir, epoch, history=...)``: diagnose it from
+  your training loop, into an external RUN_DIR, leaving the training exactly as it was (a notebook displays the
+  result); ``vaediag.integrations``: the PyTorch Lightning callback and TensorBoard (optional extras);
 - ``vaediag.load_dataset("fashion-mnist", train_size=..., test_size=...)`` -> uint8 tensors (provisioned offline
   and verified by SHA-256 on first use); ``vaediag.DATASETS`` names the registered datasets;
 - ``vaediag.Run(run_dir)``: a run directory (config, history, checkpoints, evaluation, artifacts);

@@ -57,19 +57,30 @@ def write_checkpoint(run: Run, epoch: int, payload: dict) -> Path:
 HISTORY_KEYS = tuple(C.HISTORY_COLUMNS[1:])  # what a user may hand over: train_loss, test_loss, ..., epoch_seconds
 
 
+def _number(value: Any) -> Any:
+    """A loss appended as a one-element tensor or a numpy scalar, as a Python number; anything else as given."""
+    numel = getattr(value, "numel", None)
+    if callable(numel) and numel() == 1 and callable(getattr(value, "item", None)):
+        return value.item()
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _epoch_values(name: str, values: Any) -> dict[int, Any]:
     """One column's values by epoch: a mapping epoch -> value, or a sequence for epochs 1, 2, ..."""
     if isinstance(values, Mapping):
         items = list(values.items())
     elif isinstance(values, pd.Series):
         items = list(values.items())
-    elif isinstance(values, (list, tuple, np.ndarray)):
-        items = list(enumerate(np.asarray(values, dtype=object).ravel().tolist(), start=1))
+    elif isinstance(values, np.ndarray):
+        items = list(enumerate(values.ravel().tolist(), start=1))
+    elif isinstance(values, (list, tuple)):
+        items = list(enumerate(values, start=1))
     else:
         raise ConfigError(f"history[{name!r}] must be a list (epochs 1, 2, ...) or a mapping epoch -> value, got "
                           f"{type(values).__name__}")
     out = {}
     for epoch, value in items:
+        value = _number(value)
         if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 1:
             raise ConfigError(f"history[{name!r}]: epochs must be integers >= 1, got {epoch!r}")
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float, np.number))):
