@@ -37,13 +37,25 @@ def has_extra(extra: str) -> bool:
         return False
 
 
+def _missing(extra: str, needed_by: str, missing: str) -> MissingExtraError:
+    _, title = EXTRAS[extra]
+    return MissingExtraError(f"{needed_by} needs {title}, which is not installed (no module {missing!r}); "
+                             f"install the extra: pip install 'vaediag[{extra}]'")
+
+
+def require_installed(extra: str, needed_by: str) -> None:
+    """The one-line :class:`MissingExtraError` of :func:`require` when the extra is missing, checked without
+    importing it (Ray reads its configuration from the environment when it is imported: a sweep sets that
+    first)."""
+    if not has_extra(extra):
+        raise _missing(extra, needed_by, EXTRAS[extra][0])
+
+
 def require(extra: str, needed_by: str) -> ModuleType:
     """The extra's module, imported; a one-line :class:`MissingExtraError` naming the extra to install when it
     is missing (or fails to import)."""
-    module, title = EXTRAS[extra]
+    module, _ = EXTRAS[extra]
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        missing = getattr(exc, "name", None) or module
-        raise MissingExtraError(f"{needed_by} needs {title}, which is not installed (no module {missing!r}); "
-                                f"install the extra: pip install 'vaediag[{extra}]'") from None
+        raise _missing(extra, needed_by, getattr(exc, "name", None) or module) from None
