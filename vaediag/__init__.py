@@ -5,8 +5,10 @@ Python API (every name is imported on first use, so ``import vaediag`` loads no 
 - ``vaediag.train_run(TrainConfig(...), run_dir)`` -> history DataFrame;
 - ``vaediag.evaluate_run(run_dir, settings=EvalSettings(...))`` -> :class:`Evaluation` (``metrics``,
   ``per_class``, ``pairs`` DataFrames) written to RUN_DIR;
-- ``vaediag.evaluate_model(model, run_dir, epoch, decoder="probs"|"logits")``: diagnose your own VAE (anything
-  satisfying :class:`vaediag.VAEModel`) from your training loop, into an external RUN_DIR;
+- ``vaediag.check_model(model)``: the pre-flight check of your own VAE (anything with ``encode`` / ``decode``:
+  :class:`vaediag.VAEModel`); ``vaediag.evaluate_model(model, run_dir, epoch, history=...)``: diagnose it from
+  your training loop, into an external RUN_DIR, leaving the training exactly as it was (a notebook displays the
+  result); ``vaediag.integrations``: the PyTorch Lightning callback and TensorBoard (optional extras);
 - ``vaediag.load_dataset("fashion-mnist", train_size=..., test_size=...)`` -> uint8 tensors (provisioned offline
   and verified by SHA-256 on first use); ``vaediag.DATASETS`` names the registered datasets;
 - ``vaediag.Run(run_dir)``: a run directory (config, history, checkpoints, evaluation, artifacts);
@@ -57,10 +59,28 @@ _LAZY = {  # public name -> (module, attribute)
 __all__ = ["__version__", *_LAZY]
 
 
+def _import_leaving_random_state(module: str):
+    """Import ``module``, then put back the random generators the user's code may already use (Python's, and
+    numpy's and torch's when they are loaded): a library imported on first use (sklearn pulls in one that draws
+    at import) must not shift a training loop's random numbers."""
+    import random
+
+    states = [(random.setstate, random.getstate())]
+    if "numpy" in sys.modules:
+        states.append((sys.modules["numpy"].random.set_state, sys.modules["numpy"].random.get_state()))
+    if "torch" in sys.modules and hasattr(sys.modules["torch"], "get_rng_state"):
+        states.append((sys.modules["torch"].set_rng_state, sys.modules["torch"].get_rng_state()))
+    try:
+        return importlib.import_module(module)
+    finally:
+        for restore, state in states:
+            restore(state)
+
+
 def __getattr__(name: str):  # PEP 562: import the defining module on first use
     if name in _LAZY:
         module, attr = _LAZY[name]
-        value = getattr(importlib.import_module(module), attr)
+        value = getattr(_import_leaving_random_state(module), attr)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'vaediag' has no attribute {name!r}")

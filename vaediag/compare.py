@@ -92,6 +92,10 @@ def compare_runs(run_dirs: Iterable[str | Path], metrics: str | Iterable[str] | 
     other ``metrics`` chosen (names of metrics.csv columns, a list or ``"a,b,c"``).
 
     Index (``RUN``, ``EPOCH``); the "data" reference rows are left out. A missing metric column is NaN.
+    ``test_loss`` of an epoch without a training history row (an external run without ``history=``) is the
+    evaluation's ``eval_test_loss``: the negative ELBO of the test digits in eval mode with seeded noise, as
+    training measures it. A setting a run does not record (an external run's β, lr, batch size, seed) is None
+    and labelled "unknown".
     A directory that is not an evaluated run raises :class:`RunDirError` (one line), as does an empty list
     or the same run given twice; an unknown metric raises :class:`ConfigError`.
     """
@@ -110,6 +114,8 @@ def compare_runs(run_dirs: Iterable[str | Path], metrics: str | Iterable[str] | 
         m = run.checkpoint_metrics
         df = pd.DataFrame({k: pd.to_numeric(m[k], errors="coerce") if k in m.columns else np.nan for k in columns},
                           index=m.index)
+        if C.TEST_LOSS in df.columns and C.EVAL_LOSS in m.columns:  # no training history (an external run):
+            df[C.TEST_LOSS] = df[C.TEST_LOSS].fillna(pd.to_numeric(m[C.EVAL_LOSS], errors="coerce"))  # the same ELBO
         for k, v in config_values(run).items():
             df[k] = v
         df[RUN_DIR] = str(run.path)
@@ -141,7 +147,7 @@ def summarise_seeds(df: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (group, epoch), g in flat.groupby([GROUP, C.EPOCH], sort=True):
         row = {GROUP: group, C.EPOCH: epoch, N_SEEDS: int(g[SEED].nunique(dropna=False)),
-               SEEDS: ",".join(str(s) for s in sorted(g[SEED].map(key_text).unique()))}
+               SEEDS: ",".join(str(s) for s in sorted(g[SEED].map(lambda v: key_text(v, SEED)).unique()))}
         for k in GROUP_KEYS:
             row[k] = g[k].iloc[0]
         stats = long[(long[GROUP] == group) & (long[C.EPOCH] == epoch)].set_index(METRIC)

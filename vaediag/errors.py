@@ -33,3 +33,7 @@ class TrainingDivergedError(VaediagError):
 
 class ProtocolError(ConfigError):
     """A user's model does not satisfy :class:`vaediag.models.protocol.VAEModel` (names the method and what it returned)."""
+
+
+class MissingExtraError(VaediagError):
+    """A command needs an optional dependency that is not installed; the message names the extra to install."""

@@ -23,7 +23,8 @@ The claims file (TOML)::
     digits = [3, 5, 8]
     config = { latent_dim = 2 }     # optional, sweeps: which configuration(s) the claim is about
 
-Kinds and their fields (``epoch`` must be a checkpoint epoch of the run):
+Kinds and their fields (``epoch`` must be a checkpoint epoch of the run, or ``"first"`` / ``"last"``: its first /
+last checkpoint, so a claims file fits a run of any length; ``epochs = ["first", "last"]`` likewise):
 
 - ``overlap`` / ``separated``: ``epoch``, ``digits`` (a digit or a list);
 - ``mixed_pair``: ``epoch``, ``digits`` (exactly two);

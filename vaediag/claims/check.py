@@ -1,5 +1,6 @@
 """The driver: resolve the target (one RUN_DIR, or a SWEEP_DIR's configurations), validate every claim against
-it (epochs that are checkpoints, columns that exist, configuration selectors that match) BEFORE anything is
+it (epochs that are checkpoints, ``"first"`` / ``"last"`` resolved to the runs' own, columns that exist,
+configuration selectors that match) BEFORE anything is
 computed or written, evaluate what is missing (cached per checkpoint), then check each claim on each subject
 and return one row per (claim, subject) with the columns ``CLAIM_COLUMNS``."""
 
@@ -140,6 +141,23 @@ def _available_epochs(run: Run) -> set[int]:
     return epochs
 
 
+def resolve_epochs(cf: ClaimsFile, target: Target) -> ClaimsFile:
+    """``cf`` with every ``"first"`` / ``"last"`` epoch replaced by the first / last checkpoint the claim's runs
+    share (evaluated or not); a claim they then make invalid: one-line :class:`ClaimsError`."""
+    claims = []
+    for claim in cf.claims:
+        if claim.symbolic:
+            runs = target.runs if claim.kind == BOTTLENECK else [r for s in subjects_for(cf, claim, target)
+                                                                 for r in s.runs]
+            shared = set.intersection(*(_available_epochs(r) for r in runs)) if runs else set()
+            try:
+                claim = claim.with_epochs(shared)
+            except ValueError as exc:
+                raise _error(cf, claim, claim.epoch_field, str(exc)) from None
+        claims.append(claim)
+    return replace(cf, claims=tuple(claims))
+
+
 def validate(cf: ClaimsFile, target: Target) -> dict[Path, set[int]]:
     """Check every claim against the target (one-line :class:`ClaimsError` naming claim and field); return
     the checkpoint epochs each run needs evaluated."""
@@ -233,7 +251,7 @@ def check_claims(claims, target, *, log: Callable[[str], None] | None = None, ev
     log = log or (lambda *_: None)
     cf = _as_claims(claims)
     tgt = open_target(target)
-    cf = resolve(cf, tgt)
+    cf = resolve_epochs(resolve(cf, tgt), tgt)
     needed = validate(cf, tgt)
     for subject in tgt.subjects:
         subject.runs = [ensure_evaluated(r, needed[r.path], log, eval_settings) if r.path in needed else r for r in subject.runs]

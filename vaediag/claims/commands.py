@@ -30,6 +30,11 @@ def require_epochs(claims, checkpoints) -> None:
         return
     have = sorted(set(int(e) for e in checkpoints))
     for claim in claims.claims:
+        if getattr(claim, "symbolic", False):  # "first" / "last": the first / last of these checkpoints
+            try:
+                claim = claim.with_epochs(have)
+            except ValueError as exc:
+                raise ConfigError(f"{claims.name}: {claim.label}: field {claim.epoch_field!r}: {exc}") from None
         absent = [e for e in claim.epochs() if e not in have]
         if absent:
             raise ConfigError(f"{claims.name}: {claim.label}: field {claim.epoch_field!r}: epoch {absent[0]} "

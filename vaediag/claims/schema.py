@@ -20,6 +20,8 @@ from vaediag.judgement.claim_rules import (BOTTLENECK, DIVERSITY, KINDS, METRIC,
                                            MODE_COLLAPSE, OVERFITTING, OVERLAP, OVERREPRESENTED, QUALITY, RARE,
                                            SEPARATED, SETTING_DOCS, SETTINGS, default_settings)
 
+FIRST, LAST = "first", "last"  # an epoch named by its place: the target's first / last checkpoint
+SYMBOLIC_EPOCHS = (FIRST, LAST)
 SOURCES = {"prior": C.CLASS_PRIOR_SHARE, "grid": C.CLASS_GRID_SHARE, "qgrid": C.CLASS_QGRID_SHARE}
 DIRECTIONS = ("improves", "worsens")
 OPERATORS = ("<", "<=", ">", ">=")
@@ -66,8 +68,9 @@ class Claim:
         """``claim 3 ('4 and 9 are mixed')``: how errors name it."""
         return claim_label(self.position, self.id or self.text)
 
-    def epochs(self) -> list[int]:
-        """The checkpoint epochs the claim needs (the ``after`` of overfitting is a history epoch, not one)."""
+    def epochs(self) -> list[int | str]:
+        """The checkpoint epochs the claim needs (the ``after`` of overfitting is a history epoch, not one);
+        ``"first"`` / ``"last"`` until :meth:`with_epochs` resolves them."""
         if "epochs" in self.params:
             return list(self.params["epochs"])
         return [self.params["epoch"]] if self.params.get("epoch") is not None else []
@@ -75,6 +78,29 @@ class Claim:
     @property
     def epoch_field(self) -> str:
         return "epochs" if "epochs" in self.params else "epoch"
+
+    @property
+    def symbolic(self) -> bool:
+        """True when the claim names an epoch by its place (``"first"`` / ``"last"``)."""
+        return any(isinstance(e, str) for e in self.epochs())
+
+    def with_epochs(self, available) -> "Claim":
+        """The claim with ``"first"`` / ``"last"`` replaced by the first / last of the ``available`` checkpoint
+        epochs; :class:`ValueError` (the message) when there are none, or the epochs it then names are not
+        distinct and ascending."""
+        if not self.symbolic:
+            return self
+        have = sorted(set(int(e) for e in available))
+        if not have:
+            raise ValueError("names an epoch by its place (first / last), but there are no checkpoints")
+        place = {FIRST: have[0], LAST: have[-1]}
+        epochs = [place.get(e, e) if isinstance(e, str) else e for e in self.epochs()]
+        if len(epochs) > 1 and epochs != sorted(set(epochs)):
+            given = [str(e) for e in self.epochs()]
+            raise ValueError(f"{given} are the checkpoints {epochs}: the epochs must be distinct and ascending "
+                             f"(checkpoints: {', '.join(map(str, have))})")
+        key = self.epoch_field
+        return replace(self, params={**self.params, key: tuple(epochs) if key == "epochs" else epochs[0]})
 
 
 @dataclass(frozen=True)
@@ -209,15 +235,27 @@ class _Fields:
             raise self.error(key, f"must be one of {', '.join(map(repr, choices))}, got {value!r}")
         return value
 
-    def epochs(self, key: str, exactly: int | None = None) -> tuple[int, ...]:
+    def epoch(self, key: str, value=None) -> int | str:
+        """A checkpoint epoch: an integer >= 1, or ``"first"`` / ``"last"`` (resolved against the target)."""
+        value = self.entry.get(key) if value is None else value
+        if isinstance(value, str):
+            if value.strip().lower() in SYMBOLIC_EPOCHS:
+                return value.strip().lower()
+            raise self.error(key, f"must be an integer >= 1, \"first\" or \"last\", got {value!r}")
+        return self.integer(key, value, low=1)
+
+    def epochs(self, key: str, exactly: int | None = None) -> tuple[int | str, ...]:
         value = self.entry.get(key)
         if not isinstance(value, list) or not value:
             raise self.error(key, f"must be a list of epochs, got {value!r}")
-        epochs = tuple(self.integer(key, v, low=1) for v in value)
+        epochs = tuple(self.epoch(key, v) for v in value)
         if exactly is not None and len(epochs) != exactly:
             raise self.error(key, f"must name exactly {exactly} epochs (from, to), got {list(epochs)}")
-        if list(epochs) != sorted(set(epochs)):
-            raise self.error(key, f"epochs must be distinct and ascending, got {list(epochs)}")
+        numbers = [e for e in epochs if isinstance(e, int)]
+        misplaced = any(e == FIRST for e in epochs[1:]) or any(e == LAST for e in epochs[:-1])
+        if numbers != sorted(set(numbers)) or misplaced:
+            raise self.error(key, f"epochs must be distinct and ascending (\"first\" first, \"last\" last), "
+                                  f"got {list(epochs)}")
         return epochs
 
 
@@ -244,7 +282,7 @@ def _claim(entry: Any, position: int, name: str) -> Claim:
             raise f.error(key, f"missing (required for kind {kind!r})")
     params: dict = {}
     if "epoch" in entry:
-        params["epoch"] = f.integer("epoch", low=1)
+        params["epoch"] = f.epoch("epoch")
     if "epochs" in entry:
         params["epochs"] = f.epochs("epochs", exactly=2 if kind in (QUALITY, DIVERSITY) else None)
     if "digits" in entry:

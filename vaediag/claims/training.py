@@ -51,8 +51,9 @@ def check_overfitting(claim: Claim, subject: Subject, settings: dict) -> Outcome
     without = [r for r in subject.runs if r.is_external and not len(r.history)]
     if without:
         return Outcome(INCONCLUSIVE, "not measured", rule,
-                       f"{without[0].path} is an external run (evaluated with vaediag.evaluate_model): it has no "
-                       f"{HISTORY_FILE}, so the test loss over the training epochs is not known")
+                       f"{without[0].path} is an external run (evaluated with vaediag.evaluate_model) without "
+                       f"{HISTORY_FILE}, so the test loss over the training epochs is not known (hand your losses "
+                       f"over with evaluate_model(..., history={{'train_loss': [...], 'test_loss': [...]}}))")
     if subject.single:
         run = subject.run
         x, y = _series(run, C.TEST_LOSS, after)

@@ -1,4 +1,5 @@
-"""``vaediag data prepare`` and ``vaediag classifier train|evaluate``: the datasets and their judges."""
+"""``vaediag data prepare``, ``vaediag classifier train|evaluate``: the datasets and their judges; ``vaediag
+tensorboard``: a run or sweep as TensorBoard event files."""
 
 from __future__ import annotations
 
@@ -79,3 +80,19 @@ def classifier_evaluate(dataset, device, weights_dir, test_size, data_root):
     data = load_dataset(dataset, data_root, train_size=None, test_size=test_size, seed=0, log=log)
     acc = evaluate_classifier(model, data.test_images, data.test_labels)
     click.echo(f"test accuracy {acc:.4f} on {len(data.test_labels)} {dataset_spec(dataset).title} test images")
+
+
+# --- tensorboard -----------------------------------------------------------------------------
+@cli.command("tensorboard")
+@click.argument("path", metavar="RUN_DIR|SWEEP_DIR", type=click.Path())
+@click.option("--logdir", required=True, type=click.Path(file_okay=False),
+              help="TensorBoard's log folder: each run is written to LOGDIR/<run name> (then `tensorboard "
+                   "--logdir LOGDIR`).")
+@click.option("--no-figures", is_flag=True, help="Leave out the report's figures (the sample sheets stay).")
+def tensorboard(path, logdir, no_figures):
+    """Write an evaluated run's (or every done run of a sweep's) per-epoch columns, figures and sample sheets as
+    TensorBoard event files (needs `pip install 'vaediag[tensorboard]'`)."""
+    from vaediag.integrations.tensorboard import write_tensorboard
+
+    write_tensorboard(path, logdir, figures=not no_figures, log=log)
+    click.echo(str(logdir))

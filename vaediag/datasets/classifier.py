@@ -292,7 +292,8 @@ def load_classifier(device: str | torch.device = "cpu", *, dataset: str = "mnist
         if blob.get("format") != FORMAT:
             raise ValueError(f"format {blob.get('format')!r}, expected {FORMAT!r}")
         arch = blob["architecture"]
-        model = DigitClassifier(tuple(arch["channels"]), arch["feature_dim"])
+        with torch.random.fork_rng(devices=[]):  # the initial weights (replaced at once) draw from torch's
+            model = DigitClassifier(tuple(arch["channels"]), arch["feature_dim"])  # generator: not the user's
         model.load_state_dict(blob["state_dict"])
     except Exception as exc:  # noqa: BLE001 - any failure to unpickle or match the weights is one error
         raise CheckpointError(f"classifier weights {path} cannot be loaded: {first_line(exc)}") from None

@@ -8,6 +8,7 @@
 - :mod:`~vaediag.evaluate.reference` the data, the classifier and the real-data reference row
 - :mod:`~vaediag.evaluate.cache`     the per-checkpoint cache under RUN_DIR
 - :mod:`~vaediag.evaluate.table`     :func:`format_table` for the terminal
+- :mod:`~vaediag.evaluate.events`    an evaluation's columns and sample sheets as TensorBoard events
 
 Every name is imported on first use, so ``import vaediag.evaluate`` loads no torch.
 """

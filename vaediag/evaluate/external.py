@@ -2,24 +2,29 @@
 
 Call it from your own training loop at the epochs you choose::
 
+    vaediag.check_model(model, decoder="probs")          # the pre-flight check, before the first epoch
     for epoch in range(1, 11):
-        train_one_epoch(model)
+        train_loss, test_loss = train_one_epoch(model)
+        losses["train_loss"].append(train_loss); losses["test_loss"].append(test_loss)
         if epoch in (5, 10):
-            vaediag.evaluate_model(model, "runs/mine", epoch, decoder="logits")
+            vaediag.evaluate_model(model, "runs/mine", epoch, history=losses)
 
 Each call evaluates ``model`` (anything satisfying :class:`vaediag.models.protocol.VAEModel`) with the same stages,
 cache and tables as ``vaediag evaluate`` and publishes metrics.csv / per_class.csv / pairs.csv holding every epoch
 evaluated so far in RUN_DIR (an **external run**), so ``vaediag report``, ``vaediag check`` and ``vaediag compare``
-work on it unchanged. An external run has no history.csv (no training losses are known) and no vaediag
-checkpoints: the report's overfitting question reads the IWAE / ELBO columns of the evaluated epochs instead.
+work on it unchanged. It leaves the training exactly as it was (:mod:`vaediag.models.isolation`: random
+generators, modes, parameters). The per-epoch losses the user hands over (``history=``) become the run's
+history.csv, which the report's overfitting question and ``overfitting`` claims read; without them the report
+reads the IWAE / ELBO columns of the evaluated epochs instead. An external run has no vaediag checkpoints.
 
 config.json of an external run (written on the first call): ``kind: "external"``, ``dataset``, ``model``
-(``class``: the model's qualified class name, ``latent_dim``, ``decoder``, ``deterministic``), ``user`` (the
-``config`` you pass; JSON-able; kept from the first call), ``evaluation`` (``train_size``, ``test_size``, ``seed``
-of the data subsets and the :class:`EvalSettings`) and ``versions``. Every later call must agree on the dataset,
-latent_dim, class, decoder, encoder kind, subsets and settings, else a one-line :class:`ConfigError` and nothing is
-written. The epoch -> cache-key record (eval/external.json) lets later calls rebuild the earlier rows from the cache
-(or, when the cache was cleared, from the published tables); re-evaluating an epoch replaces its row.
+(``class``: the model's qualified class name, ``latent_dim``, ``decoder``, ``deterministic``, ``input``:
+``"image"`` or ``"flat"``, what ``encode`` is given), ``user`` (the ``config`` you pass; JSON-able; kept from the
+first call), ``evaluation`` (``train_size``, ``test_size``, ``seed`` of the data subsets and the
+:class:`EvalSettings`) and ``versions``. Every later call must agree on the dataset, latent_dim, class, decoder,
+encoder kind, input, subsets and settings, else a one-line :class:`ConfigError` and nothing is written. The
+epoch -> cache-key record (eval/external.json) lets later calls rebuild the earlier rows from the cache (or, when
+the cache was cleared, from the published tables); re-evaluating an epoch replaces its row.
 """
 
 from __future__ import annotations
@@ -34,16 +39,17 @@ import torch
 from .. import columns as C
 from vaediag.datasets.registry import check_dataset, class_names
 from ..errors import ConfigError, RunDirError
-from vaediag.models.protocol import ModelAdapter, check_model, checked_decoder, class_name, model_device
+from vaediag.models.protocol import IMAGE_INPUT, ModelAdapter, check_model, checked_decoder, class_name, model_device
 from vaediag.store import external_record
 from vaediag.store.rundir import (EXTERNAL_CHECKPOINT_FORMAT, EXTERNAL_KIND, PAIRS_COLUMNS, PER_CLASS_COLUMNS,
-                                  Evaluation, Run)
+                                  Evaluation, Run, history_frame)
 from ..versions import versions
 from vaediag.datasets.classifier import load_classifier
 from vaediag.datasets.data import load_dataset
 
-from . import cache, driver, stages
+from . import cache, driver, events, stages
 from .cache import RowResult
+from vaediag.models.isolation import untouched
 from .reference import Reference, sha256_tensors
 from .settings import EvalSettings
 
@@ -82,7 +88,8 @@ def _check_same(run: Run, expected: dict) -> None:
     if cfg.get("kind") != EXTERNAL_KIND:
         raise ConfigError(f"{run.path} holds a run vaediag trained (no kind \"external\" in {run.config_path}); "
                           f"evaluate_model writes external runs only: choose another RUN_DIR")
-    recorded = {"dataset": run.dataset, **{f"model.{k}": (cfg.get("model") or {}).get(k) for k in expected["model"]},
+    model = {"input": IMAGE_INPUT, **(cfg.get("model") or {})}  # a run recorded before inputs were adapted: image
+    recorded = {"dataset": run.dataset, **{f"model.{k}": model.get(k) for k in expected["model"]},
                 **{f"evaluation.{k}": (cfg.get("evaluation") or {}).get(k) for k in expected["evaluation"]}}
     wanted = {"dataset": expected["dataset"], **{f"model.{k}": v for k, v in expected["model"].items()},
               **{f"evaluation.{k}": v for k, v in expected["evaluation"].items()}}
@@ -127,6 +134,8 @@ def evaluate_model(
     test_size: int | None = EXTERNAL_TEST_SIZE,
     seed: int = 0,
     data_root: str | Path | None = None,
+    history: Any = None,
+    log_dir: str | Path | None = None,
     data=None,
     classifier=None,
     log: Log = print,
@@ -142,8 +151,18 @@ def evaluate_model(
     ``test_size`` (default None = all 10k test images); ``data`` / ``classifier`` replace loading the dataset /
     the shipped classifier (tests). ``config``: JSON-able, recorded in config.json ``user``.
     ``save_checkpoint``: also store ``{"format", "state_dict", "class", "epoch"}`` as checkpoints/epoch_XXX.pt.
+    ``history``: your per-epoch losses so far, ``{"train_loss": [...], "test_loss": [...]}`` (lists for epochs
+    1, 2, ..., or mappings epoch -> value; also train_recon, train_kl, train_eval_loss, test_recon, test_kl,
+    epoch_seconds; nats per image) or a DataFrame: written to history.csv (the epochs given replace those
+    recorded), read by the report's overfitting question and ``overfitting`` claims. ``log_dir``: also write
+    the epoch's columns and prior sheet as TensorBoard events there (needs ``vaediag[tensorboard]``).
 
-    Returns the :class:`Evaluation` of every epoch evaluated so far (how to read it: :mod:`vaediag.evaluate`).
+    Nothing the training loop can observe changes: the random generators (torch CPU and CUDA, numpy,
+    ``random``), the train / eval mode of the model and of each sub-module, its parameters and buffers, grad
+    mode and thread count are as before the call (:func:`vaediag.models.isolation.untouched`).
+
+    Returns the :class:`Evaluation` of every epoch evaluated so far (how to read it: :mod:`vaediag.evaluate`),
+    with ``epoch`` set to this call's: in a notebook it displays this epoch's key numbers and prior samples.
     The row is cached under the SHA-256 of the model's state_dict plus the data, classifier, settings and
     columns: evaluating the same weights again costs nothing. Raises a one-line :class:`ConfigError` (bad
     argument, unknown dataset, a call that disagrees with the run's recorded model / dataset / settings),
@@ -156,38 +175,48 @@ def evaluate_model(
     epoch = int(epoch)
     settings.validate()
     user = _json_config(config)
+    given = None if history is None else external_record.history_from_user(history)
+    if log_dir is not None:
+        events.require_tensorboard()
     if device == "auto":
         dev = model_device(model) if hasattr(model, "encode") else torch.device("cpu")
     else:
         from ..devices import resolve_device
 
         dev = resolve_device(device)
-    adapter = check_model(model, decoder, dev)
-    expected = {
-        "dataset": dataset,
-        "model": {"class": class_name(model), "latent_dim": adapter.latent_dim, "decoder": decoder,
-                  "deterministic": adapter.deterministic},
-        "evaluation": {"train_size": train_size, "test_size": test_size, "seed": int(seed),
-                       "settings": settings.to_dict()},
-    }
-    run = Run(run_dir)
-    run.check_directory()
-    with run.writing("evaluate", create=True):
-        new = not run.has_config()
-        if new and not run.is_empty():
-            raise RunDirError(f"{run.path} is not empty and has no config.json; evaluate_model creates a new "
-                              f"external run in an empty or missing folder")
-        if not new:
-            _check_same(run, expected)
-        run.check_writable()
-        entries = {} if new else external_record.read_entries(run)
-        return _evaluate(run, adapter, epoch, expected, user=user, new=new, entries=entries,
-                         save_checkpoint=save_checkpoint, dev=dev, settings=settings, data_root=data_root, data=data,
-                         classifier=classifier, log=log)
+    with untouched(model, dev):
+        adapter = check_model(model, decoder, dev)
+        expected = {
+            "dataset": dataset,
+            "model": {"class": class_name(model), "latent_dim": adapter.latent_dim, "decoder": decoder,
+                      "deterministic": adapter.deterministic, "input": adapter.input},
+            "evaluation": {"train_size": train_size, "test_size": test_size, "seed": int(seed),
+                           "settings": settings.to_dict()},
+        }
+        run = Run(run_dir)
+        run.check_directory()
+        with run.writing("evaluate", create=True):
+            new = not run.has_config()
+            if new and not run.is_empty():
+                raise RunDirError(f"{run.path} is not empty and has no config.json; evaluate_model creates a new "
+                                  f"external run in an empty or missing folder")
+            if not new:
+                _check_same(run, expected)
+            run.check_writable()
+            entries = {} if new else external_record.read_entries(run)
+            recorded = history_frame([]) if new else run.history
+            merged = external_record.merged_history(recorded, given)
+            evaluation = _evaluate(run, adapter, epoch, expected, user=user, new=new, entries=entries, history=merged,
+                                   save_checkpoint=save_checkpoint, dev=dev, settings=settings, data_root=data_root,
+                                   data=data, classifier=classifier, log=log)
+        if log_dir is not None:
+            since = max([e for e in evaluation.epochs if e < epoch], default=0)
+            events.write_epoch(log_dir, evaluation, epoch, history=merged, since=since)
+    return evaluation
 
 
 def _evaluate(run: Run, adapter: ModelAdapter, epoch: int, expected: dict, *, user: Any, new: bool,
-              entries: dict[int, str], save_checkpoint: bool, dev: torch.device, settings: EvalSettings,
+              entries: dict[int, str], history, save_checkpoint: bool, dev: torch.device, settings: EvalSettings,
               data_root, data, classifier, log: Log) -> Evaluation:
     clock = driver.Clock()
     subsets = expected["evaluation"]
@@ -214,7 +243,8 @@ def _evaluate(run: Run, adapter: ModelAdapter, epoch: int, expected: dict, *, us
         rows = driver.collect(run, ref, sources, log, store_now=False)  # nothing is written before config.json
     data_result = driver.data_row(run, ref, prints, rows)
     evaluation = driver.finish(
-        run if not new else Run(run.path, config=_config(expected, user)), ref, rows, data_result,
+        Run(run.path, config=run.config if not new else _config(expected, user), history=history), ref, rows,
+        data_result,
         shared_seconds={"total": clock.total()["total"]},
         described={"latent_dim": latent_dim, "model": expected["model"]["class"], "kind": EXTERNAL_KIND,
                    "decoder": adapter.decoder, "deterministic": adapter.deterministic,
@@ -223,12 +253,15 @@ def _evaluate(run: Run, adapter: ModelAdapter, epoch: int, expected: dict, *, us
     if new:
         run.write_config(_config(expected, user))
     rows.store(run)
+    if len(history) and not history.equals(run.history):
+        run.write_history(history)
     if save_checkpoint:
         state = {k: v.detach().cpu() for k, v in adapter.state_dict().items() if isinstance(v, torch.Tensor)}
         external_record.write_checkpoint(run, epoch, {"format": EXTERNAL_CHECKPOINT_FORMAT, "state_dict": state,
                                               "class": expected["model"]["class"], "epoch": epoch})
     external_record.write_entries(run, {**{e: entries[e] for e in rows.results if e in entries}, epoch: key})
     run.write_evaluation(evaluation, versions())
+    evaluation.epoch = epoch
     return evaluation
 
 

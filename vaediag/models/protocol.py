@@ -6,15 +6,21 @@ class. vaediag's own :class:`~vaediag.models.nets.MLPVAE` / :class:`~vaediag.mod
 
 Required (images ``x`` are ``float32 [N, 1, 28, 28]`` with pixel intensities in [0, 1]):
 
-- ``latent_dim: int`` (>= 1), the size of z;
 - ``encode(x)`` -> ``(mu, logvar)``, each ``[N, latent_dim]``, the diagonal Gaussian posterior
-  q(z|x) = N(mu, exp(logvar)); or ``mu`` alone (a tensor ``[N, latent_dim]``) for a **deterministic encoder**;
+  q(z|x) = N(mu, exp(logvar)); or ``mu`` alone (a tensor ``[N, latent_dim]``) for a **deterministic encoder**.
+  An encoder written for flat input (``[N, 784]``: the classic MLP VAE that flattens in ``forward``) is
+  adapted: the probe tries the image shape first and falls back to flat input (``ModelAdapter.input``,
+  recorded as ``model.input`` = ``"image"`` / ``"flat"`` in an external run's config.json);
 - ``decode(z)`` for ``z [N, latent_dim]`` -> Bernoulli means (pixel probabilities in [0, 1]) ``[N, 1, 28, 28]``;
-  a flat ``[N, 784]`` output (or ``[N, 28, 28]``) is accepted and reshaped.
+  a flat ``[N, 784]`` output (or ``[N, 28, 28]``) is accepted and reshaped;
+- ``latent_dim: int`` (>= 1), the size of z: optional; without the attribute it is read from the width of
+  ``encode``'s output on the probe batch (with it, the two must agree).
 
 The one keyword that adapts decoders: ``decoder="probs"`` (default: ``decode`` returns probabilities) or
 ``decoder="logits"`` (``decode`` returns Bernoulli logits, e.g. a last ``nn.Linear`` without sigmoid; vaediag
-applies the sigmoid). Flat outputs are reshaped either way.
+applies the sigmoid). Flat outputs are reshaped either way. A mismatch is caught on the probe batch:
+``"probs"`` with values outside [0, 1] (it returns logits), and ``"logits"`` with every value inside [0, 1] (it
+returns probabilities: a second sigmoid would turn every image flat grey) are one-line errors.
 
 A deterministic encoder (``encode`` returns ``mu`` alone) has no posterior variance, so these columns are NaN
 (everything else is computed on mu, as for a stochastic encoder): ``eval_loss``, ``eval_recon``, ``eval_kl``
@@ -37,9 +43,11 @@ import torch
 import torch.nn.functional as F
 
 from vaediag.errors import ProtocolError
+from vaediag.models.isolation import eval_mode, untouched
 from vaediag.models.nets import IMAGE_SHAPE, N_PIXELS, VAEOutput, gaussian_kl
 
 DECODERS = ("probs", "logits")  # the decoder keyword: what ``decode`` returns
+IMAGE_INPUT, FLAT_INPUT = "image", "flat"  # what encode(x) is given: [N, 1, 28, 28], or [N, 784]
 PROBE_BATCH = 2  # images in the probe batch of check_model
 PROB_TOLERANCE = 1e-4  # decode(z) with decoder="probs" may stray this far outside [0, 1] (rounding)
 LOGIT_CLAMP = 1e-6  # decoder="probs": logits are log(p / (1 - p)) of p clamped to [LOGIT_CLAMP, 1 - LOGIT_CLAMP]
@@ -93,17 +101,25 @@ class ModelAdapter:
     the model's own device and outputs come back on ``device``; the model itself is never moved.
     """
 
-    def __init__(self, model: Any, decoder: str = "probs", device: torch.device | str | None = None):
+    def __init__(self, model: Any, decoder: str = "probs", device: torch.device | str | None = None, *,
+                 latent_dim: int | None = None, input: str = IMAGE_INPUT):
         self.model = model
         self.decoder = checked_decoder(decoder)
-        self.latent_dim = int(model.latent_dim)
+        self.latent_dim = int(model.latent_dim if latent_dim is None else latent_dim)
+        self.input = input  # IMAGE_INPUT: encode gets [N, 1, 28, 28]; FLAT_INPUT: [N, 784]
         self.model_device = model_device(model)
         self.device = torch.device(device) if device is not None else self.model_device
         self.deterministic = False  # set by check_model from the probe
         self.training = False
 
+    def __repr__(self) -> str:
+        encoder = "deterministic" if self.deterministic else "stochastic"
+        return (f"ModelAdapter({type(self.model).__name__}: latent_dim={self.latent_dim}, input={self.input}, "
+                f"decoder={self.decoder}, {encoder} encoder, device={self.model_device})")
+
     # -------------------------------------------------------------------- the protocol, normalised
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        x = x.reshape(len(x), N_PIXELS) if self.input == FLAT_INPUT else x
         out = self.model.encode(x.to(self.model_device))
         if isinstance(out, torch.Tensor):
             _check_batch(out, f"{type(self.model).__name__}.encode(x)", len(x), self.latent_dim)
@@ -155,16 +171,11 @@ class ModelAdapter:
 
     @contextmanager
     def evaluating(self) -> Iterator["ModelAdapter"]:
-        """The wrapped model in eval mode (dropout off, BatchNorm running stats) for the block; its mode is
-        restored afterwards, so a user's training loop continues unchanged."""
-        was = getattr(self.model, "training", None)
-        if callable(getattr(self.model, "eval", None)):
-            self.model.eval()
-        try:
+        """The wrapped model in eval mode (dropout off, BatchNorm running stats) for the block; the mode of the
+        model and of each of its sub-modules is restored afterwards, so a user's training loop continues
+        unchanged."""
+        with eval_mode(self.model):
             yield self
-        finally:
-            if was is not None and callable(getattr(self.model, "train", None)):
-                self.model.train(was)
 
     def state_dict(self) -> dict:
         sd = getattr(self.model, "state_dict", None)
@@ -194,23 +205,44 @@ def _check_2d(value: Any, what: str, n: int, d: int) -> None:
         raise ProtocolError(f"{what} returned NaN or infinite values on the probe batch")
 
 
-def check_model(model: Any, decoder: str = "probs", device: torch.device | str | None = None) -> ModelAdapter:
-    """Probe ``model`` with a seeded two-image batch and return its :class:`ModelAdapter`.
+def _first_line(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0]}" if str(exc) else type(exc).__name__
 
-    :class:`~vaediag.errors.ProtocolError` (one line) naming the problem: a missing ``latent_dim`` / ``encode`` /
-    ``decode``, a ``latent_dim`` that is not an integer >= 1, an ``encode`` / ``decode`` that raises or returns the
-    wrong type or shape (what it returned vs what is expected), NaN outputs, or (``decoder="probs"``)
-    probabilities outside [0, 1] (then the decoder probably returns logits: pass ``decoder="logits"``).
-    """
-    checked_decoder(decoder)  # before the probe: a typo is named first
-    name = type(model).__name__
-    for attr in ("latent_dim", "encode", "decode"):
-        if not hasattr(model, attr):
-            raise ProtocolError(f"{name} has no {attr!r}; a model needs latent_dim, encode(x) and decode(z) "
-                                f"(vaediag.models.protocol.VAEModel)")
-    for method in ("encode", "decode"):
-        if not callable(getattr(model, method)):
-            raise ProtocolError(f"{name}.{method} is not callable")
+
+def _code_width(out: Any, n: int) -> int | None:
+    """The width d of an encoder output on a batch of n: mu [n, d] alone, or (mu, logvar) both [n, d]; else None."""
+    parts = [out] if isinstance(out, torch.Tensor) else list(out) if isinstance(out, (tuple, list)) else []
+    if not parts or len(parts) > 2 or not all(isinstance(t, torch.Tensor) and t.dim() == 2 and len(t) == n
+                                              for t in parts):
+        return None
+    return int(parts[0].shape[1]) if len({tuple(t.shape) for t in parts}) == 1 else None
+
+
+def _probe_encode(model: Any, x: torch.Tensor, name: str) -> tuple[Any, str]:
+    """``encode`` of the probe images (``[n, 1, 28, 28]``); when that raises or gives no code of shape
+    ``[n, d]``, the same images flat (``[n, 784]``). Returns (output, IMAGE_INPUT | FLAT_INPUT)."""
+    n, device = len(x), model_device(model)
+    try:
+        out, failure = model.encode(x.to(device)), None
+    except Exception as exc:  # noqa: BLE001 - the user's code: any failure is named
+        out, failure = None, exc
+    if failure is None and _code_width(out, n) is not None:
+        return out, IMAGE_INPUT
+    try:
+        flat = model.encode(x.reshape(n, N_PIXELS).to(device))
+    except Exception:  # noqa: BLE001 - the image-shaped failure is the one to name
+        flat = None
+    if _code_width(flat, n) is not None:
+        return flat, FLAT_INPUT
+    if failure is not None:
+        raise ProtocolError(f"{name}.encode(x) raised {_first_line(failure)} on a [{n}, 1, 28, 28] batch (and "
+                            f"failed on the same batch flat, [{n}, {N_PIXELS}], too)") from None
+    return out, IMAGE_INPUT  # a wrong shape: named below
+
+
+def _declared_latent_dim(model: Any, name: str) -> int | None:
+    if not hasattr(model, "latent_dim"):
+        return None
     d = model.latent_dim
     if isinstance(d, torch.Tensor) and d.numel() == 1:
         d = d.item()
@@ -218,40 +250,77 @@ def check_model(model: Any, decoder: str = "probs", device: torch.device | str |
         d = int(d)  # numpy integers are integers too
     if not isinstance(d, int) or isinstance(d, bool) or d < 1:
         raise ProtocolError(f"{name}.latent_dim must be an integer >= 1, got {d!r}")
-    adapter = ModelAdapter(model, decoder, device)
+    return d
+
+
+def _check_decoded(images: Any, name: str, decoder: str, n: int, d: int) -> None:
+    shapes = ((n, *IMAGE_SHAPE), (n, N_PIXELS), (n, *IMAGE_SHAPE[1:]))
+    if not isinstance(images, torch.Tensor) or tuple(images.shape) not in shapes:
+        raise ProtocolError(f"{name}.decode(z) returned {_describe(images)}, expected a tensor of shape "
+                            f"[{n}, 1, 28, 28] (or [{n}, 784])")
+    if not torch.isfinite(images).all():
+        raise ProtocolError(f"{name}.decode(z) returned NaN or infinite values on the probe batch")
+    low, high = float(images.min()), float(images.max())
+    if decoder == "probs" and (low < -PROB_TOLERANCE or high > 1 + PROB_TOLERANCE):
+        raise ProtocolError(f"{name}.decode(z) returned values in [{low:.3g}, {high:.3g}], not probabilities "
+                            f"in [0, 1]; if it returns logits, pass decoder=\"logits\" (--decoder logits)")
+    if decoder == "logits" and low >= 0.0 and high <= 1.0:
+        raise ProtocolError(f"{name}.decode(z) returned only values in [{low:.3g}, {high:.3g}] on z of shape "
+                            f"[{n}, {d}], although decoder=\"logits\" was given: it returns probabilities (a last "
+                            f"sigmoid), so a second sigmoid would turn every image flat grey; pass "
+                            f"decoder=\"probs\" (--decoder probs)")
+
+
+def check_model(model: Any, decoder: str = "probs", device: torch.device | str | None = None) -> ModelAdapter:
+    """Probe ``model`` with a seeded two-image batch and return its :class:`ModelAdapter`: the pre-flight check
+    to run once before training (``vaediag.check_model(model, decoder=...)``); :func:`vaediag.evaluate_model`
+    runs it first on every call, before any data is loaded.
+
+    The model is probed in eval mode under ``torch.inference_mode``; its modes and every random generator are
+    left as they were (:func:`vaediag.models.isolation.untouched`: a model that draws noise in ``encode`` does not
+    shift the training's random numbers). ``latent_dim`` comes from the attribute or,
+    without one, from the width of ``encode``'s output; an encoder that refuses ``[N, 1, 28, 28]`` but takes
+    ``[N, 784]`` is adapted (``adapter.input == "flat"``).
+
+    :class:`~vaediag.errors.ProtocolError` (one line) naming the problem: a missing ``encode`` / ``decode``, a
+    ``latent_dim`` that is not an integer >= 1 or disagrees with the encoder's output, an ``encode`` / ``decode``
+    that raises or returns the wrong type or shape (what it returned vs what is expected), NaN outputs,
+    ``decoder="probs"`` with values outside [0, 1] (it returns logits: pass ``decoder="logits"``) or
+    ``decoder="logits"`` with every value inside [0, 1] (it returns probabilities: pass ``decoder="probs"``).
+    """
+    checked_decoder(decoder)  # before the probe: a typo is named first
+    name = type(model).__name__
+    for attr in ("encode", "decode"):
+        if not hasattr(model, attr):
+            raise ProtocolError(f"{name} has no {attr!r}; a model needs encode(x) and decode(z) "
+                                f"(vaediag.models.protocol.VAEModel)")
+        if not callable(getattr(model, attr)):
+            raise ProtocolError(f"{name}.{attr} is not callable")
+    declared = _declared_latent_dim(model, name)
     n = PROBE_BATCH
     gen = torch.Generator().manual_seed(0)
     x = torch.rand((n, *IMAGE_SHAPE), generator=gen)
-    z = torch.randn((n, d), generator=gen)
-    with adapter.evaluating(), torch.inference_mode():
-        try:
-            out = model.encode(x.to(adapter.model_device))
-        except Exception as exc:  # noqa: BLE001 - the user's code: any failure is named
-            raise ProtocolError(f"{name}.encode(x) raised {type(exc).__name__} on a [{n}, 1, 28, 28] batch: "
-                                f"{str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")) from None
+    with untouched(model, model_device(model)), eval_mode(model), torch.inference_mode():
+        out, given = _probe_encode(model, x, name)
+        width = _code_width(out, n)
+        d = declared if declared is not None else width
+        if d is None:
+            raise ProtocolError(f"{name}.encode(x) returned {_describe(out)} for a [{n}, 1, 28, 28] batch, expected "
+                                f"(mu, logvar), each [{n}, latent_dim], or mu alone (a deterministic encoder)")
         if isinstance(out, torch.Tensor):
             _check_2d(out, f"{name}.encode(x)", n, d)
-            adapter.deterministic = True
         elif isinstance(out, (tuple, list)) and len(out) == 2:
             _check_2d(out[0], f"{name}.encode(x) mu", n, d)
             _check_2d(out[1], f"{name}.encode(x) logvar", n, d)
         else:
             raise ProtocolError(f"{name}.encode(x) returned {_describe(out)}, expected (mu, logvar), each "
                                 f"[{n}, {d}], or mu alone (a deterministic encoder)")
+        z = torch.randn((n, d), generator=gen)
         try:
-            images = model.decode(z.to(adapter.model_device))
+            images = model.decode(z.to(model_device(model)))
         except Exception as exc:  # noqa: BLE001
-            raise ProtocolError(f"{name}.decode(z) raised {type(exc).__name__} on z of shape [{n}, {d}]: "
-                                f"{str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")) from None
-        shapes = ((n, *IMAGE_SHAPE), (n, N_PIXELS), (n, *IMAGE_SHAPE[1:]))
-        if not isinstance(images, torch.Tensor) or tuple(images.shape) not in shapes:
-            raise ProtocolError(f"{name}.decode(z) returned {_describe(images)}, expected a tensor of shape "
-                                f"[{n}, 1, 28, 28] (or [{n}, 784])")
-        if not torch.isfinite(images).all():
-            raise ProtocolError(f"{name}.decode(z) returned NaN or infinite values on the probe batch")
-        if decoder == "probs":
-            low, high = float(images.min()), float(images.max())
-            if low < -PROB_TOLERANCE or high > 1 + PROB_TOLERANCE:
-                raise ProtocolError(f"{name}.decode(z) returned values in [{low:.3g}, {high:.3g}], not probabilities "
-                                    f"in [0, 1]; if it returns logits, pass decoder=\"logits\" (--decoder logits)")
+            raise ProtocolError(f"{name}.decode(z) raised {_first_line(exc)} on z of shape [{n}, {d}]") from None
+        _check_decoded(images, name, decoder, n, d)
+    adapter = ModelAdapter(model, decoder, device, latent_dim=d, input=given)
+    adapter.deterministic = isinstance(out, torch.Tensor)
     return adapter

@@ -303,9 +303,10 @@ def training_length_sentences(run: Run) -> list[Sentence]:
     quotes, out, history = Quotes(run), [], run.history
     if not len(history) and run.is_external:
         out.append(Sentence(["No training history: this is an external run (a model evaluated with "
-                             "vaediag.evaluate_model), so the train and test loss over the training epochs are not "
-                             "measured; the IWAE bounds of the evaluated epochs answer instead (not measured either "
-                             "for a deterministic encoder)."]))
+                             "vaediag.evaluate_model) and no per-epoch losses were handed over (evaluate_model("
+                             "..., history={'train_loss': [...], 'test_loss': [...]})), so the train and test loss "
+                             "over the training epochs are not known; the IWAE bounds of the evaluated epochs "
+                             "answer instead (not measured either for a deterministic encoder)."]))
     if C.TEST_LOSS in history.columns and len(history):
         test = pd.to_numeric(history[C.TEST_LOSS], errors="coerce").dropna()
         if len(test):

@@ -20,6 +20,7 @@ from vaediag.datasets.classes import MNIST_CLASSES, ClassNames
 from vaediag.errors import RunDirError
 from vaediag.files.fileio import int_epochs, json_text, load_npz, read_csv, read_json, save_npz, unique_epochs
 from vaediag.files.publish import Manifest, mismatch, publish, read_manifest
+from vaediag.store import display
 from vaediag.store.ranges import check_ranges
 
 PER_CLASS_COLUMNS = [C.SOURCE, C.EPOCH, C.CLASS, C.CLASS_NAME, C.CLASS_SILHOUETTE, C.CLASS_KNN_RECALL,
@@ -50,6 +51,8 @@ class Evaluation:
       ``versions``: the library versions that computed it.
     - ``artifacts``: epoch -> the arrays behind the figures (test codes, decoded grids, ...), see
       :meth:`Run.artifacts`.
+    - ``epoch``: the epoch one call of ``evaluate_model`` evaluated (None for a whole-run evaluation); in a
+      notebook an Evaluation shows that epoch's key numbers and prior samples (:mod:`vaediag.store.display`).
     """
 
     metrics: pd.DataFrame
@@ -59,6 +62,20 @@ class Evaluation:
     timings: dict = field(default_factory=dict)
     artifacts: Artifacts = field(default_factory=dict, repr=False)
     versions: dict = field(default_factory=dict)
+    epoch: int | None = None
+
+    def __repr__(self) -> str:
+        rows, columns = self.metrics.shape
+        at = f", epoch={self.epoch}" if self.epoch is not None else ""
+        return f"Evaluation(epochs={self.epochs}{at}; metrics: {rows} rows x {columns} columns)"
+
+    def _repr_html_(self) -> str:
+        return display.evaluation_html(self)
+
+    def rows(self, epoch: int | None = None) -> pd.DataFrame:
+        """The metrics.csv rows of ``epoch`` (default: ``self.epoch``, else the last) and the real-data row."""
+        epoch = epoch if epoch is not None else self.epoch if self.epoch is not None else self.epochs[-1]
+        return self.metrics[(self.metrics.index == epoch) | (self.metrics[C.SOURCE] == C.SOURCE_DATA)]
 
     @property
     def epochs(self) -> list[int]:

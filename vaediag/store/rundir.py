@@ -28,6 +28,7 @@ from vaediag.files.fileio import (  # noqa: F401  (re-exported)
                                   unique_epochs)  # noqa: F401
 from vaediag.files.lock import DirectoryLock, remove_stale_temporaries
 from vaediag.datasets.registry import DEFAULT_DATASET, check_dataset, class_names
+from vaediag.store import display
 from vaediag.store.ranges import check_ranges
 
 from .layout import (  # noqa: F401  (re-exported: the file names are part of the store's interface)
@@ -50,6 +51,9 @@ class Run:
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r})"
+
+    def _repr_html_(self) -> str:  # a notebook shows the run's summary and overview figure
+        return display.run_html(self)
 
     @property
     def name(self) -> str:

@@ -30,6 +30,7 @@ from vaediag.datasets.registry import DEFAULT_DATASET
 from vaediag.errors import ConfigError, RunDirError, first_line
 from vaediag.files.fileio import read_json
 from vaediag.files.lock import DirectoryLock
+from vaediag.store import display
 from vaediag.store.rundir import Run
 
 
@@ -69,6 +70,9 @@ class Sweep:
 
     def __repr__(self) -> str:
         return f"Sweep({str(self.path)!r})"
+
+    def _repr_html_(self) -> str:  # a notebook shows one line per run and the sweep's figures
+        return display.sweep_html(self, Run)
 
     # ---------------------------------------------------------------------------------------- layout
     @property

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from ..extras import require_installed
 from ..errors import ConfigError, first_line
 from ..evaluate.settings import EvalSettings
 from .grid import Grid
@@ -205,6 +206,7 @@ def run_sweep(grid: Grid, out: str | Path, *, settings: EvalSettings = EvalSetti
     points = grid.points()
     if points:  # every point has the base's checkpoints
         require_epochs(claims, points[0].config.checkpoints)
+    require_installed("ray", "a sweep (vaediag sweep, study --seeds, vaediag.run_sweep)")  # not imported yet
     sweep = Sweep(out)
     sweep.check_usable()
     check_reachable(address)
