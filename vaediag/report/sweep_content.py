@@ -22,7 +22,7 @@ from vaediag import columns as C
 from vaediag.judgement import replicates as R
 from vaediag.compare import BETA, GROUP, GROUP_KEYS, LATENT_DIM, MODEL, RUN_DIR, SEED
 from vaediag.datasets.classes import MNIST_CLASSES, ClassNames
-from vaediag.judgement.verdict import run_verdict
+from vaediag.judgement.run_verdict import run_verdict
 from vaediag.store.rundir import Run
 from vaediag.stats import ABOVE, BELOW, INCONCLUSIVE, decide
 
@@ -226,7 +226,7 @@ def missing_digits(run: Run, epoch: int) -> tuple[int, ...]:
 
 
 def run_verdict_kind(run: Run, epoch: int) -> str:
-    """The run report's own collapse verdict at ``epoch`` (:func:`vaediag.judgement.verdict.run_verdict`)."""
+    """The run report's own collapse verdict at ``epoch`` (:func:`vaediag.judgement.run_verdict.run_verdict`)."""
     return run_verdict(run, epoch).kind
 
 
