@@ -156,9 +156,14 @@ def judges_table(run: Run, epoch: int | None = None) -> pd.DataFrame:
                     "judges agree": shown(C.CLASS_JUDGE_AGREEMENT, d),
                     "recon recall": shown(C.CLASS_RECON_RECALL, d),
                     "kNN recall": percent(knn[d]) if math.isfinite(knn[d]) else "",
-                    f"missing (< {percent(MISSING_SHARE)})?": "" if answer is None else answer.answer
-                    + (f": {answer.reason}" if answer.reason else "")})
+                    f"missing (< {percent(MISSING_SHARE)})?": "" if answer is None else _answer_text(answer)})
     return pd.DataFrame(out).set_index(C.CLASS)
+
+
+def _answer_text(answer) -> str:
+    """"supported (missing)", "refuted (drawn)" or "inconclusive: <reason>"."""
+    words = {"supported": "supported (missing)", "refuted": "refuted (drawn)"}
+    return words.get(answer.answer, f"{answer.answer}: {answer.reason}")
 
 
 JUDGES_TABLE_DOCS = {

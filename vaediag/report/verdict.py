@@ -109,8 +109,14 @@ def _mode_collapse_sentence(quotes: Quotes, epoch: int, verdict: Verdict) -> Sen
     parts += [": the upper end of each share's ", const_tag(CI_TEXT), " is below ", const_tag(percent(MISSING_SHARE))]
     if verdict.grid_missing:
         parts += [", and the grid misses "] + _digit_listing(quotes, C.CLASS_GRID_SHARE, epoch, verdict.grid_missing)
-    return Sentence(parts + [". This is a collapse of the model: it does not generate these digits from the prior, "
-                             "so no grid window would show them."])
+    parts += [". This is a collapse of the model: it does not generate these digits from the prior, so no grid window "
+              "would show them"]
+    if verdict.judges_disagree:
+        parts += ["; the judges disagree on "] + _share_listing(quotes, epoch, verdict.judges_disagree)
+    if verdict.judge_unreadable:
+        parts += ["; the classifier cannot read this model's drawings of "] + unreadable_digits_listing(
+            quotes, epoch, verdict.judge_unreadable)
+    return Sentence(parts + ["."])
 
 
 def _imbalance_sentence(quotes: Quotes, epoch: int, verdict: Verdict) -> Sentence:
@@ -227,7 +233,8 @@ def verdict_sentences(run: Run) -> tuple[Verdict, list[Sentence]]:
     """The verdict at the last checkpoint and the sentences that explain it."""
     quotes, epoch = Quotes(run), run.last
     verdict = run_verdict(run, epoch)
-    out = [s for s in [_inputs_sentence(quotes, epoch, verdict)] if s is not None]
+    inputs = None if verdict.kind == VERDICT_NOT_APPLICABLE else _inputs_sentence(quotes, epoch, verdict)
+    out = [s for s in [inputs] if s is not None]
     if verdict.kind == VERDICT_POSTERIOR_COLLAPSE:
         out.append(_posterior_sentence(quotes, epoch, verdict, verdict.latent_dims or run.latent_dim))
     elif verdict.kind == VERDICT_MODE_COLLAPSE:
@@ -244,9 +251,9 @@ def verdict_sentences(run: Run) -> tuple[Verdict, list[Sentence]]:
     elif verdict.kind == VERDICT_UNRELIABLE:
         out.append(_unreliable_sentence(quotes, epoch, verdict))
     elif verdict.kind == VERDICT_NOT_APPLICABLE:
-        out.append(Sentence(["Not applicable: the encoder is deterministic (it gives μ alone), so the model has no "
-                             "prior; its decoded N(0, I) samples say nothing about a collapse, and no prior-based "
-                             "verdict or claim is made."]))
+        out.append(Sentence(["The model's encoder gives μ alone (", const_tag("deterministic"), "): the prior-sample "
+                             "numbers of Q2 describe decoded N(0, I) draws of a model never trained to match that "
+                             "prior, so no prior-based verdict or claim is made."]))
     elif verdict.kind == VERDICT_HEALTHY:
         out.append(Sentence(["Both judges find every digit's share of the prior samples at or above ",
                              const_tag(percent(MISSING_SHARE)), " with its whole ", const_tag(CI_TEXT),
