@@ -65,7 +65,8 @@ def check_mode_collapse(claim: Claim, subject: Subject, settings: dict) -> Outco
     for words, group in (("missing from prior samples (both judges)", verdict.prior_missing),
                          ("the judges disagree", verdict.judges_disagree),
                          ("the classifier cannot read their reconstructions", verdict.judge_unreadable),
-                         ("uncertain (CI straddles the threshold)", verdict.prior_uncertain),
+                         ("undecided (a CI straddles the threshold, the judges disagree or the classifier cannot "
+                          "read it)", verdict.prior_uncertain),
                          ("over-drawn", verdict.over_drawn), ("under-drawn", verdict.under_drawn)):
         if len(group) > LIST_VALUES_UP_TO:  # many digits: names only (the per_class.csv rows hold the values)
             parts.append(f"{words}: digits {', '.join(map(str, group))}")

@@ -8,8 +8,8 @@ functions and the one table of rules the report and the README print) from the r
 ``<span class="num">`` carrying that provenance.
 
 Modules: ``rules`` (thresholds, verdicts, rules table) · ``formats`` (number formats) · ``findings``
-(Finding, Tag, Sentence, the cell quoting) · ``questions`` (Q1-Q3 sentences) · ``verdict`` (collapse
-verdict of a run) · ``content`` (all sections) · ``claims`` (the Claims section of a user's claims file,
+(Finding, Tag, Sentence, the cell quoting) · ``questions`` (Q1-Q3 sentences) · ``judges`` (the unreadable share,
+the two judges side by side) · ``verdict`` (collapse verdict of a run) · ``content`` (all sections) · ``claims`` (the Claims section of a user's claims file,
 ``vaediag check``) · ``render`` (Jinja2 templates in ``templates/``).
 """
 

@@ -38,6 +38,7 @@ QUESTIONS = {  # section -> (metric, its name in words, direction: ABOVE = highe
     "q1": [(C.SILHOUETTE, "Silhouette of the test codes by digit", ABOVE),
            (C.KNN_ACCURACY, "kNN accuracy in latent space", ABOVE)],
     "q2": [(C.PRIOR + C.ENTROPY_NORM, "Normalised class entropy of prior samples", ABOVE),
+           (C.PRIOR + C.UNREADABLE_SHARE, "Share of prior samples the classifier cannot read", BELOW),
            (C.FRECHET, "Fréchet distance to real digits", BELOW),
            (C.RECON_ACCURACY, "Classifier accuracy on reconstructions", ABOVE)],
     "q3": [(C.TEST_LOSS, "Test loss (nats)", BELOW),
