@@ -271,6 +271,33 @@ def test_a_run_without_the_code_judge_gets_no_share_verdict(tmp_path):
     assert v.kind == "inconclusive" and not v.code_judge and v.prior_missing == ()
     content = report.build_content(run)
     assert "evaluated without the second judge" in " ".join(s.plain() for s in content.sections["verdict"])
+    _, md = report.build_report(run, figures={})  # the judges' table says what was not measured
+    assert "| not measured |" in md.read_text(encoding="utf-8")
+
+
+def test_a_model_whose_samples_no_judge_can_read_is_reported_not_crashed(tmp_path):
+    """A barely trained model draws blurs the stub cannot read and codes every prior sample lies off: the tables
+    say so (100 % unreadable, no class histogram), the verdict claims nothing about modes, the report and figures
+    are built."""
+    from eval_fixtures import FAST
+    from vaediag.models.train_config import TrainConfig
+    from vaediag.plots import make_figures
+    from vaediag.train import train
+
+    data = synthetic_digits()
+    cfg = TrainConfig(model="mlp", epochs=1, checkpoints=(1,), batch_size=64, seed=0, device="cpu")
+    train(cfg, tmp_path / "run", data=data, progress=False, **QUIET)
+    ev = vaediag.evaluate_run(tmp_path / "run", settings=FAST, data=data, classifier=SquareJudge(), device="cpu",
+                              **QUIET)
+    row = ev.metrics.loc[1]
+    assert row[C.PRIOR + C.UNREADABLE_SHARE] == 1.0 and row[C.PRIOR + C.N_READABLE] == 0
+    assert math.isnan(row[C.PRIOR + C.ENTROPY_NORM]) and math.isnan(row[C.PRIOR_ENTROPY_NORM_CI_LOW])
+    assert ev.per_class.query("source == 'model'")[C.CLASS_PRIOR_SHARE].isna().all()
+    run = Run(tmp_path / "run")
+    assert report.run_verdict(run, 1).kind not in ("mode-collapse", "imbalance", "healthy", "window", "resolution")
+    _, md = report.build_report(run, figures=make_figures(run))
+    text = md.read_text(encoding="utf-8")
+    assert "cannot read (top class probability below 0.5) is 100.0 %" in text
 
 
 def _disagreeing_run(tmp_path) -> Run:

@@ -249,8 +249,9 @@ COLUMN_DOCS: dict[str, str] = {
     EVAL_LOSS: "nats/sample, ↓: negative ELBO on the evaluated test digits (seeded noise)",
     EVAL_RECON: "nats/sample, ↓: its reconstruction part",
     EVAL_KL: "≥ 0 nats/sample: its KL part",
-    RECON_ACCURACY: "[0, 1], ↑: the classifier's accuracy on decode(μ(x)) of the test digits: does the round "
-                    "trip keep each digit's identity? (data row: accuracy on the real digits)",
+    RECON_ACCURACY: "[0, 1], ↑: the classifier's accuracy on decode(μ(x)) of the test digits (unreadable: wrong): "
+                    "does the round trip keep each digit's identity, and can the judge read it? (data row: the real "
+                    "digits)",
     IWAE_NLL: "nats/sample, ↓: importance-weighted upper bound on −log p(x) (Burda et al.), first 1000 test "
               "digits, K = --iwae importance samples (default 5: keeps a conv checkpoint's evaluation near 15 s "
               "on a 2-core CPU; empty with --iwae 0); tighter than the ELBO as K grows: eval_test_loss − this "

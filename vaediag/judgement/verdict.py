@@ -43,7 +43,8 @@ VERDICT_HEADLINES = {
     VERDICT_RESOLUTION: "no collapse of the model: the grid window covers the missing digits' codes, but the grid "
                         "points miss their narrow regions",
     VERDICT_HEALTHY: "no collapse: the latent code is used, and prior samples and the grid both show every digit",
-    VERDICT_UNKNOWN: "no verdict: the entropy or inside-fraction columns are missing",
+    VERDICT_UNKNOWN: "no verdict: the entropy or inside-fraction columns are missing, or the classifier could read "
+                     "none of the prior samples",
     VERDICT_UNRELIABLE: "no verdict: the classifier cannot read the real test images or this model's "
                         "reconstructions of them, so its class histograms cannot judge the model",
     VERDICT_NOT_APPLICABLE: "not applicable: the encoder is deterministic, so the model has no prior whose samples "
