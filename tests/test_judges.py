@@ -326,6 +326,7 @@ def test_disagreeing_judges_are_quoted_with_both_numbers(tmp_path):
     two = rows.loc["2 is missing"]
     assert two.verdict == "inconclusive" and "the judges disagree on digit 2" in two.explanation
     assert "(image judge)" in two.measured and "10.0 % [8.3 %, 12.0 %] (code judge)" in two.measured
+    assert "the image judge read 980 of 1000 prior samples, the code judge named 1000" in two.measured
     assert rows.loc["3 is missing"].verdict == "supported"
     both = rows.loc["2 and 3 collapsed"]
     assert both.verdict == "inconclusive" and "(code judge)" in both.measured

@@ -24,7 +24,7 @@ from vaediag.judgement.rules import INSIDE_MIN
 from vaediag.store.rundir import METRICS_FILE, PER_CLASS_FILE, Run
 from vaediag.stats import ABOVE, BELOW, INCONCLUSIVE, REFUTED, SUPPORTED, decide
 
-from .judged import NOT_APPLICABLE, judged_share, not_applicable, share_of
+from .judged import NOT_APPLICABLE, judged_counts, judged_share, not_applicable, share_of
 from .measure import (DERIVED, Outcome, Subject, cell, class_cell, combine, decide_exact, num, with_ci)
 from .schema import (DIVERSITY, MISSING, OVERREPRESENTED, QUALITY, RARE, SOURCES, Claim)
 
@@ -122,7 +122,7 @@ def check_shares(claim: Claim, subject: Subject, settings: dict) -> Outcome:
                 d, answer, prior, (p_low, p_high), inside, threshold, grid_answer if grid else None,
                 value if grid else math.nan)))
     verdict = combine(answers)
-    measured = "; ".join(parts) + f" (95 % CI: {how_prior})"
+    measured = "; ".join(parts) + f" (95 % CI: {how_prior}{judged_counts(subject, epoch)})"
     limit = {MISSING: f"{num(C.CLASS_PRIOR_SHARE, settings['missing_share'])}",
              RARE: f"its test-set share / {settings['imbalance_factor']:g}",
              OVERREPRESENTED: f"{settings['imbalance_factor']:g} × its test-set share"}[kind]

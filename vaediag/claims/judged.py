@@ -105,6 +105,20 @@ class JudgedShare:
         return ""
 
 
+def judged_counts(subject: Subject, epoch: int) -> str:
+    """"; the image judge read 9971 of 10000 prior samples, the code judge named 346" (one run; "" when the run
+    lacks the columns or several seeds are checked)."""
+    if not subject.single:
+        return ""
+    run = subject.run
+    readable, off = run.value(C.PRIOR + C.N_READABLE, epoch), run.value(C.PRIOR_OFF_CODES, epoch)
+    samples = float(run.evaluation.settings.get("samples", math.nan))
+    if not (math.isfinite(readable) and math.isfinite(off) and math.isfinite(samples)):
+        return ""
+    return (f"; the image judge read {readable:.0f} of {samples:.0f} prior samples, the code judge named "
+            f"{round(samples * (1 - off)):.0f} (the others lie off the test codes)")
+
+
 def judged_share(subject: Subject, epoch: int, digit: int, threshold: float, side: str) -> JudgedShare:
     """Both judges' share of ``digit`` among the prior samples at ``epoch`` against ``threshold`` on ``side``."""
     image = share_of(subject, C.CLASS_PRIOR_SHARE, epoch, digit, exact=False)
