@@ -30,7 +30,6 @@ from vaediag.metrics.generation import (UNREADABLE, UNREADABLE_BELOW, class_coun
                                         judged_labels, readability_metrics, sample_prior)
 from vaediag.metrics.judges import OFF_CODES_QUANTILE, agreement, class_recall, code_judge
 from vaediag.report import VerdictEvidence, collapse_verdict
-from vaediag.stats import wilson_interval
 from vaediag.store.rundir import Run
 
 import external_models as X
