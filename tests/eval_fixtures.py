@@ -1,9 +1,12 @@
 """Shared setup of the evaluation tests (``test_evaluate*.py``): a tiny synthetic run, a random classifier, one
 shared evaluation, and small settings.
 
-The run (MLP, 2 epochs, checkpoints 1 and 2) is trained once per test module and copied per test; the digit
-classifier is a randomly initialised ``DigitClassifier`` (its numbers are meaningless, the plumbing is what
-is tested). A test module imports the fixtures it uses by name.
+The run (MLP, 2 epochs, checkpoints 1 and 2) is trained once per test module and copied per test; the judge
+(``clf``) is :class:`SquareJudge`, a stub whose probabilities follow from the image by construction (it reads the
+synthetic digits of :func:`helpers.synthetic_digits`, and cannot read a blank, grey or noise image), so its numbers
+can be checked by hand; ``random_classifier`` is a randomly initialised ``DigitClassifier`` (its numbers are
+meaningless: it reads every image as one class with probability 0.11, i.e. unreadable). A test module imports the
+fixtures it uses by name.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import shutil
 
 import pytest
 import torch
+
+from torch import nn
 
 from vaediag.store import rundir
 from vaediag.models.train_config import TrainConfig
@@ -24,7 +29,9 @@ from helpers import synthetic_digits
 
 QUIET = dict(device="cpu", log=lambda *_: None)
 FAST = EvalSettings(samples=120, grid=4, iwae=0)  # small settings (IWAE off): a checkpoint takes well under a second
-EVALUATED = dataclasses.replace(FAST, iwae=20)
+# the shared evaluation counts every prior sample in a class (no unreadable bucket): the 2-epoch model draws blurs
+# the stub cannot read, and these plumbing tests check the class shares; the bucket: tests/test_judges.py
+EVALUATED = dataclasses.replace(FAST, iwae=20, unreadable_below=0.0)
 RESULT_FILES = (rundir.METRICS_FILE, rundir.PER_CLASS_FILE, rundir.PAIRS_FILE, rundir.EVALUATION_FILE)
 
 
@@ -34,6 +41,42 @@ def random_classifier():
 
     torch.manual_seed(0)
     return DigitClassifier().eval()
+
+
+SQUARE_SHARPNESS = 8.0
+
+
+class SquareJudge(nn.Module):
+    """A judge stub with the classifier's interface (``features``, ``out``, ``feature_dim``) for the synthetic
+    digits: class c's evidence is the mean brightness of class c's 6×6 square, and the logits are ``sharpness`` ×
+    the evidence, so probabilities are known by construction. A synthetic digit (its square ≈ 0.9, the rest ≈ 0.08)
+    is read as its class with probability ≈ 0.997; a blank or uniformly grey image has equal evidence everywhere:
+    probability 0.1 for each class (unreadable); uniform noise differs by ≈ 0.05 between squares: ≈ 0.1-0.2."""
+
+    feature_dim = 10
+
+    def __init__(self, sharpness: float = SQUARE_SHARPNESS):
+        super().__init__()
+        masks = torch.zeros(10, 28, 28)
+        for c in range(10):
+            r, k = 2 + (c // 5) * 12, 2 + (c % 5) * 5
+            masks[c, r : r + 6, k : k + 6] = 1.0 / 36
+        self.register_buffer("masks", masks)
+        self.out = nn.Linear(10, 10)
+        with torch.no_grad():
+            self.out.weight.copy_(torch.eye(10) * sharpness)
+            self.out.bias.zero_()
+        self.eval()
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.einsum("nchw,khw->nk", x.float(), self.masks)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.features(x))
+
+
+def square_judge() -> SquareJudge:
+    return SquareJudge()
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -68,7 +111,7 @@ def run(tmp_path, base_run):
 
 @pytest.fixture(scope="module")
 def clf():
-    return random_classifier()
+    return square_judge()
 
 
 @pytest.fixture(scope="module")

@@ -91,3 +91,28 @@ def raises():
 
 
 NOT_CALLABLE = 3
+
+
+class PyTorchExampleVAE(nn.Module):
+    """The VAE of pytorch/examples (vae/main.py): 784-400-20 encoder, 20-400-784 decoder returning probabilities."""
+
+    latent_dim = 20
+
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.fc21, self.fc22 = nn.Linear(784, 400), nn.Linear(400, 20), nn.Linear(400, 20)
+        self.fc3, self.fc4 = nn.Linear(20, 400), nn.Linear(400, 784)
+
+    def encode(self, x):
+        h = torch.relu(self.fc1(x.reshape(-1, 784)))
+        return self.fc21(h), self.fc22(h)
+
+    def decode(self, z):
+        return torch.sigmoid(self.fc4(torch.relu(self.fc3(z))))
+
+    def loss(self, x):
+        """pytorch/examples' loss: summed Bernoulli cross-entropy plus KL, per batch."""
+        mu, logvar = self.encode(x)
+        recon = self.decode(mu + torch.randn_like(mu) * (0.5 * logvar).exp())
+        bce = nn.functional.binary_cross_entropy(recon, x.reshape(-1, 784), reduction="sum")
+        return bce - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())

@@ -23,6 +23,14 @@ Scenarios shape the generation numbers at the *last* checkpoint (earlier ones st
     "imbalance" prior samples draw every digit, but digit 8 about three times as often as the data and
                 digits 3 and 5 about a sixth as often (the shares of the real default study at epoch 30): low
                 entropy, no digit missing
+    "misread"   the classifier cannot read the model's 3s and 5s (recon recall 0 % vs latent kNN recall 70 %) and
+                reads half the prior samples as 8, while the code judge finds every digit near its data share
+                (what the old classifier made of a healthy model)
+
+Both judges are fabricated (unless ``legacy``): the code judge names every prior sample as the classifier does
+(the same counts, so a rule decides as with one judge; ``misread``: a multinomial draw from the data shares), no
+prior sample lies off the codes and 2 % are unreadable; the classifier reads every digit in the reconstructions (recon recall ~0.9, ``misread``:
+not 3 and 5). ``deterministic=True`` records a deterministic encoder in the evaluation settings (NaN KL columns).
 
 The interval columns of issue 8 are written consistently with the fabricated counts: prior shares are counts
 of ``PRIOR_SAMPLES`` multinomial draws, with Wilson intervals (``vaediag.stats``) over them; the grids' shares
@@ -46,7 +54,9 @@ from vaediag import stats
 from vaediag.datasets.registry import class_names
 from vaediag.store.rundir import PER_CLASS_COLUMNS, Evaluation, Run
 
-SCENARIOS = ("healthy", "collapse", "window", "posterior", "imbalance")
+SCENARIOS = ("healthy", "collapse", "window", "posterior", "imbalance", "misread")
+MISREAD_SHARE = np.array([0.07, 0.11, 0.03, 0.0, 0.10, 0.0, 0.07, 0.04, 0.54, 0.04])  # the old judge, default MLP
+UNREADABLE_COUNT, OFF_CODES = 20, 0.0
 PRIOR_SAMPLES = 1000  # the evaluation setting "samples" of a fabricated run
 # prior shares of the real default study (MLP, z = 2, seed 0) at epoch 30: every digit drawn, entropy 0.878
 IMBALANCE_SHARE = np.array([0.0767, 0.1211, 0.0884, 0.0165, 0.1079, 0.0180, 0.0777, 0.0725, 0.3282, 0.0930])
@@ -93,8 +103,25 @@ def _hist_metrics(prefix: str, shares: np.ndarray, confidence: float, score: flo
 
 def _with_ci(column: str, shares: np.ndarray, n: int) -> dict:
     """``column``, ``column_ci_low``, ``column_ci_high``: per-digit shares with Wilson intervals over n."""
-    low, high = stats.wilson_interval(np.round(shares * n), np.full(10, float(n)))
+    low, high = stats.wilson_interval(np.round(shares * n), np.broadcast_to(np.asarray(n, dtype=float), (10,)))
     return {column: shares, column + C.CI_LOW: low, column + C.CI_HIGH: high}
+
+
+def _judge_metrics(prior_labels: np.ndarray, code_labels: np.ndarray, n_grid: int) -> dict:
+    """metrics.csv columns of the unreadable bucket (UNREADABLE_COUNT of the prior samples; the grids read entirely) and of the code judge (entropy with its bootstrap interval, OFF_CODES off the codes,
+    agreement 0.9)."""
+    out = {}
+    for prefix, unreadable, total in ((C.PRIOR, UNREADABLE_COUNT, len(prior_labels)), (C.GRID, 0, n_grid),
+                                      (C.QGRID, 0, n_grid)):
+        low, high = stats.wilson_interval(unreadable, total)
+        out.update({prefix + C.UNREADABLE_SHARE: unreadable / total, prefix + C.UNREADABLE_SHARE + C.CI_LOW: low,
+                    prefix + C.UNREADABLE_SHARE + C.CI_HIGH: high, prefix + C.N_READABLE: total - unreadable})
+    off_low, off_high = stats.wilson_interval(round(OFF_CODES * PRIOR_SAMPLES), PRIOR_SAMPLES)
+    code_low, code_high = stats.bootstrap_interval(_labels_entropy_norm, code_labels, seed=0)
+    agree_low, agree_high = stats.wilson_interval(0.9 * len(code_labels), len(code_labels))
+    values = [0.9, agree_low, agree_high, OFF_CODES, off_low, off_high, _labels_entropy_norm(code_labels), code_low,
+              code_high]
+    return {**out, **dict(zip(C.JUDGE_COLUMNS, values))}
 
 
 def _digit_image(digit: int, rng: np.random.Generator) -> np.ndarray:
@@ -123,6 +150,8 @@ def make_fake_run(
     sheets: bool = True,
     legacy: bool = False,
     dataset: str | None = None,
+    deterministic: bool = False,
+    code_judge: bool | None = None,
 ) -> Path:
     """Write a complete evaluated run into ``run_dir`` (created) and return it as a Path.
 
@@ -132,9 +161,11 @@ def make_fake_run(
     how many epochs history.csv holds. ``legacy=True``: a run evaluated before issue 8 (no interval, inside-share,
     train_eval or IWAE-train columns; chi-square p-values present; the 0.3 class columns ``digit``, ``digit_a``,
     ``digit_b`` without names). ``dataset``: recorded in config.json (``"fashion-mnist"``: the tables name its
-    classes; None: no ``dataset`` key, as runs before 0.4, read as MNIST).
+    classes; None: no ``dataset`` key, as runs before 0.4, read as MNIST). ``code_judge`` (default: not ``legacy``):
+    write the second judge's and the judge-validity columns; ``deterministic``: a deterministic encoder.
     """
     names = class_names(dataset)
+    code_judge = not legacy if code_judge is None else code_judge  # a legacy run with it: the window fallbacks' tests
     if scenario not in SCENARIOS:
         raise ValueError(f"scenario must be one of {SCENARIOS}, got {scenario!r}")
     run = Path(run_dir)
@@ -199,8 +230,16 @@ def make_fake_run(
         grid_missing = {"collapse": (2, 3), "window": (0, 1), "posterior": one_digit}.get(scenario, ())
         grid_missing = grid_missing if is_last else ()
         prior_p = IMBALANCE_SHARE if (scenario == "imbalance" and is_last) else _shares(rng, prior_missing)
+        misread = scenario == "misread" and is_last
+        prior_p = MISREAD_SHARE / MISREAD_SHARE.sum() if misread else prior_p
         prior_labels = _prior_labels(rng, prior_p)
         prior_s = np.bincount(prior_labels, minlength=10) / PRIOR_SAMPLES
+        code_labels = _prior_labels(rng, DATA_SHARE) if misread else prior_labels
+        code_s = np.bincount(code_labels, minlength=10) / len(code_labels)
+        agree = 0.9 * np.minimum(prior_s, code_s) / np.maximum(np.maximum(prior_s, code_s), 1e-9)
+        recall = np.full(10, 0.92)
+        if misread:
+            recall[[3, 5]] = 0.0
         grid_s, qgrid_s = _shares(rng, grid_missing), _shares(rng, prior_missing)
         inside_share = np.full(10, inside)
         if scenario == "window" and is_last:
@@ -235,8 +274,10 @@ def make_fake_run(
             C.RECALL: 0.5 + 0.2 * progress - (0.2 if prior_missing else 0), C.DENSITY: 0.8,
             C.COVERAGE: 0.6 + 0.2 * progress - (0.2 if prior_missing else 0),
             C.EVAL_LOSS: row.get(C.TEST_LOSS, 150.0), C.EVAL_RECON: row.get(C.TEST_RECON, 144.0),
-            C.EVAL_KL: 6.2, C.RECON_ACCURACY: 0.85 + 0.1 * progress, C.IWAE_NLL: np.nan,
+            C.EVAL_KL: np.nan if deterministic else 6.2, C.RECON_ACCURACY: 0.85 + 0.1 * progress, C.IWAE_NLL: np.nan,
         })
+        if deterministic:
+            row.update({f"{C.KL_PER_DIM_PREFIX}{d}": np.nan for d in range(latent_dim)})
         if not legacy:
             seed_ci = dict(seed=0)
             row.update({
@@ -248,16 +289,23 @@ def make_fake_run(
                 stats.bootstrap_interval(_labels_entropy_norm, prior_labels, **seed_ci)
             (row[C.KNN_ACCURACY + C.CI_LOW], row[C.KNN_ACCURACY + C.CI_HIGH]) = \
                 stats.bootstrap_interval(np.mean, correct, **seed_ci)
+        if code_judge:
+            row.update(_judge_metrics(prior_labels, code_labels, n_grid=grid ** 2))
         rows.append(row)
         columns = {**_with_ci(C.CLASS_PRIOR_SHARE, prior_s, PRIOR_SAMPLES), **_with_ci(C.CLASS_GRID_SHARE, grid_s, grid ** 2),
                    **_with_ci(C.CLASS_QGRID_SHARE, qgrid_s, grid ** 2), C.CLASS_GRID_INSIDE: inside_share,
                    C.CLASS_QGRID_INSIDE: qinside_share}
+        judged = {**_with_ci(C.CLASS_PRIOR_CODE_SHARE, code_s, len(code_labels)),
+                  **_with_ci(C.CLASS_JUDGE_AGREEMENT, agree, PRIOR_SAMPLES // 5),
+                  **_with_ci(C.CLASS_RECON_RECALL, recall, np.bincount(labels, minlength=10))}
         if legacy:
             columns = {c: columns[c] for c in (C.CLASS_PRIOR_SHARE, C.CLASS_GRID_SHARE, C.CLASS_QGRID_SHARE)}
+        columns.update(judged if code_judge else {})
         for d in range(10):
             per_class.append({C.SOURCE: C.SOURCE_MODEL, C.EPOCH: ep, C.CLASS: d, C.CLASS_NAME: names.name(d),
                               C.CLASS_SILHOUETTE: sil + 0.01 * d,
-                              C.CLASS_KNN_RECALL: knn, **{c: float(v[d]) for c, v in columns.items()},
+                              C.CLASS_KNN_RECALL: 0.7 if misread and d in (3, 5) else knn,
+                              **{c: float(v[d]) for c, v in columns.items()},
                               C.CLASS_DATA_SHARE: DATA_SHARE[d]})
         for a, b, r in zip(a_idx, b_idx, rates):
             pairs.append({C.EPOCH: ep, C.CLASS_A: int(a), C.CLASS_B: int(b), C.CLASS_A_NAME: names.name(a),
@@ -283,6 +331,8 @@ def make_fake_run(
                     recon_pairs=np.stack([originals, blurred.clip(0, 255).astype(np.uint8)]))
 
     ref = _hist_metrics(C.PRIOR, DATA_SHARE, 0.99, 9.8, legacy)
+    ref.update({} if legacy else {C.PRIOR + C.UNREADABLE_SHARE: 0.003, C.PRIOR + C.UNREADABLE_SHARE + C.CI_LOW: 0.002,
+                                  C.PRIOR + C.UNREADABLE_SHARE + C.CI_HIGH: 0.004, C.PRIOR + C.N_READABLE: n_test})
     rows.append({C.EPOCH: C.DATA_EPOCH, C.SOURCE: C.SOURCE_DATA, **ref, C.FRECHET: 0.8, C.PRECISION: 0.95, C.RECALL: 0.95,
                  C.DENSITY: 1.0, C.COVERAGE: 0.96, C.RECON_ACCURACY: np.nan})
     for d in range(10):
@@ -292,7 +342,8 @@ def make_fake_run(
     metrics = pd.DataFrame(rows).set_index(C.EPOCH)
     metrics = metrics[[C.SOURCE] + [c for c in metrics.columns if c != C.SOURCE]]
     settings = {"samples": PRIOR_SAMPLES, "grid": grid, "grid_span": span, "qgrid_span": qspan, "knn_k": 5, "prdc_k": 5,
-                "iwae": 0, "seed": 0, "n_test": n_test}
+                "iwae": 0, "seed": 0, "n_test": n_test, **({} if legacy else {"unreadable_below": 0.5}),
+                **({"deterministic": True} if deterministic else {})}
     per_class = pd.DataFrame(per_class)
     first = [c for c in PER_CLASS_COLUMNS if c in per_class.columns]
     per_class = per_class[first + [c for c in per_class.columns if c not in first]]
@@ -320,3 +371,15 @@ def shared_run_with_figures(tmp_path_factory):
         run = make_fake_run(tmp_path_factory.mktemp("shared") / "run", epochs=SHARED_EPOCHS, scenario="window")
         _SHARED["run"] = (run, make_figures(Run(run)))
     return _SHARED["run"]
+
+
+def agreeing_code_judge(shares, entropy_ci=(np.nan, np.nan), n: int = 10000) -> dict:
+    """VerdictEvidence fields of a code judge that sees what the image judge sees: the same ``shares`` (None: none)
+    with Wilson intervals over ``n`` samples and the same entropy interval. With it a rule decides as one judge
+    alone would; a test that is about the judges' agreement passes other numbers."""
+    out = dict(code_entropy_norm=float(np.mean(entropy_ci)), code_entropy_ci=tuple(entropy_ci))
+    if shares is not None:
+        shares = np.asarray(shares, dtype=float)
+        out.update(code_shares=shares, code_share_ci=stats.share_interval(shares, n))
+    return out
+

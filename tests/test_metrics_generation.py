@@ -60,6 +60,8 @@ def test_ambiguous_samples_have_low_confidence_and_score_one():
     metrics = histogram_metrics(np.full((200, 10), 0.1), UNIFORM_LABELS)
     assert metrics[CONFIDENCE] == pytest.approx(0.1)
     assert metrics[CLASSIFIER_SCORE] == pytest.approx(1.0)
+    # none of them is readable (top probability 0.1 < UNREADABLE_BELOW): no class histogram, rather than "all 0s"
+    assert np.isnan(metrics[ENTROPY]) and np.isnan(metrics[MODES_COVERED]) and np.isnan(metrics[KL_FROM_DATA])
 
 
 def test_histogram_metrics_match_independent_formulas():
@@ -70,7 +72,9 @@ def test_histogram_metrics_match_independent_formulas():
     reference_labels = rng.choice(10, size=3000, p=np.linspace(1, 2, 10) / np.linspace(1, 2, 10).sum())
     metrics = histogram_metrics(probs, reference_labels)
 
-    counts = np.array([(probs.argmax(1) == c).sum() for c in range(10)])
+    readable = probs.max(1) >= 0.5  # the histogram counts the samples the judge can read (UNREADABLE_BELOW)
+    assert 0.2 < readable.mean() < 0.95  # both kinds present, so the test tells the two counts apart
+    counts = np.array([(probs[readable].argmax(1) == c).sum() for c in range(10)])
     q = counts / counts.sum()
     p = np.array([(reference_labels == c).mean() for c in range(10)])
     nz = q > 0

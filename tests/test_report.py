@@ -25,7 +25,7 @@ from vaediag.judgement.rules import MISSING_SHARE, POSTERIOR_KL_DIM_MIN
 from vaediag.store.rundir import Run
 from vaediag.stats import wilson_interval
 
-from fake_run import SHARED_EPOCHS, make_fake_run
+from fake_run import SHARED_EPOCHS, agreeing_code_judge, make_fake_run
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 VOID = {"img", "meta", "br", "hr", "link", "input", "col"}
@@ -102,10 +102,11 @@ def parse(text: str) -> ReportParser:
 PERCENT = {"knn_accuracy", "confusion_rate", "most_mixed_pair_rate", "prior_confidence", "prior_share",
            "grid_share", "qgrid_share", "data_share", "recon_accuracy", "grid_inside_fraction",
            "qgrid_inside_fraction", "prdc_precision", "prdc_recall", "prdc_coverage", "grid_inside_share",
-           "qgrid_inside_share"}
-DECIMAL3 = {"silhouette", "prior_entropy_norm", "grid_entropy_norm", "qgrid_entropy_norm"}
+           "qgrid_inside_share", "prior_unreadable_share", "grid_unreadable_share", "qgrid_unreadable_share",
+           "prior_off_codes_share", "judge_agreement", "prior_code_share", "recon_recall", "knn_recall"}
+DECIMAL3 = {"silhouette", "prior_entropy_norm", "grid_entropy_norm", "qgrid_entropy_norm", "prior_code_entropy_norm"}
 NATS1 = {"train_loss", "test_loss", "train_eval_loss", "iwae_nll_nats", "iwae_train_nll_nats"}
-INTEGER = {"prior_modes_covered", "active_units"}
+INTEGER = {"prior_modes_covered", "active_units", "prior_n_readable", "grid_n_readable", "qgrid_n_readable"}
 
 
 def check_text(column: str, value: float, text: str) -> None:
@@ -356,11 +357,13 @@ def test_many_missing_digits_are_named_without_shares(tmp_path):
     last = (per_class[C.EPOCH] == 30) & per_class[C.CLASS].isin([0, 1, 4, 5])
     per_class.loc[last, [C.CLASS_PRIOR_SHARE, C.CLASS_GRID_SHARE, C.CLASS_PRIOR_SHARE + C.CI_LOW]] = 0.0
     per_class.loc[last, C.CLASS_PRIOR_SHARE + C.CI_HIGH] = wilson_interval(0, 1000)[1]  # 0 of 1000 samples
+    per_class.loc[last, [C.CLASS_PRIOR_CODE_SHARE, C.CLASS_PRIOR_CODE_SHARE + C.CI_LOW]] = 0.0  # the code judge too
+    per_class.loc[last, C.CLASS_PRIOR_CODE_SHARE + C.CI_HIGH] = wilson_interval(0, 980)[1]
     run.write_evaluation(dataclasses.replace(run.evaluation, per_class=per_class, artifacts={}), versions={})
     content = report.build_content(Run(run_dir))
     assert content.verdict.kind == "mode-collapse" and content.verdict.prior_missing == (0, 1, 2, 3, 4, 5)
     text = content.sections["verdict"][1].plain()
-    assert text.startswith("Prior samples miss digits 0, 1, 2, 3, 4, 5 (each below 1.0 %)")
+    assert text.startswith("Both judges find prior samples missing digits 0, 1, 2, 3, 4, 5 (each below 1.0 %)")
 
 
 # --- escaping of what comes from the run ------------------------------------------------------------
@@ -460,7 +463,9 @@ HIGH = (0.98, 1.0)  # an entropy interval wholly above COLLAPSE_ENTROPY
     ],
 )
 def test_collapse_verdict_rules(args, options, kind, prior_missing, grid_missing, inactive):
-    v = collapse_verdict(VerdictEvidence(*args, **options))
+    # a code judge that agrees with the classifier: these cases are about the rules, not the judges' agreement
+    agree = agreeing_code_judge(options.get("prior_shares"), options.get("prior_entropy_ci", (np.nan, np.nan)), N)
+    v = collapse_verdict(VerdictEvidence(*args, **options, **agree))
     assert (v.kind, v.prior_missing, v.grid_missing, v.inactive_dims) == (kind, prior_missing, grid_missing,
                                                                           inactive)
     assert v.headline
@@ -476,13 +481,14 @@ def test_thresholds_are_strict():
     assert wilson_interval(k, N)[1] < MISSING_SHARE <= wilson_interval(k + 1, N)[1]
     shares[3] = k / N
     v = collapse_verdict(VerdictEvidence(0.99, 0.99, 0.99, prior_shares=shares, grid_shares=UNIFORM, prior_samples=N,
-                         prior_entropy_ci=HIGH))
+                         prior_entropy_ci=HIGH, **agreeing_code_judge(shares, HIGH, N)))
     assert v.kind == "mode-collapse" and v.prior_missing == (3,)
     shares[3] = (k + 1) / N  # upper bound at or above the threshold, lower bound below: inconclusive
     v = collapse_verdict(VerdictEvidence(0.99, 0.99, 0.99, prior_shares=shares, grid_shares=UNIFORM, prior_samples=N,
-                         prior_entropy_ci=HIGH))
+                         prior_entropy_ci=HIGH, **agreeing_code_judge(shares, HIGH, N)))
     assert v.kind == "inconclusive" and v.prior_uncertain == (3,) and v.prior_missing == ()
-    at_limit = collapse_verdict(VerdictEvidence(0.99, 0.99, 0.99, kl_per_dim=[POSTERIOR_KL_DIM_MIN] * 2, prior_entropy_ci=HIGH))
+    at_limit = collapse_verdict(VerdictEvidence(0.99, 0.99, 0.99, kl_per_dim=[POSTERIOR_KL_DIM_MIN] * 2, prior_entropy_ci=HIGH,
+                                                **agreeing_code_judge(None, HIGH)))
     assert at_limit.kind == "healthy" and at_limit.inactive_dims == ()
     below = collapse_verdict(VerdictEvidence(0.99, 0.99, 0.99, kl_per_dim=[POSTERIOR_KL_DIM_MIN * 0.99] * 2))
     assert below.kind == "posterior-collapse"

@@ -22,7 +22,7 @@ from vaediag.judgement.rules import (COLLAPSE_ENTROPY, IMBALANCE_FACTOR, MISSING
 from vaediag.report.trajectory import trajectory_words
 from vaediag.store.rundir import Run
 
-from fake_run import DATA_SHARE, IMBALANCE_SHARE, PRIOR_SAMPLES, make_fake_run
+from fake_run import DATA_SHARE, IMBALANCE_SHARE, PRIOR_SAMPLES, agreeing_code_judge, make_fake_run
 
 N = 10000
 UNIFORM = np.full(10, 0.1)
@@ -83,7 +83,7 @@ def test_missing_digit_three_answers(share, kind, missing, uncertain):
     assert (high < MISSING_SHARE, low < MISSING_SHARE <= high, low >= MISSING_SHARE) == \
         (kind == "mode-collapse", kind == "inconclusive", kind == "healthy")
     v = collapse_verdict(VerdictEvidence(0.99, 0.99, 0.99, prior_shares=_shares_with(4, share), grid_shares=UNIFORM,
-                         prior_samples=N, prior_entropy_ci=HIGH))
+                         prior_samples=N, prior_entropy_ci=HIGH, **agreeing_code_judge(_shares_with(4, share), HIGH)))
     assert (v.kind, v.prior_missing, v.prior_uncertain) == (kind, missing, uncertain)
 
 
@@ -92,7 +92,7 @@ def test_missing_digit_three_answers(share, kind, missing, uncertain):
 def test_low_entropy_with_every_digit_drawn_is_an_imbalance_never_a_collapse(ci, kind):
     """Issue 8, bad case (a): epoch 30 with prior entropy 0.878 and all ten digits drawn."""
     v = collapse_verdict(VerdictEvidence(0.878, 0.99, 0.99, prior_shares=IMBALANCE_SHARE, grid_shares=UNIFORM, prior_samples=N,
-                         prior_entropy_ci=ci, data_shares=DATA_SHARE))
+                         prior_entropy_ci=ci, data_shares=DATA_SHARE, **agreeing_code_judge(IMBALANCE_SHARE, ci)))
     assert v.kind == kind and v.prior_missing == ()
     check = v.check("prior entropy below threshold")
     assert check.answer == {"imbalance": "supported", "inconclusive": "inconclusive", "healthy": "refuted"}[kind]
@@ -105,7 +105,7 @@ def test_low_entropy_with_every_digit_drawn_is_an_imbalance_never_a_collapse(ci,
 
 def test_missing_digits_make_a_collapse_even_with_high_entropy():
     v = collapse_verdict(VerdictEvidence(0.95, 0.95, 0.99, prior_shares=_shares_with(2, 0.0), grid_shares=UNIFORM, prior_samples=N,
-                         prior_entropy_ci=HIGH))
+                         prior_entropy_ci=HIGH, **agreeing_code_judge(_shares_with(2, 0.0), HIGH)))
     assert v.kind == "mode-collapse" and v.prior_missing == (2,)
 
 
@@ -134,7 +134,7 @@ def test_window_verdict_uses_the_missing_digits_own_codes(inside, ci, kind):
     grid[0] = 0.0
     v = collapse_verdict(VerdictEvidence(0.99, 0.85, 0.49, prior_shares=UNIFORM, grid_shares=grid / grid.sum(), prior_samples=N,
                          prior_entropy_ci=HIGH, grid_inside_shares=shares, grid_inside_ci=(low, high),
-                         grid_inside_fraction_ci=(0.48, 0.50)))
+                         grid_inside_fraction_ci=(0.48, 0.50), **agreeing_code_judge(UNIFORM, HIGH)))
     assert v.kind == kind and v.grid_missing == (0,) and v.inside_per_digit
     assert v.window_digits == ((0,) if kind == "window" else ())
     assert v.covered_digits == ((0,) if kind == "resolution" else ())
@@ -203,7 +203,9 @@ def test_q3_quotes_the_iwae_bounds_and_says_when_train_eval_is_missing(tmp_path)
 
 # --- runs evaluated before the interval columns -----------------------------------------------------------
 def test_legacy_run_gets_the_intervals_from_its_shares_and_codes(tmp_path):
-    run = Run(make_fake_run(tmp_path / "run", epochs=(5, 30), scenario="window", legacy=True))
+    # the code judge's columns are written (code_judge=True) so that the verdict reaches the window rule whose
+    # fallbacks are under test; a legacy run without them gets no verdict (test_a_run_without_the_code_judge...)
+    run = Run(make_fake_run(tmp_path / "run", epochs=(5, 30), scenario="window", legacy=True, code_judge=True))
     column = C.CLASS_PRIOR_SHARE + C.CI_LOW  # absent from the file; read as NaN (evaluation.COLUMNS_SINCE_0_3)
     assert column not in run.per_class.columns or run.per_class[column].isna().all()
     shares = run.per_class.query("source == 'model' and epoch == 30").set_index(C.CLASS)[C.CLASS_PRIOR_SHARE]
@@ -225,7 +227,8 @@ def test_legacy_run_gets_the_intervals_from_its_shares_and_codes(tmp_path):
 
 
 def test_legacy_run_without_artifacts_falls_back_to_the_overall_inside_fraction(tmp_path):
-    run = Run(make_fake_run(tmp_path / "run", epochs=(5, 30), scenario="window", legacy=True, write_artifacts=False))
+    run = Run(make_fake_run(tmp_path / "run", epochs=(5, 30), scenario="window", legacy=True, write_artifacts=False,
+                            code_judge=True))
     v = report.run_verdict(run, 30)
     assert v.kind == "window" and not v.inside_per_digit
     assert "of all test codes (per-digit shares unavailable)" in sentences(report.build_content(run), "verdict")

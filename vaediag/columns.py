@@ -65,9 +65,12 @@ MODES_COVERED = "modes_covered"  # classes with >= 1 % of the samples, 0..10
 KL_FROM_DATA = "kl_from_data_nats"  # KL(sample histogram || test label distribution), >= 0, lower = better
 CONFIDENCE = "confidence"  # mean max class probability, [0.1, 1], higher = crisper digits
 CLASSIFIER_SCORE = "classifier_score"  # exp(E KL(p(y|x) || p(y))), [1, 10], higher = diverse and crisp
-# (0.3: the chi-square p-value of the counts was removed: with 10k samples it is 0 at every checkpoint, even for a
-# healthy model, so it informs nothing; an old metrics.csv that still holds prior_chi2_pvalue etc. still reads)
+# (no chi-square p-value: with 10k samples it is 0 for every model; an old prior_chi2_pvalue column still reads)
 HISTOGRAM_METRICS = [ENTROPY, ENTROPY_NORM, MODES_COVERED, KL_FROM_DATA, CONFIDENCE, CLASSIFIER_SCORE]
+# the image judge's unreadable bucket, per prefix: entropy, modes, KL and the class shares count readable samples only
+UNREADABLE_SHARE = "unreadable_share"  # share of samples whose top class probability is below the threshold, [0, 1]
+N_READABLE = "n_readable"  # how many samples the judge could read (the class shares' denominator)
+READABILITY_METRICS = [UNREADABLE_SHARE, UNREADABLE_SHARE + "_ci_low", UNREADABLE_SHARE + "_ci_high", N_READABLE]
 
 GRID_SPAN = "grid_span"  # s: the linear grid covers [-s, s] on both axes
 GRID_INSIDE = "grid_inside_fraction"  # fraction of test mu inside the linear grid window, [0, 1]
@@ -88,6 +91,11 @@ EVAL_KL = "eval_test_kl"
 RECON_ACCURACY = "recon_accuracy"  # classifier accuracy on reconstructions of test digits, [0, 1]
 IWAE_NLL = "iwae_nll_nats"  # importance-weighted NLL bound (optional, --iwae K), lower = better
 
+# --- metrics.csv: the second judge (prior samples labelled by their nearest test codes) ----------
+PRIOR_OFF_CODES = "prior_off_codes_share"  # prior samples farther from the test codes than real codes are, [0, 1]
+PRIOR_CODE_ENTROPY_NORM = "prior_code_entropy_norm"  # the code judge's normalised class entropy, [0, 1]
+JUDGE_AGREEMENT = "judge_agreement"  # share of prior samples both judges name on which they agree, [0, 1]
+
 # --- per_class.csv ----------------------------------------------------------------------------
 CLASS_SILHOUETTE = "silhouette"
 CLASS_KNN_RECALL = "knn_recall"
@@ -95,6 +103,9 @@ CLASS_PRIOR_SHARE = "prior_share"
 CLASS_GRID_SHARE = "grid_share"
 CLASS_QGRID_SHARE = "qgrid_share"
 CLASS_DATA_SHARE = "data_share"  # share of the digit in the test labels
+CLASS_PRIOR_CODE_SHARE = "prior_code_share"  # the code judge's share of the class among prior samples
+CLASS_JUDGE_AGREEMENT = JUDGE_AGREEMENT  # per class: of the samples either judge puts in the class, both do
+CLASS_RECON_RECALL = "recon_recall"  # the image judge reads the class's reconstructions decode(mu(x)) as the class
 
 # --- pairs.csv --------------------------------------------------------------------------------
 CONFUSION_RATE = "confusion_rate"  # (C[a,b] + C[b,a]) / (n_a + n_b) of the test-set kNN classifier
@@ -111,10 +122,8 @@ HISTORY_COLUMNS = [EPOCH, TRAIN_LOSS, TRAIN_RECON, TRAIN_KL, TRAIN_EVAL_LOSS, TR
                    TEST_LOSS, TEST_RECON, TEST_KL, EPOCH_SECONDS]  # a 0.2 history.csv lacks TRAIN_EVAL_* (read as NaN)
 # metrics.csv: IWAE bound on the same-size training subset (IWAE_NLL is the test digits')
 IWAE_TRAIN_NLL = "iwae_train_nll_nats"
-# metrics.csv: within-run sampling intervals (bootstrap over samples):
-#   prior_entropy_norm_ci_low/high (over the prior samples), knn_accuracy_ci_low/high (over the test codes)
-# per_class.csv: Wilson intervals of the shares: prior_share_ci_low/high, grid_share_ci_low/high,
-#   qgrid_share_ci_low/high; and the share of the digit's own test codes inside each grid window:
+# intervals: bootstrap (entropy, kNN accuracy) in metrics.csv, Wilson (shares) in per_class.csv; and the share of the
+# digit's own test codes inside each grid window:
 CLASS_GRID_INSIDE = "grid_inside_share"
 CLASS_QGRID_INSIDE = "qgrid_inside_share"
 
@@ -129,6 +138,14 @@ KNN_ACCURACY_CI_LOW, KNN_ACCURACY_CI_HIGH = ci_columns(KNN_ACCURACY)
 CLASS_PRIOR_SHARE_CI_LOW, CLASS_PRIOR_SHARE_CI_HIGH = ci_columns(CLASS_PRIOR_SHARE)
 CLASS_GRID_SHARE_CI_LOW, CLASS_GRID_SHARE_CI_HIGH = ci_columns(CLASS_GRID_SHARE)
 CLASS_QGRID_SHARE_CI_LOW, CLASS_QGRID_SHARE_CI_HIGH = ci_columns(CLASS_QGRID_SHARE)
+PRIOR_OFF_CODES_CI_LOW, PRIOR_OFF_CODES_CI_HIGH = ci_columns(PRIOR_OFF_CODES)
+PRIOR_CODE_ENTROPY_NORM_CI_LOW, PRIOR_CODE_ENTROPY_NORM_CI_HIGH = ci_columns(PRIOR_CODE_ENTROPY_NORM)
+JUDGE_AGREEMENT_CI_LOW, JUDGE_AGREEMENT_CI_HIGH = ci_columns(JUDGE_AGREEMENT)
+CLASS_PRIOR_CODE_SHARE_CI_LOW, CLASS_PRIOR_CODE_SHARE_CI_HIGH = ci_columns(CLASS_PRIOR_CODE_SHARE)
+CLASS_RECON_RECALL_CI_LOW, CLASS_RECON_RECALL_CI_HIGH = ci_columns(CLASS_RECON_RECALL)
+JUDGE_COLUMNS = [JUDGE_AGREEMENT, JUDGE_AGREEMENT_CI_LOW, JUDGE_AGREEMENT_CI_HIGH, PRIOR_OFF_CODES,
+                 PRIOR_OFF_CODES_CI_LOW, PRIOR_OFF_CODES_CI_HIGH, PRIOR_CODE_ENTROPY_NORM,
+                 PRIOR_CODE_ENTROPY_NORM_CI_LOW, PRIOR_CODE_ENTROPY_NORM_CI_HIGH]  # metrics.csv, in table order
 
 
 # --- what each column means: range, direction, how to read it -----------------------------------------
@@ -136,23 +153,32 @@ CLASS_QGRID_SHARE_CI_LOW, CLASS_QGRID_SHARE_CI_HIGH = ci_columns(CLASS_QGRID_SHA
 # (``vaediag.report.render.columns_markdown``; tests/test_columns.py checks the README's copy).
 # ↑ = higher is better, ↓ = lower is better.
 _HISTOGRAM_DOCS = {  # {what}: the samples the classifier's digit histogram is made of
-    ENTROPY: "[0, ln 10 = 2.303] nats, ↑: entropy of the classifier's digit histogram of {what}; 0 = one digit "
-             "only, ln 10 = all digits equally often",
+    ENTROPY: "[0, ln 10 = 2.303] nats, ↑: entropy of the image judge's digit histogram of {what} (readable "
+             "ones only); 0 = one digit only, ln 10 = all digits equally often",
     ENTROPY_NORM: "[0, 1], ↑: the same entropy / ln 10; 1 = all digits equally often, below 0.9 = some digits "
                   "rare or missing",
-    MODES_COVERED: "0…10, ↑: digits that make up at least 1 % of {what}; fewer than 10 = digits missing",
+    MODES_COVERED: "0…10, ↑: digits that make up at least 1 % of the readable ones of {what}; fewer than 10 = "
+                   "digits missing",
     KL_FROM_DATA: "≥ 0 nats, ↓: KL(digit histogram of {what} ‖ test label distribution); 0 = the test set's "
                   "digit proportions",
-    CONFIDENCE: "[0.1, 1], ↑: mean largest class probability over {what}; crisp, recognisable digits score "
-                "high, near 0.1 = the classifier cannot tell what was drawn",
+    CONFIDENCE: "[0.1, 1], ↑: mean largest class probability over {what} (readable or not); crisp, recognisable "
+                "digits score high, near 0.1 = the classifier cannot tell what was drawn",
     CLASSIFIER_SCORE: "[1, 10], ↑: exp(E KL(p(y|x) ‖ p(y))) over {what}, the Inception-score analogue; 10 = "
                       "every digit, each drawn crisply; 1 = all look alike or all are ambiguous",
+}
+_READABILITY_DOCS = {  # {what}: as above
+    UNREADABLE_SHARE: "[0, 1], ↓: share of {what} the image judge cannot read (its top class probability is below "
+                      "the evaluation's unreadable_below): counted in no class; more = blurrier or stranger images, "
+                      "a quality finding, never more of one digit",
+    UNREADABLE_SHARE + "_ci_low": "[0, 1]: lower end of the 95 % Wilson interval of that unreadable share",
+    UNREADABLE_SHARE + "_ci_high": "[0, 1]: upper end of the Wilson interval of that unreadable share",
+    N_READABLE: "≥ 0: how many of {what} the judge could read; the class shares, entropy, modes and KL count "
+                "these only",
 }
 _SAMPLES = {PRIOR: "the decoded prior samples z ~ N(0, I)", GRID: "the decoded linear N×N grid",
             QGRID: "the decoded Gaussian-quantile N×N grid"}
 
 COLUMN_DOCS: dict[str, str] = {
-    # keys
     EPOCH: "integer: the training epoch of the row (a checkpoint's epoch in the result tables); 0 on the "
            "real-data reference rows",
     SOURCE: "'model' or 'data': a checkpoint's row, or the reference row computed on real test digits (the "
@@ -223,8 +249,9 @@ COLUMN_DOCS: dict[str, str] = {
     EVAL_LOSS: "nats/sample, ↓: negative ELBO on the evaluated test digits (seeded noise)",
     EVAL_RECON: "nats/sample, ↓: its reconstruction part",
     EVAL_KL: "≥ 0 nats/sample: its KL part",
-    RECON_ACCURACY: "[0, 1], ↑: the classifier's accuracy on decode(μ(x)) of the test digits: does the round "
-                    "trip keep each digit's identity? (data row: accuracy on the real digits)",
+    RECON_ACCURACY: "[0, 1], ↑: the classifier's accuracy on decode(μ(x)) of the test digits (unreadable: wrong): "
+                    "does the round trip keep each digit's identity, and can the judge read it? (data row: the real "
+                    "digits)",
     IWAE_NLL: "nats/sample, ↓: importance-weighted upper bound on −log p(x) (Burda et al.), first 1000 test "
               "digits, K = --iwae importance samples (default 5: keeps a conv checkpoint's evaluation near 15 s "
               "on a 2-core CPU; empty with --iwae 0); tighter than the ELBO as K grows: eval_test_loss − this "
@@ -240,13 +267,38 @@ COLUMN_DOCS: dict[str, str] = {
     KNN_ACCURACY_CI_LOW: "[0, 1]: lower end of the 95 % bootstrap interval of knn_accuracy (the test codes' "
                          "correct / wrong indicators resampled, 200 times, seeded; the kNN fit is not redone)",
     KNN_ACCURACY_CI_HIGH: "[0, 1]: upper end of that bootstrap interval of knn_accuracy",
+    # metrics.csv: the second judge
+    PRIOR_OFF_CODES: "[0, 1], ↓: share of prior samples that lie off the test codes (their k-th nearest test code "
+                     "is farther than for 99 % of the training codes): the code judge names no class for them; "
+                     "high in many latent dimensions, where prior samples fall between the codes",
+    PRIOR_OFF_CODES_CI_LOW: "[0, 1]: lower end of the 95 % Wilson interval of prior_off_codes_share",
+    PRIOR_OFF_CODES_CI_HIGH: "[0, 1]: upper end of the Wilson interval of prior_off_codes_share",
+    PRIOR_CODE_ENTROPY_NORM: "[0, 1], ↑: the code judge's normalised class entropy of the prior samples it names "
+                             "(the classes of each sample's k nearest test codes); read beside prior_entropy_norm",
+    PRIOR_CODE_ENTROPY_NORM_CI_LOW: "[0, 1]: lower end of the 95 % bootstrap interval of prior_code_entropy_norm",
+    PRIOR_CODE_ENTROPY_NORM_CI_HIGH: "[0, 1]: upper end of that bootstrap interval",
+    JUDGE_AGREEMENT: "[0, 1], ↑: of the prior samples both judges name (readable image, on the codes), the share "
+                     "the image judge and the code judge put in the same class (per_class.csv: of the samples "
+                     "either judge puts in this class, the share both do); low = at least one judge is wrong, "
+                     "and a class-share finding needs both",
+    JUDGE_AGREEMENT_CI_LOW: "[0, 1]: lower end of the 95 % Wilson interval of judge_agreement",
+    JUDGE_AGREEMENT_CI_HIGH: "[0, 1]: upper end of the Wilson interval of judge_agreement",
     # per_class.csv (its silhouette: see above)
     CLASS_KNN_RECALL: "[0, 1], ↑: share of the digit's test codes the latent kNN classifier labels correctly",
-    CLASS_PRIOR_SHARE: "[0, 1]: share of prior samples the classifier reads as this digit; near 0 = the model "
-                       "does not generate it",
-    CLASS_GRID_SHARE: "[0, 1]: share of the linear grid's images read as this digit",
-    CLASS_QGRID_SHARE: "[0, 1]: share of the quantile grid's images read as this digit",
+    CLASS_PRIOR_SHARE: "[0, 1]: share of the readable prior samples the image judge reads as this digit "
+                       "(prior_n_readable of them); near 0 = the model may not generate it (ask the code judge)",
+    CLASS_GRID_SHARE: "[0, 1]: share of the linear grid's readable images read as this digit",
+    CLASS_QGRID_SHARE: "[0, 1]: share of the quantile grid's readable images read as this digit",
     CLASS_DATA_SHARE: "[0, 1]: share of the digit among the test labels (what the shares above compare with)",
+    CLASS_PRIOR_CODE_SHARE: "[0, 1]: the code judge's share of this digit among the prior samples it names (each "
+                            "sample gets the majority class of its k nearest test codes); read beside prior_share",
+    CLASS_PRIOR_CODE_SHARE_CI_LOW: "[0, 1]: lower end of the 95 % Wilson interval of prior_code_share",
+    CLASS_PRIOR_CODE_SHARE_CI_HIGH: "[0, 1]: upper end of the Wilson interval of prior_code_share",
+    CLASS_RECON_RECALL: "[0, 1], ↑: share of the digit's test images whose reconstruction decode(μ(x)) the image "
+                        "judge reads as the digit (unreadable counts as missed): can the judge read this model's "
+                        "drawings of it? Compare with knn_recall (data rows: the judge on the real images)",
+    CLASS_RECON_RECALL_CI_LOW: "[0, 1]: lower end of the 95 % Wilson interval of recon_recall",
+    CLASS_RECON_RECALL_CI_HIGH: "[0, 1]: upper end of the Wilson interval of recon_recall",
     CLASS_PRIOR_SHARE_CI_LOW: "[0, 1]: lower end of the 95 % Wilson interval of prior_share (argmax count over "
                               "the number of prior samples); a digit whose upper end is below a threshold is "
                               "missing beyond sampling noise",
@@ -266,7 +318,8 @@ COLUMN_DOCS: dict[str, str] = {
                     "two digits are taken for one another",
 }
 for _prefix, _what in _SAMPLES.items():
-    COLUMN_DOCS.update({_prefix + _name: _doc.format(what=_what) for _name, _doc in _HISTOGRAM_DOCS.items()})
+    COLUMN_DOCS.update({_prefix + _name: _doc.format(what=_what)
+                        for _name, _doc in {**_HISTOGRAM_DOCS, **_READABILITY_DOCS}.items()})
 
 
 def column_doc(column: str) -> str:
@@ -310,6 +363,8 @@ COLUMN_RANGES: dict[str, tuple[float, float]] = {
     AGGPOST_KL_PRIOR: NON_NEGATIVE,
     # generation: the histogram metrics of prior samples and of both grids; the grid windows
     **{prefix + name: r for prefix in (PRIOR, GRID, QGRID) for name, r in _HISTOGRAM_RANGES.items()},
+    **{p + n: NON_NEGATIVE if n == N_READABLE else UNIT for p in (PRIOR, GRID, QGRID) for n in READABILITY_METRICS},
+    **{c: UNIT for c in JUDGE_COLUMNS},
     GRID_SPAN: NON_NEGATIVE,
     GRID_INSIDE: UNIT,
     QGRID_SPAN: NON_NEGATIVE,
@@ -320,8 +375,7 @@ COLUMN_RANGES: dict[str, tuple[float, float]] = {
     RECALL: UNIT,
     DENSITY: NON_NEGATIVE,
     COVERAGE: UNIT,
-    # reconstruction / likelihood
-    EVAL_LOSS: NON_NEGATIVE,
+    EVAL_LOSS: NON_NEGATIVE,  # reconstruction / likelihood
     EVAL_RECON: NON_NEGATIVE,
     EVAL_KL: NON_NEGATIVE,
     RECON_ACCURACY: UNIT,
@@ -337,8 +391,9 @@ COLUMN_RANGES: dict[str, tuple[float, float]] = {
     CLASS_DATA_SHARE: UNIT,
     **{c: UNIT for c in (CLASS_PRIOR_SHARE_CI_LOW, CLASS_PRIOR_SHARE_CI_HIGH, CLASS_GRID_SHARE_CI_LOW,
                          CLASS_GRID_SHARE_CI_HIGH, CLASS_QGRID_SHARE_CI_LOW, CLASS_QGRID_SHARE_CI_HIGH,
-                         CLASS_GRID_INSIDE, CLASS_QGRID_INSIDE)},
-    # pairs.csv
-    CONFUSION_RATE: UNIT,
+                         CLASS_GRID_INSIDE, CLASS_QGRID_INSIDE, CLASS_PRIOR_CODE_SHARE, CLASS_PRIOR_CODE_SHARE_CI_LOW,
+                         CLASS_PRIOR_CODE_SHARE_CI_HIGH, CLASS_RECON_RECALL, CLASS_RECON_RECALL_CI_LOW,
+                         CLASS_RECON_RECALL_CI_HIGH)},
+    CONFUSION_RATE: UNIT,  # pairs.csv
 }
 KL_PER_DIM_RANGE = NON_NEGATIVE  # every kl_dim_<i> column

@@ -32,6 +32,8 @@ KEY_METRICS = (  # metrics compared across runs: separation, diversity, window c
     C.GRID + C.ENTROPY_NORM,
     C.GRID_INSIDE,
     C.PRIOR + C.CLASSIFIER_SCORE,
+    C.PRIOR + C.UNREADABLE_SHARE,
+    C.JUDGE_AGREEMENT,
     C.FRECHET,
     C.COVERAGE,
     C.RECON_ACCURACY,

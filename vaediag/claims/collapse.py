@@ -7,17 +7,20 @@ import math
 
 
 from vaediag import columns as C
-from vaediag.judgement.intervals import prior_entropy_ci, prior_share_ci
+from vaediag.judgement.intervals import code_entropy_ci, code_share_ci, prior_entropy_ci, prior_share_ci
 from vaediag.judgement.rules import COLLAPSE_ENTROPY, LIST_VALUES_UP_TO, MISSING_SHARE
 from vaediag.judgement.verdict import (VERDICT_HEADLINES, VERDICT_IMBALANCE, VERDICT_INCONCLUSIVE,
                                        VERDICT_MODE_COLLAPSE, VERDICT_POSTERIOR_COLLAPSE, VERDICT_RESOLUTION,
-                                       VERDICT_WINDOW, run_verdict)
+                                       VERDICT_WINDOW)
+from vaediag.judgement.run_verdict import run_verdict
 from vaediag.store.rundir import METRICS_FILE, PER_CLASS_FILE, Run
 from vaediag.stats import INCONCLUSIVE, REFUTED, SUPPORTED
 
 from .generation import inside_share, window_text
 from .measure import (Outcome, Subject, cell, class_cell, num, with_ci)
 from .schema import (MODE_COLLAPSE, Claim)
+
+NAN2 = (math.nan, math.nan)
 
 
 def _collapse_answer(verdict, digits) -> str:
@@ -35,12 +38,14 @@ def _collapse_answer(verdict, digits) -> str:
 
 def check_mode_collapse(claim: Claim, subject: Subject, settings: dict) -> Outcome:
     epoch, digits = claim.get("epoch"), claim.get("digits") or ()
-    rule = (f"mode_collapse: the run report's own collapse verdict (vaediag.judgement.verdict.run_verdict) at the epoch: "
+    rule = (f"mode_collapse: the run report's own collapse verdict (vaediag.judgement.run_verdict.run_verdict) at the epoch: "
             f"supported for mode-collapse (a digit whose prior-share 95 % CI lies wholly below "
-            f"{num(C.CLASS_PRIOR_SHARE, MISSING_SHARE)}) or posterior collapse with missing digits; refuted for "
-            f"healthy, imbalance (entropy CI wholly below {COLLAPSE_ENTROPY:g}, every digit drawn), window, "
-            f"resolution; inconclusive for an inconclusive / unknown / unreliable verdict; with digits named, each "
-            f"must be among the missing ones")
+            f"{num(C.CLASS_PRIOR_SHARE, MISSING_SHARE)} for both judges, the classifier and the code judge, and that "
+            f"the classifier can read) or posterior collapse with missing digits; refuted for healthy, imbalance "
+            f"(both judges' entropy CIs wholly below {COLLAPSE_ENTROPY:g}, every digit drawn), window, resolution; "
+            f"inconclusive for an inconclusive / unknown / unreliable / not-applicable verdict (the judges "
+            f"disagree, an interval straddles, the classifier cannot read a digit, a deterministic encoder); with "
+            f"digits named, each must be among the missing ones")
     if not subject.single:
         return _collapse_over_seeds(claim, subject, epoch, digits, rule)
     run = subject.run
@@ -50,14 +55,25 @@ def check_mode_collapse(claim: Claim, subject: Subject, settings: dict) -> Outco
     entropy = run.value(C.PRIOR + C.ENTROPY_NORM, epoch)
     low, high = prior_entropy_ci(run, epoch)
     evidence.append(cell(METRICS_FILE, "", C.PRIOR + C.ENTROPY_NORM, epoch, None, entropy, ci_low=low, ci_high=high))
+    code_entropy, (c_low, c_high) = run.value(C.PRIOR_CODE_ENTROPY_NORM, epoch), code_entropy_ci(run, epoch)
+    evidence.append(cell(METRICS_FILE, "", C.PRIOR_CODE_ENTROPY_NORM, epoch, None, code_entropy, ci_low=c_low,
+                         ci_high=c_high))
     parts = [f"run verdict: {verdict.kind}",
-             f"prior entropy (norm.) {with_ci(C.PRIOR + C.ENTROPY_NORM, entropy, low, high)}"]
-    bounds = prior_share_ci(run, epoch)
-    for words, group in (("missing from prior samples", verdict.prior_missing),
-                         ("uncertain (CI straddles the threshold)", verdict.prior_uncertain),
+             f"prior entropy (norm.) {with_ci(C.PRIOR + C.ENTROPY_NORM, entropy, low, high)} (classifier), "
+             f"{with_ci(C.PRIOR_CODE_ENTROPY_NORM, code_entropy, c_low, c_high)} (code judge)"]
+    bounds, code_bounds = prior_share_ci(run, epoch), code_share_ci(run, epoch)
+    for words, group in (("missing from prior samples (both judges)", verdict.prior_missing),
+                         ("the judges disagree", verdict.judges_disagree),
+                         ("the classifier cannot read their reconstructions", verdict.judge_unreadable),
+                         ("undecided (a CI straddles the threshold, the judges disagree or the classifier cannot "
+                          "read it)", verdict.prior_uncertain),
                          ("over-drawn", verdict.over_drawn), ("under-drawn", verdict.under_drawn)):
         if len(group) > LIST_VALUES_UP_TO:  # many digits: names only (the per_class.csv rows hold the values)
             parts.append(f"{words}: digits {', '.join(map(str, group))}")
+    for words, group in (("the judges disagree on digits", verdict.judges_disagree),
+                         ("the classifier cannot read the reconstructions of digits", verdict.judge_unreadable)):
+        if 0 < len(group) <= LIST_VALUES_UP_TO:
+            parts.append(f"{words} {', '.join(map(str, group))}")
     listed = [d for d in dict.fromkeys([*digits, *verdict.prior_missing, *verdict.prior_uncertain,
                                         *verdict.over_drawn, *verdict.under_drawn, *verdict.window_digits,
                                         *verdict.covered_digits])
@@ -68,7 +84,11 @@ def check_mode_collapse(claim: Claim, subject: Subject, settings: dict) -> Outco
         share = class_cell(run, C.CLASS_PRIOR_SHARE, epoch, d)
         lo, hi = (float(bounds[0][d]), float(bounds[1][d])) if bounds is not None else (math.nan, math.nan)
         evidence.append(cell(PER_CLASS_FILE, "", C.CLASS_PRIOR_SHARE, epoch, d, share, ci_low=lo, ci_high=hi))
-        parts.append(f"digit {d} prior share {with_ci(C.CLASS_PRIOR_SHARE, share, lo, hi)}")
+        code = class_cell(run, C.CLASS_PRIOR_CODE_SHARE, epoch, d)
+        c_lo, c_hi = (float(code_bounds[0][d]), float(code_bounds[1][d])) if code_bounds is not None else NAN2
+        evidence.append(cell(PER_CLASS_FILE, "", C.CLASS_PRIOR_CODE_SHARE, epoch, d, code, ci_low=c_lo, ci_high=c_hi))
+        parts.append(f"digit {d} prior share {with_ci(C.CLASS_PRIOR_SHARE, share, lo, hi)} (classifier), "
+                     f"{with_ci(C.CLASS_PRIOR_CODE_SHARE, code, c_lo, c_hi)} (code judge)")
     if verdict.grid_missing:
         parts.append(f"missing from the linear grid (exact): digits {', '.join(map(str, verdict.grid_missing))}")
     if verdict.kind in (VERDICT_WINDOW, VERDICT_RESOLUTION, VERDICT_INCONCLUSIVE):
@@ -116,9 +136,21 @@ def _collapse_explanation(run: Run, epoch: int, verdict, digits, answer) -> str:
         text += f"; under-drawn: {under}" if under else ""
         return text
     if verdict.kind == VERDICT_INCONCLUSIVE:
-        reasons = [f"digit {d}'s prior share {num(C.CLASS_PRIOR_SHARE, class_cell(run, C.CLASS_PRIOR_SHARE, epoch, d))}"
+        reasons = [] if verdict.code_judge else [
+            "the run was evaluated without the code judge (nearest test codes), so no share finding of the "
+            "classifier can be confirmed; evaluate it again"]
+        reasons += [f"the classifier cannot read this model's drawings of digit {d}: it reads "
+                    f"{num(C.CLASS_RECON_RECALL, class_cell(run, C.CLASS_RECON_RECALL, epoch, d))} of its "
+                    f"reconstructions (latent kNN recall {num(C.CLASS_KNN_RECALL, class_cell(run, C.CLASS_KNN_RECALL, epoch, d))})"
+                    for d in verdict.judge_unreadable]
+        reasons += [f"the judges disagree on digit {d}: "
+                    f"{num(C.CLASS_PRIOR_SHARE, class_cell(run, C.CLASS_PRIOR_SHARE, epoch, d))} (classifier) vs "
+                    f"{num(C.CLASS_PRIOR_CODE_SHARE, class_cell(run, C.CLASS_PRIOR_CODE_SHARE, epoch, d))} "
+                    f"(code judge)" for d in verdict.judges_disagree]
+        reasons += [f"digit {d}'s prior share {num(C.CLASS_PRIOR_SHARE, class_cell(run, C.CLASS_PRIOR_SHARE, epoch, d))}"
                    f" has a 95 % CI straddling {num(C.CLASS_PRIOR_SHARE, MISSING_SHARE)} (missing or not)"
-                   for d in verdict.prior_uncertain]
+                   for d in verdict.prior_uncertain if verdict.code_judge
+                   and d not in verdict.judge_unreadable + verdict.judges_disagree]
         reasons += [f"{c.name}: {c.estimate:.3f}, CI straddles {c.threshold:g}" for c in verdict.checks
                     if c.answer == INCONCLUSIVE]
         return "this run cannot decide: " + "; ".join(reasons) + "; replicate over seeds" if reasons else \

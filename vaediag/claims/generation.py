@@ -1,11 +1,13 @@
 """Claims about generated digits: ``missing`` / ``rare`` / ``overrepresented`` (class shares), ``quality`` and
 ``diversity`` between two epochs (``mode_collapse``: :mod:`.collapse`).
 
-Class shares: prior samples are a random sample (Wilson intervals of per_class.csv); the linear and quantile
-grids are fixed points, so a grid's share is exact for the grid shown (no sampling interval). A claim made
-from a grid picture is a claim about the model's generated digits: it holds only when the grid (exact) and
-the prior samples (Wilson) both bear it out, and a grid claim that does not hold is explained with the
-digit's prior share and the share of its own test codes inside the grid window.
+Class shares: prior samples are a random sample (Wilson intervals of per_class.csv), read by two judges (the
+classifier and the code judge, :mod:`.judged`): the prior part of a share claim is supported or refuted only when
+both agree and the classifier can read the digit in the model's reconstructions. The linear and quantile grids are
+fixed points, so a grid's share is exact for the grid shown (no sampling interval). A claim made from a grid
+picture is a claim about the model's generated digits: it holds only when the grid (exact) and the prior samples
+(both judges) bear it out, and a grid claim that does not hold is explained with the digit's prior shares and the
+share of its own test codes inside the grid window. A deterministic encoder gets "not applicable" (inconclusive).
 """
 
 from __future__ import annotations
@@ -17,13 +19,13 @@ import numpy as np
 
 from vaediag import columns as C
 from vaediag.judgement import replicates as R
-from vaediag.judgement.intervals import data_shares, grid_inside_shares, prior_entropy_ci, prior_share_ci
+from vaediag.judgement.intervals import data_shares, grid_inside_shares, prior_entropy_ci
 from vaediag.judgement.rules import INSIDE_MIN
 from vaediag.store.rundir import METRICS_FILE, PER_CLASS_FILE, Run
 from vaediag.stats import ABOVE, BELOW, INCONCLUSIVE, REFUTED, SUPPORTED, decide
 
-from .measure import (DERIVED, Outcome, Subject, cell, class_cell, combine, decide_exact, num, over_seeds,
-                      with_ci)
+from .judged import NOT_APPLICABLE, judged_counts, judged_share, not_applicable, share_of
+from .measure import (DERIVED, Outcome, Subject, cell, class_cell, combine, decide_exact, num, with_ci)
 from .schema import (DIVERSITY, MISSING, OVERREPRESENTED, QUALITY, RARE, SOURCES, Claim)
 
 PICTURES = {"prior": "prior samples", "grid": "the linear grid", "qgrid": "the quantile grid"}
@@ -42,33 +44,6 @@ def _threshold(kind: str, data_share: float, settings: dict) -> tuple[float, str
     if kind == RARE:
         return data_share / factor, BELOW
     return data_share * factor, ABOVE
-
-
-def _share(subject: Subject, column: str, epoch: int, digit: int, exact: bool) -> tuple[float, float, float, list]:
-    """(value, low, high, evidence) of a digit's share: one run -> the per_class.csv cell with its Wilson
-    interval (prior) or exact (grids: low = high = value); several seeds -> the t-interval over seeds."""
-    if subject.single:
-        run = subject.run
-        value = class_cell(run, column, epoch, digit)
-        if exact:
-            low = high = value
-            return value, low, high, [cell(PER_CLASS_FILE, subject.run_name(run), column, epoch, digit, value)]
-        bounds = prior_share_ci(run, epoch)
-        low, high = (float(bounds[0][digit]), float(bounds[1][digit])) if bounds is not None else (math.nan,) * 2
-        return value, low, high, [cell(PER_CLASS_FILE, subject.run_name(run), column, epoch, digit, value, ci_low=low, ci_high=high)]
-    iv, values = over_seeds(subject, lambda r: class_cell(r, column, epoch, digit))
-    evidence = [cell(PER_CLASS_FILE, r.name, column, epoch, digit, v) for r, v in zip(subject.runs, values)]
-    low, high, how = iv.low, iv.high, f"mean over {subject.n} seeds of per_class.csv {column}"
-    if not exact:  # seeds that agree (e.g. all 0 %) give a zero-width t-interval: keep each seed's own sampling
-        # noise by widening it to the mean of the seeds' Wilson bounds
-        bounds = [prior_share_ci(r, epoch) for r in subject.runs]
-        if all(b is not None for b in bounds):
-            low = float(np.nanmin([low, np.mean([float(b[0][digit]) for b in bounds])]))
-            high = float(np.nanmax([high, np.mean([float(b[1][digit]) for b in bounds])]))
-            how += " (t-interval over seeds, widened to the mean of the seeds' Wilson bounds)"
-    low, high = max(low, 0.0), min(high, 1.0)  # a share lies in [0, 1]; the t-interval does not know that
-    evidence.append(cell(DERIVED, "", how, epoch, digit, iv.mean, ci_low=low, ci_high=high))
-    return iv.mean, low, high, evidence
 
 
 def _data_share(subject: Subject, epoch: int, digit: int) -> tuple[float, list]:
@@ -101,6 +76,9 @@ def check_shares(claim: Claim, subject: Subject, settings: dict) -> Outcome:
     how_prior = ("Wilson over the prior samples" if subject.single else f"t-interval over {subject.n} seeds, widened to "
                  "the mean of the seeds' Wilson bounds")
     parts, answers, evidence, notes = [], [], [], []
+    if not_applicable(subject):
+        return Outcome(INCONCLUSIVE, "the run's encoder is deterministic (evaluation settings: deterministic)",
+                       f"{kind}: share claims need a model with a prior", NOT_APPLICABLE, [])
     for d in digits:
         data, data_evidence = _data_share(subject, epoch, d)
         threshold, side = _threshold(kind, data, settings)
@@ -110,12 +88,13 @@ def check_shares(claim: Claim, subject: Subject, settings: dict) -> Outcome:
             continue
         if kind != MISSING:
             evidence += data_evidence
-        prior, p_low, p_high, p_ev = _share(subject, C.CLASS_PRIOR_SHARE, epoch, d, exact=False)
-        prior_answer = decide(p_low, p_high, threshold, side)
+        judged = judged_share(subject, epoch, d, threshold, side)
+        prior, (p_low, p_high), p_ev = judged.image[0], judged.image[1:], judged.evidence
+        prior_answer = judged.answer
         text = f"digit {d}: "
         if grid:
             column = SOURCES[source]
-            value, low, high, g_ev = _share(subject, column, epoch, d, exact=subject.single)
+            value, low, high, g_ev = share_of(subject, column, epoch, d, exact=subject.single)
             grid_answer = decide(low, high, threshold, side)
             evidence += g_ev
             text += (f"{num(column, value)} of {PICTURES[source]}"
@@ -125,7 +104,7 @@ def check_shares(claim: Claim, subject: Subject, settings: dict) -> Outcome:
         else:
             answer = prior_answer
         evidence += p_ev
-        text += f"{with_ci(C.CLASS_PRIOR_SHARE, prior, p_low, p_high)} of prior samples"
+        text += judged.text()
         if kind != MISSING:
             text += f" (test set {num(C.CLASS_DATA_SHARE, data)})"
         inside = (math.nan,) * 3
@@ -138,16 +117,19 @@ def check_shares(claim: Claim, subject: Subject, settings: dict) -> Outcome:
         parts.append(text)
         answers.append(answer)
         if answer != SUPPORTED:
-            notes.append(_share_note(subject, kind, source, epoch, _DigitPart(
+            judges_note = judged.note(WHAT[kind], threshold) if judged.answer != SUPPORTED else ""
+            notes.append(judges_note or _share_note(subject, kind, source, epoch, _DigitPart(
                 d, answer, prior, (p_low, p_high), inside, threshold, grid_answer if grid else None,
                 value if grid else math.nan)))
     verdict = combine(answers)
-    measured = "; ".join(parts) + f" (95 % CI: {how_prior})"
+    measured = "; ".join(parts) + f" (95 % CI: {how_prior}{judged_counts(subject, epoch)})"
     limit = {MISSING: f"{num(C.CLASS_PRIOR_SHARE, settings['missing_share'])}",
              RARE: f"its test-set share / {settings['imbalance_factor']:g}",
              OVERREPRESENTED: f"{settings['imbalance_factor']:g} × its test-set share"}[kind]
     rule = (f"{kind}: each digit's share of generated digits must lie wholly {'below' if kind != OVERREPRESENTED else 'above'} "
-            f"{limit} with its 95 % CI ({how_prior})")
+            f"{limit} with its 95 % CI ({how_prior}) for both judges, the classifier (readable prior samples) and "
+            f"the code judge (the digits of each prior sample's nearest test codes), and the classifier must read "
+            f"the digit in the model's reconstructions; otherwise inconclusive")
     if grid:
         rule += (f"; made from {PICTURES[source]}: its share there is "
                  + ("exact (fixed grid points, no sampling interval)" if subject.single else "over seeds")

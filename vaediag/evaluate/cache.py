@@ -2,8 +2,8 @@
 (the artifact arrays) per entry, named by :meth:`Run.cache_paths`.
 
 An entry is keyed by the SHA-256 of everything its numbers depend on (:func:`cache_key`): the cache
-format, the settings, the data, the classifier weights, the registered metric columns and the checkpoint
-file. An entry is used only
+format, the settings (with the unreadable threshold), the data, the classifier (its weights' SHA-256 and its
+calibration temperature), the registered metric columns and the checkpoint file. An entry is used only
 when its json names that key and its npz has the SHA-256 the json recorded; anything else (a missing,
 truncated or unreadable file) is a miss, and the row is computed again.
 """
@@ -21,7 +21,7 @@ from vaediag.files import atomic
 from ..errors import RunDirError
 from vaediag.store.rundir import PAIRS_COLUMNS, PER_CLASS_COLUMNS, Run, json_text, load_npz, save_npz
 
-CACHE_FORMAT = "vaediag-eval-v3"  # bump when a computation or a cached table changes: old entries are then ignored
+CACHE_FORMAT = "vaediag-eval-v4"  # bump when a computation or a cached table changes: old entries are then ignored
 
 
 @dataclass

@@ -143,6 +143,7 @@ def finish(run: Run, ref: Reference, rows: Rows, data_result: RowResult, *, desc
         **settings.to_dict(), "qgrid_span": float(qspan), "iwae_subset": iwae_subset,
         "n_train": ref.n_train, "n_test": ref.n_test, **described, "epochs": list(rows.results),
         "data_sha256": ref.data_fingerprint, "classifier_sha256": ref.classifier_fingerprint,
+        "classifier_temperature": ref.classifier_temperature,
     }
     evaluation.timings = {
         "shared": {name: round(s, 4) for name, s in shared_seconds.items()},

@@ -21,7 +21,7 @@ from vaediag.datasets.classes import MNIST_CLASSES, ClassNames
 from vaediag.datasets.classifier import ClassifierOutput, classify
 from vaediag.datasets.data import MNISTData
 from vaediag.models.likelihood import train_eval_indices
-from ..metrics import frechet, generation
+from ..metrics import frechet, generation, judges
 from ..metrics.prdc import compute_prdc, nearest_neighbour_radii
 from vaediag.store.rundir import PAIRS_COLUMNS, PER_CLASS_COLUMNS
 from .cache import RowResult
@@ -66,6 +66,8 @@ class Reference:
             [("train_images", data.train_images), ("train_labels", data.train_labels),
              ("test_images", data.test_images), ("test_labels", data.test_labels)])
         self.classifier_fingerprint = sha256_tensors(sorted(classifier.state_dict().items()))
+        # a calibrated judge divides its logits by a temperature kept beside (not in) its state_dict
+        self.classifier_temperature = float(getattr(classifier, "temperature", 1.0))
         self.train_x = MNISTData.to_float(data.train_images.to(device))
         self.test_x = MNISTData.to_float(data.test_images.to(device))
         # the run's fixed training subset (as many digits as the test set), the one training measures after each
@@ -88,7 +90,8 @@ class Reference:
     def fingerprints(self) -> dict:
         """What every cached row depends on besides its checkpoint: settings, data and classifier."""
         return {"settings": self.settings.to_dict(), "data": self.data_fingerprint,
-                "classifier": self.classifier_fingerprint, "train_subset_seed": self.train_seed}
+                "classifier": self.classifier_fingerprint, "classifier_temperature": self.classifier_temperature,
+                "train_subset_seed": self.train_seed}
 
     def classify(self, images: torch.Tensor) -> ClassifierOutput:
         return classify(self.classifier, images, batch_size=BATCH)
@@ -107,28 +110,33 @@ def evaluate_data(ref: Reference) -> RowResult:
     """The real-data reference row: what a perfect generator would score.
 
     ``prior_*`` are the classifier's predictions on the real test digits (with their bootstrap / Wilson intervals
-    over the test digits), ``recon_accuracy`` the
-    classifier's accuracy on them, the Fréchet distance and PRDC compare two seeded random halves of the
-    test set. Latent and loss columns stay NaN.
+    over the test digits; ``prior_unreadable_share``: the real digits the judge cannot read), ``recon_accuracy``
+    and per class ``recon_recall`` the classifier's accuracy on them, the Fréchet distance and PRDC compare two
+    seeded random halves of the test set. Latent, loss and code-judge columns stay NaN.
     """
     start = time.perf_counter()
     settings, real = ref.settings, ref.real()
-    row = generation.with_prefix(generation.histogram_metrics(real.probs, ref.test_labels), C.PRIOR)
-    row[C.PRIOR_ENTROPY_NORM_CI_LOW], row[C.PRIOR_ENTROPY_NORM_CI_HIGH] = generation.entropy_norm_interval(
-        real.probs, seed=settings.seed)
-    row[C.RECON_ACCURACY] = float(np.mean(np.argmax(real.probs, axis=1) == ref.test_labels))
+    below = settings.unreadable_below
+    labels = generation.judged_labels(real.probs, below)
+    row = generation.with_prefix({**generation.histogram_metrics(real.probs, ref.test_labels, unreadable_below=below),
+                                  **generation.readability_metrics(real.probs, below)}, C.PRIOR)
+    row[C.PRIOR_ENTROPY_NORM_CI_LOW], row[C.PRIOR_ENTROPY_NORM_CI_HIGH] = generation.labels_entropy_norm_interval(
+        labels, seed=settings.seed)
+    row[C.RECON_ACCURACY] = float(np.mean(labels == ref.test_labels))
     perm = np.random.default_rng(settings.seed).permutation(ref.n_test)
     half_a, half_b = real.features[perm[: ref.n_test // 2]], real.features[perm[ref.n_test // 2 :]]
     row[C.FRECHET] = frechet.frechet_distance(half_b, half_a)
     if min(len(half_a), len(half_b)) > settings.prdc_k:
         row.update(compute_prdc(half_a, half_b, k=settings.prdc_k))
-    low, high = generation.class_share_intervals(real.probs)
+    low, high = generation.label_share_intervals(labels)
+    recall = dict(zip((C.CLASS_RECON_RECALL, *C.ci_columns(C.CLASS_RECON_RECALL)),
+                      judges.class_recall(labels, ref.test_labels)))
     nan = np.full(C.N_CLASSES, np.nan)
-    per_class = pd.DataFrame({  # latent, grid and inside-share columns: NaN (no model, no grid)
+    per_class = pd.DataFrame({  # latent, grid, inside-share and code-judge columns: NaN (no model, no grid)
         **{column: nan for column in PER_CLASS_COLUMNS},
         C.SOURCE: C.SOURCE_DATA, C.EPOCH: C.DATA_EPOCH, C.CLASS: np.arange(C.N_CLASSES),
-        C.CLASS_NAME: list(ref.classes.names),
-        C.CLASS_PRIOR_SHARE: generation.class_shares(real.probs), C.CLASS_PRIOR_SHARE_CI_LOW: low,
+        C.CLASS_NAME: list(ref.classes.names), **recall,
+        C.CLASS_PRIOR_SHARE: generation.label_shares(labels), C.CLASS_PRIOR_SHARE_CI_LOW: low,
         C.CLASS_PRIOR_SHARE_CI_HIGH: high, C.CLASS_DATA_SHARE: ref.label_shares,
     }, columns=PER_CLASS_COLUMNS)
     timings = {"total": round(time.perf_counter() - start, 4)}

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, fields
 
 from ..errors import ConfigError
+from ..metrics.generation import UNREADABLE_BELOW
 
 
 @dataclass(frozen=True)
@@ -16,7 +17,8 @@ class EvalSettings:
     [-``grid_span``, ``grid_span``]; ``knn_k`` neighbours for the latent kNN; ``prdc_k`` neighbours for
     precision / recall / density / coverage; ``iwae`` importance samples K of the IWAE bound (0 = off);
     ``seed`` for the prior draws, the ELBO noise (the IWAE noise uses ``seed + 1``), the bootstrap intervals
-    and the real-data split.
+    and the real-data split; ``unreadable_below``: a generated image whose top class probability (the image
+    judge's) is below it is unreadable, counted in no class (the judge defines the calibrated value).
 
     Why ``iwae = 5`` by default: the bound is computed for 1000 test and 1000 training digits, K decodes each,
     and one checkpoint's whole evaluation should stay within 15 s on a 2-core CPU for the slow ``conv`` model.
@@ -33,6 +35,7 @@ class EvalSettings:
     prdc_k: int = 5
     iwae: int = 5
     seed: int = 0
+    unreadable_below: float = UNREADABLE_BELOW
 
     def validate(self) -> "EvalSettings":
         """Raise :class:`ConfigError` (one line) for the first invalid setting; return self."""
@@ -43,6 +46,7 @@ class EvalSettings:
             (self.knn_k >= 1, f"kNN k must be >= 1, got {self.knn_k}"),
             (self.prdc_k >= 1, f"PRDC k must be >= 1, got {self.prdc_k}"),
             (self.iwae >= 0, f"--iwae K must be >= 0 (0 = off), got {self.iwae}"),
+            (0.0 <= self.unreadable_below < 1.0, f"unreadable_below must be in [0, 1), got {self.unreadable_below}"),
         ]
         for ok, message in checks:
             if not ok:

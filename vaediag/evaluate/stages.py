@@ -30,7 +30,7 @@ from .. import columns as C
 from vaediag.models.checkpoint import load_checkpoint
 from vaediag.datasets.classifier import ClassifierOutput
 from vaediag.models.likelihood import evaluate_elbo, iwae_nll
-from ..metrics import frechet, generation, latent, usage
+from ..metrics import frechet, generation, judges, latent, usage
 from ..metrics.prdc import compute_prdc
 from vaediag.models.nets import VAE
 from vaediag.store.rundir import PAIRS_COLUMNS, PER_CLASS_COLUMNS
@@ -54,6 +54,8 @@ class CheckpointContext:
     test_logvar: np.ndarray | None = None  # None for a deterministic encoder
     train_mu: np.ndarray | None = None
     prior: ClassifierOutput | None = None  # the classifier on the decoded prior samples (generation)
+    prior_z: np.ndarray | None = None  # the prior samples themselves (generation)
+    prior_labels: np.ndarray | None = None  # the image judge's class of each prior sample, -1 unreadable
     per_class: dict[str, np.ndarray] = field(default_factory=dict)  # per_class column -> 10 values
     pairs: pd.DataFrame | None = None  # class-pair confusion rates, most mixed first (separation)
     artifact: dict[str, np.ndarray] = field(default_factory=dict)  # see Run.artifacts
@@ -145,40 +147,71 @@ QUANTILE_GRID = _Grid(C.QGRID, C.QGRID_SPAN, C.QGRID_INSIDE, C.CLASS_QGRID_SHARE
                       "grid_quantile")
 
 
-def _shares(per_class: dict[str, np.ndarray], column: str, probs: np.ndarray) -> None:
-    """Per-class ``column`` (argmax shares of ``probs``) and its Wilson interval columns."""
-    per_class[column] = generation.class_shares(probs)
+def shares(per_class: dict[str, np.ndarray], column: str, labels: np.ndarray) -> None:
+    """Per-class ``column``: the shares of the class ``labels`` (negative: no class; left out) and its Wilson
+    interval columns."""
+    per_class[column] = generation.label_shares(labels)
     low, high = C.ci_columns(column)
-    per_class[low], per_class[high] = generation.class_share_intervals(probs)
+    per_class[low], per_class[high] = generation.label_share_intervals(labels)
+
+
+def judged_histograms(probs: np.ndarray, ref: Reference, prefix: str) -> tuple[dict[str, Any], np.ndarray]:
+    """The histogram and unreadable-bucket columns (``prefix``) of images with class probabilities ``probs``, and
+    the image judge's labels (-1: unreadable)."""
+    below = ref.settings.unreadable_below
+    columns = generation.histogram_metrics(probs, ref.test_labels, unreadable_below=below)
+    columns.update(generation.readability_metrics(probs, below))
+    return generation.with_prefix(columns, prefix), generation.judged_labels(probs, below)
 
 
 def generation_histograms(ctx: CheckpointContext) -> dict[str, Any]:
-    """Seeded prior samples and the linear and quantile latent grids, decoded and classified; artifacts: the
-    decoded grids and the first ``PRIOR_SHEET`` decoded prior samples (uint8)."""
+    """Seeded prior samples and the linear and quantile latent grids, decoded and classified (unreadable images in
+    no class); artifacts: the decoded grids, the first ``PRIOR_SHEET`` decoded prior samples (uint8) and the image
+    judge's label of every prior sample (-1: unreadable)."""
     settings, ref, d = ctx.settings, ctx.ref, ctx.latent_dim
-    z_prior = generation.sample_prior(settings.samples, d, settings.seed)
-    prior_images = _decode(ctx.model, z_prior, ref.device)
+    ctx.prior_z = generation.sample_prior(settings.samples, d, settings.seed)
+    prior_images = _decode(ctx.model, ctx.prior_z, ref.device)
     ctx.prior = ref.classify(prior_images)
     ctx.artifact["prior_sheet"] = _to_uint8(prior_images[:PRIOR_SHEET])
-    prior_probs = np.asarray(ctx.prior.probs, np.float64)
-    columns = generation.with_prefix(generation.histogram_metrics(prior_probs, ref.test_labels), C.PRIOR)
-    columns[C.PRIOR_ENTROPY_NORM_CI_LOW], columns[C.PRIOR_ENTROPY_NORM_CI_HIGH] = generation.entropy_norm_interval(
-        prior_probs, seed=settings.seed)
-    _shares(ctx.per_class, C.CLASS_PRIOR_SHARE, prior_probs)
+    columns, ctx.prior_labels = judged_histograms(np.asarray(ctx.prior.probs, np.float64), ref, C.PRIOR)
+    columns[C.PRIOR_ENTROPY_NORM_CI_LOW], columns[C.PRIOR_ENTROPY_NORM_CI_HIGH] = \
+        generation.labels_entropy_norm_interval(ctx.prior_labels, seed=settings.seed)
+    shares(ctx.per_class, C.CLASS_PRIOR_SHARE, ctx.prior_labels)
     z_linear = generation.linear_grid(settings.grid, settings.grid_span, d)
     z_quantile, qspan = generation.quantile_grid(settings.grid, d)
     for grid, z, span in ((LINEAR_GRID, z_linear, settings.grid_span), (QUANTILE_GRID, z_quantile, qspan)):
         images = _decode(ctx.model, z, ref.device)
-        probs = np.asarray(ref.classify(images).probs, np.float64)
-        columns.update(generation.with_prefix(generation.histogram_metrics(probs, ref.test_labels), grid.prefix))
+        grid_columns, labels = judged_histograms(np.asarray(ref.classify(images).probs, np.float64), ref,
+                                                 grid.prefix)
+        columns.update(grid_columns)
         columns[grid.span] = float(span)
         columns[grid.inside] = generation.inside_fraction(ctx.test_mu, span)
-        _shares(ctx.per_class, grid.class_share, probs)
+        shares(ctx.per_class, grid.class_share, labels)
         ctx.per_class[grid.class_inside] = generation.inside_share_per_class(ctx.test_mu, ref.test_labels, span)
         ctx.artifact[grid.artifact] = _to_uint8(images)
     ctx.artifact.update(grid_span=np.float64(settings.grid_span), qgrid_span=np.float64(qspan),
-                        prior_labels=np.argmax(prior_probs, axis=1).astype(np.int64))
+                        prior_labels=ctx.prior_labels)
     return columns
+
+
+def code_judge(ctx: CheckpointContext) -> dict[str, Any]:
+    """The second judge: each prior sample labelled by the classes of its ``knn_k`` nearest test codes (none when
+    it lies off the codes: farther than held-out training codes lie), its class shares and entropy, and how often it
+    agrees with the image judge (overall and per class); artifact ``prior_code_labels`` (-1: off the codes)."""
+    ref, settings = ctx.ref, ctx.settings
+    held_out = ctx.train_mu[ref.train_eval_index[:judges.CALIBRATION_CODES]]
+    verdict = judges.code_judge(ctx.prior_z, ctx.test_mu, ref.test_labels, held_out, settings.knn_k)
+    shares(ctx.per_class, C.CLASS_PRIOR_CODE_SHARE, verdict.labels)
+    agree = judges.agreement(ctx.prior_labels, verdict.labels)
+    ctx.per_class[C.CLASS_JUDGE_AGREEMENT] = agree.class_share
+    ctx.per_class[C.CLASS_JUDGE_AGREEMENT + C.CI_LOW] = agree.class_low
+    ctx.per_class[C.CLASS_JUDGE_AGREEMENT + C.CI_HIGH] = agree.class_high
+    ctx.artifact["prior_code_labels"] = verdict.labels
+    named = verdict.labels[verdict.labels >= 0]
+    entropy = generation.normalised_entropy(named) if len(named) else math.nan
+    values = [agree.share, agree.low, agree.high, *verdict.off_share, entropy,
+              *generation.labels_entropy_norm_interval(verdict.labels, seed=settings.seed)]
+    return dict(zip(C.JUDGE_COLUMNS, (float(v) for v in values)))
 
 
 def frechet_prdc(ctx: CheckpointContext) -> dict[str, Any]:
@@ -199,7 +232,8 @@ def recon_pair_indices(labels: np.ndarray, per_digit: int = RECON_PER_DIGIT) -> 
 
 
 def reconstruction(ctx: CheckpointContext) -> dict[str, Any]:
-    """The seeded test ELBO and its parts; the classifier's accuracy on reconstructions decode(mu(x)); artifact
+    """The seeded test ELBO and its parts; the image judge's accuracy on reconstructions decode(mu(x)) (unreadable:
+    wrong) and its recall per class (``recon_recall``: can it read this model's drawings of each class?); artifact
     ``recon_pairs``: uint8 [2, n, 28, 28], test digits (:func:`recon_pair_indices`) and their reconstructions."""
     ref = ctx.ref
     if is_deterministic(ctx.model):
@@ -210,7 +244,10 @@ def reconstruction(ctx: CheckpointContext) -> dict[str, Any]:
     shown = recon_pair_indices(ref.test_labels)
     index = torch.as_tensor(shown, device=recon.device)
     ctx.artifact["recon_pairs"] = np.stack([_to_uint8(ref.test_x[index].float()), _to_uint8(recon[index])])
-    predicted = np.argmax(np.asarray(ref.classify(recon).probs), axis=1)
+    predicted = generation.judged_labels(ref.classify(recon).probs, ctx.settings.unreadable_below)
+    recall = judges.class_recall(predicted, ref.test_labels)
+    for column, values in zip((C.CLASS_RECON_RECALL, *C.ci_columns(C.CLASS_RECON_RECALL)), recall):
+        ctx.per_class[column] = values
     return {C.EVAL_LOSS: elbo["loss"], C.EVAL_RECON: elbo["recon"], C.EVAL_KL: elbo["kl"],
             C.RECON_ACCURACY: float(np.mean(predicted == ref.test_labels))}
 
@@ -240,7 +277,7 @@ class Stage:
 
 
 def _histogram(prefix: str) -> list[str]:
-    return [prefix + m for m in C.HISTOGRAM_METRICS]
+    return [prefix + m for m in C.HISTOGRAM_METRICS + C.READABILITY_METRICS]
 
 
 def _grid_columns(grid: _Grid) -> list[str]:
@@ -258,6 +295,7 @@ STAGES: list[Stage] = [
     Stage("generation", generation_histograms, lambda d: [
         *_histogram(C.PRIOR), C.PRIOR_ENTROPY_NORM_CI_LOW, C.PRIOR_ENTROPY_NORM_CI_HIGH, *_grid_columns(LINEAR_GRID),
         *_grid_columns(QUANTILE_GRID)]),
+    Stage("code_judge", code_judge, lambda d: list(C.JUDGE_COLUMNS)),
     Stage("frechet_prdc", frechet_prdc, lambda d: [C.FRECHET, C.PRECISION, C.RECALL, C.DENSITY, C.COVERAGE]),
     Stage("reconstruction", reconstruction, lambda d: [C.EVAL_LOSS, C.EVAL_RECON, C.EVAL_KL, C.RECON_ACCURACY]),
     Stage("iwae", iwae, lambda d: [C.IWAE_NLL, C.IWAE_TRAIN_NLL]),

@@ -74,6 +74,14 @@ COLUMN_NUMBER_FORMATS = {
     C.PRECISION: "percent",
     C.RECALL: "percent",
     C.COVERAGE: "percent",
+    **{p + C.UNREADABLE_SHARE: "percent" for p in (C.PRIOR, C.GRID, C.QGRID)},
+    **{p + C.N_READABLE: "int" for p in (C.PRIOR, C.GRID, C.QGRID)},
+    C.PRIOR_OFF_CODES: "percent",
+    C.PRIOR_CODE_ENTROPY_NORM: "decimal3",
+    C.JUDGE_AGREEMENT: "percent",
+    C.CLASS_PRIOR_CODE_SHARE: "percent",
+    C.CLASS_RECON_RECALL: "percent",
+    C.CLASS_KNN_RECALL: "percent",
 }
 
 

@@ -151,3 +151,36 @@ def grid_inside_shares(run: Run, epoch: int, grid: str = "grid") -> tuple[np.nda
         counts = np.round(data * n) if data is not None and math.isfinite(n) else np.full(C.N_CLASSES, np.nan)
     low, high = share_interval(shares, counts)
     return shares, np.asarray(low, dtype=float), np.asarray(high, dtype=float), source
+
+
+# ============================================================================================ the two judges
+def code_share_ci(run: Run, epoch: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Wilson intervals of the code judge's class shares of the prior samples (per_class.csv); None for a run
+    evaluated without the code judge."""
+    low, high = (class_column(run, c, epoch) for c in ci_columns(C.CLASS_PRIOR_CODE_SHARE))
+    return None if low is None or high is None else (low, high)
+
+
+def code_entropy_ci(run: Run, epoch: int) -> tuple[float, float]:
+    """Bootstrap interval of the code judge's normalised class entropy (metrics.csv; NaN without the code judge)."""
+    return _metric_ci(run, C.PRIOR_CODE_ENTROPY_NORM, epoch)
+
+
+def recon_recall(run: Run, epoch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(recall, low, high) [10] of the image judge on the model's reconstructions per class; None when absent."""
+    values = [class_column(run, c, epoch) for c in (C.CLASS_RECON_RECALL, *ci_columns(C.CLASS_RECON_RECALL))]
+    return None if any(v is None for v in values) else (values[0], values[1], values[2])
+
+
+def recon_accuracy_ci(run: Run, epoch: int) -> tuple[float, float]:
+    """Wilson interval of the image judge's accuracy on the reconstructions, over the test images."""
+    value, n = run.value(C.RECON_ACCURACY, epoch), setting(run, "n_test")
+    if not (math.isfinite(value) and math.isfinite(n) and n > 0):
+        return NAN2
+    return share_interval(value, n)
+
+
+def is_deterministic(run: Run) -> bool:
+    """True for a model whose encoder gives μ alone (recorded by ``evaluate_model``): it has no prior to sample."""
+    return bool(run.evaluation.settings.get("deterministic", False))
+

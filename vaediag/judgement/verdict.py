@@ -1,12 +1,14 @@
 """The collapse verdict of one checkpoint: posterior collapse, a mode collapse of the model, an imbalance, or a
 grid that misses digits the model draws.
 
-:class:`VerdictEvidence` holds every number the verdict reads (with its interval); :func:`collapse_verdict` runs
-:data:`VERDICT_RULES`, an ordered list of small rules, and the first rule that applies decides. :func:`run_verdict`
-builds the evidence from a run's tables (:mod:`vaediag.judgement.intervals` supplies intervals that older runs
-lack) and :func:`verdict_table` lists the verdict of every checkpoint. How to read a verdict: ``kind`` is one of the
-``VERDICT_*`` names, ``headline`` says it in words, ``checks`` are the threshold checks it rests on (each with its
-interval, margin and three-way answer).
+:class:`VerdictEvidence` holds every number the verdict reads (with its interval): the class shares and entropy of
+the prior samples from two judges (the image judge and the code judge, :mod:`vaediag.judgement.judges`) and the
+image judge's recall on the model's reconstructions; :func:`collapse_verdict` runs :data:`VERDICT_RULES`, an ordered
+list of small rules, and the first rule that applies decides. A share rule decides only where both judges'
+intervals fall on the same side and the image judge can read the class; elsewhere the verdict is inconclusive.
+:func:`vaediag.judgement.run_verdict.run_verdict` builds the evidence from a run's tables. How to read a verdict:
+``kind`` is one of the ``VERDICT_*`` names, ``headline`` says it in words, ``checks`` are the threshold checks it
+rests on (each with its interval, margin and three-way answer).
 """
 
 from __future__ import annotations
@@ -16,39 +18,40 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
-import pandas as pd
 
-from vaediag import columns as C
-from vaediag.judgement.formats import percent
-from vaediag.judgement.intervals import (class_column, data_shares, grid_inside_shares, inside_fraction_ci,
-                                         prior_entropy_ci, prior_share_ci)
+from vaediag.judgement.judges import ClassAnswer, agreed, cannot_read, class_answers, recon_check
 from vaediag.judgement.rules import (COLLAPSE_ENTROPY, GRID_ENTROPY_GAP, IMBALANCE_FACTOR, INSIDE_MIN, MISSING_SHARE,
-                                     POSTERIOR_KL_DIM_MIN, CI_TEXT, Check)
-from vaediag.stats import BELOW, INCONCLUSIVE, REFUTED, SUPPORTED, decide, share_interval
-from vaediag.store.rundir import Run
+                                     POSTERIOR_KL_DIM_MIN, Check)
+from vaediag.stats import ABOVE, BELOW, INCONCLUSIVE, REFUTED, SUPPORTED, decide, share_interval
 
 VERDICT_POSTERIOR_COLLAPSE, VERDICT_MODE_COLLAPSE = "posterior-collapse", "mode-collapse"
 VERDICT_IMBALANCE, VERDICT_INCONCLUSIVE = "imbalance", "inconclusive"
 VERDICT_WINDOW, VERDICT_RESOLUTION, VERDICT_HEALTHY = "window", "resolution", "healthy"
 VERDICT_UNKNOWN, VERDICT_UNRELIABLE = "unknown", "unreliable"
+VERDICT_NOT_APPLICABLE = "not-applicable"
 VERDICT_HEADLINES = {
     VERDICT_POSTERIOR_COLLAPSE: "posterior collapse: the latent code carries no information; the decoder draws "
                                 "(nearly) one image",
-    VERDICT_MODE_COLLAPSE: "mode collapse of the model: prior samples miss digits (the upper end of their share's "
-                           "interval is below the threshold), so the grid's gaps are the model's",
-    VERDICT_IMBALANCE: "imbalance, not collapse: prior samples draw every digit, but some far more often than "
+    VERDICT_MODE_COLLAPSE: "mode collapse of the model: both judges find digits missing from prior samples (the "
+                           "upper end of each share's interval is below the threshold), so the grid's gaps are the "
+                           "model's",
+    VERDICT_IMBALANCE: "imbalance, not collapse: both judges find every digit drawn, but some far more often than "
                        "others",
-    VERDICT_INCONCLUSIVE: "no verdict from this run: an interval straddles its threshold (see the threshold "
-                          "checks); replicate over seeds",
+    VERDICT_INCONCLUSIVE: "no verdict from this run: an interval straddles its threshold, the two judges disagree, "
+                          "or the image judge cannot read a digit (see the checks and the judges' table)",
     VERDICT_WINDOW: "no collapse of the model: the grid window does not cover the region of the missing digits",
     VERDICT_RESOLUTION: "no collapse of the model: the grid window covers the missing digits' codes, but the grid "
                         "points miss their narrow regions",
     VERDICT_HEALTHY: "no collapse: the latent code is used, and prior samples and the grid both show every digit",
-    VERDICT_UNKNOWN: "no verdict: the entropy or inside-fraction columns are missing",
-    VERDICT_UNRELIABLE: "no verdict: the classifier does not find every digit in the real test images either, "
-                        "so its class histograms cannot judge the model",
+    VERDICT_UNKNOWN: "no verdict: the entropy or inside-fraction columns are missing, or the classifier could read "
+                     "none of the prior samples",
+    VERDICT_UNRELIABLE: "no verdict: the classifier cannot read the real test images or this model's "
+                        "reconstructions of them, so its class histograms cannot judge the model",
+    VERDICT_NOT_APPLICABLE: "not applicable: the encoder is deterministic, so the model has no prior whose samples "
+                            "could show a collapse",
 }
 CHECK_ENTROPY = "prior entropy below threshold"
+CHECK_CODE_ENTROPY = "code judge's prior entropy below threshold"
 CHECK_INSIDE = "inside share below threshold"
 NAN2 = (math.nan, math.nan)
 
@@ -64,7 +67,12 @@ class VerdictEvidence:
     high[10]); else Wilson intervals from ``prior_samples``), the grid's shares, the data's shares, the share of
     each class's own test codes inside the grid window (``grid_inside_shares``, intervals ``grid_inside_ci``), the
     same entropy for real test images (``reference_entropy_norm``, the "data" row), the KL of each latent
-    dimension (nats) and the number of active units. NaN / None = not measured.
+    dimension (nats) and the number of active units. The image judge's numbers above have the code judge's beside
+    them: ``code_shares`` with ``code_share_ci`` (else Wilson from ``code_samples``), ``code_entropy_norm`` with
+    ``code_entropy_ci``; the image judge's validity: the upper ends of its per-class recall on the reconstructions
+    (``recon_recall_high``) beside the latent kNN recall (``knn_recall``), its overall ``recon_accuracy`` (with
+    ``recon_accuracy_ci``) beside ``knn_accuracy``; ``deterministic``: the encoder gives μ alone (no prior). NaN /
+    None = not measured (a missing code judge leaves every share rule inconclusive).
     """
 
     prior_entropy_norm: float = math.nan
@@ -82,16 +90,29 @@ class VerdictEvidence:
     grid_inside_shares: np.ndarray | None = None
     grid_inside_ci: tuple | None = None
     grid_inside_fraction_ci: tuple[float, float] = NAN2
+    code_shares: np.ndarray | None = None
+    code_share_ci: tuple | None = None
+    code_samples: float = math.nan
+    code_entropy_norm: float = math.nan
+    code_entropy_ci: tuple[float, float] = NAN2
+    recon_recall_high: np.ndarray | None = None
+    knn_recall: np.ndarray | None = None
+    recon_accuracy: float = math.nan
+    recon_accuracy_ci: tuple[float, float] = NAN2
+    knn_accuracy: float = math.nan
+    deterministic: bool = False
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """Outcome of :func:`collapse_verdict`: ``kind`` (one of the ``VERDICT_*`` values); the classes missing
-    from prior samples (upper CI bound of the share below MISSING_SHARE) and those whose interval straddles
-    it (``prior_uncertain``); the classes absent from the grid; over- and under-drawn classes of an imbalance;
-    the missing classes whose own test codes lie outside the grid window (``window_digits``) or inside it
-    (``covered_digits``); the inactive latent dimensions out of ``latent_dims``; every threshold ``checks``
-    made; ``headline`` says it plainly."""
+    """Outcome of :func:`collapse_verdict`: ``kind`` (one of the ``VERDICT_*`` values); the classes both judges
+    find missing from prior samples (upper CI bound of the share below MISSING_SHARE) and those neither missing nor
+    drawn on the evidence (``prior_uncertain``: an interval straddles it, the judges disagree, or the image judge
+    cannot read the class; ``judges_disagree`` and ``judge_unreadable`` name the last two); the classes absent from
+    the grid; over- and under-drawn classes of an imbalance (both judges agree); the missing classes whose own test
+    codes lie outside the grid window (``window_digits``) or inside it (``covered_digits``); the inactive latent
+    dimensions out of ``latent_dims``; ``code_judge``: False when the run has no code judge; every threshold
+    ``checks`` made; ``headline`` says it plainly."""
 
     kind: str
     prior_missing: tuple[int, ...] = ()
@@ -105,6 +126,9 @@ class Verdict:
     covered_digits: tuple[int, ...] = ()
     inside_per_digit: bool = False
     checks: tuple[Check, ...] = ()
+    judges_disagree: tuple[int, ...] = ()
+    judge_unreadable: tuple[int, ...] = ()
+    code_judge: bool = True
 
     @property
     def headline(self) -> str:
@@ -150,16 +174,28 @@ def imbalance_digits(low, high, data_shares) -> tuple[tuple[int, ...], tuple[int
     return over, under
 
 
+def _intervals(shares, ci, samples) -> tuple[np.ndarray, np.ndarray] | None:
+    """A judge's share intervals: ``ci`` when given, else Wilson from ``shares`` and ``samples``; None without
+    shares."""
+    if ci is not None:
+        return tuple(np.asarray(v, dtype=float) for v in ci)
+    return None if shares is None else share_interval(np.asarray(shares, dtype=float), samples)
+
+
 @dataclass(frozen=True)
 class _Reading:
     """What every rule needs, derived once from the evidence: the base of every verdict (inactive dimensions,
-    grid-missing and prior-missing / uncertain classes), the prior shares' intervals and the entropy check."""
+    grid-missing and prior-missing / uncertain classes), both judges' share intervals, the per-class answers to
+    "missing?", the two entropy checks and their agreed answer, the image judge's check on the reconstructions."""
 
     evidence: VerdictEvidence
     base: dict
-    share_low: np.ndarray | None
-    share_high: np.ndarray | None
+    image_ci: tuple | None
+    code_ci: tuple | None
+    answers: list[ClassAnswer]
     entropy: Check
+    entropy_answer: str
+    recon: Check
     checks: tuple[Check, ...] = field(default=())
 
 
@@ -167,18 +203,27 @@ def _read(ev: VerdictEvidence) -> _Reading:
     kl = [] if ev.kl_per_dim is None else [float(v) for v in ev.kl_per_dim]
     base = {"inactive_dims": _below(kl, POSTERIOR_KL_DIM_MIN), "latent_dims": len(kl),
             "grid_missing": _below(ev.grid_shares, MISSING_SHARE)}
-    low = high = None
-    missing, uncertain = (), ()
-    if ev.prior_shares is not None:
-        shares = np.asarray(ev.prior_shares, dtype=float)
-        low, high = (np.asarray(v, dtype=float) for v in ev.prior_share_ci) if ev.prior_share_ci is not None \
-            else share_interval(shares, ev.prior_samples)
-        missing, uncertain = missing_digits(shares, low, high)
-    base.update(prior_missing=missing, prior_uncertain=uncertain)
-    hp = float(ev.prior_entropy_norm)
+    image_ci = _intervals(ev.prior_shares, ev.prior_share_ci, ev.prior_samples) if ev.prior_shares is not None \
+        else None
+    code_ci = _intervals(ev.code_shares, ev.code_share_ci, ev.code_samples)
+    unreadable = cannot_read(ev.recon_recall_high, ev.knn_recall)
+    answers = class_answers(image_ci, code_ci, MISSING_SHARE, BELOW, unreadable) if image_ci is not None else []
+    undecided = set(missing_digits(ev.prior_shares, *image_ci)[1]) if image_ci is not None else set()
+    base.update(prior_missing=tuple(c for c, a in enumerate(answers) if a.answer == SUPPORTED),
+                prior_uncertain=tuple(c for c, a in enumerate(answers) if a.answer == INCONCLUSIVE and (
+                    c in undecided or a.image != INCONCLUSIVE)),
+                judges_disagree=tuple(c for c, a in enumerate(answers) if not a.unreadable
+                                      and {a.image, a.code} == {SUPPORTED, REFUTED}),
+                judge_unreadable=unreadable, code_judge=code_ci is not None)
+    hp, hc = float(ev.prior_entropy_norm), float(ev.code_entropy_norm)
     entropy = Check(CHECK_ENTROPY, hp, *map(float, ev.prior_entropy_ci), COLLAPSE_ENTROPY, BELOW,
-                    "bootstrap over the prior samples")
-    return _Reading(ev, base, low, high, entropy, (entropy,) if math.isfinite(hp) else ())
+                    "bootstrap over the readable prior samples")
+    code = Check(CHECK_CODE_ENTROPY, hc, *map(float, ev.code_entropy_ci), COLLAPSE_ENTROPY, BELOW,
+                 "bootstrap over the prior samples the code judge names")
+    recon = recon_check(float(ev.recon_accuracy), *map(float, ev.recon_accuracy_ci), float(ev.knn_accuracy))
+    checks = tuple(c for c in (entropy, code, recon) if math.isfinite(c.estimate))
+    return _Reading(ev, base, image_ci, code_ci, answers, entropy, agreed(entropy.answer, code.answer), recon,
+                    checks)
 
 
 # ============================================================================================ the rules
@@ -194,10 +239,18 @@ def posterior_collapse(r: _Reading) -> Verdict | None:
     return None
 
 
+def not_applicable(r: _Reading) -> Verdict | None:
+    """A deterministic encoder (μ alone, no posterior variance): the model has no prior, so no prior-based verdict."""
+    return Verdict(VERDICT_NOT_APPLICABLE, **r.base) if r.evidence.deterministic else None
+
+
 def unreliable_judge(r: _Reading) -> Verdict | None:
-    """The judge's class entropy on real test images is below COLLAPSE_ENTROPY: it does not see every class."""
+    """The judge's class entropy on real test images is below COLLAPSE_ENTROPY (it does not see every class), or its
+    accuracy on this model's reconstructions lies wholly below what it needs (:func:`judges.recon_check`)."""
     reference = float(r.evidence.reference_entropy_norm)
-    return Verdict(VERDICT_UNRELIABLE, **r.base) if math.isfinite(reference) and reference < COLLAPSE_ENTROPY else None
+    if (math.isfinite(reference) and reference < COLLAPSE_ENTROPY) or r.recon.answer == SUPPORTED:
+        return Verdict(VERDICT_UNRELIABLE, **r.base, checks=r.checks)
+    return None
 
 
 def nothing_measured(r: _Reading) -> Verdict | None:
@@ -208,24 +261,41 @@ def nothing_measured(r: _Reading) -> Verdict | None:
 
 
 def mode_collapse(r: _Reading) -> Verdict | None:
-    """A class whose prior-share interval lies wholly below MISSING_SHARE: the model does not draw it."""
+    """A class whose prior-share interval lies wholly below MISSING_SHARE for both judges (and that the image judge
+    can read): the model does not draw it."""
     return Verdict(VERDICT_MODE_COLLAPSE, **r.base, checks=r.checks) if r.base["prior_missing"] else None
 
 
 def undecided_prior(r: _Reading) -> Verdict | None:
-    """A share interval straddling MISSING_SHARE, or the entropy interval straddling COLLAPSE_ENTROPY."""
-    if r.base["prior_uncertain"] or (r.checks and r.entropy.answer == INCONCLUSIVE):
+    """A class neither missing nor drawn on the evidence (an interval straddling MISSING_SHARE, the judges
+    disagreeing, the image judge unable to read it), or the entropy not below / not above COLLAPSE_ENTROPY for both
+    judges alike."""
+    if r.base["prior_uncertain"] or (math.isfinite(r.entropy.estimate) and r.entropy_answer == INCONCLUSIVE):
         return Verdict(VERDICT_INCONCLUSIVE, **r.base, checks=r.checks)
     return None
 
 
 def imbalance(r: _Reading) -> Verdict | None:
-    """Every class drawn, the entropy interval wholly below COLLAPSE_ENTROPY: over- / under-drawn classes named."""
-    if not (r.checks and r.entropy.answer == SUPPORTED):
+    """Every class drawn, both judges' entropy intervals wholly below COLLAPSE_ENTROPY: the over- / under-drawn
+    classes both judges agree on are named."""
+    if r.entropy_answer != SUPPORTED:
         return None
-    over, under = imbalance_digits(r.share_low, r.share_high, r.evidence.data_shares) \
-        if r.evidence.prior_shares is not None else ((), ())
+    over, under = imbalance_agreed(r)
     return Verdict(VERDICT_IMBALANCE, **r.base, over_drawn=over, under_drawn=under, checks=r.checks)
+
+
+def imbalance_agreed(r: _Reading) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(over-drawn, under-drawn) classes on which both judges agree and that the image judge can read."""
+    data = r.evidence.data_shares
+    if data is None or r.image_ci is None:
+        return (), ()
+    data = np.asarray(data, dtype=float)
+    unreadable = r.base["judge_unreadable"]
+    found = []
+    for limits, side in ((IMBALANCE_FACTOR * data, ABOVE), (data / IMBALANCE_FACTOR, BELOW)):
+        answers = class_answers(r.image_ci, r.code_ci, limits, side, unreadable)
+        found.append(tuple(c for c, a in enumerate(answers) if a.answer == SUPPORTED))
+    return found[0], found[1]
 
 
 def grid_misses(r: _Reading) -> Verdict | None:
@@ -259,8 +329,8 @@ def healthy(r: _Reading) -> Verdict:
     return Verdict(VERDICT_HEALTHY, **r.base, checks=r.checks)
 
 
-VERDICT_RULES: tuple[Rule, ...] = (posterior_collapse, unreliable_judge, nothing_measured, mode_collapse,
-                                   undecided_prior, imbalance, grid_misses, grid_unmeasured, healthy)
+VERDICT_RULES: tuple[Rule, ...] = (posterior_collapse, not_applicable, unreliable_judge, nothing_measured,
+                                   mode_collapse, undecided_prior, imbalance, grid_misses, grid_unmeasured, healthy)
 
 
 def collapse_verdict(evidence: VerdictEvidence) -> Verdict:
@@ -268,11 +338,14 @@ def collapse_verdict(evidence: VerdictEvidence) -> Verdict:
 
     The rules of :data:`VERDICT_RULES`, in order, the first that applies deciding (constants of
     :mod:`vaediag.judgement.rules`): posterior collapse (no active unit, or every dimension's KL below
-    POSTERIOR_KL_DIM_MIN) → the judge is unreliable on real images (entropy below COLLAPSE_ENTROPY) → nothing
-    measured → mode collapse (a class's prior-share interval wholly below MISSING_SHARE) → inconclusive (a share
-    interval straddling MISSING_SHARE, or the entropy interval straddling COLLAPSE_ENTROPY) → imbalance (entropy
-    interval wholly below, every class drawn) → the grid misses a class: window / resolution / inconclusive from
-    the missing classes' own inside shares (or the overall inside fraction) against INSIDE_MIN → healthy.
+    POSTERIOR_KL_DIM_MIN) → not applicable (a deterministic encoder) → the judge is unreliable (its entropy on real
+    images below COLLAPSE_ENTROPY, or its accuracy on the model's reconstructions wholly below RECON_READ_MIN or
+    RECALL_GAP below the latent kNN accuracy) → nothing measured → mode collapse (a class's prior-share interval
+    wholly below MISSING_SHARE for both judges) → inconclusive (a share interval straddling MISSING_SHARE, the judges
+    disagreeing, a class the image judge cannot read, or the entropy intervals not both on one side of
+    COLLAPSE_ENTROPY) → imbalance (both entropy intervals wholly below, every class drawn) → the grid misses a class:
+    window / resolution / inconclusive from the missing classes' own inside shares (or the overall inside fraction)
+    against INSIDE_MIN → healthy.
 
     Some but not all dimensions inactive (partial posterior collapse) is no verdict of its own: it is reported
     beside the verdict (``inactive_dims``).
@@ -305,86 +378,3 @@ def _window_digits(grid_missing, ev: VerdictEvidence):
                   "Wilson over all test codes")
     window = tuple(grid_missing) if check.answer == SUPPORTED else ()
     return window, tuple(grid_missing) if check.answer == REFUTED else (), (check,), False
-
-
-# ============================================================================================ a run's verdict
-def kl_columns(run: Run) -> list[str]:
-    """The ``kl_dim_<i>`` columns of metrics.csv, by dimension."""
-    found = [c for c in run.metrics.columns if c.startswith(C.KL_PER_DIM_PREFIX)
-             and c[len(C.KL_PER_DIM_PREFIX):].isdigit()]
-    return sorted(found, key=lambda c: int(c[len(C.KL_PER_DIM_PREFIX):]))
-
-
-def run_evidence(run: Run, epoch: int) -> VerdictEvidence:
-    """The :class:`VerdictEvidence` of one checkpoint of ``run``, with the intervals of :mod:`.intervals`."""
-    inside = grid_inside_shares(run, epoch)
-    kl = [run.value(c, epoch) for c in kl_columns(run)]
-    return VerdictEvidence(
-        prior_entropy_norm=run.value(C.PRIOR + C.ENTROPY_NORM, epoch),
-        grid_entropy_norm=run.value(C.GRID + C.ENTROPY_NORM, epoch),
-        grid_inside_fraction=run.value(C.GRID_INSIDE, epoch),
-        prior_shares=class_column(run, C.CLASS_PRIOR_SHARE, epoch),
-        grid_shares=class_column(run, C.CLASS_GRID_SHARE, epoch),
-        reference_entropy_norm=run.reference(C.PRIOR + C.ENTROPY_NORM),
-        kl_per_dim=tuple(kl) or None, active_units=run.value(C.ACTIVE_UNITS, epoch),
-        prior_entropy_ci=prior_entropy_ci(run, epoch), prior_share_ci=prior_share_ci(run, epoch),
-        data_shares=data_shares(run),
-        grid_inside_shares=None if inside is None else inside[0],
-        grid_inside_ci=None if inside is None else inside[1:3],
-        grid_inside_fraction_ci=inside_fraction_ci(run, epoch))
-
-
-def run_verdict(run: Run, epoch: int) -> Verdict:
-    """:func:`collapse_verdict` on the numbers of one checkpoint of ``run``."""
-    return collapse_verdict(run_evidence(run, epoch))
-
-
-ENTROPY_CI_HEADER = f"entropy {CI_TEXT}"
-ENTROPY_MARGIN_HEADER = f"margin vs {COLLAPSE_ENTROPY:g}"
-ENTROPY_ANSWER_HEADER = f"entropy < {COLLAPSE_ENTROPY:g}?"
-INSIDE_HEADER = "missing digits' codes inside window"
-
-
-def check_cells(check: Check | None, write=lambda v: f"{v:.3f}") -> tuple[str, str, str]:
-    """(interval, margin, answer) of a check as table cells ("" when there is no check)."""
-    if check is None:
-        return "", "", ""
-    interval = f"[{write(check.low)}, {write(check.high)}]" if check.has_interval else "none"
-    return interval, f"{check.margin:+.3f}", check.answer
-
-
-def _named(classes, labels) -> str:
-    """The classes' names ("2, 3" for MNIST's digits, "Pullover, Dress" for Fashion-MNIST), "–" for none."""
-    return ", ".join(classes.name(i) for i in labels) or "–"
-
-
-def _inside_key(classes, check: Check) -> str:
-    """The class an inside-window check is about ("inside ...: digit 0" -> "0" / "T-shirt/top"), else "all"."""
-    return _named(classes, [int(check.name.rpartition(" ")[2])]) if ":" in check.name else "all"
-
-
-def verdict_table(run: Run) -> pd.DataFrame:
-    """One row per checkpoint: the verdict's inputs, the entropy check with its interval, margin and answer,
-    and the outcome."""
-    rows, names = [], run.classes
-    for epoch in run.epochs:
-        verdict = run_verdict(run, epoch)
-        interval, margin, answer = check_cells(verdict.check(CHECK_ENTROPY))
-        inside = [c for c in verdict.checks if c.name.startswith(CHECK_INSIDE)]
-        rows.append({C.EPOCH: epoch, "active units": run.value(C.ACTIVE_UNITS, epoch),
-                     "inactive dims": (", ".join(map(str, verdict.inactive_dims)) or "–") if verdict.latent_dims
-                     else "",
-                     "prior entropy (norm.)": run.value(C.PRIOR + C.ENTROPY_NORM, epoch),
-                     ENTROPY_CI_HEADER: interval, ENTROPY_MARGIN_HEADER: margin, ENTROPY_ANSWER_HEADER: answer,
-                     "missing from prior": _named(names, verdict.prior_missing),
-                     "uncertain digits": _named(names, verdict.prior_uncertain),
-                     "over-drawn": _named(names, verdict.over_drawn),
-                     "under-drawn": _named(names, verdict.under_drawn),
-                     "grid entropy (norm.)": run.value(C.GRID + C.ENTROPY_NORM, epoch),
-                     "missing from grid": _named(names, verdict.grid_missing),
-                     "inside grid window": run.value(C.GRID_INSIDE, epoch),
-                     INSIDE_HEADER: "; ".join(f"{_inside_key(names, c)}: {percent(c.estimate)} "
-                                              f"{check_cells(c, percent)[0]} {c.answer}" for c in inside) or "–",
-                     "verdict": verdict.kind})
-    return pd.DataFrame(rows).set_index(C.EPOCH)
-

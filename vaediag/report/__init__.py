@@ -8,8 +8,8 @@ functions and the one table of rules the report and the README print) from the r
 ``<span class="num">`` carrying that provenance.
 
 Modules: ``rules`` (thresholds, verdicts, rules table) · ``formats`` (number formats) · ``findings``
-(Finding, Tag, Sentence, the cell quoting) · ``questions`` (Q1-Q3 sentences) · ``verdict`` (collapse
-verdict of a run) · ``content`` (all sections) · ``claims`` (the Claims section of a user's claims file,
+(Finding, Tag, Sentence, the cell quoting) · ``questions`` (Q1-Q3 sentences) · ``judges`` (the unreadable share,
+the two judges side by side) · ``verdict`` (collapse verdict of a run) · ``content`` (all sections) · ``claims`` (the Claims section of a user's claims file,
 ``vaediag check``) · ``render`` (Jinja2 templates in ``templates/``).
 """
 
@@ -27,8 +27,8 @@ from .findings import Finding, Sentence, Tag
 from vaediag.judgement.formats import format_number
 from .render import claim_rules_markdown, md_escape, render_html, render_markdown, rules_markdown
 from vaediag.judgement.rules import TRAIN_LENGTH_EPOCH, Rule, rules
-from vaediag.judgement.verdict import (VERDICT_HEADLINES, Verdict, VerdictEvidence, collapse_verdict, run_verdict,
-                                       verdict_table)
+from vaediag.judgement.run_verdict import run_verdict, verdict_table
+from vaediag.judgement.verdict import VERDICT_HEADLINES, Verdict, VerdictEvidence, collapse_verdict
 
 __all__ = ["build_report", "findings", "build_content", "collapse_verdict", "VerdictEvidence", "verdict_table", "run_verdict",
            "rules", "rules_markdown", "claim_rules_markdown", "claims_section", "ClaimsSection", "md_escape",

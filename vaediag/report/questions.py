@@ -23,6 +23,7 @@ from vaediag.judgement.rules import (CI_TEXT, CONFIDENCE_CHANGE, DIVERSITY_DROPS
                                      KNN_CHANGE, MISSING_SHARE, PAIR_CHANGE, RECALL_NEAR_ZERO, RECON_GOOD,
                                      SILHOUETTE_CHANGE, TOP_PAIRS, TRAIN_LENGTH_EPOCH, TREND_EPOCHS, Check,
                                      silhouette_level, trend)
+from .judges import judges_sentences, unreadable_sentence
 from .trajectory import trajectory_words
 
 DIVERSITY_NAMES = {C.PRIOR + C.ENTROPY_NORM: "normalised class entropy of prior samples",
@@ -119,6 +120,9 @@ def generation_sentences(run: Run) -> list[Sentence]:
                          CONFIDENCE_CHANGE, percent(CONFIDENCE_CHANGE))
     if found:
         out.append(Sentence(_with_reference(quotes, C.PRIOR + C.CONFIDENCE, parts) + ["."]))
+    unreadable = unreadable_sentence(run)
+    if unreadable is not None:
+        out.append(unreadable)
     parts, found = _path(quotes, C.PRIOR + C.ENTROPY_NORM, "The normalised class entropy of prior samples (one = "
                          "every digit equally often)", ENTROPY_CHANGE, f"{ENTROPY_CHANGE:g}", prior_entropy_ci)
     if found:
@@ -139,7 +143,8 @@ def generation_sentences(run: Run) -> list[Sentence]:
         bounds = prior_share_ci(run, last_epoch)
         most = max(shares, key=lambda item: (item[1].value, -item[0]))
         least = min(shares, key=lambda item: (item[1].value, item[0]))
-        parts = ["At ", epoch_tag(last_epoch), " prior samples show digit ", digit_tag(most[0]), " most often ("]
+        parts = ["At ", epoch_tag(last_epoch), " the classifier reads digit ", digit_tag(most[0]),
+                 " most often among the readable prior samples ("]
         for d, share, sep in ((most[0], most[1], ") and digit "), (least[0], least[1], ")")):
             tag = None if bounds is None else interval_tag(bounds[0][d], bounds[1][d], percent,
                                                            f"Wilson {CI_TEXT} of the share of prior samples")
@@ -155,7 +160,7 @@ def generation_sentences(run: Run) -> list[Sentence]:
     if modes is not None:
         out.append(Sentence(["At ", epoch_tag(last_epoch), " prior samples cover ", modes, " of the ten digits "
                              "(a digit counts when it makes up at least ", const_tag(percent(MISSING_SHARE)),
-                             " of the samples)."]))
+                             " of the readable samples)."]))
     recall = _recall_sentence(quotes, last_epoch)
     if recall is not None:
         out.append(recall)
@@ -166,7 +171,7 @@ def generation_sentences(run: Run) -> list[Sentence]:
         parts = _with_reference(quotes, C.RECON_ACCURACY, parts, "the classifier on the real test digits")
         out.append(Sentence(parts + [f"; at ", epoch_tag(found[-1].epoch),
                                      f" the encoder–decoder round trip {word} the digit identity."]))
-    return out
+    return out + judges_sentences(run)
 
 
 # ============================================================================================ Q3

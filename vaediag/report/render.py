@@ -35,13 +35,14 @@ from vaediag.store.rundir import (CONFIG_FILE, HISTORY_FILE, METRICS_FILE, PAIRS
 from .claims import ClaimsSection
 from .claims import claim_rules as claim_rules_pairs
 from .content import SECTION_TITLES, FigureGroup, ReportContent, figure_caption, section_figures
+from .judges import JUDGES_TABLE_DOCS, judges_table
 from .findings import Finding, Tag
 from vaediag.judgement.formats import percent, table_cell
 from .replication import checks_table
 from vaediag.judgement.rules import (CI_TEXT, COLLAPSE_ENTROPY, IMBALANCE_FACTOR, INSIDE_MIN, MISSING_SHARE,
                                      POSTERIOR_KL_DIM_MIN, Rule, rules)
-from vaediag.judgement.verdict import (ENTROPY_ANSWER_HEADER, ENTROPY_CI_HEADER, ENTROPY_MARGIN_HEADER, INSIDE_HEADER,
-                                       verdict_table)
+from vaediag.judgement.run_verdict import (CODE_ENTROPY_HEADER, ENTROPY_ANSWER_HEADER, ENTROPY_CI_HEADER,
+                                           ENTROPY_MARGIN_HEADER, INSIDE_HEADER, verdict_table)
 from .wording import reword
 
 HISTORY_TABLE_COLUMNS = list(dict.fromkeys(C.HISTORY_COLUMNS + [C.TRAIN_EVAL_LOSS, C.TRAIN_EVAL_RECON, C.TRAIN_EVAL_KL]))
@@ -53,9 +54,12 @@ TABLE_GROUPS = (  # per-epoch table split into readable groups; columns not list
                       C.AGGPOST_KL_PRIOR]),
     ("KL per latent dimension (nats/sample)", None),  # None: the kl_dim_<i> columns
     ("Prior samples", [C.PRIOR + m for m in C.HISTOGRAM_METRICS] + [C.PRIOR_ENTROPY_NORM_CI_LOW,
-                                                                    C.PRIOR_ENTROPY_NORM_CI_HIGH]),
-    ("Linear grid", [C.GRID + m for m in C.HISTOGRAM_METRICS] + [C.GRID_SPAN, C.GRID_INSIDE]),
-    ("Quantile grid", [C.QGRID + m for m in C.HISTOGRAM_METRICS] + [C.QGRID_SPAN, C.QGRID_INSIDE]),
+                                                                    C.PRIOR_ENTROPY_NORM_CI_HIGH]
+     + [C.PRIOR + m for m in C.READABILITY_METRICS]),
+    ("The second judge (nearest test codes)", list(C.JUDGE_COLUMNS)),
+    ("Linear grid", [C.GRID + m for m in C.HISTOGRAM_METRICS + C.READABILITY_METRICS] + [C.GRID_SPAN, C.GRID_INSIDE]),
+    ("Quantile grid", [C.QGRID + m for m in C.HISTOGRAM_METRICS + C.READABILITY_METRICS]
+     + [C.QGRID_SPAN, C.QGRID_INSIDE]),
     ("Sample quality (classifier features)", [C.FRECHET, C.PRECISION, C.RECALL, C.DENSITY, C.COVERAGE]),
     ("Reconstruction / likelihood", [C.EVAL_LOSS, C.EVAL_RECON, C.EVAL_KL, C.RECON_ACCURACY, C.IWAE_NLL,
                                       C.IWAE_TRAIN_NLL]),
@@ -82,6 +86,12 @@ VERDICT_HEADER_DOCS = {  # the per-checkpoint verdict table's headers (verdict.v
     INSIDE_HEADER: f"for each digit missing from the grid: the share of its own test codes inside the grid window "
                    f"with its Wilson {CI_TEXT} and the answer to “below {percent(INSIDE_MIN)}?” (“all”: the overall "
                    "inside fraction, when per-digit shares are unavailable)",
+    CODE_ENTROPY_HEADER: f"the code judge's normalised class entropy of the prior samples with its {CI_TEXT} and "
+                         f"the answer to “below {COLLAPSE_ENTROPY:g}?” (an imbalance needs both judges to say so)",
+    "judges disagree": f"digits on which one judge's share interval lies wholly below {percent(MISSING_SHARE)} and "
+                       "the other's wholly above: no verdict on them",
+    "judge cannot read": "digits whose reconstructions the classifier cannot read (recon_recall): its shares of "
+                         "them are no evidence",
     "verdict": "the collapse verdict of the checkpoint (rules: 'How the findings are written')",
 }
 CHECK_HEADER_DOCS = {
@@ -261,6 +271,8 @@ def _context(content: ReportContent, figures: dict[str, Figure], claims: ClaimsS
         titles={key: reword(title, classes) for key, title in SECTION_TITLES.items()}, sections=content.sections,
         verdict=content.verdict, verdict_headline=reword(content.verdict.headline, classes),
         verdict_table=reworded_table(frame_table(verdict_table(run), docs=VERDICT_HEADER_DOCS), classes),
+        judges_table=reworded_table(frame_table(judges_table(run), f"Both judges at epoch {run.last}",
+                                                docs=JUDGES_TABLE_DOCS), classes),
         figures=shown, tables=epoch_tables(run), rules=[Rule(reword(r.topic, classes), reword(r.text, classes)) for r in rules()],
         checks_table=reworded_table(frame_table(checks_table(content.checks), docs=CHECK_HEADER_DOCS), classes),
         config=flatten(run.config), settings=flatten({**run.evaluation.settings,

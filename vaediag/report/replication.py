@@ -18,7 +18,8 @@ from vaediag.stats import INCONCLUSIVE
 
 from .findings import Part, Quotes, Sentence, const_tag, digit_tag, epoch_tag, stat_tag
 from .questions import loss_trend
-from vaediag.judgement.verdict import CHECK_ENTROPY, run_verdict
+from vaediag.judgement.run_verdict import run_verdict
+from vaediag.judgement.verdict import CHECK_ENTROPY
 from vaediag.judgement.rules import (CI_TEXT, SEED_SPREAD, SEED_SPREAD_NOTE, SILHOUETTE_SEED_FACTOR, Check,
                                      silhouette_level)
 

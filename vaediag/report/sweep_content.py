@@ -22,7 +22,7 @@ from vaediag import columns as C
 from vaediag.judgement import replicates as R
 from vaediag.compare import BETA, GROUP, GROUP_KEYS, LATENT_DIM, MODEL, RUN_DIR, SEED
 from vaediag.datasets.classes import MNIST_CLASSES, ClassNames
-from vaediag.judgement.verdict import run_verdict
+from vaediag.judgement.run_verdict import run_verdict
 from vaediag.store.rundir import Run
 from vaediag.stats import ABOVE, BELOW, INCONCLUSIVE, decide
 
@@ -38,6 +38,7 @@ QUESTIONS = {  # section -> (metric, its name in words, direction: ABOVE = highe
     "q1": [(C.SILHOUETTE, "Silhouette of the test codes by digit", ABOVE),
            (C.KNN_ACCURACY, "kNN accuracy in latent space", ABOVE)],
     "q2": [(C.PRIOR + C.ENTROPY_NORM, "Normalised class entropy of prior samples", ABOVE),
+           (C.PRIOR + C.UNREADABLE_SHARE, "Share of prior samples the classifier cannot read", BELOW),
            (C.FRECHET, "Fréchet distance to real digits", BELOW),
            (C.RECON_ACCURACY, "Classifier accuracy on reconstructions", ABOVE)],
     "q3": [(C.TEST_LOSS, "Test loss (nats)", BELOW),
@@ -226,7 +227,7 @@ def missing_digits(run: Run, epoch: int) -> tuple[int, ...]:
 
 
 def run_verdict_kind(run: Run, epoch: int) -> str:
-    """The run report's own collapse verdict at ``epoch`` (:func:`vaediag.judgement.verdict.run_verdict`)."""
+    """The run report's own collapse verdict at ``epoch`` (:func:`vaediag.judgement.run_verdict.run_verdict`)."""
     return run_verdict(run, epoch).kind
 
 

@@ -8,13 +8,16 @@ from vaediag.store.rundir import Run
 from .findings import (Part, Quotes, Sentence, const_tag, count_tag, digit_tag, dim_tag, epoch_tag, interval_tag,
                        listing, stat_tag)
 from vaediag.judgement.formats import percent
-from vaediag.judgement.intervals import prior_share_ci
+from vaediag.judgement.judges import CHECK_RECON
 from vaediag.judgement.rules import (CI_TEXT, COLLAPSE_ENTROPY, GRID_ENTROPY_GAP, IMBALANCE_FACTOR, INSIDE_MIN,
                                      LIST_VALUES_UP_TO, MISSING_SHARE, POSTERIOR_KL_DIM_MIN, Check)
-from vaediag.judgement.verdict import (CHECK_ENTROPY, CHECK_INSIDE, VERDICT_HEALTHY, VERDICT_IMBALANCE,
-                                       VERDICT_INCONCLUSIVE, VERDICT_MODE_COLLAPSE, VERDICT_POSTERIOR_COLLAPSE,
-                                       VERDICT_RESOLUTION, VERDICT_UNRELIABLE, VERDICT_WINDOW, Verdict, kl_columns,
-                                       run_verdict)
+from vaediag.judgement.run_verdict import kl_columns, run_verdict
+from vaediag.judgement.verdict import (CHECK_CODE_ENTROPY, CHECK_ENTROPY, CHECK_INSIDE, VERDICT_HEALTHY,
+                                       VERDICT_IMBALANCE, VERDICT_INCONCLUSIVE, VERDICT_MODE_COLLAPSE,
+                                       VERDICT_NOT_APPLICABLE, VERDICT_POSTERIOR_COLLAPSE, VERDICT_RESOLUTION,
+                                       VERDICT_UNRELIABLE, VERDICT_WINDOW, Verdict)
+
+from .judges import both_judges_listing, unreadable_digits_listing
 
 KL_LIMIT_TEXT = f"{POSTERIOR_KL_DIM_MIN:g} nats"
 
@@ -39,6 +42,9 @@ def _inputs_sentence(quotes: Quotes, epoch: int, verdict: Verdict) -> Sentence |
         parts += check_parts(check) if check is not None else []
         reference = quotes.reference(C.PRIOR + C.ENTROPY_NORM)
         parts += [" (real test digits: ", reference, ")"] if reference is not None else []
+        code, code_check = quotes.metric(C.PRIOR_CODE_ENTROPY_NORM, epoch), verdict.check(CHECK_CODE_ENTROPY)
+        if code is not None and code_check is not None:
+            parts += [" by the classifier and ", code] + check_parts(code_check) + [" by the code judge"]
     if grid is not None:
         parts += [", of the linear grid ", grid]
     if inside is not None:
@@ -85,37 +91,37 @@ def _digit_listing(quotes: Quotes, column: str, epoch: int, digits: tuple[int, .
 
 
 def _share_listing(quotes: Quotes, epoch: int, digits: tuple[int, ...], with_data: bool = False) -> list[Part]:
-    """"digit 3: 1.7 % [1.4 %, 1.9 %] vs 10.1 % in the test set": prior shares with their Wilson intervals."""
-    bounds = prior_share_ci(quotes.run, epoch)
+    """"digit 3: 1.7 % [1.4 %, 1.9 %] (image judge) vs 1.2 % [1.0 %, 1.5 %] (code judge), 10.1 % in the test
+    set": both judges' prior shares with their Wilson intervals."""
     if len(digits) > LIST_VALUES_UP_TO:
         return listing(list(digits), "digit", digit_tag, lambda d: None, percent(MISSING_SHARE))
     parts: list[Part] = []
     for i, d in enumerate(digits):
-        share = quotes.class_value(C.CLASS_PRIOR_SHARE, epoch, d)
-        parts += ([", "] if i else []) + ["digit ", digit_tag(d)]
-        if share is None:
-            continue
-        parts += [": ", share]
-        interval = None if bounds is None else interval_tag(bounds[0][d], bounds[1][d], percent,
-                                                             f"Wilson {CI_TEXT} of the share of prior samples")
-        parts += [" ", interval] if interval is not None else []
+        parts += ([", "] if i else []) + both_judges_listing(quotes, epoch, [d])
         data = quotes.class_value(C.CLASS_DATA_SHARE, epoch, d) if with_data else None
-        parts += [" vs ", data, " in the test set"] if data is not None else []
+        parts += [", ", data, " in the test set"] if data is not None else []
     return parts
 
 
 def _mode_collapse_sentence(quotes: Quotes, epoch: int, verdict: Verdict) -> Sentence:
-    parts: list[Part] = ["Prior samples miss "] + _share_listing(quotes, epoch, verdict.prior_missing)
+    parts: list[Part] = ["Both judges find prior samples missing "] + _share_listing(quotes, epoch,
+                                                                                     verdict.prior_missing)
     parts += [": the upper end of each share's ", const_tag(CI_TEXT), " is below ", const_tag(percent(MISSING_SHARE))]
     if verdict.grid_missing:
         parts += [", and the grid misses "] + _digit_listing(quotes, C.CLASS_GRID_SHARE, epoch, verdict.grid_missing)
-    return Sentence(parts + [". This is a collapse of the model: it does not generate these digits from the prior, "
-                             "so no grid window would show them."])
+    parts += [". This is a collapse of the model: it does not generate these digits from the prior, so no grid window "
+              "would show them"]
+    if verdict.judges_disagree:
+        parts += ["; the judges disagree on "] + _share_listing(quotes, epoch, verdict.judges_disagree)
+    if verdict.judge_unreadable:
+        parts += ["; the classifier cannot read this model's drawings of "] + unreadable_digits_listing(
+            quotes, epoch, verdict.judge_unreadable)
+    return Sentence(parts + ["."])
 
 
 def _imbalance_sentence(quotes: Quotes, epoch: int, verdict: Verdict) -> Sentence:
-    parts: list[Part] = ["Every digit is drawn (no share's ", const_tag(CI_TEXT), " lies below ",
-                         const_tag(percent(MISSING_SHARE)), "), but the entropy interval lies wholly below ",
+    parts: list[Part] = ["Both judges find every digit drawn (no share's ", const_tag(CI_TEXT), " lies below ",
+                         const_tag(percent(MISSING_SHARE)), "), but both entropy intervals lie wholly below ",
                          const_tag(f"{COLLAPSE_ENTROPY:.2f}"), ": an imbalance, not a collapse"]
     if verdict.over_drawn:
         parts += ["; over-drawn: "] + _share_listing(quotes, epoch, verdict.over_drawn, with_data=True)
@@ -131,13 +137,28 @@ def _imbalance_sentence(quotes: Quotes, epoch: int, verdict: Verdict) -> Sentenc
 
 def _inconclusive_sentence(quotes: Quotes, epoch: int, verdict: Verdict) -> Sentence:
     parts: list[Part] = ["This run cannot decide"]
-    entropy = verdict.check(CHECK_ENTROPY)
+    entropy, code = verdict.check(CHECK_ENTROPY), verdict.check(CHECK_CODE_ENTROPY)
     reasons: list[list[Part]] = []
-    if entropy is not None and entropy.answer == "inconclusive":
-        reasons.append(["the prior entropy's interval straddles ", const_tag(f"{COLLAPSE_ENTROPY:.2f}"),
+    if not verdict.code_judge:
+        reasons.append(["the run was evaluated without the second judge (the classes of the nearest test codes), "
+                        "so no share finding of the classifier can be confirmed; evaluate it again"])
+    answers = {c.answer for c in (entropy, code) if c is not None}
+    if verdict.code_judge and entropy is not None and "inconclusive" in answers:
+        reasons.append(["a judge's prior entropy interval straddles ", const_tag(f"{COLLAPSE_ENTROPY:.2f}"),
                         " (imbalance or not)"])
-    if verdict.prior_uncertain:
-        reasons.append(["the share interval of "] + _share_listing(quotes, epoch, verdict.prior_uncertain)
+    elif verdict.code_judge and answers == {"supported", "refuted"}:
+        reasons.append(["the judges disagree on whether the prior entropy lies below ",
+                        const_tag(f"{COLLAPSE_ENTROPY:.2f}")])
+    if verdict.judge_unreadable:
+        reasons.append(["the classifier cannot read this model's drawings of "]
+                       + unreadable_digits_listing(quotes, epoch, verdict.judge_unreadable)
+                       + [", so its shares of them are not evidence"])
+    if verdict.judges_disagree:
+        reasons.append(["the judges disagree on "] + _share_listing(quotes, epoch, verdict.judges_disagree)
+                       + [" (missing below ", const_tag(percent(MISSING_SHARE)), " or not)"])
+    other = tuple(d for d in verdict.prior_uncertain if d not in verdict.judge_unreadable + verdict.judges_disagree)
+    if other and verdict.code_judge:
+        reasons.append(["a share interval of "] + _share_listing(quotes, epoch, other)
                        + [" straddles ", const_tag(percent(MISSING_SHARE)), " (missing or not)"])
     inside = [c for c in verdict.checks if c.name.startswith(CHECK_INSIDE) and c.answer == "inconclusive"]
     if inside:
@@ -145,7 +166,8 @@ def _inconclusive_sentence(quotes: Quotes, epoch: int, verdict: Verdict) -> Sent
                         const_tag(percent(INSIDE_MIN)), " (window or grid resolution)"])
     for i, reason in enumerate(reasons):
         parts += [": " if i == 0 else "; "] + reason
-    return Sentence(parts + [". It is no collapse on this evidence; replicate over seeds to decide."])
+    return Sentence(parts + [". It is no collapse on this evidence; more samples, seeds or a judge that reads the "
+                             "model would decide."])
 
 
 def _inside_listing(quotes: Quotes, epoch: int, verdict: Verdict) -> list[Part]:
@@ -193,11 +215,26 @@ def _grid_sentence(quotes: Quotes, epoch: int, verdict: Verdict) -> Sentence:
     return Sentence(parts + ([] if verdict.kind in (VERDICT_WINDOW, VERDICT_RESOLUTION) else ["."]))
 
 
+def _unreliable_sentence(quotes: Quotes, epoch: int, verdict: Verdict) -> Sentence:
+    recon = verdict.check(CHECK_RECON)
+    if recon is not None and recon.answer == "supported":
+        accuracy, knn = quotes.metric(C.RECON_ACCURACY, epoch), quotes.metric(C.KNN_ACCURACY, epoch)
+        parts: list[Part] = ["The classifier reads only ", accuracy, " of this model's reconstructions of the test "
+                             "digits correctly"] + check_parts(recon, percent)
+        parts += [" while the latent kNN classifier tells ", knn, " of the codes apart"] if knn is not None else []
+        return Sentence(parts + [": it cannot read this model's drawings, so its entropy, modes and shares say "
+                                 "nothing about the model (a calibrated, blur-robust classifier would)."])
+    return Sentence(["The classifier's class histogram of the real test digits has normalised entropy below ",
+                     const_tag(f"{COLLAPSE_ENTROPY:g}"), ": it does not recognise every digit, so entropy, modes and "
+                     "shares say nothing about the model (is the classifier the shipped one?)."])
+
+
 def verdict_sentences(run: Run) -> tuple[Verdict, list[Sentence]]:
     """The verdict at the last checkpoint and the sentences that explain it."""
     quotes, epoch = Quotes(run), run.last
     verdict = run_verdict(run, epoch)
-    out = [s for s in [_inputs_sentence(quotes, epoch, verdict)] if s is not None]
+    inputs = None if verdict.kind == VERDICT_NOT_APPLICABLE else _inputs_sentence(quotes, epoch, verdict)
+    out = [s for s in [inputs] if s is not None]
     if verdict.kind == VERDICT_POSTERIOR_COLLAPSE:
         out.append(_posterior_sentence(quotes, epoch, verdict, verdict.latent_dims or run.latent_dim))
     elif verdict.kind == VERDICT_MODE_COLLAPSE:
@@ -212,15 +249,16 @@ def verdict_sentences(run: Run) -> tuple[Verdict, list[Sentence]]:
     elif verdict.kind == VERDICT_INCONCLUSIVE:
         out.append(_inconclusive_sentence(quotes, epoch, verdict))
     elif verdict.kind == VERDICT_UNRELIABLE:
-        out.append(Sentence(["The classifier's class histogram of the real test digits has normalised entropy "
-                             "below ", const_tag(f"{COLLAPSE_ENTROPY:g}"), ": it does not recognise every digit, so "
-                             "entropy, modes and shares say nothing about the model (is the classifier the "
-                             "shipped one?)."]))
+        out.append(_unreliable_sentence(quotes, epoch, verdict))
+    elif verdict.kind == VERDICT_NOT_APPLICABLE:
+        out.append(Sentence(["The model's encoder gives μ alone (", const_tag("deterministic"), "): the prior-sample "
+                             "numbers of Q2 describe decoded N(0, I) draws of a model never trained to match that "
+                             "prior, so no prior-based verdict or claim is made."]))
     elif verdict.kind == VERDICT_HEALTHY:
-        out.append(Sentence(["Every digit's share of the prior samples lies at or above ",
+        out.append(Sentence(["Both judges find every digit's share of the prior samples at or above ",
                              const_tag(percent(MISSING_SHARE)), " with its whole ", const_tag(CI_TEXT),
-                             ", every digit has at least that share of the grid, and the entropy is not below ",
-                             const_tag(f"{COLLAPSE_ENTROPY:.2f}"), ": no mode collapse."]))
+                             ", every digit has at least that share of the grid, and neither judge's entropy is "
+                             "below ", const_tag(f"{COLLAPSE_ENTROPY:.2f}"), ": no mode collapse."]))
     if verdict.partial_posterior_collapse and verdict.kind != VERDICT_POSTERIOR_COLLAPSE:
         out.append(_partial_sentence(quotes, epoch, verdict))
     return verdict, out
