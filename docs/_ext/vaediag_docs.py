@@ -17,11 +17,15 @@ the directive rather than a hand copy.
 from __future__ import annotations
 
 import inspect
+import re
 from typing import Callable
 
 from docutils import nodes
 from docutils.statemachine import StringList
 from sphinx.util.docutils import SphinxDirective
+
+
+RST_ROLE = re.compile(r":(?:py:)?(class|func|meth|mod|data|attr|obj|exc):`([^`]+)`")  # docstrings -> MyST roles
 
 
 def columns() -> str:
@@ -51,11 +55,13 @@ def face() -> str:
     rows = ["| name | defined in | what it is |", "|---|---|---|"]
     for name, (module, attr) in vaediag._LAZY.items():
         obj = getattr(importlib.import_module(module), attr)
-        doc = inspect.getdoc(obj) if (inspect.isclass(obj) or callable(obj)) else None
-        summary = (doc or "").strip().split("\n\n", 1)[0].replace("\n", " ").replace("|", "\\|")
+        documented = inspect.isclass(obj) or inspect.isfunction(obj)
+        target = f"{obj.__module__}.{obj.__qualname__}" if documented else f"{module}.{attr}"  # where autodoc has it
+        summary = (inspect.getdoc(obj) or "").strip().split("\n\n", 1)[0] if documented else ""
+        summary = RST_ROLE.sub(lambda m: f"{{py:{m.group(1)}}}`{m.group(2)}`", " ".join(summary.split()))
         if not summary:
             summary = {"DATASETS": "the names of the registered datasets, in registry order"}.get(name, "")
-        rows.append(f"| `vaediag.{name}` | {{py:obj}}`{module}.{attr}` | {summary} |")
+        rows.append(f"| `vaediag.{name}` | {{py:obj}}`{target}` | {summary.replace('|', chr(92) + '|')} |")
     return "\n".join(rows) + "\n"
 
 
