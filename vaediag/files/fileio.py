@@ -1,4 +1,5 @@
-"""Reading and writing the file formats of a run (CSV, JSON, npz) with one-line :class:`RunDirError`s."""
+"""Reading and writing the file formats of a run (CSV, JSON, npz) with one-line errors
+(:class:`~vaediag.errors.RunDirError`)."""
 
 from __future__ import annotations
 

@@ -21,6 +21,8 @@ import os
 import re
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -168,6 +170,21 @@ def _remove_if_empty(directory: Path, lock_name: str) -> None:
             directory.rmdir()
     except OSError:
         pass
+
+
+@contextmanager
+def waiting_lock(path: str | os.PathLike) -> Iterator[None]:
+    """Hold an exclusive ``fcntl.flock`` on the file ``path`` (created when missing), waiting while another
+    process (or thread) holds it. For work that many processes may start at once and one should do, such as
+    provisioning a shared data cache: the others wait, then find it done. The kernel releases the lock when its
+    holder dies, SIGKILL included; the file stays (removing it would let a waiter lock a file nobody else sees).
+    A symlink at ``path`` is not followed (:class:`OSError`)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the flock
 
 
 def remove_stale_temporaries(directory: str | os.PathLike, folders: list[Path]) -> list[Path]:

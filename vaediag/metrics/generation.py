@@ -221,7 +221,7 @@ def quantile_grid(
 
     Dims 0 and 1 take ``scipy.stats.norm.ppf(np.linspace(low, high, n))`` (equal prior mass between
     neighbouring tiles), other dims 0; same order as :func:`linear_grid`. Returns (z float32
-    [n*n, latent_dim], span) where span = max |coordinate| = ``norm.ppf(0.95)`` = 1.645 by default: the
+    [n*n, latent_dim], span) where span = max ``|coordinate|`` = ``norm.ppf(0.95)`` = 1.645 by default: the
     grid covers [-span, span] on both axes.
     """
     if not 0.0 < low < high < 1.0:
@@ -235,7 +235,7 @@ def quantile_grid(
 
 
 def inside_fraction(mu: np.ndarray, span: float) -> float:
-    """Fraction of codes with |mu_0| <= span and |mu_1| <= span (dim 0 only when latent_dim is 1).
+    """Fraction of codes with ``|mu_0| <= span`` and ``|mu_1| <= span`` (dim 0 only when latent_dim is 1).
 
     Range [0, 1], higher = the plotted grid window covers where the data actually lives. A grid showing
     only a few digits while this is low means the grid misses the codes, not that the model collapsed.

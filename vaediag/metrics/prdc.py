@@ -5,8 +5,8 @@ radius of a point is the euclidean distance to its k-th nearest neighbour within
 excluded), and "inside" means strictly closer than that radius.
 
 Speed and memory: the full N×M distance matrix is never built. Rows are processed in chunks of about
-``CHUNK_BYTES``; each chunk of float32 squared distances |a|² + |b|² − 2 a·b is one matrix product of
-augmented vectors [a, |a|², 1]·[−2b, 1, |b|²] (data centred on the real mean first, to limit
+``CHUNK_BYTES``; each chunk of float32 squared distances ``|a|² + |b|² − 2 a·b`` is one matrix product of
+augmented vectors ``[a, |a|², 1]·[−2b, 1, |b|²]`` (data centred on the real mean first, to limit
 cancellation). Radii and cross distances go through the same kernel, so a pair of identical points
 gets bit-identical distances in both passes and ties on a ball's boundary resolve as in the reference
 (real features against themselves give precision, recall, coverage and density exactly 1). Real radii
@@ -85,6 +85,7 @@ def compute_prdc(
     """Precision / recall / density / coverage of ``fake_features`` [M, F] against ``real_features`` [N, F].
 
     With B(x, r) the open ball around x with radius r (distance to x's k-th neighbour in its own set):
+
     - ``PRECISION``: fraction of fake points inside some real ball, [0, 1], higher is better;
       low = the model draws things that do not look like any real digit (fidelity).
     - ``RECALL``: fraction of real points inside some fake ball, [0, 1], higher is better;

@@ -72,6 +72,7 @@ def aggregate_posterior_moments(mu: np.ndarray, logvar: np.ndarray | None) -> di
     """Moments of the aggregate posterior q(z) = mean_x q(z|x) compared with the N(0, I) prior.
 
     With m = E[mu] and S = Cov(mu) + diag(E[exp(logvar)]) (law of total variance, ddof=0):
+
     - ``AGGPOST_MEAN_NORM``: ||m||, >= 0; prior 0, larger = codes drift away from the origin.
     - ``AGGPOST_VAR_MEAN``: mean of diag(S), > 0; prior 1; < 1 = codes huddle inside the prior
       (prior samples land in empty regions), > 1 = codes spread beyond it.

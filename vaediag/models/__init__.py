@@ -1,7 +1,8 @@
-"""The model side: the VAE architectures vaediag trains (:mod:`.nets`), their configurations (:mod:`.config`:
-``VAEConfig``; :mod:`.train_config`: ``TrainConfig``), the protocol any user's VAE satisfies (:mod:`.protocol`),
-building a user's model from a factory (:mod:`.factory`), checkpoints (:mod:`.checkpoint`) and likelihood bounds
-(:mod:`.likelihood`).
+"""The model side: the VAE architectures vaediag trains (:mod:`~vaediag.models.nets`), their configurations
+(:mod:`~vaediag.models.config`: ``VAEConfig``; :mod:`~vaediag.models.train_config`: ``TrainConfig``), the protocol
+any user's VAE satisfies (:mod:`~vaediag.models.protocol`), building a user's model from a factory
+(:mod:`~vaediag.models.factory`), checkpoints (:mod:`~vaediag.models.checkpoint`) and likelihood bounds
+(:mod:`~vaediag.models.likelihood`).
 
 The architecture names are imported on first use (``from vaediag.models import VAE`` works as before the package
 existed), so ``import vaediag.models`` loads no torch.

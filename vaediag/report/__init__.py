@@ -1,16 +1,18 @@
 """The run report: ``RUN_DIR/report.html`` (self-contained) and ``RUN_DIR/report.md``, written from numbers.
 
-Every sentence of the findings is produced by an explicit rule (:mod:`.rules`: the thresholds, the verdict
-functions and the one table of rules the report and the README print) from the result tables of a
-:class:`~vaediag.store.rundir.Run`, and every number it quotes is a :class:`Finding`: the cell it comes from
-(table, column, epoch, key) and its raw value, written by the column's number format (:mod:`.formats`).
+Every sentence of the findings is produced by an explicit rule (:mod:`vaediag.judgement.rules`: the thresholds,
+the verdict functions and the one table of rules the report and the documentation print) from the result tables of
+a :class:`~vaediag.store.rundir.Run`, and every number it quotes is a :class:`Finding`: the cell it comes from
+(table, column, epoch, key) and its raw value, written by the column's number format
+(:mod:`vaediag.judgement.formats`).
 :func:`findings` returns them so a test can look each one up again; in the HTML every quoted number is a
 ``<span class="num">`` carrying that provenance.
 
-Modules: ``rules`` (thresholds, verdicts, rules table) · ``formats`` (number formats) · ``findings``
-(Finding, Tag, Sentence, the cell quoting) · ``questions`` (Q1-Q3 sentences) · ``judges`` (the unreadable share,
-the two judges side by side) · ``verdict`` (collapse verdict of a run) · ``content`` (all sections) · ``claims`` (the Claims section of a user's claims file,
-``vaediag check``) · ``render`` (Jinja2 templates in ``templates/``).
+Modules: ``findings`` (Finding, Tag, Sentence, the cell quoting) · ``questions`` (Q1-Q3 sentences) · ``judges`` (the
+unreadable share, the two judges side by side) · ``verdict``
+(the collapse verdict's section) · ``content`` (all sections) · ``claims`` (the Claims section of a user's claims
+file, ``vaediag check``) · ``render`` (Jinja2 templates in ``templates/``); the thresholds, verdicts, number
+formats and rules tables they print live in :mod:`vaediag.judgement`.
 """
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
-"""The directories vaediag owns: a run (:mod:`.rundir`: :class:`Run`, the only code that knows RUN_DIR's file names),
-its evaluation tables (:mod:`.evaluation`), the documented ranges checked when they are read (:mod:`.ranges`) and a
-sweep (:mod:`.sweepdir`: :class:`Sweep`, the only code that knows SWEEP_DIR's names)."""
+"""The directories vaediag owns: a run (:mod:`~vaediag.store.rundir`: :class:`Run`, the only code that knows RUN_DIR's
+file names), its evaluation tables (:mod:`~vaediag.store.evaluation`), the documented ranges checked when they are
+read (:mod:`~vaediag.store.ranges`) and a sweep (:mod:`~vaediag.store.sweepdir`: :class:`Sweep`, the only code that
+knows SWEEP_DIR's names)."""
