@@ -2,14 +2,14 @@
 
 The base install diagnoses and trains; these extras add what only some workflows need:
 
-=============  =================================  ==============================================
-extra          installs                           needed by
-=============  =================================  ==============================================
-``ray``        Ray                                ``vaediag sweep``, ``study --seeds``, ``run_sweep``
-``lightning``  PyTorch Lightning                  :class:`vaediag.integrations.lightning.VaediagCallback`
-``tensorboard``  TensorBoard                      ``vaediag tensorboard``, ``log_dir=``
-``notebook``   ipykernel, nbclient, nbformat      running the example notebook (display needs none)
-=============  =================================  ==============================================
+===============  =================================  ======================================================
+extra            installs                           needed by
+===============  =================================  ======================================================
+``ray``          Ray                                ``vaediag sweep``, ``study --seeds``, ``run_sweep``
+``lightning``    PyTorch Lightning                  :class:`vaediag.integrations.lightning.VaediagCallback`
+``tensorboard``  TensorBoard                        ``vaediag tensorboard``, ``log_dir=``
+``notebook``     ipykernel, nbclient, nbformat      running the example notebook (display needs none)
+===============  =================================  ======================================================
 """
 
 from __future__ import annotations
