@@ -497,3 +497,8 @@ def test_a_report_quotes_the_unreadable_share_and_both_judges(tmp_path):
     assert "Trust the image judge for what the samples look like" in q2 and "agree on 90.0 %" in q2
     table = pd.DataFrame(report.build_content(run).run.per_class)
     assert {C.CLASS_PRIOR_CODE_SHARE, C.CLASS_RECON_RECALL, C.CLASS_JUDGE_AGREEMENT} <= set(table.columns)
+
+
+def test_the_settings_default_threshold_is_the_metrics_one():
+    """EvalSettings keeps a literal (the CLI imports it without numpy); it must equal the metrics' default."""
+    assert EvalSettings().unreadable_below == UNREADABLE_BELOW
