@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from vaediag.files import atomic
 from vaediag.datasets.registry import DEFAULT_DATASET
 from vaediag.errors import ConfigError, RunDirError, first_line
-from vaediag.files.fileio import read_json
+from vaediag.files.fileio import append_text, is_plain_or_missing, read_json
 from vaediag.files.lock import DirectoryLock
 from vaediag.store.rundir import Run
 
@@ -112,6 +112,21 @@ class Sweep:
             raise RunDirError(f"SWEEP_DIR {self.path} is not empty and holds no vaediag sweep ({SWEEP_FILE}); "
                               f"choose a new --out")
 
+    def check_contained(self, names: list[str]) -> None:
+        """:class:`RunDirError` (nothing written) when a folder of SWEEP_DIR (runs/, logs/, figures/, a run's
+        RUN_DIR) is a symbolic link, or a run's log / attempts file is not a plain file (a link would make the
+        runs' tasks append to its target): a sweep writes only inside SWEEP_DIR."""
+        folders = [self.runs_dir, self.path / LOGS_DIR, self.figures_dir, *(self.run_path(n) for n in names)]
+        for folder in folders:
+            if folder.is_symlink():
+                raise RunDirError(f"{folder} is a symbolic link; a sweep writes only inside SWEEP_DIR {self.path} "
+                                  f"and follows no link there: remove it")
+        for name in names:
+            for path in (self.log_path(name), self.attempts_path(name)):
+                if not is_plain_or_missing(path):
+                    raise RunDirError(f"{path} is a link or not a plain file; a sweep appends its run's log lines "
+                                      f"only to a plain file inside SWEEP_DIR: remove it")
+
     def lock(self, command: str = "sweep") -> DirectoryLock:
         """The exclusive lock of the sweep driver (a second driver on this SWEEP_DIR is refused, one line)."""
         return DirectoryLock(self.path, LOCK_FILE, command, create=True, what="SWEEP_DIR")
@@ -172,8 +187,7 @@ class Sweep:
         path.parent.mkdir(parents=True, exist_ok=True)
         line = json.dumps({"invocation": invocation, "started": now(), "host": socket.gethostname(),
                            "pid": os.getpid()})
-        with open(path, "a", encoding="utf-8") as fh:
-            fh.write(line + "\n")
+        append_text(path, line + "\n")  # never through a link (OSError then: the attempt fails)
 
     def attempts(self, name: str, invocation: str | None = None) -> int:
         """How many attempts of run ``name`` were started: by every sweep call, or by the call ``invocation``."""
@@ -197,8 +211,7 @@ class Sweep:
 
         def log(msg: str) -> None:
             try:
-                with open(path, "a", encoding="utf-8") as fh:
-                    fh.write(f"{time.strftime('%H:%M:%S')} {msg}\n")
+                append_text(path, f"{time.strftime('%H:%M:%S')} {msg}\n")
             except OSError as exc:  # a log line is never worth failing a run
                 print(f"cannot write {path}: {first_line(exc)}")
 
