@@ -18,7 +18,7 @@ from typing import Sequence
 from vaediag import columns as C
 from vaediag.metrics.usage import ACTIVE_THRESHOLD
 from vaediag.store.rundir import HISTORY_FILE, PAIRS_FILE, PER_CLASS_FILE
-from vaediag.stats import BELOW, CONFIDENCE, decide
+from vaediag.stats import BELOW, BOOTSTRAP_RESAMPLES, CONFIDENCE, FDR, decide
 
 from vaediag.judgement.formats import COLUMN_NUMBER_FORMATS, NUMBER_FORMAT_DESCRIPTIONS, percent
 
@@ -289,4 +289,22 @@ def rules() -> list[Rule]:
                       f"margins smaller than the seed-to-seed standard deviation ({spread}; {SEED_SPREAD_NOTE}), "
                       f"and the silhouette level (it differed ×{SILHOUETTE_SEED_FACTOR:g} between seeds)."),
         Rule("Number formats", f"{formats}. Percent: {percent_columns}."),
+        Rule("Sweep report: many decisions", f"every “rises” / “falls” of a configuration's trajectories (each "
+                                             f"step, and the first-to-last change) and every “supported” / "
+                                             f"“refuted” between configurations is one decision of one family: "
+                                             f"the t-tests behind them are corrected together with the "
+                                             f"Benjamini–Hochberg procedure at a {FDR * 100:g} % false discovery rate "
+                                             f"(R of m made), and their intervals are printed at the level "
+                                             f"1 − {FDR:g}·R/m, which excludes 0 exactly for the decisions made; "
+                                             f"the report says m, R and that level per section."),
+        Rule("Sweep report: which test", "two configurations that ran the same seeds are compared paired by "
+                                         "seed (they share data subsets and random draws: the paired t-test "
+                                         "removes that shared noise); otherwise Welch's t-test (unequal "
+                                         "variances). Changes over epochs are paired by seed."),
+        Rule("Intervals over seeds", f"the {CI_TEXT} of a mean over seeds (summary.csv, `vaediag compare`) is "
+                                     f"clipped to the metric's range (a share never below 0 or above 1) and then "
+                                     f"given as its two ends; seeds that agree exactly have no noise estimate: "
+                                     f"“all n seeds equal”, never “± 0”, and no decision rests on them. Within a "
+                                     f"run, bootstrap intervals use {BOOTSTRAP_RESAMPLES} resamples: their bounds "
+                                     f"move by less than half the printed unit between bootstrap seeds."),
     ]
