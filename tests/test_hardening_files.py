@@ -268,3 +268,24 @@ def test_a_malicious_classifier_file_gets_no_weights_only_advice(tmp_path):
         load_classifier("cpu", weights_dir=tmp_path, dataset="mnist")
     _assert_no_advice(str(info.value))
     assert "it refers to print, which a weights file may not hold" in str(info.value)
+
+
+def test_a_sweep_refuses_a_pending_runs_log_linked_elsewhere(tmp_path, elsewhere):
+    """The attack: a pending run in sweep.json, its logs/<run>.log a link elsewhere, the sweep run again. It is
+    refused in one line before Ray starts; the link's target is untouched."""
+    from vaediag.evaluate.settings import EvalSettings
+    from vaediag.models.train_config import TrainConfig
+    from vaediag.sweep.grid import Grid
+    from vaediag.versions import versions
+
+    out = Sweep(tmp_path / "sweep")
+    grid = Grid.from_options(TrainConfig(epochs=1, checkpoints=(1,), device="cpu"), seed="0")
+    out.path.mkdir()
+    out.write(out.prepare(grid, EvalSettings().to_dict(), versions()))
+    name = grid.points()[0].name
+    out.log_path(name).parent.mkdir()
+    os.symlink(elsewhere, out.log_path(name))
+    res = CliRunner().invoke(cli, ["sweep", "--out", str(out.path), "--seeds", "0", "--epochs", "1",
+                                   "--device", "cpu"])
+    assert_one_line_error(res, f"{name}.log is a link or not a plain file")
+    assert elsewhere.read_text() == "precious\n"

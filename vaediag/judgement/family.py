@@ -85,12 +85,13 @@ class Family:
             return ("This report makes no decision that has a noise estimate (each needs at least two seeds whose "
                     "values differ), so no change or difference below is called real.")
         per = "; ".join(f"{section}: {made} of {tested}" for section, (tested, made) in self.counts().items())
+        q = f"{self.q * 100:g} %"
         return (f"This report makes {self.m} decisions about changes and differences ({per} made). Taken one at a "
                 f"time at 95 %, about {math.ceil(0.05 * self.m)} of them would come out as a change by chance when "
-                f"nothing changes; so they are made together with the Benjamini–Hochberg procedure at a "
-                f"{self.q * 100:g} % false discovery rate ({self.rejected} made: on average at most {self.q * 100:g} % of "
-                f"those are chance), and every interval of a change or a difference is printed at the matching "
-                f"level of {self.level_text}, which excludes 0 exactly for the decisions made.")
+                f"nothing changes; so they are made together with the Benjamini–Hochberg procedure at a {q} false "
+                f"discovery rate ({self.rejected} made: on average at most {q} of those are chance), and every "
+                f"interval of a change or a difference is printed at the matching level of {self.level_text}, "
+                f"which excludes 0 exactly for the decisions made.")
 
 
 def _percent(level: float) -> str:

@@ -166,6 +166,9 @@ class Sweep:
         for p in points:
             state["runs"].setdefault(p.name, {"settings": p.settings, "status": PENDING, "attempts": 0,
                                               "error": None, "wall_seconds": None, "started": None, "ended": None})
+        for entry in state["runs"].values():  # "running" in a sweep.json nobody drives (we hold the lock): stopped
+            if isinstance(entry, dict) and entry.get("status") == RUNNING:
+                entry["status"] = PENDING
         return state
 
     def run_complete(self, name: str, epochs: int, checkpoints: list[int]) -> bool:
@@ -185,24 +188,34 @@ class Sweep:
         """Append one line for an attempt of run ``name`` started now (by a Ray task, on any node)."""
         path = self.attempts_path(name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        line = json.dumps({"invocation": invocation, "started": now(), "host": socket.gethostname(),
-                           "pid": os.getpid()})
+        line = json.dumps({"invocation": invocation, "started": now(), "time": time.time(),
+                           "host": socket.gethostname(), "pid": os.getpid()})
         append_text(path, line + "\n")  # never through a link (OSError then: the attempt fails)
 
     def attempts(self, name: str, invocation: str | None = None) -> int:
         """How many attempts of run ``name`` were started: by every sweep call, or by the call ``invocation``."""
+        return len(self._attempt_lines(name, invocation))
+
+    def attempt_times(self, name: str, invocation: str) -> list[float]:
+        """When each attempt of run ``name`` in the sweep call ``invocation`` started (seconds since the epoch,
+        in order)."""
+        times = [entry.get("time") for entry in self._attempt_lines(name, invocation)]
+        return sorted(t for t in times if isinstance(t, (int, float)))
+
+    def _attempt_lines(self, name: str, invocation: str | None) -> list[dict]:
         try:
             lines = self.attempts_path(name).read_text(encoding="utf-8").splitlines()
         except OSError:
-            return 0
-        count = 0
+            return []
+        out = []
         for line in lines:
             try:
                 entry = json.loads(line)
-                count += invocation is None or entry.get("invocation") == invocation
-            except (ValueError, AttributeError):
+            except ValueError:
                 continue  # a line cut by a kill
-        return count
+            if isinstance(entry, dict) and (invocation is None or entry.get("invocation") == invocation):
+                out.append(entry)
+        return out
 
     def logger(self, name: str):
         """A ``log`` callable that appends timestamped lines to ``logs/<name>.log``."""
