@@ -61,6 +61,8 @@ def test_under_the_null_the_family_rarely_calls_a_change():
             family.add(i, R.paired_test(before, after), "Q")
         uncorrected.append(sum(family.tests[i].p < 0.05 for i in range(40)))
         any_false.append(family.rejected > 0)
+    print(f"nothing changes: {np.mean(uncorrected):.1f} changes per configuration uncorrected; "
+          f"{np.mean(any_false):.1%} of the configurations with any change after the correction")
     assert 1.5 < np.mean(uncorrected) < 2.5
     assert np.mean(any_false) <= 0.08
 
@@ -150,7 +152,10 @@ def test_bootstrap_bounds_move_less_than_the_printed_precision(resamples, enough
     labels = rng.choice(10, 10_000, p=shares)
     knn = np.array([knn_accuracy_interval(correct, seed=s, resamples=resamples) for s in range(12)])
     entropy = np.array([labels_entropy_norm_interval(labels, s, resamples) for s in range(8)])
-    spread = max(knn.std(axis=0, ddof=1).max() / 0.001, entropy.std(axis=0, ddof=1).max() / 0.001)
+    knn_sd, entropy_sd = knn.std(axis=0, ddof=1) / 0.001, entropy.std(axis=0, ddof=1) / 0.001
+    print(f"{resamples} resamples: SD of the bounds in printed units: kNN accuracy {knn_sd[0]:.2f}, {knn_sd[1]:.2f}; "
+          f"entropy {entropy_sd[0]:.2f}, {entropy_sd[1]:.2f}")
+    spread = max(knn_sd.max(), entropy_sd.max())
     assert (spread < 0.25) == enough, spread
 
 
