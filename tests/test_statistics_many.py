@@ -19,8 +19,7 @@ from vaediag.judgement.family import Family
 from vaediag.metrics.generation import labels_entropy_norm_interval
 from vaediag.metrics.latent import knn_accuracy_interval
 from vaediag.report.sweep_content import _mean_ci, comparisons, decision_family
-from vaediag.stats import (BOOTSTRAP_RESAMPLES, FDR, TTest, benjamini_hochberg, bootstrap_interval, fcr_confidence,
-                           t_interval)
+from vaediag.stats import BOOTSTRAP_RESAMPLES, FDR, TTest, benjamini_hochberg, fcr_confidence, t_interval
 
 
 # ------------------------------------------------------------------------------------------- Benjamini–Hochberg
@@ -157,14 +156,3 @@ def test_bootstrap_bounds_move_less_than_the_printed_precision(resamples, enough
           f"entropy {entropy_sd[0]:.2f}, {entropy_sd[1]:.2f}")
     spread = max(knn_sd.max(), entropy_sd.max())
     assert (spread < 0.25) == enough, spread
-
-
-def test_resampling_counts_is_resampling_rows():
-    """Labels are resampled as multinomial counts (fast); the interval is that of drawing row indices, within the
-    Monte-Carlo error of 4000 resamples."""
-    labels = np.random.default_rng(4).choice(10, 5_000)
-    stat = lambda y: float(np.bincount(y, minlength=10).max() / len(y))  # noqa: E731
-    fast = bootstrap_interval(stat, labels, resamples=4000, seed=1)
-    rng = np.random.default_rng(1)
-    slow = np.quantile([stat(labels[rng.integers(0, 5_000, 5_000)]) for _ in range(4000)], [0.025, 0.975])
-    assert fast == pytest.approx(tuple(slow), abs=0.002)

@@ -67,12 +67,21 @@ def _session_processes(sid: int) -> list[int]:
     return found
 
 
-def _left_in_session(sid: int, wait: float = 15.0) -> list[int]:
-    """The processes of session ``sid`` still alive after up to ``wait`` seconds (the reaper's time)."""
+def _left_in_session(sid: int, wait: float = 30.0) -> list[str]:
+    """The processes of session ``sid`` still alive after up to ``wait`` seconds (the reaper's time), each as
+    "PID command line (marked: whether it carries a sweep's reaper token)"."""
     deadline = time.monotonic() + wait
     while _session_processes(sid) and time.monotonic() < deadline:
         time.sleep(0.2)
-    return _session_processes(sid)
+    left = []
+    for pid in _session_processes(sid):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")[:150]
+            marked = b"VAEDIAG_RAY_SESSION=" in Path(f"/proc/{pid}/environ").read_bytes()
+        except OSError:
+            continue
+        left.append(f"{pid} {cmd} (marked: {marked})")
+    return left
 
 
 @pytest.fixture(scope="module")

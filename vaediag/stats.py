@@ -111,43 +111,19 @@ def share_interval(shares, n, confidence: float = CONFIDENCE) -> tuple[np.ndarra
 def bootstrap_interval(statistic: Callable[..., float], *samples: np.ndarray, resamples: int = BOOTSTRAP_RESAMPLES,
                        seed: int = 0, confidence: float = CONFIDENCE) -> tuple[float, float]:
     """Percentile bootstrap interval of ``statistic(*samples)``: the samples (arrays of equal length, resampled
-    together by row) are drawn with replacement ``resamples`` times with a seeded generator. ``statistic`` must not
-    depend on the order of the rows (true of every statistic of an i.i.d. sample): samples of few distinct rows
-    (labels, correct / wrong indicators) are resampled as multinomial counts of those rows, the same distribution
-    as drawing row indices, at a fraction of the cost."""
+    together by row) are drawn with replacement ``resamples`` times with a seeded generator."""
     arrays = [np.asarray(s) for s in samples]
     n = len(arrays[0])
     if n == 0 or any(len(a) != n for a in arrays):
         return math.nan, math.nan
     rng = np.random.default_rng(seed)
     values = np.empty(resamples)
-    distinct = _distinct_rows(arrays)
-    if distinct is not None:
-        first, shares = distinct
-        for i, counts in enumerate(rng.multinomial(n, shares, size=resamples)):
-            idx = np.repeat(first, counts)
-            values[i] = statistic(*(a[idx] for a in arrays))
-    else:
-        for i in range(resamples):
-            idx = rng.integers(0, n, n)
-            values[i] = statistic(*(a[idx] for a in arrays))
+    for i in range(resamples):
+        idx = rng.integers(0, n, n)
+        values[i] = statistic(*(a[idx] for a in arrays))
     alpha = (1 - confidence) / 2
     low, high = np.quantile(values, [alpha, 1 - alpha])
     return float(low), float(high)
-
-
-def _distinct_rows(arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
-    """(index of one row of each distinct value, the share of rows holding it) when the 1-D ``arrays`` hold at
-    most 256 distinct rows, each on average repeated at least 4 times; None otherwise."""
-    if any(a.ndim != 1 or a.dtype.kind not in "biuf" for a in arrays):
-        return None
-    stacked = np.stack([a.astype(np.float64) for a in arrays], axis=1)
-    if np.isnan(stacked).any():
-        return None
-    _, first, counts = np.unique(stacked, axis=0, return_index=True, return_counts=True)
-    if len(first) > 256 or 4 * len(first) > len(stacked):
-        return None
-    return first, counts / counts.sum()
 
 
 def slope_interval(x: Sequence[float], y: Sequence[float], confidence: float = CONFIDENCE) -> Interval:

@@ -133,6 +133,19 @@ def paired_test(before: Sequence[float], after: Sequence[float]) -> TTest:
     return TTest(n, float(d.mean()), float(d.std(ddof=1) / math.sqrt(n)), float(n - 1), "paired")
 
 
+def difference_test(a: dict, b: dict) -> TTest:
+    """The test of mean(``b``) − mean(``a``), each given as seed -> value: paired by seed when both sides hold the
+    same seeds (at least two, each with a finite value on both sides: two configurations trained from the same
+    seeds share their data subsets and random draws, and the pairing removes that shared noise); Welch's test
+    otherwise (independent samples). ``method`` says which."""
+    fa = {k: float(v) for k, v in a.items() if np.isfinite(v)}
+    fb = {k: float(v) for k, v in b.items() if np.isfinite(v)}
+    if len(fa) >= 2 and set(fa) == set(fb):
+        seeds = sorted(fa, key=str)
+        return paired_test([fa[k] for k in seeds], [fb[k] for k in seeds])
+    return welch_test(list(fa.values()), list(fb.values()))
+
+
 def difference_interval(a: Sequence[float], b: Sequence[float], confidence: float = CONFIDENCE) -> Interval:
     """Welch's t-interval of mean(``b``) − mean(``a``) (:func:`welch_test`); ``std`` holds the standard error of
     the difference; NaN bounds when not testable."""

@@ -111,14 +111,9 @@ def pairs(df: pd.DataFrame):
 
 
 def difference_test(va: pd.Series, vb: pd.Series):
-    """The test of mean(``vb``) − mean(``va``) (index: seed): paired by seed when both sides ran the same seeds
-    (at least two, each with a value on both sides: they share data subsets and random draws, and the pairing
-    removes that shared noise), Welch's otherwise (independent samples, unequal variances)."""
-    va, vb = va[np.isfinite(va)], vb[np.isfinite(vb)]
-    if len(va) >= 2 and set(va.index) == set(vb.index):
-        seeds = sorted(va.index)
-        return R.paired_test(va.loc[seeds].to_numpy(float), vb.loc[seeds].to_numpy(float))
-    return R.welch_test(va.to_numpy(float), vb.to_numpy(float))
+    """The test of mean(``vb``) − mean(``va``) (index: seed): paired by seed when both sides ran the same seeds,
+    Welch's otherwise (:func:`vaediag.judgement.replicates.difference_test`)."""
+    return R.difference_test(va.to_dict(), vb.to_dict())
 
 
 def decision_family(df: pd.DataFrame, summary: pd.DataFrame) -> Family:

@@ -13,7 +13,7 @@ from typing import Callable
 
 from vaediag.errors import RunDirError
 from vaediag.files.atomic import file_sha256
-from vaediag.store.evaluation import EvaluationFiles
+from vaediag.store.evaluation import EvaluationFiles, read_summary
 from vaediag.store.layout import EVALUATION_FILE
 
 CHECKPOINT_SHA256 = "checkpoint_sha256"  # evaluation.json settings: epoch -> SHA-256 of the checkpoint evaluated
@@ -44,10 +44,10 @@ def evaluation_problem(files: EvaluationFiles, checkpoint_path: Callable[[int], 
     """Why the published results ``files`` are not one complete set (:meth:`EvaluationFiles.problem`) or no
     longer describe the checkpoints (:func:`changed_checkpoints`); None when they are whole and current, or absent."""
     problem = files.problem()
-    if problem is None and files.summary.is_file() and all(p.is_file() for p in (files.metrics, files.per_class,
-                                                                                 files.pairs)):
+    if problem is None and files.summary.is_file():  # a whole set (checked against its manifest): its settings
         try:
-            return changed_checkpoints(files.read().settings, checkpoint_path, run_path)
+            settings = read_summary(files.summary)[0]
         except RunDirError as exc:
             return str(exc)
+        return changed_checkpoints(settings, checkpoint_path, run_path)
     return problem

@@ -6,8 +6,8 @@ minutes after a SIGKILLed driver. :class:`vaediag.sweep.ray_session.RaySession` 
 first, as a separate process in its own session, with a pipe to the driver, and marks the instance it then starts
 with an environment variable (``VAEDIAG_RAY_SESSION=<token>``) that every process Ray starts inherits. When the
 pipe closes -- the driver ended normally, raised, or was killed by any signal, SIGKILL included -- the reaper
-kills every process of this user whose environment carries the token (a few passes: processes still starting
-are caught by the next) and removes the instance's private temporary folder. It touches no other process: not
+kills every process of this user whose environment carries the token (pass after pass, until none has been
+seen for two seconds: processes still starting are caught) and removes the instance's private temporary folder. It touches no other process: not
 another sweep's instance, not a cluster started with ``ray start``.
 
 Run as ``python -I reaper.py TOKEN TEMP_DIR DRIVER_PID`` (stdlib only: it starts in a few milliseconds). Linux
@@ -23,8 +23,9 @@ import sys
 import time
 
 ENV = "VAEDIAG_RAY_SESSION"
-PASSES = 5
+QUIET_S = 2.0  # the reaper stops once no marked process has been seen for this long (late spawns are caught)
 PAUSE_S = 0.2
+DEADLINE_S = 60.0
 
 
 def marked_processes(token: str, spare: set[int]) -> list[int]:
@@ -48,9 +49,11 @@ def marked_processes(token: str, spare: set[int]) -> list[int]:
 
 
 def reap(token: str, temp_dir: str, spare: set[int]) -> int:
-    """Kill the marked processes (several passes), remove ``temp_dir``; return how many were killed."""
+    """Kill the marked processes, pass after pass, until none has been seen for ``QUIET_S`` (a process Ray was
+    starting at the driver's death appears late); remove ``temp_dir``; return how many were killed."""
     killed = 0
-    for _ in range(PASSES):
+    start = last_seen = time.monotonic()
+    while time.monotonic() - last_seen < QUIET_S and time.monotonic() - start < DEADLINE_S:
         pids = marked_processes(token, spare)
         for pid in pids:
             try:
@@ -58,8 +61,8 @@ def reap(token: str, temp_dir: str, spare: set[int]) -> int:
                 killed += 1
             except OSError:
                 pass
-        if not pids:
-            break
+        if pids:
+            last_seen = time.monotonic()
         time.sleep(PAUSE_S)
     if temp_dir:
         shutil.rmtree(temp_dir, ignore_errors=True)
