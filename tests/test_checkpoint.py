@@ -64,7 +64,7 @@ CASES = [
     ("train_config", "train_config is not a dictionary"),
     ("rng_type", "rng does not hold the generator and torch_cpu states"),
     ("rng_state", "cannot resume from"),
-    ("latent_dim", "model_state does not fit its model_config (mlp, latent 1000000000000)"),
+    ("latent_dim", "model_config: latent dim 1000000000000 is larger than 12544"),
     ("history", "history does not hold one row for each epoch 1 ... 1"),
     ("model_state", "model_state does not fit its model_config (mlp, latent 2): mu_head.weight"),
 ]

@@ -125,8 +125,9 @@ def test_bottleneck_supported_and_refuted(tmp_path, effect, verdict):
     row = check_claims([{"text": "the 2-D latent is the bottleneck", "kind": "bottleneck"}], path).iloc[0]
     assert row.verdict == verdict and row.epochs == "5" and row.n == 3
     a, b = cells(path, 2, "metrics.csv", "test_loss", 5), cells(path, 8, "metrics.csv", "test_loss", 5)
-    ci = st.ttest_ind(b, a, equal_var=False).confidence_interval(0.95)
+    ci = st.ttest_rel(b, a).confidence_interval(0.95)  # both configurations ran seeds 0, 1, 2: paired by seed
     derived = [e for e in row.evidence if e["table"] == "derived" and "test_loss" in e["column"]][0]
+    assert derived["column"].startswith("paired-by-seed difference")
     assert derived["value"] == pytest.approx(b.mean() - a.mean())
     assert (derived["ci_low"], derived["ci_high"]) == pytest.approx((ci.low, ci.high))
     assert row.measured.startswith("mlp, d=2, β=1 vs mlp, d=8, β=1 (3 seeds): epoch 5: test loss z=8 − z=2")

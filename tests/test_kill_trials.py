@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -198,3 +200,127 @@ def test_killed_in_loop_evaluations_end_like_an_uninterrupted_loop(tmp_path, mni
     assert list(got.metrics.index) == list(want.metrics.index) == [1, 2, 3, 0]
     pd.testing.assert_frame_equal(got.metrics, want.metrics, check_exact=True)
     pd.testing.assert_frame_equal(got.per_class, want.per_class, check_exact=True)
+
+
+# ------------------------------------------------------------------------ `vaediag evaluate` while it publishes
+
+# Runs `python -m vaediag ARGS` with os.replace wrapped: the process SIGKILLs itself just before the K-th rename
+# onto a file of the published set (the tables, evaluation.json, eval/*.npz, the manifest; cache entries and
+# training files do not count). K = 1: every temporary written, none renamed; K = last: all renamed, no manifest.
+AIMED = """
+import os, signal, sys
+from pathlib import Path
+run, k = Path(sys.argv[1]).resolve(), int(sys.argv[2])
+PUBLISHED = {"metrics.csv", "per_class.csv", "pairs.csv", "evaluation.json"}
+real, seen = os.replace, [0]
+def replace(src, dst, *args, **kwargs):
+    dst_path = Path(dst).resolve()
+    if dst_path.name in PUBLISHED and dst_path.parent == run or dst_path.parent == run / "eval" and (
+            dst_path.suffix == ".npz" or dst_path.name == "manifest.json"):
+        seen[0] += 1
+        if seen[0] == k:
+            os.kill(os.getpid(), signal.SIGKILL)
+    return real(src, dst, *args, **kwargs)
+os.replace = replace
+from vaediag.cli import main
+main(sys.argv[3:])
+"""
+EVAL_ARGS = ["--samples", "300", "--grid", "5", "--iwae", "0", "--device", "cpu"]
+
+
+def _env() -> dict:
+    return dict(os.environ, PYTHONUNBUFFERED="1",
+                PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+
+
+def _aimed(run: Path, k: int, args: list[str]) -> int:
+    done = subprocess.run([sys.executable, "-c", AIMED, str(run), str(k), *args], env=_env(),
+                          capture_output=True, text=True, timeout=300)
+    return done.returncode
+
+
+def _reader_sees_a_whole_set_or_one_line(run: Path, settings_span: set[float]) -> str:
+    """After a kill: the results read as one complete set (of either evaluation), or are refused in one line."""
+    from vaediag.errors import RunDirError
+
+    try:
+        ev = Run(run).read_evaluation()
+    except RunDirError as exc:
+        assert "\n" not in str(exc)
+        return "refused"
+    assert ev.settings["grid_span"] in settings_span
+    return f"whole set (grid_span {ev.settings['grid_span']})"
+
+
+@pytest.fixture(scope="module")
+def evaluated_pair(tmp_path_factory, mnist_root):
+    """A trained run evaluated with grid span 2 (the "old" set), and the reference evaluation with the default
+    span of a copy of it (what every killed and repeated evaluation must end as)."""
+    base = tmp_path_factory.mktemp("eval-kills")
+    old = base / "old"
+    res = CliRunner().invoke(cli, [*_train_args(mnist_root)[:-2], "--epochs", "2", "--checkpoints", "1,2",
+                                   "--data-root", str(mnist_root), "--out", str(old)])
+    assert res.exit_code == 0, res.output
+    assert CliRunner().invoke(cli, ["evaluate", str(old), *EVAL_ARGS, "--grid-span", "2"]).exit_code == 0
+    ref = base / "ref"
+    shutil.copytree(old, ref)
+    started = time.monotonic()
+    assert CliRunner().invoke(cli, ["evaluate", str(ref), *EVAL_ARGS]).exit_code == 0
+    return old, Run(ref).read_evaluation(), time.monotonic() - started
+
+
+def _check_finishes_like_the_reference(run: Path, ref) -> None:
+    res = CliRunner().invoke(cli, ["evaluate", str(run), *EVAL_ARGS])
+    assert res.exit_code == 0, res.output
+    assert not list(run.rglob("*.tmp")) and not (run / LOCK_FILE).exists()
+    got = Run(run).read_evaluation()
+    columns = [c for c in ref.metrics.columns if c != C.EPOCH_SECONDS]
+    pd.testing.assert_frame_equal(got.metrics[columns], ref.metrics[columns], check_exact=True)
+    pd.testing.assert_frame_equal(got.per_class, ref.per_class, check_exact=True)
+    pd.testing.assert_frame_equal(got.pairs, ref.pairs, check_exact=True)
+    for epoch in (1, 2):
+        a, b = got.artifacts[epoch], ref.artifacts[epoch]
+        assert a.keys() == b.keys() and all(np.array_equal(a[key], b[key]) for key in a), epoch
+
+
+@pytest.mark.mnist
+@pytest.mark.parametrize("command, k", [("evaluate", 1), ("evaluate", 4), ("evaluate", 7), ("study", 3)])
+def test_aimed_kills_while_the_evaluation_publishes(evaluated_pair, tmp_path, mnist_root, command, k):
+    """SIGKILL `vaediag evaluate` (and `vaediag study`, which publishes the same way) at the k-th rename of the
+    published set -- 7 renames for 2 checkpoints: 4 tables, 2 npz, the manifest last -- over an earlier set of
+    other settings: a reader then gets the old set whole or a one-line refusal, never a mix; the next
+    `vaediag evaluate` ends exactly like an uninterrupted one."""
+    old, ref, _ = evaluated_pair
+    run = tmp_path / "run"
+    shutil.copytree(old, run)
+    args = ["evaluate", str(run), *EVAL_ARGS] if command == "evaluate" else [
+        "study", "--out", str(run), *EVAL_ARGS, "--data-root", str(mnist_root)]
+    assert _aimed(run, k, args) == -signal.SIGKILL
+    seen = _reader_sees_a_whole_set_or_one_line(run, {2.0})
+    assert seen == ("whole set (grid_span 2.0)" if k == 1 else "refused"), seen
+    if k == 1:
+        assert list(run.rglob("*.tmp"))  # the cut publication's temporaries: the next writer removes them
+    _check_finishes_like_the_reference(run, ref)
+
+
+@pytest.mark.mnist
+def test_random_kills_of_evaluate(evaluated_pair, tmp_path):
+    """SIGKILL `vaediag evaluate` at seeded random moments over its whole duration, one fresh copy per trial:
+    whatever the moment, the results read whole or are refused in one line, and evaluating again ends exactly
+    like an uninterrupted evaluation."""
+    old, ref, duration = evaluated_pair
+    rng = random.Random(5)
+    outcomes = []
+    for i in range(3):
+        run = tmp_path / f"run{i}"
+        shutil.copytree(old, run)
+        proc = subprocess.Popen([sys.executable, "-m", "vaediag", "evaluate", str(run), *EVAL_ARGS], env=_env(),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(2.0 + duration * (i + rng.random()) / 3)  # ~2 s of imports, then a third of the work each
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        outcomes.append(("killed" if proc.returncode == -signal.SIGKILL else f"exit {proc.returncode}",
+                         _reader_sees_a_whole_set_or_one_line(run, {1.0, 2.0})))
+        _check_finishes_like_the_reference(run, ref)
+    print(f"evaluate kill trials (outcome, what a reader saw): {outcomes}")
+    assert sum(outcome == "killed" for outcome, _ in outcomes) >= 2, outcomes

@@ -193,7 +193,7 @@ def _entropy_norm(labels):
 def test_entropy_interval_is_a_hand_written_bootstrap_with_the_same_seed():
     rng = np.random.default_rng(1)
     labels = rng.choice(10, size=2000, p=np.linspace(1, 3, 10) / np.linspace(1, 3, 10).sum())
-    low, high = entropy_norm_interval(one_hot(labels), seed=5)
+    low, high = entropy_norm_interval(one_hot(labels), seed=5, resamples=200)
     draw = np.random.default_rng(5)
     values = [_entropy_norm(labels[draw.integers(0, len(labels), len(labels))]) for _ in range(200)]
     assert (low, high) == pytest.approx(tuple(np.quantile(values, [0.025, 0.975])), abs=1e-12)

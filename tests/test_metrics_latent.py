@@ -153,7 +153,7 @@ def test_knn_accuracy_interval_resamples_the_correct_indicators():
     mu, labels = blobs(40, spread=60.0, seed=3)  # overlapping blobs: an accuracy well inside (0, 1)
     result = knn_scores(mu[::2], labels[::2], mu[1::2], labels[1::2])
     assert result.correct.mean() == pytest.approx(result.accuracy) and 0.2 < result.accuracy < 0.95
-    low, high = knn_accuracy_interval(result.correct, seed=11)
+    low, high = knn_accuracy_interval(result.correct, seed=11, resamples=200)
     draw = np.random.default_rng(11)
     values = [result.correct[draw.integers(0, len(result.correct), len(result.correct))].mean() for _ in range(200)]
     assert (low, high) == pytest.approx(tuple(np.quantile(values, [0.025, 0.975])), abs=1e-12)

@@ -78,10 +78,10 @@ def test_a_command_without_its_extra_says_which_to_install(tmp_path, blocked, ar
 def test_the_sweeps_extra_check_leaves_ray_unimported_until_ray_starts(tmp_path):
     """Ray reads its authentication mode from the environment at import; the sweep sets it just before starting
     Ray, so checking the extra must not import it."""
-    code = ("import sys\nimport vaediag.sweep.runner as runner\nfrom vaediag.errors import ConfigError\n"
-            "def start(address):\n    print('ray imported before start:', 'ray' in sys.modules)\n"
+    code = ("import sys\nfrom vaediag.sweep.ray_session import RaySession\nfrom vaediag.errors import ConfigError\n"
+            "def start(self):\n    print('ray imported before start:', 'ray' in sys.modules)\n"
             "    raise ConfigError('stop here')\n"
-            "runner._start_ray = start\nfrom vaediag.cli import main\n"
+            "RaySession._start = start\nfrom vaediag.cli import main\n"
             "main(['sweep', '--out', 'sweep', '--seeds', '0,1', '--epochs', '1'])")
     done = _python(code, tmp_path)
     assert "ray imported before start: False" in done.stdout, done.stdout + done.stderr[-2000:]

@@ -77,7 +77,7 @@ def test_bootstrap_resamples_paired_samples_together():
     rng = np.random.default_rng(1)
     a = rng.normal(size=200)
     b = a + rng.normal(scale=0.1, size=200)
-    low, high = bootstrap_interval(lambda u, v: float(np.mean(u - v)), a, b, seed=3)
+    low, high = bootstrap_interval(lambda u, v: float(np.mean(u - v)), a, b, resamples=200, seed=3)
     draw = np.random.default_rng(3)
     values = []
     for _ in range(200):
@@ -94,7 +94,7 @@ def test_bootstrap_coverage_of_a_known_mean_is_near_95_percent():
     rng = np.random.default_rng(42)
     hits = 0
     for i in range(300):
-        low, high = bootstrap_interval(np.mean, rng.normal(size=100), seed=i)
+        low, high = bootstrap_interval(np.mean, rng.normal(size=100), resamples=200, seed=i)
         hits += low <= 0.0 <= high
     assert 0.88 <= hits / 300 <= 0.99
 

@@ -196,3 +196,72 @@ def test_unreachable_or_malformed_address_is_refused_fast_and_writes_nothing(tmp
     lines = res.output.strip().splitlines()
     assert len(lines) == 1 and all(w in lines[0] for w in words), res.output
     assert not out.exists()
+
+
+# ------------------------------------------------------------------ Ray options, the reaper, stale statuses
+def test_ray_options_are_validated_in_one_line():
+    from vaediag.sweep import RayOptions
+
+    assert RayOptions().validate() == RayOptions()
+    for bad, words in ((dict(cpus_per_run=0), "--cpus-per-run must be an integer >= 1"),
+                       (dict(gpus_per_run=-1), "--gpus-per-run must be >= 0"),
+                       (dict(max_retries=1.5), "--max-retries must be an integer >= 0"),
+                       (dict(run_timeout=0), "--run-timeout must be a number of seconds > 0"),
+                       (dict(address=6379), "--address must be 'auto' or HOST:PORT")):
+        with pytest.raises(ConfigError, match=words):
+            RayOptions(**bad).validate()
+
+
+def test_run_sweep_takes_options_or_keywords_not_both(tmp_path):
+    from vaediag.models.train_config import TrainConfig
+    from vaediag.sweep import Grid, RayOptions, run_sweep
+
+    grid = Grid.from_options(TrainConfig(epochs=1), seed="0")
+    with pytest.raises(ConfigError, match="either as ray_options=RayOptions"):
+        run_sweep(grid, tmp_path / "sw", ray_options=RayOptions(), cpus_per_run=2)
+    with pytest.raises(ConfigError, match="settings: unknown name bogus"):
+        run_sweep(grid, tmp_path / "sw", settings={"bogus": 1})
+    with pytest.raises(ConfigError, match="the grid has 3 runs, more than --max-runs 2"):
+        run_sweep(Grid.from_options(TrainConfig(epochs=1), seed="0,1,2"), tmp_path / "sw", max_runs=2)
+    assert not (tmp_path / "sw").exists()
+
+
+def test_a_stale_running_status_is_pending_again(tmp_path):
+    sweep = Sweep(tmp_path)
+    grid = _grid()
+    state = sweep.prepare(grid, {"samples": 500}, {})
+    name = grid.points()[0].name
+    state["runs"][name]["status"] = "running"  # left by a SIGKILLed driver
+    sweep.write(state)
+    assert sweep.prepare(grid, {"samples": 500}, {})["runs"][name]["status"] == "pending"
+
+
+def test_the_reaper_kills_the_marked_processes_and_removes_the_folder(tmp_path):
+    """A driver (here: this test) starts the reaper, then two processes carrying its token and one without; when
+    the driver's pipe closes, the marked ones are killed within seconds, the other lives, the folder is gone."""
+    import subprocess
+    import sys
+    import time
+
+    from vaediag.sweep import ray_session, reaper
+
+    folder = tmp_path / "ray-temp"
+    folder.mkdir()
+    token = "t0k3n"
+    watcher = subprocess.Popen([sys.executable, "-I", str(ray_session.REAPER), token, str(folder), "0"],
+                               stdin=subprocess.PIPE, start_new_session=True)
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    env = dict(__import__("os").environ, **{reaper.ENV: token})
+    marked = [subprocess.Popen(sleeper, env=env, start_new_session=True) for _ in range(2)]
+    spared = subprocess.Popen(sleeper, start_new_session=True)
+    try:
+        time.sleep(0.5)
+        watcher.stdin.close()  # the driver is gone
+        watcher.wait(timeout=30)
+        for proc in marked:
+            assert proc.wait(timeout=10) == -9
+        assert spared.poll() is None and not folder.exists()
+    finally:
+        for proc in (*marked, spared):
+            proc.kill()
+            proc.wait()

@@ -1,7 +1,10 @@
-"""`vaediag sweep` on real Ray and real MNIST: a local instance, a SIGKILLed driver resumed, a failing run
-retried and recorded, and a cluster started with `ray start --head` joined with --address.
+"""`vaediag sweep` on real Ray and real MNIST: a local instance of the sweep's own (one worker process per run,
+nothing left behind), a driver stopped with SIGTERM and one SIGKILLed (its Ray helpers reaped, runs that never
+started still "pending") then resumed bit-identically; a cluster started with `ray start --head` joined with
+--address (and with `auto`), a failure that recurs recorded at once, a killed worker retried and timed over both
+attempts, a per-run timeout, refused addresses and resources, two drivers racing on one empty folder.
 
-Every sweep runs as a subprocess (`python -m vaediag sweep ...`), like a user's. About 2 minutes on 2 cores.
+Every sweep runs as a subprocess (`python -m vaediag sweep ...`), like a user's. A few minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -43,10 +46,45 @@ def _env() -> dict:
                 PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
 
 
-def _sweep(out: Path, mnist_root, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "vaediag", "sweep", "--out", str(out), *args, *SMALL,
-                           "--data-root", str(mnist_root)], env=_env(), capture_output=True, text=True,
-                          timeout=SWEEP_TIMEOUT_S)
+def _sweep(out: Path, mnist_root, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """The sweep as a subprocess in a session of its own; afterwards no process of that session is left."""
+    proc = subprocess.Popen([sys.executable, "-m", "vaediag", "sweep", "--out", str(out), *args, *SMALL,
+                             "--data-root", str(mnist_root)], env=env or _env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    stdout, stderr = proc.communicate(timeout=SWEEP_TIMEOUT_S)
+    assert _left_in_session(proc.pid) == [], "the sweep left processes behind"
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+
+
+def _session_processes(sid: int) -> list[int]:
+    """PIDs of the processes whose session is ``sid`` (/proc/PID/stat, field 6)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[3]) == sid and fields[0] != "Z":
+                found.append(int(entry))
+    return found
+
+
+def _left_in_session(sid: int, wait: float = 30.0) -> list[str]:
+    """The processes of session ``sid`` still alive after up to ``wait`` seconds (the reaper's time), each as
+    "PID command line (marked: whether it carries a sweep's reaper token)"."""
+    deadline = time.monotonic() + wait
+    while _session_processes(sid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = []
+    for pid in _session_processes(sid):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")[:150]
+            marked = b"VAEDIAG_RAY_SESSION=" in Path(f"/proc/{pid}/environ").read_bytes()
+        except OSError:
+            continue
+        left.append(f"{pid} {cmd} (marked: {marked})")
+    return left
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +104,8 @@ def test_sweep_runs_every_point_on_local_ray(full_sweep):
     assert {e["status"] for e in state["runs"].values()} == {DONE}
     assert all(e["attempts"] == 1 and e["wall_seconds"] > 0 and e["error"] is None for e in state["runs"].values())
     assert state["ray"]["address"] == "local" and state["ray"]["cpus_per_run"] == 1
+    pids = [json.loads(line)["pid"] for name in NAMES for line in sweep.attempts_path(name).read_text().splitlines()]
+    assert len(pids) == len(set(pids)) == 6  # a fresh worker process per run: no state carries over
     assert state["grid"]["seed"] == [0, 1, 2] and state["grid"]["latent_dim"] == [2, 8]
     assert state["base"] == {"epochs": 2, "checkpoints": [1, 2], "train_size": 1000, "test_size": 500,
                              "dataset": "mnist"}
@@ -93,32 +133,57 @@ def _snapshot(path: Path) -> dict:
     return {p: (p.stat().st_size, p.stat().st_mtime_ns) for p in path.rglob("*") if p.is_file()}
 
 
-def test_killed_driver_resumes_to_the_uninterrupted_result(full_sweep, tmp_path, mnist_root):
+def _start(cmd: list[str]) -> subprocess.Popen:
+    return subprocess.Popen(cmd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+
+
+def _wait_for_checkpoints(cut: Sweep, proc: subprocess.Popen, count: int) -> None:
+    deadline = time.monotonic() + 180
+    while len(list(cut.runs_dir.glob("*/checkpoints/epoch_*.pt"))) < count:
+        assert time.monotonic() < deadline and proc.poll() is None, "the sweep wrote no new checkpoint"
+        time.sleep(0.05)
+
+
+def test_stopped_and_killed_drivers_resume_to_the_uninterrupted_result(full_sweep, tmp_path, mnist_root):
+    """SIGTERM: the sweep stops like Ctrl-C (exit 130, one line, no run left "running", nothing of its Ray instance
+    left). SIGKILL: its Ray helpers are reaped, no run keeps writing, runs that never started are still "pending".
+    The same command then finishes the sweep bit-identical to the uninterrupted one."""
     baseline, cut = Sweep(full_sweep[0]), Sweep(tmp_path / "cut")
     cmd = [sys.executable, "-m", "vaediag", "sweep", "--out", str(cut.path), *GRID, *SMALL,
            "--data-root", str(mnist_root)]
-    proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = _start(cmd)
+    _wait_for_checkpoints(cut, proc, 1)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1].startswith("Interrupted (stopped by SIGTERM): the sweep stopped")
+    assert _left_in_session(proc.pid) == []
+    assert "running" not in {e["status"] for e in cut.read()["runs"].values()}
+
+    proc = _start(cmd)
     try:
-        deadline = time.monotonic() + 120
-        while not list(cut.runs_dir.glob("*/checkpoints/epoch_001.pt")):  # a first checkpoint exists
-            assert time.monotonic() < deadline and proc.poll() is None, "the sweep never wrote a checkpoint"
-            time.sleep(0.05)
+        _wait_for_checkpoints(cut, proc, len(list(cut.runs_dir.glob("*/checkpoints/epoch_*.pt"))) + 1)
+        auto = subprocess.run([sys.executable, "-m", "vaediag", "sweep", "--out", str(tmp_path / "other"), *GRID,
+                               *SMALL, "--address", "auto"], env=dict(_env(), RAY_TMPDIR=str(tmp_path / "no-ray")),
+                              capture_output=True, text=True, timeout=120)
+        assert auto.returncode == 2 and "--address auto: no cluster started with `ray start`" in auto.stderr
+        assert not (tmp_path / "other").exists()  # never another driver's local instance
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        # no orphaned Ray worker keeps writing: Ray's processes share the driver's fate
-        time.sleep(1.0)
+        assert _left_in_session(proc.pid) == []  # the reaper ended what Ray leaves behind
         first = _snapshot(cut.path)
         time.sleep(3.0)
-        assert _snapshot(cut.path) == first
-        done = [n for n, e in cut.read()["runs"].items() if e["status"] == DONE]
-        assert len(done) < len(NAMES)  # killed mid-way
+        assert _snapshot(cut.path) == first  # no orphaned worker keeps writing
+        runs = cut.read()["runs"]
+        assert sum(e["status"] == DONE for e in runs.values()) < len(NAMES)  # killed mid-way
+        never = [n for n in NAMES if not cut.attempts_path(n).exists()]
+        assert never and all(runs[n]["status"] == "pending" for n in never)  # not "running": they never started
     finally:
-        try:  # Ray's dashboard/runtime-env agents idle on in the driver's session: end them
+        if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    res = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=SWEEP_TIMEOUT_S)
+        proc.stderr.close()
+    res = _sweep(cut.path, mnist_root, *GRID)
     assert res.returncode == 0, res.stderr
     assert {e["status"] for e in cut.read()["runs"].values()} == {DONE}
     for name in NAMES:
@@ -188,18 +253,114 @@ def test_sweep_joins_an_existing_cluster(failing_sweep, ray_cluster):
     assert "Ray joined" in res.stderr
 
 
-def test_failing_run_is_retried_then_recorded_while_the_rest_completes(failing_sweep):
+def test_a_failure_that_recurs_is_recorded_at_once_while_the_rest_completes(failing_sweep):
     out, res = failing_sweep
     assert res.returncode == 1, res.stderr
     runs = Sweep(out).read()["runs"]
     good, bad = runs["mlp_z2_beta1_seed0"], runs["mlp_z2_beta1_lr1e30_seed0"]
     assert good["status"] == DONE and good["attempts"] == 1
-    assert bad["status"] == FAILED and bad["attempts"] == 3  # max_retries + 1
+    assert bad["status"] == FAILED and bad["attempts"] == 1  # a divergence recurs: not retried
     assert bad["error"].startswith("TrainingDivergedError: loss became nan at epoch 1") and "\n" not in bad["error"]
+    assert "not retried" in Sweep(out).log_path("mlp_z2_beta1_lr1e30_seed0").read_text()
     assert Sweep(out).run("mlp_z2_beta1_seed0").report_html_path.is_file()
     assert Sweep(out).report_html_path.is_file()  # the report covers the runs that are done
-    assert f"FAILED mlp_z2_beta1_lr1e30_seed0 after 3 attempts: {bad['error']}" in res.stderr
+    assert f"FAILED mlp_z2_beta1_lr1e30_seed0 after 1 attempt(s): {bad['error']}" in res.stderr
     assert "1 of 2 runs done, 1 failed (mlp_z2_beta1_lr1e30_seed0)" in res.stderr
+
+
+TINY = ["--epochs", "1", "--checkpoints", "1", "--train-size", "300", "--test-size", "200", "--samples", "200",
+        "--grid", "4", "--iwae", "0", "--device", "cpu", "--cpus-per-run", "1"]
+
+
+def _tiny(out: Path, mnist_root, *args: str, env: dict | None = None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "vaediag", "sweep", "--out", str(out), "--seeds", "0", *TINY,
+                             *args, "--data-root", str(mnist_root)], env=env or _env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def test_a_killed_worker_is_retried_and_timed_over_both_attempts(ray_cluster, tmp_path, mnist_root):
+    out = Sweep(tmp_path / "worker")
+    name = "mlp_z2_beta1_seed0"
+    proc = _tiny(out.path, mnist_root, "--address", ray_cluster, "--epochs", "3", "--checkpoints", "1,3")
+    deadline = time.monotonic() + 180
+    while not out.run(name).checkpoint_path(1).is_file():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() else ""
+        time.sleep(0.05)
+    worker = json.loads(out.attempts_path(name).read_text().splitlines()[0])["pid"]
+    os.kill(worker, signal.SIGKILL)  # the run's worker dies mid-training: Ray retries it, it resumes from last.pt
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr
+    entry = out.read()["runs"][name]
+    assert entry["status"] == DONE and entry["attempts"] == 2
+    assert entry["wall_seconds"] > entry["attempt_seconds"] > 0  # the wall time covers both attempts
+    pids = [json.loads(line)["pid"] for line in out.attempts_path(name).read_text().splitlines()]
+    assert len(set(pids)) == 2 and worker in pids
+
+
+def test_a_run_past_its_timeout_is_stopped_and_resumes_on_auto(ray_cluster, tmp_path, mnist_root):
+    """--run-timeout 1: every attempt (torch's import alone takes longer) is stopped, recorded as failed and not
+    retried; the same sweep with --address auto (the cluster `ray start` recorded) and no timeout finishes it."""
+    out = Sweep(tmp_path / "timeout")
+    proc = _tiny(out.path, mnist_root, "--address", ray_cluster, "--run-timeout", "1")
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 1, stderr
+    entry = out.read()["runs"]["mlp_z2_beta1_seed0"]
+    assert entry["status"] == FAILED and entry["attempts"] == 1
+    assert entry["error"].startswith("TimeoutError: attempt 1 ran longer than --run-timeout 1 s and was stopped")
+    record = tmp_path / "raytmp" / "ray"
+    record.mkdir(parents=True)
+    (record / "ray_current_cluster").write_text(ray_cluster)  # what `ray start` writes (default temp dir)
+    env = dict(_env(), RAY_TMPDIR=str(tmp_path / "raytmp"))
+    proc = _tiny(out.path, mnist_root, "--address", "auto", env=env)
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr
+    state = out.read()
+    assert state["runs"]["mlp_z2_beta1_seed0"]["status"] == DONE and state["ray"]["joined"] == ray_cluster
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--cpus-per-run", "64"], "a run asks for 64 CPUs and 0 GPUs, more than any node"),
+    (["--gpus-per-run", "1"], "a run asks for 1 CPUs and 1 GPUs, more than any node"),
+])
+def test_resources_no_node_has_are_refused_before_sweep_json(ray_cluster, tmp_path, mnist_root, args, fragment):
+    proc = _tiny(tmp_path / "big", mnist_root, "--address", ray_cluster, *args)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 2 and fragment in stderr, stderr
+    assert stderr.strip().splitlines()[-1].startswith("Error:")
+    assert not (tmp_path / "big" / "sweep.json").exists()
+
+
+def test_an_address_that_is_no_ray_cluster_is_refused_within_seconds(tmp_path, mnist_root):
+    with socket.socket() as server:  # accepts TCP connections, never answers
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        started = time.monotonic()
+        proc = _tiny(tmp_path / "nowhere", mnist_root, "--address", f"127.0.0.1:{server.getsockname()[1]}")
+        _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and "is not a Ray cluster: it accepts connections but gives no answer" in stderr
+    assert time.monotonic() - started < 30 and not (tmp_path / "nowhere").exists()
+
+
+def test_two_drivers_racing_on_an_empty_folder(ray_cluster, tmp_path, mnist_root):
+    """Two `vaediag sweep` started at once on the same new folder: one drives the sweep, the other is refused in
+    one line naming it; the folder ends as one complete sweep."""
+    out = Sweep(tmp_path / "race")
+    procs = [_tiny(out.path, mnist_root, "--address", ray_cluster) for _ in range(2)]
+    results = [p.communicate(timeout=300) for p in procs]
+    codes = sorted(p.returncode for p in procs)
+    assert codes == [0, 2], results
+    loser = results[[p.returncode for p in procs].index(2)][1]
+    assert "SWEEP_DIR" in loser and "is in use by vaediag sweep (PID" in loser
+    assert {e["status"] for e in out.read()["runs"].values()} == {DONE}
+    assert out.report_html_path.is_file() and not list(out.path.rglob("*.tmp"))
+
+
+def test_a_grid_larger_than_max_runs_is_refused(tmp_path):
+    seeds = ",".join(str(s) for s in range(1001))
+    res = subprocess.run([sys.executable, "-m", "vaediag", "sweep", "--out", str(tmp_path / "huge"), "--seeds", seeds],
+                         env=_env(), capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2 and "the grid has 1001 runs, more than --max-runs 1000" in res.stderr
+    assert not (tmp_path / "huge").exists()
 
 
 def test_study_seeds_is_a_one_configuration_sweep_with_the_replicated_report(tmp_path, mnist_root):

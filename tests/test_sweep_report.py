@@ -97,26 +97,36 @@ def test_summary_csv_holds_the_t_statistics_of_the_runs(sweep):
     assert (row[R.CI_LOW].item(), row[R.CI_HIGH].item()) == (pytest.approx(low), pytest.approx(high))
 
 
+def _value(run, metric: str, epoch: int) -> float:
+    """A run's metric, the derived loss gap recomputed from its two losses."""
+    if metric == R.LOSS_GAP:
+        return Run(run).value(C.TEST_LOSS, epoch) - Run(run).value(C.TRAIN_EVAL_LOSS, epoch)
+    return Run(run).value(metric, epoch)
+
+
 def test_every_quoted_number_is_a_summary_cell_or_recomputed_from_the_runs(sweep):
     base, runs, _, _, parser = sweep
     summary = pd.read_csv(base / "summary.csv")
     assert len(parser.nums) > 50
     kinds = set()
+    cells = {"mean": lambda r: r[R.MEAN].item(), "half": lambda r: r[R.CI_HIGH].item() - r[R.MEAN].item(),
+             "low": lambda r: r[R.CI_LOW].item(), "high": lambda r: r[R.CI_HIGH].item()}
     for num in parser.nums:
         group, epoch, metric, stat = num["data-group"], int(num["data-epoch"]), num["data-metric"], num["data-stat"]
         value = float(num["data-value"])
-        kinds.add(stat)
-        if stat in ("mean", "half"):
+        kinds.add((stat, metric))
+        if stat in cells:
             row = summary[(summary[compare.GROUP] == group) & (summary[C.EPOCH] == epoch) & (summary[R.METRIC] == metric)]
             assert len(row) == 1
-            expected = row[R.MEAN].item() if stat == "mean" else row[R.CI_HIGH].item() - row[R.MEAN].item()
-            assert value == pytest.approx(expected, rel=1e-12)
+            assert value == pytest.approx(cells[stat](row), rel=1e-12)
         elif stat == "change":  # paired over seeds: first checkpoint -> this one, from each run's metrics.csv
             z = 2 if "d=2" in group else 8
             seeds = [r for r in runs if f"_z{z}_" in r.name]
-            diffs = [Run(r).value(metric, epoch) - Run(r).value(metric, EPOCHS[0]) for r in seeds]
+            diffs = [_value(r, metric, epoch) - _value(r, metric, EPOCHS[0]) for r in seeds]
             assert value == pytest.approx(np.mean(diffs))
-    assert {"mean", "half", "change", "change_low", "change_high"} <= kinds
+    stats = {stat for stat, _ in kinds}
+    assert {"mean", "half", "change", "change_low", "change_high"} <= stats
+    assert ("change", R.LOSS_GAP) in kinds  # the loss gap's trajectory is in Q3
 
 
 def test_every_checkpoint_appears_in_the_trajectories(sweep):
@@ -223,3 +233,35 @@ def test_no_runs_is_a_one_line_error(tmp_path):
         build_sweep_report([], html_path=tmp_path / "r.html", md_path=tmp_path / "r.md",
                            summary_path=tmp_path / "s.csv", figures_dir=tmp_path, sweep_info={})
     assert "\n" not in str(exc.value)
+
+
+def test_the_report_states_its_family_of_decisions_and_pairs_by_seed(sweep):
+    base, runs, html, md, parser = sweep
+    text = " ".join(parser.text)
+    assert "This report makes " in text and "Benjamini–Hochberg procedure at a 5 % false discovery rate" in text
+    assert "This report makes " in md.read_text()
+    assert "paired by seed: both ran the same seeds" in text  # z = 2 and z = 8 ran seeds 0, 1, 2
+    import re
+
+    found = re.search(r"This report makes (\d+) decisions .*? false discovery rate \((\d+) made.*?level of "
+                      r"([\d.]+) %", text)
+    m, made, level = int(found.group(1)), int(found.group(2)), float(found.group(3))
+    assert 0 < made <= m and level == pytest.approx(100 * (1 - 0.05 * made / m), abs=0.01)
+    assert f"{level:g} % CI" in text  # the changes' intervals are printed at that level
+
+
+def test_summary_and_figure_hold_the_loss_gap(sweep, monkeypatch, tmp_path):
+    base, runs, *_ = sweep
+    summary = pd.read_csv(base / "summary.csv")
+    gap = summary[(summary[R.METRIC] == R.LOSS_GAP) & (summary[compare.LATENT_DIM] == 2) & (summary[C.EPOCH] == 9)]
+    values = [Run(r).value(C.TEST_LOSS, 9) - Run(r).value(C.TRAIN_EVAL_LOSS, 9) for r in runs[:3]]
+    assert gap[R.N].item() == 3 and gap[R.MEAN].item() == pytest.approx(np.mean(values))
+    from vaediag.plots import sweep as sweep_plots
+
+    seen = []
+    real = sweep_plots.sweep_metrics_figure
+    monkeypatch.setattr(sweep_plots, "sweep_metrics_figure", lambda s, metrics: seen.append(list(metrics)) or real(
+        s, metrics))
+    build_sweep_report(runs, html_path=tmp_path / "r.html", md_path=tmp_path / "r.md", summary_path=tmp_path / "s.csv",
+                       figures_dir=tmp_path / "figures", sweep_info={})
+    assert R.LOSS_GAP in seen[0]

@@ -52,6 +52,7 @@ _LAZY = {  # public name -> (module, attribute)
     "Grid": ("vaediag.sweep.grid", "Grid"),
     "Sweep": ("vaediag.store.sweepdir", "Sweep"),
     "SweepResult": ("vaediag.sweep.runner", "SweepResult"),
+    "RayOptions": ("vaediag.sweep.ray_session", "RayOptions"),
     "check_claims": ("vaediag.claims", "check_claims"),
     "load_claims": ("vaediag.claims", "load_claims"),
 }

@@ -168,21 +168,27 @@ def format_summary(summary: pd.DataFrame, digits: int = 4, metrics: str | Iterab
     out = summary[[N_SEEDS, SEEDS]].copy()
     present = [c[: -len(MEAN_SUFFIX)] for c in summary.columns if c.endswith(MEAN_SUFFIX)]
     for m in [m for m in parse_metrics(metrics) or present if m in present]:
-        mean, high = summary[m + MEAN_SUFFIX].to_numpy(float), summary[m + CI_HIGH_SUFFIX].to_numpy(float)
-        out[m] = [_mean_and_half_width(a, h - a, k, digits) for a, h, k in zip(mean, high, summary[N_SEEDS])]
+        mean, low, high = (summary[m + suffix].to_numpy(float) for suffix in (MEAN_SUFFIX, CI_LOW_SUFFIX,
+                                                                              CI_HIGH_SUFFIX))
+        out[m] = [_mean_and_interval(a, lo, hi, k, digits) for a, lo, hi, k in zip(mean, low, high, summary[N_SEEDS])]
     return out
 
 
-def _mean_and_half_width(mean: float, half: float, n: int, digits: int) -> str:
-    """"0.425 ± 0.018 (n=3)": the half-width to 2 significant digits and the mean to the same decimal place,
-    at most ``MAX_DECIMALS`` (just the mean, to ``digits`` significant digits, when there is no interval)."""
+def _mean_and_interval(mean: float, low: float, high: float, n: int, digits: int) -> str:
+    """"0.425 ± 0.018 (n=3)": the half-width to 2 significant digits and the mean to the same decimal place, at
+    most ``MAX_DECIMALS``; "0.036 [0, 0.13] (n=3)" when the interval was clipped to the metric's range (no longer
+    symmetric); "0.5 (n=3, all equal)" when the seeds agree exactly (no noise estimate, not certainty); just the
+    mean, to ``digits`` significant digits, when there is no interval."""
     if not np.isfinite(mean):
         return ""
-    if not np.isfinite(half):
+    if not (np.isfinite(low) and np.isfinite(high)):
         return f"{mean:.{digits}g}"
-    if half <= 0:
-        return f"{mean:.{digits}g} ± 0 (n={n})"
+    if high <= low:
+        return f"{mean:.{digits}g} (n={n}, all equal)"
+    half = max(high - mean, mean - low)
     decimals = min(MAX_DECIMALS, max(0, 1 - int(np.floor(np.log10(half)))))
+    if not np.isclose(high - mean, mean - low, rtol=1e-9, atol=1e-12):
+        return f"{mean:.{decimals}f} [{low:.{decimals}f}, {high:.{decimals}f}] (n={n})"
     return f"{mean:.{decimals}f} ± {half:.{decimals}f} (n={n})"
 
 

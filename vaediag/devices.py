@@ -23,6 +23,10 @@ def resolve_device(name: str = "auto") -> "torch.device":
     """
     import torch
 
+    if isinstance(name, torch.device):
+        name = str(name)
+    if name is not None and not isinstance(name, str):
+        raise ConfigError(f"device must be one of {', '.join(DEVICE_CHOICES)} (or cuda:N), got {name!r}")
     name = (name or "auto").lower()
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -31,5 +35,8 @@ def resolve_device(name: str = "auto") -> "torch.device":
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
             raise ConfigError(f"--device {name} requested but no CUDA GPU is available (use --device cpu or auto)")
-        return torch.device(name)
+        try:
+            return torch.device(name)
+        except RuntimeError:
+            raise ConfigError(f"unknown device {name!r}; choose one of {', '.join(DEVICE_CHOICES)} or cuda:N") from None
     raise ConfigError(f"unknown device {name!r}; choose one of {', '.join(DEVICE_CHOICES)}")

@@ -12,6 +12,11 @@ Every function is pure (numbers in, numbers out) and uses scipy's distributions:
 - :func:`decide` — a threshold rule's answer from an interval: ``supported`` when the whole interval is on the
   claimed side of the threshold, ``refuted`` when it is wholly on the other side, ``inconclusive`` when it
   straddles the threshold (or there is no interval). The margin is the estimate minus the threshold.
+- :func:`benjamini_hochberg` / :func:`fcr_confidence` — many decisions as one family: how many of m p-values
+  the Benjamini–Hochberg procedure rejects at false discovery rate q, and the confidence level (1 − q·R/m) at
+  which t-intervals exclude 0 exactly for the rejected ones (Benjamini & Yekutieli's false-coverage-rate
+  intervals); :func:`t_test` — the estimate, standard error and degrees of freedom of a t-test, its two-sided
+  p-value and its interval at any level.
 """
 
 from __future__ import annotations
@@ -27,7 +32,10 @@ CONFIDENCE = 0.95  # every interval vaediag reports is a 95 % interval
 SUPPORTED, REFUTED, INCONCLUSIVE = "supported", "refuted", "inconclusive"
 DECISIONS = (SUPPORTED, REFUTED, INCONCLUSIVE)
 ABOVE, BELOW = "above", "below"
-BOOTSTRAP_RESAMPLES = 200  # resamples for the within-run bootstrap intervals
+# resamples of the within-run bootstrap intervals: enough that a bound moves by less than half the printed unit
+# (0.1 percentage point) between bootstrap seeds; tests/test_statistics_many.py measures it (200 did not suffice)
+BOOTSTRAP_RESAMPLES = 2000
+FDR = 0.05  # the false discovery rate of a family of decisions (the sweep report's)
 
 
 @dataclass(frozen=True)
@@ -145,3 +153,66 @@ def decide(low: float, high: float, threshold: float, side: str = ABOVE) -> str:
     if side == ABOVE:
         return SUPPORTED if low > threshold else REFUTED if high <= threshold else INCONCLUSIVE
     return SUPPORTED if high < threshold else REFUTED if low >= threshold else INCONCLUSIVE
+
+
+@dataclass(frozen=True)
+class TTest:
+    """A t-test of "the true value is 0": ``estimate`` with standard error ``se`` on ``dof`` degrees of freedom,
+    from ``n`` observations (the smaller side of two samples); ``method`` says which test ("paired", "welch").
+    No test (NaN p-value, no interval) when ``se`` is 0 -- the observations agree exactly, there is no noise
+    estimate -- or there are too few observations."""
+
+    n: int
+    estimate: float
+    se: float
+    dof: float
+    method: str = ""
+
+    @property
+    def testable(self) -> bool:
+        return math.isfinite(self.estimate) and self.se > 0 and self.dof > 0
+
+    @property
+    def p(self) -> float:
+        """The two-sided p-value, 2 · P(T_dof > |estimate| / se); NaN when not testable."""
+        if not self.testable:
+            return math.nan
+        return float(2 * _st.t.sf(abs(self.estimate) / self.se, self.dof))
+
+    def interval(self, confidence: float = CONFIDENCE) -> Interval:
+        """estimate ± t_dof(0.5 + confidence / 2) · se (NaN bounds when not testable); ``std`` holds se."""
+        if not self.testable:
+            return Interval(self.n, self.estimate, math.nan, math.nan, self.se, confidence)
+        half = float(_st.t.ppf(0.5 + confidence / 2, self.dof)) * self.se
+        return Interval(self.n, self.estimate, self.estimate - half, self.estimate + half, self.se, confidence)
+
+
+def benjamini_hochberg(pvalues: Sequence[float], q: float = FDR) -> int:
+    """How many of the finite ``pvalues`` the Benjamini–Hochberg step-up procedure rejects at false discovery
+    rate ``q``: the largest k with p_(k) ≤ k·q/m (m finite p-values; 0 when none qualifies). The rejected ones
+    are those with p ≤ k·q/m."""
+    p = np.sort(np.asarray([v for v in pvalues if math.isfinite(v)], dtype=float))
+    m = p.size
+    if m == 0:
+        return 0
+    ok = np.flatnonzero(p <= q * np.arange(1, m + 1) / m)
+    return int(ok[-1] + 1) if ok.size else 0
+
+
+def fcr_confidence(rejected: int, m: int, q: float = FDR) -> float:
+    """The confidence level 1 − q·max(R, 1)/m of the intervals that go with Benjamini–Hochberg at ``q`` over ``m``
+    tests with ``rejected`` = R rejections: a t-interval at this level excludes 0 exactly when its test is
+    rejected, and the intervals of the rejected tests miss their true values at a rate of at most q on average
+    (false coverage rate). ``CONFIDENCE`` when there is no test."""
+    if m <= 0:
+        return CONFIDENCE
+    return 1.0 - q * max(rejected, 1) / m
+
+
+def clip_interval(iv: Interval, bounds: tuple[float, float] | None) -> Interval:
+    """``iv`` with its bounds clipped to the quantity's possible range ``bounds`` (low, high): a share's
+    interval never below 0 or above 1. The estimate is not changed."""
+    if bounds is None or not iv.has_interval:
+        return iv
+    low, high = max(iv.low, bounds[0]), min(iv.high, bounds[1])
+    return Interval(iv.n, iv.mean, low, high, iv.std, iv.confidence)

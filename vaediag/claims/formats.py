@@ -11,6 +11,7 @@ import textwrap
 import pandas as pd
 
 from vaediag.errors import ConfigError
+from vaediag.judgement.text import md_escape, printable
 
 FORMATS = ("table", "csv", "json", "md")
 TEXT_COLUMNS = ("claim", "id", "text", "kind", "epochs", "verdict", "measured", "rule", "explanation", "n")
@@ -33,10 +34,6 @@ def records(df: pd.DataFrame) -> list[dict]:
     return [_clean(row) for row in df.to_dict(orient="records")]
 
 
-def _md(text) -> str:
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
-
-
 def format_claims(df: pd.DataFrame, fmt: str = "table", width: int | None = None) -> str:
     """``df`` (:func:`vaediag.claims.check_claims`) as text in ``fmt``; ends with a newline."""
     if fmt not in FORMATS:
@@ -51,14 +48,15 @@ def format_claims(df: pd.DataFrame, fmt: str = "table", width: int | None = None
         header = ["claim", "text", "kind", "epochs", "verdict", "measured", "rule", "explanation", "n"]
         lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
         for row in df.to_dict(orient="records"):
-            label = f"{row['claim']}" + (f" ({row['id']})" if row["id"] else "")
-            cells = [label] + [_md(row[c]) for c in header[1:]]
+            label = md_escape(row["claim"]) + (f" ({md_escape(row['id'])})" if row["id"] else "")
+            cells = [label] + [md_escape(row[c]) for c in header[1:]]
             lines.append("| " + " | ".join(cells) + " |")
         return "\n".join(lines) + "\n"
     width = width or shutil.get_terminal_size((100, 24)).columns
     width = max(width, 40)
     blocks = []
-    for row in df.to_dict(orient="records"):
+    for row in df.to_dict(orient="records"):  # printed on a terminal: control characters written out
+        row = {k: (printable(v) if isinstance(v, str) else v) for k, v in row.items()}
         head = f"[{row['claim']}{' ' + row['id'] if row['id'] else ''}] {row['verdict'].upper()}  {row['kind']}"
         head += f" (epoch {row['epochs']})" if row["epochs"] else ""
         lines = textwrap.wrap(head, width) + textwrap.wrap(f"“{row['text']}”", width, initial_indent="  ",

@@ -16,6 +16,7 @@ from typing import Any
 
 from vaediag import columns as C
 from vaediag.errors import ConfigError
+from vaediag.judgement.text import control_character
 from vaediag.judgement.claim_rules import (BOTTLENECK, DIVERSITY, KINDS, METRIC, MISSING, MIXED_PAIR,  # noqa: F401
                                            MODE_COLLAPSE, OVERFITTING, OVERLAP, OVERREPRESENTED, QUALITY, RARE,
                                            SEPARATED, SETTING_DOCS, SETTINGS, default_settings)
@@ -197,6 +198,9 @@ class _Fields:
             return ""
         if not isinstance(value, str) or (required and not value.strip()):
             raise self.error(key, f"must be a non-empty string, got {value!r}")
+        control = control_character(value)
+        if control:  # it would act on the terminal that prints the check, and on report readers
+            raise self.error(key, f"holds the control character {control}; write plain text")
         return value.strip()
 
     def integer(self, key: str, value=None, low: int = 0) -> int:

@@ -127,13 +127,21 @@ def bottleneck_pairs(subject: Subject) -> list[tuple[str, str]]:
     return [(a, b) for a in small for b in big if others(settings[a]) == others(settings[b])]
 
 
+def _seed(run) -> object:
+    """The run's training seed (config.json), the key that pairs two configurations' runs; its name without one."""
+    seed = (run.config.get("train") or {}).get("seed")
+    return seed if seed is not None else run.name
+
+
 def check_bottleneck(claim: Claim, subject: Subject, settings: dict) -> list[tuple[str, Outcome]]:
-    """``bottleneck``: Welch's 95 % interval of the difference (largest z − smallest z) of the test loss (lower
-    is better) and the kNN accuracy (higher is better) over seeds, at the claim's epoch or the last common
-    checkpoint: supported when one metric is clearly better with the larger z and neither clearly worse;
-    refuted when one is clearly worse (or no better) and none clearly better; else inconclusive."""
-    rule = ("bottleneck: Welch's 95 % t-interval of the difference (largest latent_dim − smallest, other settings "
-            "equal) of the mean over seeds of test_loss (must lie wholly below 0) and knn_accuracy (wholly above 0): "
+    """``bottleneck``: the 95 % interval of the difference (largest z − smallest z) of the test loss (lower is
+    better) and the kNN accuracy (higher is better) over seeds -- paired by seed when both configurations ran the
+    same seeds, Welch's otherwise -- at the claim's epoch or the last common checkpoint: supported when one metric
+    is clearly better with the larger z and neither clearly worse; refuted when one is clearly worse (or no
+    better) and none clearly better; else inconclusive."""
+    rule = ("bottleneck: the 95 % t-interval of the difference (largest latent_dim − smallest, other settings "
+            "equal) of the mean over seeds of test_loss (must lie wholly below 0) and knn_accuracy (wholly above 0), "
+            "paired by seed when both configurations ran the same seeds, else Welch's: "
             "supported when at least one does and neither lies wholly on the other side, refuted when one lies "
             "wholly on the other side and neither supports, else inconclusive; needs a sweep with more than one "
             "latent_dim and 2 seeds per configuration")
@@ -159,9 +167,12 @@ def check_bottleneck(claim: Claim, subject: Subject, settings: dict) -> list[tup
         for column, side, words in BOTTLENECK_METRICS:
             va = [r.value(column, epoch) for r in runs_a]
             vb = [r.value(column, epoch) for r in runs_b]
-            iv = R.difference_interval(va, vb)
+            test = R.difference_test({_seed(r): v for r, v in zip(runs_a, va)},
+                                     {_seed(r): v for r, v in zip(runs_b, vb)})
+            iv = test.interval()
+            how = "paired-by-seed" if test.method == "paired" else "Welch"
             evidence += [cell(METRICS_FILE, r.name, column, epoch, None, v) for r, v in zip(runs_a + runs_b, va + vb)]
-            evidence.append(cell(DERIVED, "", f"Welch difference of means over seeds of metrics.csv {column}, "
+            evidence.append(cell(DERIVED, "", f"{how} difference of means over seeds of metrics.csv {column}, "
                                               f"z={zb} − z={za}", epoch, None, iv.mean, ci_low=iv.low, ci_high=iv.high))
             answer = decide(iv.low, iv.high, 0.0, side)
             answers.append(answer)

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from vaediag.errors import ConfigError
+from vaediag.errors import ConfigError, RunDirError
 from vaediag.evaluate.settings import EvalSettings
 from vaediag.models.train_config import default
 
@@ -26,12 +26,23 @@ from .options import (claims_option, data_options, device_option, epochs_option,
 @click.pass_context
 def train(ctx, run_dir, resume, **kw):
     """Train a VAE, keeping checkpoints at chosen epochs."""
+    if resume:
+        _require_run(run_dir)
     cfg = train_config(ctx, kw, run_dir, continuing=resume)
     announce("train", run_dir)
     from vaediag.train import train as run_training
 
     history = run_training(cfg, run_dir, resume=resume, log=log)
     click.echo(history.tail(5).to_string(float_format=lambda v: f"{v:.3f}"))
+
+
+def _require_run(run_dir: str) -> None:
+    """``--resume`` continues a run: a missing or empty RUN_DIR (a typo?) is refused, not started afresh (a folder
+    holding a lock file only is a run another writer just began: the writer's lock reports it)."""
+    path = Path(run_dir)
+    if not path.exists() or (path.is_dir() and not any(path.iterdir())):
+        raise RunDirError(f"--resume: {run_dir} holds no run to continue (the folder is missing or empty: a typo?); "
+                          f"leave out --resume to start a new run there")
 
 
 @cli.command()
@@ -108,6 +119,8 @@ def study(ctx, run_dir, resume, seeds, claims_path, **kw):
         grid = Grid.from_options(train_config(ctx, kw, run_dir, continuing=False), seed=seeds)
         run_sweep_command(grid, run_dir, settings, claims=claims)
         return
+    if resume:
+        _require_run(run_dir)
     cfg = train_config(ctx, kw, run_dir, continuing=True)
     announce("study", run_dir)
     from vaediag.study import run_study
@@ -124,8 +137,13 @@ def report(run_dir, claims_path):
     claims = load_claims(claims_path)
     from vaediag.report import build_report
     from vaediag.claims.commands import check
+    from vaediag.store.rundir import Run
 
     html, _ = build_report(run_dir, claims=check(claims, run_dir))
+    run = Run(run_dir)
+    if not run.is_external and not run.history_path.is_file():
+        log(f"note: {run.history_path} is missing: the report's Q3 leaves out the training losses "
+            f"(`vaediag train --out {run_dir} --resume` writes it again from checkpoints/last.pt)")
     click.echo(str(html))
 
 

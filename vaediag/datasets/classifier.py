@@ -37,7 +37,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_eval
 from vaediag.files.atomic import file_sha256, write_json, write_with
 from vaediag.datasets.data import MNISTData
 from vaediag.devices import resolve_device
-from vaediag.errors import CheckpointError, first_line
+from vaediag.errors import CheckpointError, load_reason
 
 from .registry import SPECS, check_dataset
 
@@ -296,7 +296,8 @@ def load_classifier(device: str | torch.device = "cpu", *, dataset: str = "mnist
             model = DigitClassifier(tuple(arch["channels"]), arch["feature_dim"])  # generator: not the user's
         model.load_state_dict(blob["state_dict"])
     except Exception as exc:  # noqa: BLE001 - any failure to unpickle or match the weights is one error
-        raise CheckpointError(f"classifier weights {path} cannot be loaded: {first_line(exc)}") from None
+        raise CheckpointError(f"classifier weights {path} cannot be loaded: "
+                              f"{load_reason(exc, 'weights file')}") from None
     dev = resolve_device(device) if isinstance(device, str) else torch.device(device)
     return model.fuse_().to(dev).to(memory_format=torch.channels_last)
 

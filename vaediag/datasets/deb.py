@@ -46,21 +46,24 @@ def ar_members(blob: bytes, source: str = "archive") -> dict[str, bytes]:
     return members
 
 
-def read_deb_files(deb: bytes | str | os.PathLike, wanted: list[str], source: str | None = None) -> dict[str, bytes]:
+MAX_DEB_BYTES = 256 * 2**20  # a .deb read into memory: Debian's dataset-fashion-mnist is 31 MB
+
+
+def read_deb_files(deb: bytes | str | os.PathLike, wanted: dict[str, int] | list[str],
+                   source: str | None = None) -> dict[str, bytes]:
     """The bytes of each path in ``wanted`` (as the data tarball names them, e.g.
     ``./usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz``) from a ``.deb`` given as bytes or a path.
+    ``wanted`` maps each path to the most bytes it may have (a list: no limit); a larger member is refused from
+    its tar header, before it is read, so a package that claims gigabytes costs no memory.
 
-    :class:`DataError` (one line) when the package cannot be read, its data tarball is neither ``.xz`` nor
-    ``.gz``, or a wanted file is missing or not a regular file.
+    :class:`DataError` (one line) when the package cannot be read or is larger than ``MAX_DEB_BYTES``, its data
+    tarball is neither ``.xz`` nor ``.gz``, or a wanted file is missing, not a regular file or too large.
     """
     if not isinstance(deb, bytes):
         source = source or str(deb)
-        try:
-            with open(deb, "rb") as fh:
-                deb = fh.read()
-        except OSError as exc:
-            raise DataError(f"cannot read {source}: {exc.strerror or first_line(exc)}") from None
+        deb = _read_file(deb, source)
     source = source or "the Debian package"
+    limits = dict(wanted) if isinstance(wanted, dict) else {path: None for path in wanted}
     members = ar_members(deb, source)
     data_name = next((n for n in members if n.startswith("data.tar")), None)
     if data_name is None:
@@ -70,14 +73,33 @@ def read_deb_files(deb: bytes | str | os.PathLike, wanted: list[str], source: st
     out = {}
     try:
         with tarfile.open(fileobj=io.BytesIO(members[data_name]), mode=DATA_MEMBERS[data_name]) as tar:
-            for path in wanted:
-                try:
-                    info = tar.getmember(path)
-                except KeyError:
-                    raise DataError(f"{source} does not contain {path}") from None
+            for info in tar:  # in archive order, stopping once every wanted file is read
+                if info.name not in limits or info.name in out:
+                    continue
                 if not info.isfile():
-                    raise DataError(f"{source}: {path} is not a regular file")
-                out[path] = tar.extractfile(info).read()
+                    raise DataError(f"{source}: {info.name} is not a regular file")
+                limit = limits[info.name]
+                if limit is not None and info.size > limit:
+                    raise DataError(f"{source}: {info.name} claims {info.size} bytes, more than the {limit} "
+                                    f"it can have (a corrupt or forged package); nothing was read")
+                out[info.name] = tar.extractfile(info).read()
+                if len(out) == len(limits):
+                    break
     except (tarfile.TarError, lzma.LZMAError, zlib.error, EOFError, OSError) as exc:
         raise DataError(f"{source}: {data_name} is corrupt ({first_line(exc)})") from None
+    missing = [path for path in limits if path not in out]
+    if missing:
+        raise DataError(f"{source} does not contain {missing[0]}")
     return out
+
+
+def _read_file(path: str | os.PathLike, source: str) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size > MAX_DEB_BYTES:
+                raise DataError(f"{source} has {size} bytes, more than a dataset package of {MAX_DEB_BYTES} "
+                                f"at most; is it the right file?")
+            return fh.read(MAX_DEB_BYTES + 1)
+    except OSError as exc:
+        raise DataError(f"cannot read {source}: {exc.strerror or first_line(exc)}") from None

@@ -54,10 +54,14 @@ class Rows:
 
 
 def check_test_size(ref: Reference) -> None:
-    """One-line :class:`ConfigError` when the test set is too small for PRDC's neighbourhoods."""
+    """One-line :class:`ConfigError` when the test set is too small for PRDC's neighbourhoods, or the kNN asks
+    for more neighbours than the training images it is fit on (a clamped k would publish another metric)."""
     need = 2 * (ref.settings.prdc_k + 1)
     if ref.n_test < need:
         raise ConfigError(f"the test set has {ref.n_test} images; need at least {need}")
+    if ref.settings.knn_k > ref.n_train:
+        raise ConfigError(f"--knn-k {ref.settings.knn_k} is more than the {ref.n_train} training images the latent "
+                          f"kNN is fit on; choose k <= {ref.n_train} (or a larger --train-size)")
 
 
 def fingerprints(ref: Reference, latent_dim: int, **extra) -> dict:

@@ -30,6 +30,8 @@ the cache was cleared, from the published tables); re-evaluating an epoch replac
 from __future__ import annotations
 
 import json
+import numbers
+import os
 from pathlib import Path
 from typing import Any, Callable
 
@@ -39,6 +41,7 @@ import torch
 from .. import columns as C
 from vaediag.datasets.registry import check_dataset, class_names
 from ..errors import ConfigError, RunDirError
+from vaediag.models.train_config import SEED_MAX
 from vaediag.models.protocol import IMAGE_INPUT, ModelAdapter, check_model, checked_decoder, class_name, model_device
 from vaediag.store import external_record
 from vaediag.store.rundir import (EXTERNAL_CHECKPOINT_FORMAT, EXTERNAL_KIND, PAIRS_COLUMNS, PER_CLASS_COLUMNS,
@@ -168,12 +171,12 @@ def evaluate_model(
     argument, unknown dataset, a call that disagrees with the run's recorded model / dataset / settings),
     :class:`RunDirError` (RUN_DIR unusable); nothing is written then. Holds the RUN_DIR lock.
     """
+    run_dir, settings = _checked_arguments(run_dir, settings, seed=seed, train_size=train_size, test_size=test_size)
     dataset = check_dataset(dataset)
     checked_decoder(decoder)
     if not isinstance(epoch, (int, np.integer)) or isinstance(epoch, bool) or epoch < 1:
         raise ConfigError(f"epoch must be an integer >= 1 (epoch {C.DATA_EPOCH} is the real-data row), got {epoch!r}")
     epoch = int(epoch)
-    settings.validate()
     user = _json_config(config)
     given = None if history is None else external_record.history_from_user(history)
     if log_dir is not None:
@@ -213,6 +216,19 @@ def evaluate_model(
             since = max([e for e in evaluation.epochs if e < epoch], default=0)
             events.write_epoch(log_dir, evaluation, epoch, history=merged, since=since)
     return evaluation
+
+
+def _checked_arguments(run_dir, settings, *, seed, train_size, test_size) -> tuple[Path, EvalSettings]:
+    """(RUN_DIR as a path, the settings) or a one-line :class:`ConfigError` naming the bad argument."""
+    if not isinstance(run_dir, (str, os.PathLike)):
+        raise ConfigError(f"run_dir must be a folder path (str or pathlib.Path), got {type(run_dir).__name__}")
+    settings = EvalSettings.coerce(settings)
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed <= SEED_MAX:
+        raise ConfigError(f"seed must be an integer from 0 to {SEED_MAX}, got {seed!r}")
+    for name, size in (("train_size", train_size), ("test_size", test_size)):
+        if size is not None and (isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 10):
+            raise ConfigError(f"{name} must be None (all images) or an integer >= 10, got {size!r}")
+    return Path(run_dir), settings
 
 
 def _evaluate(run: Run, adapter: ModelAdapter, epoch: int, expected: dict, *, user: Any, new: bool,

@@ -62,7 +62,7 @@ from vaediag.datasets.provision import holds_verified
 from ..devices import resolve_device
 from ..errors import CheckpointError, ConfigError, RunDirError
 from vaediag.models.config import VAEConfig
-from vaediag.store.rundir import Evaluation, Run
+from vaediag.store.rundir import CHECKPOINT_SHA256, Evaluation, Run, epoch_tag
 from ..versions import versions
 from . import cache, driver, stages
 from .reference import Reference
@@ -134,7 +134,8 @@ def _evaluate(run: Run, settings: EvalSettings, epochs: Iterable[int] | None, de
     clock.lap("prepare_data")
 
     prints = driver.fingerprints(ref, run.latent_dim)
-    sources = [driver.RowSource(epoch, cache.cache_key(prints, file_sha256(path)),
+    hashes = {epoch: file_sha256(path) for epoch, path in selected.items()}
+    sources = [driver.RowSource(epoch, cache.cache_key(prints, hashes[epoch]),
                                 compute=lambda path=path, epoch=epoch: stages.evaluate_checkpoint(path, epoch, ref))
                for epoch, path in selected.items()]
     rows = driver.collect(run, ref, sources, log)
@@ -143,7 +144,8 @@ def _evaluate(run: Run, settings: EvalSettings, epochs: Iterable[int] | None, de
     rows.store(run)
     clock.lap("data_row")
     evaluation = driver.finish(run, ref, rows, data_result, shared_seconds=clock.total(), described={
-        "latent_dim": run.latent_dim, "model": run.model_config.get("model"), "device": str(dev)})
+        "latent_dim": run.latent_dim, "model": run.model_config.get("model"), "device": str(dev),
+        CHECKPOINT_SHA256: {str(epoch): hashes[epoch] for epoch in rows.results}})
     run.write_evaluation(evaluation, versions())
     return evaluation
 
@@ -164,11 +166,17 @@ def _select_checkpoints(run: Run, epochs: Iterable[int] | None) -> dict[int, Pat
 
 def check_checkpoint_models(run: Run, checkpoints: dict[int, Path]) -> None:
     """:class:`CheckpointError` naming the checkpoint and the fields that differ when a checkpoint holds
-    another model (architecture, latent size, beta) than the run's config.json describes."""
+    another model (architecture, latent size, beta) than the run's config.json describes, or another epoch than
+    its file name says (:class:`~vaediag.errors.NonFiniteError` for NaN weights)."""
     expected = run.config.get("model") or run.model_config
     names = [f.name for f in fields(VAEConfig) if f.name in expected]
-    for path in checkpoints.values():
-        saved = read_state(path).get("model_config")
+    for epoch, path in checkpoints.items():
+        state = read_state(path)
+        if state["epoch"] != epoch:  # a renamed or copied file: its row would be published under the wrong epoch
+            raise CheckpointError(f"checkpoint {path} holds the model of epoch {state['epoch']}, not epoch {epoch} "
+                                  f"as its name says; rename it to {path.parent / epoch_tag(state['epoch'])}.pt "
+                                  f"or remove it")
+        saved = state.get("model_config")
         if not isinstance(saved, dict):
             raise CheckpointError(f"checkpoint {path} has no valid model_config")
         differs = [f"{k} {saved.get(k)!r} (config: {expected[k]!r})" for k in names if saved.get(k) != expected[k]]

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+import numbers
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
 from ..errors import ConfigError
+from vaediag.models.train_config import SEED_MAX
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,12 @@ class EvalSettings:
 
     def validate(self) -> "EvalSettings":
         """Raise :class:`ConfigError` (one line) for the first invalid setting; return self."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            whole = type(f.default) is int
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or (whole and not _is_int(value)):
+                raise ConfigError(f"settings: {f.name} must be {'an integer' if whole else 'a number'}, "
+                                  f"got {value!r}")
         checks = [
             (self.samples > self.prdc_k, f"--samples must exceed the PRDC k={self.prdc_k}, got {self.samples}"),
             (self.grid >= 2, f"--grid must be >= 2, got {self.grid}"),
@@ -46,12 +55,33 @@ class EvalSettings:
             (self.prdc_k >= 1, f"PRDC k must be >= 1, got {self.prdc_k}"),
             (self.iwae >= 0, f"--iwae K must be >= 0 (0 = off), got {self.iwae}"),
             (0.0 <= self.unreadable_below < 1.0, f"unreadable_below must be in [0, 1), got {self.unreadable_below}"),
+            (_is_int(self.seed) and 0 <= self.seed <= SEED_MAX,
+             f"--seed must be an integer from 0 to {SEED_MAX}, got {self.seed!r}"),
         ]
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
         return self
 
+    @classmethod
+    def coerce(cls, value) -> "EvalSettings":
+        """``value`` as validated settings: an :class:`EvalSettings`, or a mapping of its field names (``{"samples":
+        2000}``); anything else, an unknown name or a bad value is a one-line :class:`ConfigError`."""
+        if isinstance(value, cls):
+            return value.validate()
+        if isinstance(value, Mapping):
+            names = [f.name for f in fields(cls)]
+            unknown = sorted(str(k) for k in value if k not in names)
+            if unknown:
+                raise ConfigError(f"settings: unknown name {', '.join(unknown)}; known: {', '.join(names)}")
+            return cls(**value).validate()
+        raise ConfigError(f"settings must be vaediag.EvalSettings(...) or a dict of its fields, got "
+                          f"{type(value).__name__}")
+
     def to_dict(self) -> dict:
         """The settings as a JSON-ready dict, each value of its field's type (``grid_span=1`` -> ``1.0``)."""
         return {f.name: type(f.default)(getattr(self, f.name)) for f in fields(self)}
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)

@@ -34,7 +34,9 @@ from ..metrics import frechet, generation, judges, latent, usage
 from ..metrics.prdc import compute_prdc
 from vaediag.models.nets import VAE
 from vaediag.store.rundir import PAIRS_COLUMNS, PER_CLASS_COLUMNS
+from ..errors import NonFiniteError
 from .cache import RowResult
+from .finite import at_epoch, require_finite
 from .reference import BATCH, Reference
 from .settings import EvalSettings
 
@@ -68,15 +70,20 @@ class CheckpointContext:
 # ---------------------------------------------------------------------------------------------- torch helpers
 
 
-def _encode(model: VAE, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray | None]:
-    """Posterior means and log-variances (None for a deterministic encoder) of ``x``."""
+def _encode(model: VAE, x: torch.Tensor, items: str = "images") -> tuple[np.ndarray, np.ndarray | None]:
+    """Posterior means and log-variances (None for a deterministic encoder) of ``x`` (``items``: what x is, for
+    the :class:`~vaediag.errors.NonFiniteError` of a NaN output)."""
     mus, logvars = [], []
     for start in range(0, len(x), BATCH):
         mu, logvar = model.encode(x[start : start + BATCH])
         mus.append(mu.float().cpu())
         if logvar is not None:
             logvars.append(logvar.float().cpu())
-    return torch.cat(mus).numpy(), (torch.cat(logvars).numpy() if logvars else None)
+    mu, logvar = torch.cat(mus).numpy(), (torch.cat(logvars).numpy() if logvars else None)
+    require_finite(mu, "the encoder's mu", items)
+    if logvar is not None:
+        require_finite(logvar, "the encoder's logvar", items)
+    return mu, logvar
 
 
 def is_deterministic(model) -> bool:
@@ -84,9 +91,11 @@ def is_deterministic(model) -> bool:
     return bool(getattr(model, "deterministic", False))
 
 
-def _decode(model: VAE, z: np.ndarray, device: torch.device) -> torch.Tensor:
+def _decode(model: VAE, z: np.ndarray, device: torch.device, items: str = "codes") -> torch.Tensor:
     z = torch.as_tensor(z, dtype=torch.float32).to(device)
-    return torch.cat([model.decode(z[s : s + BATCH]) for s in range(0, len(z), BATCH)]).float()
+    images = torch.cat([model.decode(z[s : s + BATCH]) for s in range(0, len(z), BATCH)]).float()
+    require_finite(images, "the decoder's output", items)
+    return images
 
 
 def _to_uint8(probs: torch.Tensor) -> np.ndarray:
@@ -98,8 +107,8 @@ def _to_uint8(probs: torch.Tensor) -> np.ndarray:
 
 def encode(ctx: CheckpointContext) -> dict[str, Any]:
     """Posterior means and log-variances of the test digits, posterior means of the training digits."""
-    ctx.test_mu, ctx.test_logvar = _encode(ctx.model, ctx.ref.test_x)
-    ctx.train_mu, _ = _encode(ctx.model, ctx.ref.train_x)
+    ctx.test_mu, ctx.test_logvar = _encode(ctx.model, ctx.ref.test_x, "test images")
+    ctx.train_mu, _ = _encode(ctx.model, ctx.ref.train_x, "training images")
     ctx.artifact.update(test_mu=ctx.test_mu.astype(np.float32), test_labels=ctx.ref.test_labels)
     return {}
 
@@ -170,7 +179,7 @@ def generation_histograms(ctx: CheckpointContext) -> dict[str, Any]:
     judge's label of every prior sample (-1: unreadable)."""
     settings, ref, d = ctx.settings, ctx.ref, ctx.latent_dim
     ctx.prior_z = generation.sample_prior(settings.samples, d, settings.seed)
-    prior_images = _decode(ctx.model, ctx.prior_z, ref.device)
+    prior_images = _decode(ctx.model, ctx.prior_z, ref.device, "prior samples")
     ctx.prior = ref.classify(prior_images)
     ctx.artifact["prior_sheet"] = _to_uint8(prior_images[:PRIOR_SHEET])
     columns, ctx.prior_labels = judged_histograms(np.asarray(ctx.prior.probs, np.float64), ref, C.PRIOR)
@@ -180,7 +189,7 @@ def generation_histograms(ctx: CheckpointContext) -> dict[str, Any]:
     z_linear = generation.linear_grid(settings.grid, settings.grid_span, d)
     z_quantile, qspan = generation.quantile_grid(settings.grid, d)
     for grid, z, span in ((LINEAR_GRID, z_linear, settings.grid_span), (QUANTILE_GRID, z_quantile, qspan)):
-        images = _decode(ctx.model, z, ref.device)
+        images = _decode(ctx.model, z, ref.device, f"{grid.prefix.rstrip('_')} points")
         grid_columns, labels = judged_histograms(np.asarray(ref.classify(images).probs, np.float64), ref,
                                                  grid.prefix)
         columns.update(grid_columns)
@@ -240,7 +249,7 @@ def reconstruction(ctx: CheckpointContext) -> dict[str, Any]:
         elbo = {"loss": math.nan, "recon": math.nan, "kl": math.nan}
     else:
         elbo = evaluate_elbo(ctx.model, ref.test_x, seed=ctx.settings.seed)
-    recon = _decode(ctx.model, ctx.test_mu, ref.device)
+    recon = _decode(ctx.model, ctx.test_mu, ref.device, "test reconstructions")
     shown = recon_pair_indices(ref.test_labels)
     index = torch.as_tensor(shown, device=recon.device)
     ctx.artifact["recon_pairs"] = np.stack([_to_uint8(ref.test_x[index].float()), _to_uint8(recon[index])])
@@ -310,10 +319,11 @@ def metrics_columns(latent_dim: int) -> list[str]:
 def evaluate_checkpoint(path: Path, epoch: int, ref: Reference) -> RowResult:
     """Run every stage on the checkpoint at ``path``; :class:`CheckpointError` when it does not load."""
     checkpoint = load_checkpoint(path, device=ref.device)
-    return evaluate_model_row(checkpoint.model, checkpoint.config.latent_dim, epoch, ref)
+    return evaluate_model_row(checkpoint.model, checkpoint.config.latent_dim, epoch, ref, checkpoint=path)
 
 
-def evaluate_model_row(model, latent_dim: int, epoch: int, ref: Reference) -> RowResult:
+def evaluate_model_row(model, latent_dim: int, epoch: int, ref: Reference, *,
+                       checkpoint: Path | None = None) -> RowResult:
     """Run every registered stage on ``model`` (a :class:`VAE` or a :class:`vaediag.models.protocol.ModelAdapter`, on
     ``ref.device``) as checkpoint ``epoch``: its metrics row, per-class and pair tables, timings and artifacts."""
     ctx = CheckpointContext(model, ref, latent_dim)
@@ -322,7 +332,10 @@ def evaluate_model_row(model, latent_dim: int, epoch: int, ref: Reference) -> Ro
     with torch.inference_mode():
         for stage in STAGES:
             start = time.perf_counter()
-            columns = stage.compute(ctx)
+            try:
+                columns = stage.compute(ctx)
+            except NonFiniteError as exc:
+                raise at_epoch(exc, epoch, checkpoint and f"{checkpoint.parent.name}/{checkpoint.name}") from None
             seconds[stage.name] = time.perf_counter() - start
             declared = stage.columns(ctx.latent_dim)
             if sorted(columns) != sorted(declared):

@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -68,3 +71,27 @@ def unique_epochs(epochs: pd.Series, path: Path) -> None:
     repeated = epochs[epochs.duplicated()]
     if len(repeated):
         raise RunDirError(f"{path}: epoch {repeated.iloc[0]} appears more than once")
+
+
+def append_text(path: Path, text: str) -> None:
+    """Append ``text`` to the file ``path`` (created when missing) without following a symbolic link: a link, a
+    hard link to another file, or anything but a plain file there is refused (``OSError``, ``ELOOP``) and
+    nothing is written through it. For log files that several processes append to (one ``write`` per call)."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
+    fd = os.open(path, flags, 0o644)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+            raise OSError(errno.ELOOP, "not a plain file (a link?)", str(path))
+        os.write(fd, text.encode("utf-8"))
+    finally:
+        os.close(fd)
+
+
+def is_plain_or_missing(path: Path) -> bool:
+    """Whether ``path`` is absent or a plain file that is no symbolic link (what vaediag may append to)."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return True
+    return stat.S_ISREG(st.st_mode) and st.st_nlink == 1

@@ -15,10 +15,12 @@ it again. Typical use, through :meth:`vaediag.store.rundir.Run.lock`::
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
 import re
+import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -114,11 +116,7 @@ class DirectoryLock:
 
     def _acquire(self, lock_path: Path) -> int:
         while True:
-            try:
-                fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-            except OSError as exc:
-                raise RunDirError(f"cannot write to {self.what} {self.directory}: {exc.strerror or exc} "
-                                  f"(is it read-only?)") from None
+            fd = self._open(lock_path)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
@@ -135,6 +133,30 @@ class DirectoryLock:
         except OSError:
             pass  # a full disk: the lock holds all the same, only the holder's name is unknown
         return fd
+
+
+    def _open(self, lock_path: Path) -> int:
+        """The lock file, opened without following a symbolic link (``O_NOFOLLOW``: a link planted there would
+        make the holder's PID overwrite its target) and refused unless it is a plain file with one name (a hard
+        link to a file elsewhere is refused the same way). ``O_NONBLOCK``: a FIFO there does not hang."""
+        flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
+        try:
+            fd = os.open(lock_path, flags, 0o644)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise RunDirError(self._not_plain(lock_path, "a symbolic link")) from None
+            raise RunDirError(f"cannot write to {self.what} {self.directory}: {exc.strerror or exc} "
+                              f"(is it read-only?)") from None
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+            os.close(fd)
+            raise RunDirError(self._not_plain(lock_path, "not a plain file" if not stat.S_ISREG(st.st_mode)
+                                              else "a hard link to another file"))
+        return fd
+
+    def _not_plain(self, lock_path: Path, what: str) -> str:
+        return (f"{self.what} {self.directory}: its lock file {lock_path.name} is {what}; vaediag writes nothing "
+                f"outside the folder and follows no link there: remove {lock_path} and try again")
 
 
 def _same_file(fd: int, path: Path) -> bool:

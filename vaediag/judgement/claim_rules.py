@@ -75,7 +75,8 @@ def claim_rules(settings: dict | None = None) -> list[Rule]:
                                  f"run the intervals are sampling intervals (Wilson for shares, bootstrap with "
                                  f"{BOOTSTRAP_RESAMPLES} resamples for silhouettes and entropy); on a sweep a claim "
                                  f"is checked per configuration over its seeds (Student-t intervals; paired for "
-                                 f"changes, Welch for differences between configurations). A claim about several "
+                                 f"changes; for differences between configurations paired by seed when both ran "
+                                 f"the same seeds, else Welch). A claim about several "
                                  f"digits or epochs is supported when every part is, refuted when one part is."),
         Rule("Claims: settings", "thresholds a claims file may change in [settings]: " + "; ".join(
             f"{k} = {v:g} ({SETTING_DOCS[k]})" for k, v in s.items())),
@@ -125,7 +126,8 @@ def claim_rules(settings: dict | None = None) -> list[Rule]:
                                       f"(at least {SLOPE_MIN_EPOCHS} epochs) with its t interval: wholly above 0 = "
                                       f"supported, wholly below 0 = refuted; the slope of the gap test_loss − "
                                       f"train_eval_loss is quoted. Over seeds: t-interval of the per-seed slopes."),
-        Rule(f"Claim: {BOTTLENECK}", "a sweep over latent_dim: Welch intervals of the differences (largest z − "
+        Rule(f"Claim: {BOTTLENECK}", "a sweep over latent_dim: intervals of the differences (paired by seed when "
+                                     "both configurations ran the same seeds, else Welch; largest z − "
                                      "smallest z, other settings equal) of test_loss (must be below 0) and "
                                      "knn_accuracy (above 0) over seeds: supported when one is and neither is on "
                                      "the wrong side, refuted when one is on the wrong side and neither supports; "

@@ -7,12 +7,17 @@ configuration columns and the ``group`` label shared by runs that differ only by
 (:func:`vaediag.stats.t_interval`; n = 1 gives NaN bounds: one seed says nothing about the spread), and the
 ``seeds`` that went into it. It is the sweep's ``summary.csv`` and what ``vaediag compare`` prints.
 
-How to read a row: ``mean`` ± (``ci_high`` − ``mean``) is where the configuration's average over *all* seeds
-would lie with 95 % confidence; a narrow interval is a number a new seed would reproduce, a wide one is not.
+How to read a row: ``ci_low``–``ci_high`` is where the configuration's average over *all* seeds would lie with
+95 % confidence, clipped to the metric's possible range (``vaediag.columns.COLUMN_RANGES``: a share's interval
+stops at 0 and 1); a narrow interval is a number a new seed would reproduce, a wide one is not. ``std`` = 0 with
+n > 1 means the seeds agree exactly: the interval has no width, which is no certainty (there is no noise estimate).
 
-:func:`difference_interval` compares two configurations: Welch's t-interval of the difference of their means
-(unequal variances, Welch–Satterthwaite degrees of freedom; scipy's ``ttest_ind(equal_var=False)``), and
-:func:`paired_change` the change of one configuration between two epochs, paired by seed.
+:func:`paired_test` tests a change paired by seed (the same seeds on both sides: the change of one configuration
+between two epochs, or two configurations trained from the same seeds, which share their data subsets and random
+draws), :func:`welch_test` a difference between configurations of different seeds (Welch: unequal variances,
+Welch–Satterthwaite degrees of freedom, scipy's ``ttest_ind(equal_var=False)``). Both give a
+:class:`~vaediag.stats.TTest` (p-value and interval at any level); :func:`difference_interval` and
+:func:`paired_change` are their 95 % intervals.
 """
 
 from __future__ import annotations
@@ -22,12 +27,11 @@ from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats as _st
 
 from vaediag.files import atomic
 from vaediag import columns as C
 from vaediag.judgement.grouping import GROUP, GROUP_KEYS, SEED, SEEDS, metric_columns
-from vaediag.stats import CONFIDENCE, Interval, t_interval
+from vaediag.stats import CONFIDENCE, Interval, TTest, clip_interval, t_interval
 
 METRIC, N, MEAN, STD, CI_LOW, CI_HIGH = "metric", "n", "mean", "std", "ci_low", "ci_high"
 STAT_COLUMNS = (N, MEAN, STD, CI_LOW, CI_HIGH)
@@ -39,9 +43,10 @@ SUMMARY_COLUMN_DOCS = {
     N: "integer: seeds with a finite value of the metric at this epoch",
     MEAN: "the mean over those seeds",
     STD: "the sample standard deviation over the seeds (ddof = 1); empty for n = 1",
-    CI_LOW: "lower bound of the 95 % Student-t interval of the mean over seeds, mean − t(n−1)·std/√n; empty "
-            "for n = 1",
-    CI_HIGH: "upper bound of that interval",
+    CI_LOW: "lower bound of the 95 % Student-t interval of the mean over seeds, mean − t(n−1)·std/√n, clipped to "
+            "the metric's range (never below 0 for a share); empty for n = 1",
+    CI_HIGH: "upper bound of that interval (clipped likewise); equal to ci_low when the seeds agree exactly "
+             "(std 0: no noise estimate, not certainty)",
     SEEDS: "text: the seeds of the configuration, comma separated",
 }
 LOSS_GAP = "loss_gap_nats"  # derived: test_loss − train_eval_loss, per run and checkpoint
@@ -81,7 +86,7 @@ def seed_statistics(df: pd.DataFrame, metrics: Sequence[str] | None = None) -> p
             at = g[g[C.EPOCH] == epoch]
             for m in metrics:
                 values = pd.to_numeric(at[m], errors="coerce") if m in at.columns else pd.Series(dtype=float)
-                iv = t_interval(values.to_numpy(dtype=float))
+                iv = clip_interval(t_interval(values.to_numpy(dtype=float)), C.COLUMN_RANGES.get(m))
                 rows.append({GROUP: group, **config, C.EPOCH: int(epoch), METRIC: m, N: iv.n, MEAN: iv.mean,
                              STD: iv.std, CI_LOW: iv.low, CI_HIGH: iv.high, SEEDS: seeds})
     return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
@@ -98,26 +103,56 @@ def write_summary(summary: pd.DataFrame, path) -> None:
     atomic.write_with(path, lambda tmp: summary.to_csv(tmp, index=False))
 
 
-def difference_interval(a: Sequence[float], b: Sequence[float], confidence: float = CONFIDENCE) -> Interval:
-    """Welch's t-interval of mean(``b``) − mean(``a``) (finite values only): unequal variances,
-    Welch–Satterthwaite degrees of freedom (scipy ``ttest_ind(b, a, equal_var=False).confidence_interval``).
-    ``n`` is the smaller sample size, ``std`` the standard error of the difference. Fewer than 2 values on
-    either side, or no spread on both, gives NaN bounds (no interval)."""
+def welch_test(a: Sequence[float], b: Sequence[float]) -> TTest:
+    """Welch's t-test of mean(``b``) − mean(``a``) (finite values only): unequal variances, Welch–Satterthwaite
+    degrees of freedom (as scipy's ``ttest_ind(b, a, equal_var=False)``). ``n`` is the smaller sample size. Not
+    testable with fewer than 2 values on a side or no spread on both."""
     av, bv = (np.asarray(x, dtype=float).ravel() for x in (a, b))
     av, bv = av[np.isfinite(av)], bv[np.isfinite(bv)]
     n = int(min(av.size, bv.size))
     diff = float(bv.mean() - av.mean()) if av.size and bv.size else math.nan
     if n < 2:
-        return Interval(n, diff, math.nan, math.nan, math.nan, confidence)
-    if np.ptp(av) == 0 and np.ptp(bv) == 0:  # no spread on either side: no interval (and no division by 0)
-        return Interval(n, diff, math.nan, math.nan, 0.0, confidence)
-    se = math.sqrt(bv.var(ddof=1) / bv.size + av.var(ddof=1) / av.size)
-    ci = _st.ttest_ind(bv, av, equal_var=False).confidence_interval(confidence)
-    return Interval(n, diff, float(ci.low), float(ci.high), se, confidence)
+        return TTest(n, diff, math.nan, math.nan, "welch")
+    va, vb = av.var(ddof=1) / av.size, bv.var(ddof=1) / bv.size
+    se = math.sqrt(va + vb)
+    if se == 0:  # no spread on either side: no noise estimate (and no division by 0)
+        return TTest(n, diff, 0.0, math.nan, "welch")
+    dof = (va + vb) ** 2 / ((va ** 2 / (av.size - 1) if va else 0.0) + (vb ** 2 / (bv.size - 1) if vb else 0.0))
+    return TTest(n, diff, se, float(dof), "welch")
+
+
+def paired_test(before: Sequence[float], after: Sequence[float]) -> TTest:
+    """The paired t-test of ``after`` − ``before`` (the i-th values belong to the same seed; pairs with a NaN
+    dropped): mean of the per-seed differences, se = their std / √n, n − 1 degrees of freedom (scipy's
+    ``ttest_rel``). Not testable with fewer than 2 pairs, or when every seed changes by exactly the same amount."""
+    d = np.asarray(after, dtype=float) - np.asarray(before, dtype=float)
+    d = d[np.isfinite(d)]
+    n = int(d.size)
+    if n < 2:
+        return TTest(n, float(d.mean()) if n else math.nan, math.nan, math.nan, "paired")
+    return TTest(n, float(d.mean()), float(d.std(ddof=1) / math.sqrt(n)), float(n - 1), "paired")
+
+
+def difference_test(a: dict, b: dict) -> TTest:
+    """The test of mean(``b``) − mean(``a``), each given as seed -> value: paired by seed when both sides hold the
+    same seeds (at least two, each with a finite value on both sides: two configurations trained from the same
+    seeds share their data subsets and random draws, and the pairing removes that shared noise); Welch's test
+    otherwise (independent samples). ``method`` says which."""
+    fa = {k: float(v) for k, v in a.items() if np.isfinite(v)}
+    fb = {k: float(v) for k, v in b.items() if np.isfinite(v)}
+    if len(fa) >= 2 and set(fa) == set(fb):
+        seeds = sorted(fa, key=str)
+        return paired_test([fa[k] for k in seeds], [fb[k] for k in seeds])
+    return welch_test(list(fa.values()), list(fb.values()))
+
+
+def difference_interval(a: Sequence[float], b: Sequence[float], confidence: float = CONFIDENCE) -> Interval:
+    """Welch's t-interval of mean(``b``) − mean(``a``) (:func:`welch_test`); ``std`` holds the standard error of
+    the difference; NaN bounds when not testable."""
+    return welch_test(a, b).interval(confidence)
 
 
 def paired_change(before: Sequence[float], after: Sequence[float], confidence: float = CONFIDENCE) -> Interval:
-    """The change ``after`` − ``before`` of one configuration between two epochs, paired by seed (the i-th
-    values belong to the same seed): the t-interval of the per-seed differences (pairs with a NaN dropped)."""
-    b, a = np.asarray(before, dtype=float), np.asarray(after, dtype=float)
-    return t_interval(a - b, confidence)
+    """The change ``after`` − ``before`` of one configuration between two epochs, paired by seed: the t-interval
+    of the per-seed differences (:func:`paired_test`)."""
+    return paired_test(before, after).interval(confidence)

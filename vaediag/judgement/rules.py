@@ -18,7 +18,7 @@ from typing import Sequence
 from vaediag import columns as C
 from vaediag.metrics.usage import ACTIVE_THRESHOLD
 from vaediag.store.rundir import HISTORY_FILE, PAIRS_FILE, PER_CLASS_FILE
-from vaediag.stats import BELOW, CONFIDENCE, decide
+from vaediag.stats import BELOW, BOOTSTRAP_RESAMPLES, CONFIDENCE, FDR, decide
 
 from vaediag.judgement.formats import COLUMN_NUMBER_FORMATS, NUMBER_FORMAT_DESCRIPTIONS, percent
 
@@ -329,4 +329,20 @@ def rules() -> list[Rule]:
                       f"margins smaller than the seed-to-seed standard deviation ({spread}; {SEED_SPREAD_NOTE}), "
                       f"and the silhouette level (it differed ×{SILHOUETTE_SEED_FACTOR:g} between seeds)."),
         Rule("Number formats", f"{formats}. Percent: {percent_columns}."),
+        Rule("Sweep report: many decisions",
+             f"every “rises” / “falls” of a configuration's trajectories (each step, and the first-to-last change) "
+             f"and every “supported” / “refuted” between configurations is one decision of one family: the t-tests "
+             f"behind them are corrected together with the Benjamini–Hochberg procedure at a {FDR * 100:g} % false "
+             f"discovery rate (R of m made), and their intervals are printed at the level 1 − {FDR:g}·R/m, which "
+             f"excludes 0 exactly for the decisions made; the report says m, R and that level per section."),
+        Rule("Sweep report: which test",
+             "two configurations that ran the same seeds are compared paired by seed (they share data subsets and "
+             "random draws: the paired t-test removes that shared noise); otherwise Welch's t-test (unequal "
+             "variances). Changes over epochs are paired by seed."),
+        Rule("Intervals over seeds",
+             f"the {CI_TEXT} of a mean over seeds (summary.csv, `vaediag compare`) is clipped to the metric's range "
+             f"(a share never below 0 or above 1) and then given as its two ends; seeds that agree exactly have no "
+             f"noise estimate: “all n seeds equal”, never “± 0”, and no decision rests on them. Within a run, "
+             f"bootstrap intervals use {BOOTSTRAP_RESAMPLES} resamples: their bounds move by less than half the "
+             f"printed unit between bootstrap seeds."),
     ]

@@ -15,7 +15,6 @@ tensors of that model (names and shapes checked without allocating it); ``train_
 from __future__ import annotations
 
 import pickle
-import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ import torch
 from vaediag.files import atomic
 from vaediag import columns as C
 from vaediag.models.train_config import TrainConfig
-from vaediag.errors import CheckpointError, ConfigError, first_line
+from vaediag.errors import CheckpointError, ConfigError, NonFiniteError, first_line, load_reason
 from vaediag.models.nets import VAE, VAEConfig, build_model
 
 FORMAT = "vaediag-checkpoint-v1"
@@ -60,14 +59,9 @@ def read_state(path: str | Path, map_location: str | torch.device = "cpu", *, re
 
 
 def torch_reason(exc: BaseException) -> str:
-    """torch's error in a few words: its first sentence, without the advice to load with ``weights_only=False``."""
-    text = str(exc)
-    if "Weights only load failed" in text:
-        found = re.search(r"Unsupported global: GLOBAL (\S+)", text)
-        return (f"it refers to {found.group(1)}, which a checkpoint may not hold" if found
-                else "it holds something other than tensors and plain containers")
-    text = re.sub(r"^\[enforce fail at [^\]]*\]\s*\.?\s*", "", first_line(exc))
-    return text.split(". ")[0].strip() or type(exc).__name__
+    """torch's error in a few words: its first sentence, without the advice to load with ``weights_only=False``
+    (:func:`vaediag.errors.load_reason`)."""
+    return load_reason(exc)
 
 
 def validate_state(state: object, path: str | Path, *, resumable: bool = False) -> None:
@@ -93,7 +87,7 @@ def validate_state(state: object, path: str | Path, *, resumable: bool = False) 
         config = VAEConfig.from_dict(state["model_config"])
     except (ConfigError, TypeError) as exc:
         raise bad(f"model_config: {exc}") from None
-    _check_model_state(state["model_state"], config, bad)
+    _check_model_state(state["model_state"], config, bad, path)
     if "train_config" in state:
         if not isinstance(state["train_config"], dict):
             raise bad("train_config is not a dictionary")
@@ -105,7 +99,7 @@ def validate_state(state: object, path: str | Path, *, resumable: bool = False) 
         _check_resume_parts(state, epoch, bad)
 
 
-def _check_model_state(model_state: object, config: VAEConfig, bad) -> None:
+def _check_model_state(model_state: object, config: VAEConfig, bad, path) -> None:
     if not isinstance(model_state, dict) or not all(
             isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in model_state.items()):
         raise bad("model_state is not a dictionary of tensors")
@@ -116,6 +110,12 @@ def _check_model_state(model_state: object, config: VAEConfig, bad) -> None:
         diff = sorted(set(got) ^ set(expected)) or [k for k in expected if got[k] != expected[k]]
         raise bad(f"model_state does not fit its model_config ({config.model}, latent {config.latent_dim}): "
                   f"{', '.join(diff[:3])}{' ...' if len(diff) > 3 else ''}")
+    for name, tensor in model_state.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            n_bad = int((~torch.isfinite(tensor)).sum())
+            raise NonFiniteError(f"checkpoint {path} holds NaN or infinite weights "
+                                 f"({name}: {n_bad} of {tensor.numel()} values); a model with NaN weights "
+                                 f"cannot be evaluated or trained further")
 
 
 def _check_resume_parts(state: dict, epoch: int, bad) -> None:

@@ -10,6 +10,9 @@ MODEL_CHOICES = ("mlp", "conv")
 INIT_CHOICES = ("torch", "glorot")
 DEFAULT_INIT = {"mlp": "torch", "conv": "glorot"}
 LEGACY_INIT = "torch"  # what a config saved before the ``init`` field existed was trained with
+# The largest latent size vaediag builds: 16 times the 784 pixels it encodes (the conv model then holds about 40 M
+# weights, 160 MB); far beyond it a model is only an allocation failure or a machine out of memory.
+MAX_LATENT_DIM = 16 * 784
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,9 @@ class VAEConfig:
             raise ConfigError(f"unknown init {self.init!r}; choose one of {', '.join(INIT_CHOICES)}")
         if not isinstance(self.latent_dim, int) or isinstance(self.latent_dim, bool) or self.latent_dim < 1:
             raise ConfigError(f"latent dim must be an integer >= 1, got {self.latent_dim!r}")
+        if self.latent_dim > MAX_LATENT_DIM:
+            raise ConfigError(f"latent dim {self.latent_dim} is larger than {MAX_LATENT_DIM} (16 x the 784 pixels "
+                              f"of an image): choose a smaller --latent-dim")
         if not (self.beta >= 0 and self.beta < float("inf")):
             raise ConfigError(f"beta must be a finite number >= 0, got {self.beta!r}")
 

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from vaediag.errors import CheckpointError, ConfigError, first_line
+from vaediag.errors import CheckpointError, ConfigError, first_line, load_reason
 
 _REFUSED_GLOBAL = re.compile(r"Unsupported global: GLOBAL (\S+)")  # torch.load(weights_only=True) met a pickled object
 _SPEC = re.compile(r"^([A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*):([A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*)$")
@@ -66,7 +66,7 @@ def read_state_dict(weights: str | Path) -> dict:
                                   f"model saved with torch.save(model)), which torch.load(weights_only=True) refuses "
                                   f"to run; save model.state_dict() instead") from None
         raise CheckpointError(f"--weights {path} does not load with torch.load(weights_only=True): "
-                              f"{first_line(exc)}") from None
+                              f"{load_reason(exc, 'weights file')}") from None
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         obj = obj["state_dict"]
     if isinstance(obj, dict) and isinstance(obj.get("_metadata"), dict):

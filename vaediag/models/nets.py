@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vaediag.errors import ConfigError
+from vaediag.errors import ConfigError, first_line
 from vaediag.models.config import INIT_CHOICES, MODEL_CHOICES, VAEConfig  # noqa: F401  (re-exported)
 
 IMAGE_SHAPE = (1, 28, 28)
@@ -170,4 +170,13 @@ class ConvVAE(VAE):
 def build_model(config: VAEConfig) -> VAE:
     """Instantiate the model named by ``config.model``, its weights initialised as ``config.init`` says
     from torch's global RNG (deterministic under ``torch.manual_seed``)."""
-    return {"mlp": MLPVAE, "conv": ConvVAE}[config.model](config)
+    try:
+        return {"mlp": MLPVAE, "conv": ConvVAE}[config.model](config)
+    except (MemoryError, torch.OutOfMemoryError) as exc:
+        raise ConfigError(f"cannot build the {config.model} model with latent dim {config.latent_dim}: out of "
+                          f"memory ({first_line(exc)})") from None
+    except RuntimeError as exc:  # CPU allocation failures are plain RuntimeErrors
+        if "alloc" not in str(exc).lower():
+            raise
+        raise ConfigError(f"cannot build the {config.model} model with latent dim {config.latent_dim}: "
+                          f"{first_line(exc)}") from None

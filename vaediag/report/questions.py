@@ -304,6 +304,11 @@ def _diversity_sentence(quotes: Quotes, middle: int, last: int) -> Sentence | No
     return Sentence(parts + [f"; {words}."])
 
 
+MISSING_HISTORY = ("No training history: history.csv is missing from this run (deleted or never written), so the "
+                   "train and test loss over the training epochs, and the overfitting check on them, are left out "
+                   "here; `vaediag train --out RUN_DIR --resume` writes it again from checkpoints/last.pt.")
+
+
 def training_length_sentences(run: Run) -> list[Sentence]:
     quotes, out, history = Quotes(run), [], run.history
     if not len(history) and run.is_external:
@@ -312,6 +317,8 @@ def training_length_sentences(run: Run) -> list[Sentence]:
                              "..., history={'train_loss': [...], 'test_loss': [...]})), so the train and test loss "
                              "over the training epochs are not known; the IWAE bounds of the evaluated epochs "
                              "answer instead (not measured either for a deterministic encoder)."]))
+    elif not len(history):
+        out.append(Sentence([MISSING_HISTORY]))
     if C.TEST_LOSS in history.columns and len(history):
         test = pd.to_numeric(history[C.TEST_LOSS], errors="coerce").dropna()
         if len(test):

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import struct
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -38,6 +37,7 @@ from .content import SECTION_TITLES, FigureGroup, ReportContent, figure_caption,
 from .judges import JUDGES_TABLE_DOCS, judges_table
 from .findings import Finding, Tag
 from vaediag.judgement.formats import percent, table_cell
+from vaediag.judgement.text import md_escape
 from .replication import checks_table
 from vaediag.judgement.rules import (CI_TEXT, COLLAPSE_ENTROPY, IMBALANCE_FACTOR, INSIDE_MIN, MISSING_SHARE,
                                      POSTERIOR_KL_DIM_MIN, Rule, rules)
@@ -112,7 +112,6 @@ README_COLUMN_TABLES = (  # the README's column tables: file -> its columns, in 
 )
 # only documented columns are listed: a column whose doc has not been written yet (or that was removed) stays out
 README_COLUMN_TABLES = tuple((name, [c for c in columns if C.column_doc(c)]) for name, columns in README_COLUMN_TABLES)
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&])")
 
 
 # ============================================================================================ plain data
@@ -204,15 +203,6 @@ def provenance(finding: Finding, classes: ClassNames = MNIST_CLASSES) -> str:
 
 
 # ============================================================================================ Markdown escaping
-def md_escape(value) -> str:
-    """``value`` as literal Markdown text: a backslash before every character Markdown could read as markup
-    inline (``\\ ` * _ [ ] < > | ~ &``; with ``[`` escaped neither ``!`` nor ``(`` can start a link), line
-    breaks as spaces (a table row stays one line). Values are never written at the start of a line, where
-    ``#``, ``-`` or ``1.`` would matter."""
-    text = " ".join(str(value).splitlines())
-    return _MD_SPECIAL.sub(r"\\\1", text)
-
-
 def _md_finalize(value) -> str:
     return value if isinstance(value, Markup) else md_escape(value)
 

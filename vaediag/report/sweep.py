@@ -21,13 +21,14 @@ from markupsafe import Markup
 from vaediag.files import atomic
 from vaediag.judgement import replicates as R
 from vaediag.compare import compare_runs
+from vaediag import columns as C
 from vaediag.errors import RunDirError
 from vaediag.store.rundir import Run
 
 from .claims import claims_section
 from .findings import Sentence
 from .render import Figure, embedded_figure, environment, flatten
-from .sweep_content import SECTION_TITLES, SWEEP_METRICS, comparisons, config_sections
+from .sweep_content import SECTION_TITLES, SWEEP_METRICS, comparisons, config_sections, decision_family
 from .wording import reword, reword_sentence
 
 FIGURE_CAPTION = ("The key metrics over the checkpoint epochs, one colour per configuration: the line is the mean "
@@ -41,8 +42,9 @@ def _metrics_present(run_dirs: list[Path]) -> list[str]:
     return [m for m in SWEEP_METRICS if m in present or m == R.LOSS_GAP]
 
 
-RUN_FIELDS = (("status", "status"), ("attempts", "attempts"), ("wall_seconds", "wall seconds"),
-              ("started", "started"), ("ended", "ended"), ("error", "error"))  # sweep.json field -> header
+RUN_FIELDS = (("status", "status"), ("attempts", "attempts"), ("wall_seconds", "wall seconds (all attempts)"),
+              ("attempt_seconds", "last attempt seconds"), ("started", "started"), ("ended", "ended"),
+              ("error", "error"))  # sweep.json field -> header
 
 
 def _runs_table(sweep_info: dict) -> tuple[list[str], list[list[str]]]:
@@ -80,7 +82,8 @@ def build_sweep_report(run_dirs, *, html_path, md_path, summary_path, figures_di
     section = claims_section(claims, classes)
     html_path, md_path, summary_path = Path(html_path), Path(md_path), Path(summary_path)
     figures_dir = Path(figures_dir)
-    df = R.with_derived(compare_runs(run_dirs, metrics=[m for m in _metrics_present(run_dirs) if m != R.LOSS_GAP]))
+    measured = [m for m in _metrics_present(run_dirs) if m != R.LOSS_GAP]
+    df = R.with_derived(compare_runs(run_dirs, metrics=measured + [C.TRAIN_EVAL_LOSS]))  # its inputs: the loss gap
     metrics = [m for m in SWEEP_METRICS if m in df.columns]
     summary = R.seed_statistics(df, metrics)
     R.write_summary(summary, summary_path)
@@ -96,20 +99,23 @@ def build_sweep_report(run_dirs, *, html_path, md_path, summary_path, figures_di
     header, rows = _runs_table(sweep_info)
     grid = flatten(sweep_info.get("grid") or {})
     other = flatten({k: v for k, v in sweep_info.items() if k not in ("grid", "runs")})
-    compared = [replace(c, parts=reword_sentence(Sentence(c.parts), classes).parts) for c in comparisons(df, summary)]
+    family = decision_family(df, summary)  # every decision of the report, corrected together
+    compared = [replace(c, parts=reword_sentence(Sentence(c.parts), classes).parts)
+                for c in comparisons(df, summary, family)]
     common = dict(titles={k: reword(t, classes) for k, t in SECTION_TITLES.items()}, comparisons=compared,
                   missing_title=reword("Missing digits and collapse verdicts per checkpoint (seeds)", classes),
                   grid=grid, other=other,
                   runs_header=header, runs_rows=rows, n_runs=len(run_dirs), summary_name=summary_path.name,
                   summary_columns=[(k, R.SUMMARY_COLUMN_DOCS.get(k, "")) for k in R.SUMMARY_COLUMNS],
-                  claims=section, claim_rules_here=True)
+                  claims=section, claim_rules_here=True, decisions=family.describe(), level=family.level_text)
     embedded = embedded_figure(FIG_SWEEP, figure)
     html = environment().get_template("sweep.html.j2").render(
-        configs=config_sections(df, summary, link(html_dir), classes),
+        configs=config_sections(df, summary, link(html_dir), classes, family=family),
         figure=Figure(FIG_SWEEP, embedded.src, FIGURE_CAPTION, embedded.width, embedded.height), **common)
     fig_link = Markup(quote(Path(os.path.relpath(figure.resolve(), md_dir)).as_posix()))
     markdown = environment(markdown=True).get_template("sweep.md.j2").render(
-        configs=config_sections(df, summary, link(md_dir), classes), figure=Figure(FIG_SWEEP, fig_link, FIGURE_CAPTION),
+        configs=config_sections(df, summary, link(md_dir), classes, family=family),
+        figure=Figure(FIG_SWEEP, fig_link, FIGURE_CAPTION),
         **common)
 
     atomic.write_text(html_path, html)

@@ -1,17 +1,19 @@
 """What the sweep report says, as plain data: per configuration the Q1–Q3 trajectories as mean ± 95 % CI over
 seeds, in how many seeds each digit is missing and each collapse verdict holds; across configurations, the
-three-way answer to "the larger z (β, the other model) does better" from Welch's interval of the difference.
+three-way answer to "the larger z (β, the other model) does better" from the interval of the difference, paired by
+seed when both configurations ran the same seeds (same data subsets and random draws), Welch's otherwise.
 
-Every number a sentence quotes is a :class:`Quote`: a cell of the sweep's summary.csv (``stat`` "mean", or
-"half" = ci_high − mean, the half-width of the 95 % interval) or a derived interval whose ``source`` says how
-it was computed (a paired t-interval of the per-seed change, Welch's interval of a difference).
+Every change and difference the report decides is one decision of one :class:`~vaediag.judgement.family.Family`
+(:func:`decision_family`): Benjamini–Hochberg at a 5 % false discovery rate over all of them, their intervals
+printed at the matching level. Every number a sentence quotes is a :class:`Quote`: a cell of the sweep's
+summary.csv (``stat`` "mean", "half" = ci_high − mean, or "low" / "high" = ci_low / ci_high where the interval was
+clipped to the metric's range) or a derived interval whose ``source`` says how it was computed.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from itertools import combinations
 from pathlib import Path
 from typing import Union
 
@@ -20,45 +22,26 @@ import pandas as pd
 
 from vaediag import columns as C
 from vaediag.judgement import replicates as R
-from vaediag.compare import BETA, GROUP, GROUP_KEYS, LATENT_DIM, MODEL, RUN_DIR, SEED
+from vaediag.compare import BETA, GROUP, GROUP_KEYS, LATENT_DIM, RUN_DIR, SEED
 from vaediag.datasets.classes import MNIST_CLASSES, ClassNames
 from vaediag.judgement.run_verdict import run_verdict
 from vaediag.store.rundir import Run
-from vaediag.stats import ABOVE, BELOW, INCONCLUSIVE, decide
+from vaediag.stats import INCONCLUSIVE, decide
 
 from .findings import Sentence, Tag, const_tag, count_tag, digit_tag, epoch_tag
+from vaediag.judgement.family import Family
+from .sweep_decisions import (COMPARISON_CLAIMS, QUESTIONS, SECTION_TITLES, SWEEP_METRICS,  # noqa: F401
+                              add_trajectory, decision_family, difference_test, pairs, trajectory_epochs)
 from vaediag.judgement.formats import format_number
 from .wording import reword_sentence
 from vaediag.judgement.rules import MISSING_SHARE
 
 SUMMARY_SOURCE = "summary.csv"
-PAIRED_SOURCE = "paired t-interval of the per-seed change (per-run metrics.csv)"
-WELCH_SOURCE = "Welch t-interval of the difference of means over seeds (per-run metrics.csv)"
-QUESTIONS = {  # section -> (metric, its name in words, direction: ABOVE = higher is better, BELOW = lower)
-    "q1": [(C.SILHOUETTE, "Silhouette of the test codes by digit", ABOVE),
-           (C.KNN_ACCURACY, "kNN accuracy in latent space", ABOVE)],
-    "q2": [(C.PRIOR + C.ENTROPY_NORM, "Normalised class entropy of prior samples", ABOVE),
-           (C.PRIOR + C.UNREADABLE_SHARE, "Share of prior samples the classifier cannot read", BELOW),
-           (C.FRECHET, "Fréchet distance to real digits", BELOW),
-           (C.RECON_ACCURACY, "Classifier accuracy on reconstructions", ABOVE)],
-    "q3": [(C.TEST_LOSS, "Test loss (nats)", BELOW),
-           (R.LOSS_GAP, "Gap test loss − train loss in eval mode (nats)", BELOW),
-           (C.IWAE_NLL, "IWAE NLL bound on test digits (nats)", BELOW),
-           (C.IWAE_TRAIN_NLL, "IWAE NLL bound on the train subset (nats)", BELOW)],
-}
-SECTION_TITLES = {"q1": "Q1 — Do the digits form separate clusters?", "q2": "Q2 — Are the generated digits good "
-                  "and diverse?", "q3": "Q3 — Does training longer help?"}
-SWEEP_METRICS = tuple(m for items in QUESTIONS.values() for m, _, _ in items)
-COMPARISON_CLAIMS = (  # metric, direction, the claim's words ("<B> ... than <A>")
-    (C.KNN_ACCURACY, ABOVE, "separates digits better"),
-    (C.SILHOUETTE, ABOVE, "forms better separated clusters"),
-    (C.PRIOR + C.ENTROPY_NORM, ABOVE, "draws the digits more evenly"),
-    (C.FRECHET, BELOW, "generates digits closer to real ones"),
-    (C.RECON_ACCURACY, ABOVE, "keeps digit identity better in reconstructions"),
-    (C.TEST_LOSS, BELOW, "fits unseen digits better"),
-)
-COMPARED_KEYS = (LATENT_DIM, MODEL, BETA)  # configurations differing in exactly one of these are compared
-MODEL_ORDER = ("mlp", "conv")  # the claim: the later model does better
+PAIRED_SOURCE = "paired t-interval of the per-seed change (per-run metrics.csv), at the report's decision level"
+PAIRED_DIFF_SOURCE = ("paired t-interval of the per-seed difference between configurations (per-run metrics.csv), "
+                      "at the report's decision level")
+WELCH_SOURCE = ("Welch t-interval of the difference of means over seeds (per-run metrics.csv), at the report's "
+                "decision level")
 METRIC_NAMES = {m: words for items in QUESTIONS.values() for m, words, _ in items}
 DIFF_STATS = ("diff", "change")
 
@@ -140,8 +123,8 @@ def trajectory_words(epochs: list[int], steps: list[str]) -> str:
 
 
 def step_direction(before: pd.Series, after: pd.Series) -> str | None:
-    """UP / DOWN / LEVEL from the paired t-interval of the per-seed change (index: seed); None without an
-    interval (fewer than 2 seeds)."""
+    """UP / DOWN / LEVEL from the 95 % paired t-interval of the per-seed change (index: seed), one decision on its
+    own; None without an interval (fewer than 2 seeds, or every seed changing by the same amount)."""
     seeds = before.index.intersection(after.index)
     iv = R.paired_change(before.loc[seeds].to_numpy(float), after.loc[seeds].to_numpy(float))
     if not iv.has_interval:
@@ -155,62 +138,74 @@ def _direction(iv) -> str:
 
 
 def _mean_ci(summary: pd.DataFrame, group: str, epoch: int, metric: str) -> list[Part] | None:
+    """"m ± h" (the 95 % interval), "m (95 % CI lo to hi)" when the interval was clipped to the metric's range,
+    "m (all n seeds equal: no noise estimate)" when the seeds agree exactly; "m" for one seed."""
     row = R.lookup(summary, group, epoch, metric)
     if row is None or not math.isfinite(row[R.MEAN]):
         return None
-    parts: list[Part] = [Quote(group, epoch, metric, "mean", float(row[R.MEAN]))]
-    if math.isfinite(row[R.CI_HIGH]):
-        parts += [" ± ", Quote(group, epoch, metric, "half", float(row[R.CI_HIGH] - row[R.MEAN]))]
-    return parts
+    q = lambda stat, v: Quote(group, epoch, metric, stat, float(v))  # noqa: E731
+    mean, low, high = float(row[R.MEAN]), float(row[R.CI_LOW]), float(row[R.CI_HIGH])
+    parts: list[Part] = [q("mean", mean)]
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return parts
+    if high == low:
+        return parts + [f" (all {int(row[R.N])} seeds equal: no noise estimate)"]
+    if not math.isclose(high - mean, mean - low, rel_tol=1e-9, abs_tol=1e-12):  # clipped at the metric's range
+        return parts + [" (95 % CI ", q("low", low), " to ", q("high", high), ")"]
+    return parts + [" ± ", q("half", high - mean)]
 
 
 def trajectory_sentence(summary: pd.DataFrame, df: pd.DataFrame, group: str, metric: str, words: str,
-                        side: str) -> list[Part] | None:
+                        side: str, *, family: Family | None = None) -> list[Part] | None:
     """"<words>: a ± h at epoch 5, b ± h at epoch 30, … (mean ± 95 % CI over n seeds); it <shape>; from epoch
-    5 to 30 it <rises / falls / does not change beyond the seed-to-seed noise> (change c [lo, hi], paired over
-    seeds)." None when no epoch has a value."""
-    rows = summary[(summary[GROUP] == group) & (summary[R.METRIC] == metric)].sort_values(C.EPOCH)
-    rows = rows[np.isfinite(rows[R.MEAN].astype(float))]
+    5 to 30 it <rises / falls / does not change beyond the seed-to-seed noise> (change c, CI lo to hi, paired over
+    seeds)." Each step and the first-to-last change is a decision of ``family`` (default: a family of this
+    sentence's decisions alone). None when no epoch has a value."""
+    rows = trajectory_epochs(summary, group, metric)
     if rows.empty:
         return None
+    if family is None:
+        family = Family()
+        add_trajectory(family, df, summary, group, metric, "trajectory")
     epochs = [int(e) for e in rows[C.EPOCH]]
     parts: list[Part] = [words + ": "]
     for i, epoch in enumerate(epochs):
         parts += ([", "] if i else []) + _mean_ci(summary, group, epoch, metric) + [" at ", epoch_tag(epoch)]
     n = int(rows[R.N].max())
     parts += [" (mean ± 95 % CI over ", count_tag(n), " seeds)" if n > 1 else " seed, no interval)"]
-    steps = [step_direction(_seed_values(df, group, e0, metric), _seed_values(df, group, e1, metric))
-             for e0, e1 in zip(epochs, epochs[1:])]
-    if steps and None not in steps:
+    keys = [("step", group, metric, e0, e1) for e0, e1 in zip(epochs, epochs[1:])]
+    testable = [family.tests[k].testable for k in keys]
+    if keys and all(testable):
+        steps = [_direction(family.interval(k)) for k in keys]
         parts += ["; it ", trajectory_words(epochs, steps)]
-    elif steps:  # one seed: the direction of the values only
+    elif keys and n > 1:  # seeds that agree exactly at some step: no noise estimate there
+        parts += ["; at ", count_tag(testable.count(False)), " of its steps every seed changes by the same amount "
+                  "(no noise estimate: no step is called a rise or a fall)"]
+    elif keys:  # one seed: the direction of the values only
         means = np.asarray(rows[R.MEAN], dtype=float)
         signs = [UP if d > 0 else DOWN if d < 0 else LEVEL for d in np.diff(means)]
         parts += ["; its values ", trajectory_words(epochs, signs).replace(STEP_WORDS[LEVEL], "stay equal"),
                   " (one seed: no noise estimate)"]
     if len(epochs) > 1:
-        parts += _change_parts(df, group, metric, epochs[0], epochs[-1])
+        parts += _change_parts(family, group, metric, epochs[0], epochs[-1])
     return parts + ["."]
 
 
-def _seed_values(df: pd.DataFrame, group: str, epoch: int, metric: str) -> pd.Series:
-    """The metric per seed of ``group`` at ``epoch`` (index: seed)."""
-    flat = df.reset_index()
-    at = flat[(flat[GROUP] == group) & (flat[C.EPOCH] == epoch)]
-    return pd.to_numeric(at.set_index(SEED)[metric], errors="coerce") if metric in at.columns else pd.Series(
-        dtype=float)
-
-
-def _change_parts(df: pd.DataFrame, group: str, metric: str, first: int, last: int) -> list[Part]:
-    before, after = _seed_values(df, group, first, metric), _seed_values(df, group, last, metric)
-    seeds = before.index.intersection(after.index)
-    iv = R.paired_change(before.loc[seeds].to_numpy(float), after.loc[seeds].to_numpy(float))
-    if not iv.has_interval:
+def _change_parts(family: Family, group: str, metric: str, first: int, last: int) -> list[Part]:
+    key = next(k for k in (("change", group, metric, first, last), ("step", group, metric, first, last))
+               if k in family.tests)
+    test = family.tests[key]
+    if test.n < 2:
         return [f"; the change from epoch {first} to {last} needs two seeds to be told from noise"]
+    if not test.testable:
+        return [f"; from epoch {first} to {last} every seed changes by the same amount (no noise estimate: not "
+                f"called a change)"]
+    iv = family.interval(key)
     words = {UP: "rises", DOWN: "falls"}.get(_direction(iv), "does not change beyond the seed-to-seed noise")
     q = lambda stat, v: Quote(group, last, metric, stat, float(v), PAIRED_SOURCE)  # noqa: E731
-    return [f"; from epoch {first} to {last} it ", const_tag(words), " (change ", q("change", iv.mean), ", 95 % CI ",
-            q("change_low", iv.low), " to ", q("change_high", iv.high), ", paired over seeds)"]
+    return [f"; from epoch {first} to {last} it ", const_tag(words), " (change ", q("change", iv.mean),
+            f", {family.level_text} CI ", q("change_low", iv.low), " to ", q("change_high", iv.high),
+            ", paired over seeds)"]
 
 
 # ============================================================================================ digits, verdicts
@@ -258,11 +253,13 @@ def _digit_sentence(epoch: int, n: int, missing: dict[int, int], verdicts: dict[
 
 
 # ============================================================================================ per configuration
-def config_sections(df: pd.DataFrame, summary: pd.DataFrame, link,
-                    classes: ClassNames = MNIST_CLASSES) -> list[ConfigSection]:
+def config_sections(df: pd.DataFrame, summary: pd.DataFrame, link, classes: ClassNames = MNIST_CLASSES, *,
+                    family: Family | None = None) -> list[ConfigSection]:
     """One :class:`ConfigSection` per group of ``df`` (a compare_runs table with the derived columns);
     ``link(run_dir) -> str | None`` gives the relative link to a run's report; sentences and the table header
-    name the classes of ``classes`` (the sweep's dataset)."""
+    name the classes of ``classes`` (the sweep's dataset). ``family``: the report's decisions
+    (:func:`decision_family`; default: those of ``df`` and ``summary``)."""
+    family = family if family is not None else decision_family(df, summary)
     flat = df.reset_index()
     out = []
     for group in dict.fromkeys(flat[GROUP]):
@@ -273,7 +270,7 @@ def config_sections(df: pd.DataFrame, summary: pd.DataFrame, link,
         sections = {}
         for sid, items in QUESTIONS.items():
             sections[sid] = [s for m, words, side in items if m in g.columns
-                             for s in [trajectory_sentence(summary, df, group, m, words, side)] if s]
+                             for s in [trajectory_sentence(summary, df, group, m, words, side, family=family)] if s]
         missing, verdicts = digit_and_verdict_counts(runs, epochs)
         sections["q2"].append(_digit_sentence(epochs[-1], len(runs), missing[epochs[-1]], verdicts[epochs[-1]]))
         sections = {sid: [reword_sentence(Sentence(parts), classes).parts for parts in items]
@@ -296,63 +293,49 @@ def _value_text(key: str, value) -> str:
     return str(value)
 
 
-def _order(key: str, a, b) -> bool:
-    """Whether ``b`` is the side the claim favours (larger z, larger β, the later of MODEL_ORDER)."""
-    if key == MODEL:
-        rank = {m: i for i, m in enumerate(MODEL_ORDER)}
-        return (rank.get(b, len(rank)), str(b)) > (rank.get(a, len(rank)), str(a))
-    return float(b) > float(a)
-
-
-def comparisons(df: pd.DataFrame, summary: pd.DataFrame) -> list[Comparison]:
+def comparisons(df: pd.DataFrame, summary: pd.DataFrame, family: Family | None = None) -> list[Comparison]:
     """Every pair of configurations that differ in exactly one of ``COMPARED_KEYS`` (all other group keys
     equal): for each metric of ``COMPARISON_CLAIMS`` at their last common checkpoint, the claim "the larger z
-    (β; the later model of ``MODEL_ORDER``) does better" answered from Welch's 95 % interval of the difference
-    of means over seeds: supported when it lies wholly on the better side of 0, refuted when wholly on the
-    other side, inconclusive when it straddles 0 or a side has fewer than 2 seeds."""
-    flat = df.reset_index()
-    configs = {g: flat[flat[GROUP] == g] for g in dict.fromkeys(flat[GROUP])}
+    (β; the later model of ``MODEL_ORDER``) does better" answered from the interval of the difference
+    (:func:`difference_test`, at the level of ``family``, the report's decisions): supported when it lies wholly
+    on the better side of 0, refuted when wholly on the other side, inconclusive when it straddles 0 or there is
+    no interval (a side with fewer than 2 seeds, or no spread)."""
+    family = family if family is not None else decision_family(df, summary)
     out = []
-    for ga, gb in combinations(configs, 2):
-        a, b = configs[ga], configs[gb]
-        differ = [k for k in GROUP_KEYS if str(a[k].iloc[0]) != str(b[k].iloc[0])]
-        if len(differ) != 1 or differ[0] not in COMPARED_KEYS:
-            continue
-        key = differ[0]
-        if not _order(key, a[key].iloc[0], b[key].iloc[0]):
-            (ga, a), (gb, b) = (gb, b), (ga, a)
-        common = sorted(set(a[C.EPOCH]) & set(b[C.EPOCH]))
-        if not common:
-            continue
-        epoch = int(common[-1])
+    for key, (ga, a), (gb, b), epoch in pairs(df):
         for metric, side, claim in COMPARISON_CLAIMS:
-            if metric not in flat.columns:
+            if ("compare", gb, ga, metric, epoch) not in family.tests:
                 continue
-            va, vb = _seed_values(df, ga, epoch, metric), _seed_values(df, gb, epoch, metric)
-            if not (np.isfinite(va).any() and np.isfinite(vb).any()):
-                continue
-            iv = R.difference_interval(va.to_numpy(float), vb.to_numpy(float))
+            test = family.tests[("compare", gb, ga, metric, epoch)]
+            iv = family.interval(("compare", gb, ga, metric, epoch))
             answer = decide(iv.low, iv.high, 0.0, side)
             out.append(Comparison(gb, ga, metric, answer,
                                   _comparison_parts(summary, key, (ga, a), (gb, b), epoch=epoch, metric=metric,
-                                                    claim=claim, iv=iv, answer=answer)))
+                                                    claim=claim, iv=iv, answer=answer, test=test,
+                                                    level=family.level_text)))
     return out
 
 
-def _comparison_parts(summary, key, worse, better, *, epoch, metric, claim, iv, answer) -> list[Part]:
+def _comparison_parts(summary, key, worse, better, *, epoch, metric, claim, iv, answer, test, level) -> list[Part]:
     (ga, a), (gb, b) = worse, better
     name = METRIC_NAMES.get(metric, metric)
     parts: list[Part] = [f"{_value_text(key, b[key].iloc[0])} {claim} than {_value_text(key, a[key].iloc[0])} "
                          f"({name}, ", epoch_tag(epoch), "): ", Tag(f"answer answer-{answer}", answer), " — "]
     parts += (_mean_ci(summary, gb, epoch, metric) or ["–"]) + [" vs "] + (_mean_ci(summary, ga, epoch, metric) or ["–"])
-    q = lambda stat, v: Quote(gb, epoch, metric, stat, float(v), WELCH_SOURCE)  # noqa: E731
+    source = PAIRED_DIFF_SOURCE if test.method == "paired" else WELCH_SOURCE
+    q = lambda stat, v: Quote(gb, epoch, metric, stat, float(v), source)  # noqa: E731
     parts += ["; difference ", q("diff", iv.mean)]
+    how = ("paired by seed: both ran the same seeds" if test.method == "paired"
+           else "Welch: the configurations ran different seeds")
     if iv.has_interval:
-        parts += [", 95 % Welch CI ", q("diff_low", iv.low), " to ", q("diff_high", iv.high)]
+        parts += [f", {level} CI ", q("diff_low", iv.low), " to ", q("diff_high", iv.high), f" ({how})"]
+    elif test.n >= 2 and test.se == 0:
+        parts += [" (no interval: every seed gives the same difference, no noise estimate)"]
     else:
         parts += [" (no interval: each side needs at least 2 seeds with a spread)"]
     return parts + ["."]
 
 
 __all__ = ["Comparison", "ConfigSection", "Quote", "QUESTIONS", "SECTION_TITLES", "SWEEP_METRICS", "comparisons",
-           "config_sections", "missing_digits", "trajectory_words", "INCONCLUSIVE"]
+           "config_sections", "decision_family", "difference_test", "missing_digits", "trajectory_words",
+           "INCONCLUSIVE"]

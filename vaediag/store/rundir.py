@@ -4,8 +4,7 @@
 memory (a :class:`Run` can be built from an in-memory :class:`Evaluation`); the disk is for persistence and for
 later commands (``vaediag report RUN_DIR``) that start from an existing run. The evaluation results are published as
 one set under a manifest (:mod:`vaediag.files.publish`); sub-folders must resolve inside RUN_DIR: a symbolic link
-leading elsewhere is refused before anything is read or written through it.
-"""
+leading elsewhere is refused before anything is read or written through it."""
 
 from __future__ import annotations
 
@@ -21,15 +20,13 @@ import pandas as pd
 from vaediag.files import atomic
 from vaediag import columns as C
 from vaediag.errors import ConfigError, RunDirError, first_line
-from vaediag.store.evaluation import (  # noqa: F401  (re-exported)
-    PAIRS_COLUMNS, PER_CLASS_COLUMNS, Evaluation, EvaluationFiles, history_frame)  # noqa: F401  (re-exported)
-from vaediag.files.fileio import (  # noqa: F401  (re-exported)
-                                  int_epochs, json_text, load_npz, read_csv, read_json, save_npz,
-                                  unique_epochs)  # noqa: F401
+from vaediag.store.evaluation import PAIRS_COLUMNS, PER_CLASS_COLUMNS, Evaluation, EvaluationFiles, history_frame  # noqa: F401,E501
+from vaediag.files.fileio import int_epochs, json_text, load_npz, read_csv, read_json, save_npz, unique_epochs  # noqa: F401,E501
 from vaediag.files.lock import DirectoryLock, remove_stale_temporaries
 from vaediag.datasets.registry import DEFAULT_DATASET, check_dataset, class_names
 from vaediag.store import display
 from vaediag.store.ranges import check_ranges
+from vaediag.store.provenance import CHECKPOINT_SHA256, changed_checkpoints, evaluation_problem  # noqa: F401
 
 from .layout import (  # noqa: F401  (re-exported: the file names are part of the store's interface)
     CONFIG_FILE, HISTORY_FILE, CHECKPOINT_DIR, LAST_CHECKPOINT, METRICS_FILE, PER_CLASS_FILE, PAIRS_FILE, EVALUATION_FILE, EVAL_DIR, MANIFEST_FILE, CACHE_DIR, FIGURES_DIR, REPORT_HTML, REPORT_MD, STUDY_FILE, EXTERNAL_FILE, EXTERNAL_KIND, EXTERNAL_CHECKPOINT_FORMAT, RESULT_TABLES, LOCK_FILE, EPOCH_CHECKPOINT, epoch_tag)
@@ -292,14 +289,18 @@ class Run:
     def read_evaluation(self) -> Evaluation:
         """Read metrics.csv, per_class.csv, pairs.csv and evaluation.json, checked against the manifest and
         the documented ranges; artifacts load (checked) on first use. :class:`RunDirError` (one line) when
-        the run was never evaluated, or the results are unreadable, incomplete, mixed or out of range."""
+        the run was never evaluated, the results are unreadable, incomplete, mixed or out of range, or a
+        checkpoint changed since it was evaluated (:mod:`vaediag.store.provenance`)."""
         if not self.path.is_dir():
             raise RunDirError(f"{self.path} is not a directory")
-        return self.evaluation_files.read()
+        evaluation = self.evaluation_files.read()
+        if changed := changed_checkpoints(evaluation.settings, self.checkpoint_path, self.path):
+            raise RunDirError(f"{changed}; re-run `vaediag evaluate {self.path}`")
+        return evaluation
 
     def evaluation_problem(self) -> str | None:
-        """Why the evaluation results on disk are not one complete set, or None (complete, or none)."""
-        return self.evaluation_files.problem()
+        """Why the results on disk are not one complete set or no longer describe the checkpoints, or None."""
+        return evaluation_problem(self.evaluation_files, self.checkpoint_path, self.path)
 
     def write_evaluation(self, ev: Evaluation, versions: dict | None = None) -> None:
         """Publish the tables, evaluation.json and the artifacts as one set (:meth:`EvaluationFiles.write`);

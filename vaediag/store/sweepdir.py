@@ -28,7 +28,7 @@ from typing import Protocol
 from vaediag.files import atomic
 from vaediag.datasets.registry import DEFAULT_DATASET
 from vaediag.errors import ConfigError, RunDirError, first_line
-from vaediag.files.fileio import read_json
+from vaediag.files.fileio import append_text, is_plain_or_missing, read_json
 from vaediag.files.lock import DirectoryLock
 from vaediag.store import display
 from vaediag.store.rundir import Run
@@ -124,6 +124,21 @@ class Sweep:
             raise RunDirError(f"SWEEP_DIR {self.path} is not empty and holds no vaediag sweep ({SWEEP_FILE}); "
                               f"choose a new --out")
 
+    def check_contained(self, names: list[str]) -> None:
+        """:class:`RunDirError` (nothing written) when a folder of SWEEP_DIR (runs/, logs/, figures/, a run's
+        RUN_DIR) is a symbolic link, or a run's log / attempts file is not a plain file (a link would make the
+        runs' tasks append to its target): a sweep writes only inside SWEEP_DIR."""
+        folders = [self.runs_dir, self.path / LOGS_DIR, self.figures_dir, *(self.run_path(n) for n in names)]
+        for folder in folders:
+            if folder.is_symlink():
+                raise RunDirError(f"{folder} is a symbolic link; a sweep writes only inside SWEEP_DIR {self.path} "
+                                  f"and follows no link there: remove it")
+        for name in names:
+            for path in (self.log_path(name), self.attempts_path(name)):
+                if not is_plain_or_missing(path):
+                    raise RunDirError(f"{path} is a link or not a plain file; a sweep appends its run's log lines "
+                                      f"only to a plain file inside SWEEP_DIR: remove it")
+
     def lock(self, command: str = "sweep") -> DirectoryLock:
         """The exclusive lock of the sweep driver (a second driver on this SWEEP_DIR is refused, one line)."""
         return DirectoryLock(self.path, LOCK_FILE, command, create=True, what="SWEEP_DIR")
@@ -163,6 +178,9 @@ class Sweep:
         for p in points:
             state["runs"].setdefault(p.name, {"settings": p.settings, "status": PENDING, "attempts": 0,
                                               "error": None, "wall_seconds": None, "started": None, "ended": None})
+        for entry in state["runs"].values():  # "running" in a sweep.json nobody drives (we hold the lock): stopped
+            if isinstance(entry, dict) and entry.get("status") == RUNNING:
+                entry["status"] = PENDING
         return state
 
     def run_complete(self, name: str, epochs: int, checkpoints: list[int]) -> bool:
@@ -182,25 +200,34 @@ class Sweep:
         """Append one line for an attempt of run ``name`` started now (by a Ray task, on any node)."""
         path = self.attempts_path(name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        line = json.dumps({"invocation": invocation, "started": now(), "host": socket.gethostname(),
-                           "pid": os.getpid()})
-        with open(path, "a", encoding="utf-8") as fh:
-            fh.write(line + "\n")
+        line = json.dumps({"invocation": invocation, "started": now(), "time": time.time(),
+                           "host": socket.gethostname(), "pid": os.getpid()})
+        append_text(path, line + "\n")  # never through a link (OSError then: the attempt fails)
 
     def attempts(self, name: str, invocation: str | None = None) -> int:
         """How many attempts of run ``name`` were started: by every sweep call, or by the call ``invocation``."""
+        return len(self._attempt_lines(name, invocation))
+
+    def attempt_times(self, name: str, invocation: str) -> list[float]:
+        """When each attempt of run ``name`` in the sweep call ``invocation`` started (seconds since the epoch,
+        in order)."""
+        times = [entry.get("time") for entry in self._attempt_lines(name, invocation)]
+        return sorted(t for t in times if isinstance(t, (int, float)))
+
+    def _attempt_lines(self, name: str, invocation: str | None) -> list[dict]:
         try:
             lines = self.attempts_path(name).read_text(encoding="utf-8").splitlines()
         except OSError:
-            return 0
-        count = 0
+            return []
+        out = []
         for line in lines:
             try:
                 entry = json.loads(line)
-                count += invocation is None or entry.get("invocation") == invocation
-            except (ValueError, AttributeError):
+            except ValueError:
                 continue  # a line cut by a kill
-        return count
+            if isinstance(entry, dict) and (invocation is None or entry.get("invocation") == invocation):
+                out.append(entry)
+        return out
 
     def logger(self, name: str):
         """A ``log`` callable that appends timestamped lines to ``logs/<name>.log``."""
@@ -209,8 +236,7 @@ class Sweep:
 
         def log(msg: str) -> None:
             try:
-                with open(path, "a", encoding="utf-8") as fh:
-                    fh.write(f"{time.strftime('%H:%M:%S')} {msg}\n")
+                append_text(path, f"{time.strftime('%H:%M:%S')} {msg}\n")
             except OSError as exc:  # a log line is never worth failing a run
                 print(f"cannot write {path}: {first_line(exc)}")
 

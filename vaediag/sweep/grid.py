@@ -28,6 +28,7 @@ AXES = {
     "seed": "--seeds",
 }
 MODEL_AXES = ("model", "latent_dim", "beta")
+MAX_RUNS = 1000  # a larger grid is refused unless max_runs (--max-runs) is raised: a typo like --seeds 0-9999
 _INT_AXES = ("latent_dim", "batch_size", "seed")
 _FLOAT_AXES = ("beta", "lr")
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
