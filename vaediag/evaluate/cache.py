@@ -21,7 +21,7 @@ from vaediag.files import atomic
 from ..errors import RunDirError
 from vaediag.store.rundir import PAIRS_COLUMNS, PER_CLASS_COLUMNS, Run, json_text, load_npz, save_npz
 
-CACHE_FORMAT = "vaediag-eval-v3"  # bump when a computation or a cached table changes: old entries are then ignored
+CACHE_FORMAT = "vaediag-eval-v4"  # bump when a computation or a cached table changes: old entries are then ignored
 
 
 @dataclass
