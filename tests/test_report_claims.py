@@ -32,7 +32,7 @@ from helpers import assert_one_line_error
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "docs" / "guide" / "claims.md"  # where the claim-rules table is printed
 EXAMPLE = ROOT / "examples" / "claims.toml"
-VOID = {"img", "meta", "br", "hr", "link", "input", "col"}
+VOID = {"img", "meta", "br", "hr", "link", "input", "col", "source"}
 EPOCHS = (2, 5, 9)
 EVIL_TEXT = "digits <script>alert(1)</script> 4|9 & *5* are `mixed` [x](y)"
 EVIL_RULE = "a rule with <b>markup</b> | a pipe"
@@ -163,11 +163,16 @@ def test_run_report_claims_section_html(built):
         assert cells[0] == str(claim.claim) + (f" ({claim.id})" if claim.id else "")
         assert cells[1].startswith(claim.text)  # shown as text, unchanged (escaped in the source)
         assert cells[2] == claim.verdict
-        assert cells[3:] == [claim.measured, claim.rule, claim.explanation]
+        # the rule and the explanation are folded (a claim is a row, not a screen): <details> with a summary
+        why = ("why" + claim.explanation) if claim.explanation else "–"
+        assert cells[3:] == [claim.measured, "rule" + claim.rule, why]
+    assert text.count("<details><summary>rule</summary>") == len(claims)
     # a badge per claim, in the classes of the run report's answers, plus the three in the explanation
-    row_badges = [(c, t) for c, t in p.badges if t in VERDICTS][3:]
+    section = text[text.index('<section id="claims">'):]
+    section = section[:section.index("</section>")]
+    row_badges = re.findall(r'<td class="left verdict-cell"[^>]*><span class="([^"]+)">([^<]+)</span>', section)
     assert [t for _, t in row_badges] == list(claims.verdict)
-    assert all(c == ["answer", f"answer-{t}"] for c, t in row_badges)
+    assert all(c == f"answer answer-{t}" for c, t in row_badges)
     assert ".answer-refuted{" in text  # the badge style is in the page
     # the evidence cells are the measured numbers' hover text
     measured = p.rows[1]["cells"][3][1]

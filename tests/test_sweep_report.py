@@ -26,7 +26,7 @@ from fake_run import make_fake_run
 
 EPOCHS = (2, 5, 9)
 SEEDS = (0, 1, 2)
-VOID = {"img", "meta", "br", "hr", "link", "input", "col"}
+VOID = {"img", "meta", "br", "hr", "link", "input", "col", "source"}
 
 
 class Parser(HTMLParser):

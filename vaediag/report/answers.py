@@ -124,9 +124,12 @@ def _hurt_line(run: Run, facts: RunFacts, quotes: Quotes) -> Answer:
         return Answer(question, INCONCLUSIVE, Sentence([why + "."]))
     last = facts.last_trained
     if last <= TRAIN_LENGTH_EPOCH:
+        when: list[Part] = ([", the epoch the question is about: nothing after it to compare with"]
+                            if last == TRAIN_LENGTH_EPOCH else
+                            [", before ", epoch_tag(TRAIN_LENGTH_EPOCH), ", the epoch the question is about"])
         return Answer(question, INCONCLUSIVE, Sentence([
-            "training stopped at ", epoch_tag(last), ", not after ", epoch_tag(TRAIN_LENGTH_EPOCH),
-            ", the epoch the question is about (test loss ", quotes.history_value(C.TEST_LOSS, last), ")."]))
+            "training stopped at ", epoch_tag(last), *when, " (test loss ", quotes.history_value(C.TEST_LOSS, last),
+            ")."]))
     check = loss_trend(history, C.TEST_LOSS)
     if check is None:
         return Answer(question, INCONCLUSIVE, Sentence(["fewer than three epochs have a test loss."]))

@@ -15,7 +15,7 @@ from .replication import replication_sentences, threshold_checks
 from vaediag.judgement.rules import Check
 from vaediag.judgement.verdict import VERDICT_UNKNOWN, Verdict
 from .verdict import verdict_sentences
-from .wording import reword_sections, reword_sentence
+from .wording import reword, reword_sections, reword_sentence
 
 SECTION_TITLES = {
     "q1": "Q1 — Do the digits form separate clusters in the latent space?",
@@ -51,7 +51,8 @@ def build_content(run: Run) -> ReportContent:
     facts = run_facts(run)
     sections = {"q1": separation_sentences(run), "q2": generation_sentences(run), "verdict": verdict_text,
                 "q3": training_length_sentences(run), "replication": replication_sentences(run, checks)}
-    lines = {key: [replace(a, sentence=reword_sentence(a.sentence, run.classes)) for a in found]
+    lines = {key: [replace(a, question=reword(a.question, run.classes),
+                           sentence=reword_sentence(a.sentence, run.classes)) for a in found]
              for key, found in answers(run, facts, verdict).items()}
     return ReportContent(run, reword_sections(sections, run.classes), verdict, checks, lines, facts)
 

@@ -59,7 +59,7 @@ COMPARISON_CLAIMS = (  # metric, direction, the claim's words ("<B> ... than <A>
 COMPARED_KEYS = (LATENT_DIM, MODEL, BETA)  # configurations differing in exactly one of these are compared
 MODEL_ORDER = ("mlp", "conv")  # the claim: the later model does better
 METRIC_NAMES = {m: words for items in QUESTIONS.values() for m, words, _ in items}
-DIFF_STATS = ("diff", "change")
+DIFF_STATS = ("diff", "change", "step")  # signed: "+" before a positive value
 
 
 # ============================================================================================ plain data
@@ -352,6 +352,8 @@ def _comparison_parts(summary, key, worse, better, *, epoch, metric, claim, iv, 
         parts += [" (no interval: each side needs at least 2 seeds with a spread)"]
     return parts + ["."]
 
+
+mean_ci, seed_values = _mean_ci, _seed_values  # for the one-line answers (.sweep_answers)
 
 __all__ = ["Comparison", "ConfigSection", "Quote", "QUESTIONS", "SECTION_TITLES", "SWEEP_METRICS", "comparisons",
            "config_sections", "missing_digits", "trajectory_words", "INCONCLUSIVE"]
