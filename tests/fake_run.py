@@ -105,10 +105,8 @@ def _digit_image(digit: int, rng: np.random.Generator) -> np.ndarray:
     return img
 
 
-EXPLORER_PER_CLASS, EXPLORER_GRID = 8, 12  # small: the fabricated explorer only needs the shapes and the plumbing
-
-
-def _explorer_arrays(mu: np.ndarray, labels: np.ndarray, progress: float, rng: np.random.Generator) -> dict:
+def _explorer_arrays(mu: np.ndarray, labels: np.ndarray, progress: float, rng: np.random.Generator,
+                     size: tuple[int, int] = (8, 12)) -> dict:
     """The latent explorer's arrays the way the evaluation's ``explorer`` stage writes them, on fabricated
     images: each grid point decodes to the 'digit' whose codes' mean lies nearest on the plane."""
     from vaediag.metrics import plane
@@ -116,11 +114,12 @@ def _explorer_arrays(mu: np.ndarray, labels: np.ndarray, progress: float, rng: n
     origin, basis = plane.latent_plane(mu)
     coords = plane.project(mu, origin, basis)
     extent = plane.plane_extent(coords)
-    shown = plane.stratified_indices(labels, EXPLORER_PER_CLASS, 0)
+    per_class, side = size
+    shown = plane.stratified_indices(labels, per_class, 0)
     images = np.stack([_digit_image(int(labels[i]), rng) for i in shown])
     recon = (images.astype(np.float64) * (0.5 + 0.5 * progress) + 40 * (1 - progress)).clip(0, 255)
     means = np.stack([coords[labels == d].mean(axis=0) for d in range(10)])
-    points = plane.project(plane.plane_grid(origin, basis, extent, EXPLORER_GRID), origin, basis)
+    points = plane.project(plane.plane_grid(origin, basis, extent, side), origin, basis)
     nearest = np.argmin(((points[:, None, :] - means[None]) ** 2).sum(-1), axis=1)
     return dict(explorer_plane=np.vstack([origin, basis]), explorer_extent=extent, explorer_index=shown,
                 explorer_images=images, explorer_recon=recon.astype(np.uint8),
@@ -146,6 +145,7 @@ def make_fake_run(
     legacy: bool = False,
     dataset: str | None = None,
     explorer: bool = True,
+    explorer_size: tuple[int, int] = (8, 12),
 ) -> Path:
     """Write a complete evaluated run into ``run_dir`` (created) and return it as a Path.
 
@@ -155,7 +155,8 @@ def make_fake_run(
     how many epochs history.csv holds. ``legacy=True``: a run evaluated before issue 8 (no interval, inside-share,
     train_eval or IWAE-train columns; chi-square p-values present; the 0.3 class columns ``digit``, ``digit_a``,
     ``digit_b`` without names). ``explorer=False`` (or ``sheets=False``) leaves out the latent explorer's arrays, as
-    evaluations before it existed did. ``dataset``: recorded in config.json (``"fashion-mnist"``: the tables name its
+    evaluations before it existed did; ``explorer_size``: its (test digits per class, grid side), small by default
+    (the evaluation's own: ``vaediag.evaluate.stages.EXPLORER_PER_CLASS`` / ``EXPLORER_GRID``). ``dataset``: recorded in config.json (``"fashion-mnist"``: the tables name its
     classes; None: no ``dataset`` key, as runs before 0.4, read as MNIST).
     """
     names = class_names(dataset)
@@ -306,7 +307,7 @@ def make_fake_run(
                     prior_sheet=np.stack([_digit_image(int(d), rng) for d in rng.choice(prior_digits, 100)]),
                     recon_pairs=np.stack([originals, blurred.clip(0, 255).astype(np.uint8)]))
                 if explorer:
-                    artifacts[ep].update(_explorer_arrays(mu, labels, progress, rng))
+                    artifacts[ep].update(_explorer_arrays(mu, labels, progress, rng, explorer_size))
 
     ref = _hist_metrics(C.PRIOR, DATA_SHARE, 0.99, 9.8, legacy)
     rows.append({C.EPOCH: C.DATA_EPOCH, C.SOURCE: C.SOURCE_DATA, **ref, C.FRECHET: 0.8, C.PRECISION: 0.95, C.RECALL: 0.95,

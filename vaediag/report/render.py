@@ -40,7 +40,8 @@ from .facts import RunFacts, run_facts
 from .findings import Finding, Tag
 from .replication import checks_table
 from .tables import (CHECK_HEADER_DOCS, HISTORY_TABLE_COLUMNS, README_COLUMN_TABLES, TABLE_GROUPS,  # noqa: F401
-                     VERDICT_HEADER_DOCS, Table, empty_columns, epoch_tables, flatten, frame_table, verdict_first)
+                     VERDICT_HEADER_DOCS, Table, empty_columns, epoch_tables, flatten, frame_table, verdict_columns,
+                     verdict_first)
 from .wording import reword
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&])")
@@ -156,8 +157,8 @@ def _context(content: ReportContent, figures: dict[str, Figure], claims: ClaimsS
         metrics_file=METRICS_FILE, config_file=CONFIG_FILE, no_rule=NO_RULE,
         titles={key: reword(title, classes) for key, title in SECTION_TITLES.items()}, sections=content.sections,
         answers=content.answers, verdict=content.verdict, verdict_headline=reword(content.verdict.headline, classes),
-        verdict_table=reworded_table(frame_table(verdict_first(verdict_table(run)), docs=VERDICT_HEADER_DOCS),
-                                     classes),
+        verdict_table=reworded_table(frame_table(verdict_columns(verdict_table(run), facts.grids),
+                                                 docs=VERDICT_HEADER_DOCS), classes),
         figures=shown, tables=epoch_tables(run), empty_columns=empty,
         rules=[Rule(reword(r.topic, classes), reword(r.text, classes)) for r in rules()],
         checks_table=reworded_table(frame_table(verdict_first(checks_table(content.checks), "answer"),

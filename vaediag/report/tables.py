@@ -143,6 +143,19 @@ def flatten(mapping, prefix: str = "") -> list[tuple[str, str]]:
     return out
 
 
+GRID_VERDICT_COLUMNS = ("grid entropy (norm.)", "missing from grid", "inside grid window", INSIDE_HEADER)
+
+
+def verdict_columns(frame: pd.DataFrame, grids: bool) -> pd.DataFrame:
+    """The per-checkpoint verdict table as shown: the verdict first (:func:`verdict_first`), columns without any
+    value left out, and the grid's columns only when the run has decoded grids (else "missing from grid: –"
+    would claim that a grid that does not exist misses nothing)."""
+    frame = frame.drop(columns=[c for c in empty_columns(frame) if c != "verdict"])
+    if not grids:
+        frame = frame.drop(columns=[c for c in GRID_VERDICT_COLUMNS if c in frame.columns])
+    return verdict_first(frame)
+
+
 def verdict_first(frame: pd.DataFrame, column: str = "verdict") -> pd.DataFrame:
     """``frame`` with ``column`` moved to the front (right after the row labels), when it has one."""
     if column not in frame.columns:
