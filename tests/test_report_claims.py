@@ -165,7 +165,8 @@ def test_run_report_claims_section_html(built):
         assert cells[2] == claim.verdict
         # the rule and the explanation are folded (a claim is a row, not a screen): <details> with a summary
         why = ("why" + claim.explanation) if claim.explanation else "–"
-        assert cells[3:] == [claim.measured, "rule" + claim.rule, why]
+        line, _, rest = claim.measured.partition("; ")  # the first clause shown, the rest folded under "more"
+        assert cells[3:] == [line + ("more" + rest if rest else ""), "rule" + claim.rule, why]
     assert text.count("<details><summary>rule</summary>") == len(claims)
     # a badge per claim, in the classes of the run report's answers, plus the three in the explanation
     section = text[text.index('<section id="claims">'):]
@@ -179,6 +180,14 @@ def test_run_report_claims_section_html(built):
     assert measured["title"] == "per_class.csv, column prior_share, epoch 9, digit 3: 0.032 [0.029, 0.036]"
     # the claim kinds' rules in the rules section
     assert len(p.rule_tables) == 1 and EVIL_RULE in p.rule_tables[0] and "metric <i>" in p.rule_tables[0]
+
+
+def test_measured_numbers_show_their_first_clause_and_fold_the_rest():
+    from vaediag.report.claims import ClaimRow
+
+    row = ClaimRow("1", "t", "k", "5", "refuted", "rate 8.4 % [7.2 %, 9.7 %; Wilson], rank 1; slope 0.1 [0, 1]", "", "")
+    assert row.measured_parts == ("rate 8.4 % [7.2 %, 9.7 %; Wilson], rank 1", "slope 0.1 [0, 1]")
+    assert ClaimRow("1", "t", "k", "5", "refuted", "one clause", "", "").measured_parts == ("one clause", "")
 
 
 def test_claim_text_is_html_escaped(built):
