@@ -97,9 +97,10 @@ def _with_ci(column: str, shares: np.ndarray, n: int) -> dict:
     return {column: shares, column + C.CI_LOW: low, column + C.CI_HIGH: high}
 
 
-def _digit_image(digit: int, rng: np.random.Generator) -> np.ndarray:
-    """A 28x28 uint8 'digit': a bright square whose position encodes the class, plus noise."""
-    img = rng.integers(0, 30, (28, 28)).astype(np.uint8)
+def _digit_image(digit: int, rng: np.random.Generator, noise: int = 30) -> np.ndarray:
+    """A 28x28 uint8 'digit': a bright square whose position encodes the class, plus noise (below ``noise``;
+    real digits have a clean background, so the explorer's fabricated images have little)."""
+    img = rng.integers(0, noise, (28, 28)).astype(np.uint8)
     r, k = 2 + (digit // 5) * 12, 2 + (digit % 5) * 5
     img[r : r + 6, k : k + 6] = 230
     return img
@@ -116,14 +117,15 @@ def _explorer_arrays(mu: np.ndarray, labels: np.ndarray, progress: float, rng: n
     extent = plane.plane_extent(coords)
     per_class, side = size
     shown = plane.stratified_indices(labels, per_class, 0)
-    images = np.stack([_digit_image(int(labels[i]), rng) for i in shown])
+    images = np.stack([_digit_image(int(labels[i]), np.random.default_rng(10_000 + int(i)), 3) for i in shown])  # the
+    # same test images at every checkpoint, as the evaluation stores them
     recon = (images.astype(np.float64) * (0.5 + 0.5 * progress) + 40 * (1 - progress)).clip(0, 255)
     means = np.stack([coords[labels == d].mean(axis=0) for d in range(10)])
     points = plane.project(plane.plane_grid(origin, basis, extent, side), origin, basis)
     nearest = np.argmin(((points[:, None, :] - means[None]) ** 2).sum(-1), axis=1)
     return dict(explorer_plane=np.vstack([origin, basis]), explorer_extent=extent, explorer_index=shown,
                 explorer_images=images, explorer_recon=recon.astype(np.uint8),
-                explorer_grid=np.stack([_digit_image(int(d), rng) for d in nearest]))
+                explorer_grid=np.stack([_digit_image(int(d), rng, 3) for d in nearest]))
 
 
 def make_fake_run(

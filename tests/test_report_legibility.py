@@ -21,6 +21,8 @@ import time
 import numpy as np
 import pytest
 
+from vaediag.report.explorer import quantized
+
 from report_kinds import KINDS, built_kind
 from test_report_browser import NARROW, WIDE, Page, browser, chromium  # noqa: F401  (fixtures)
 
@@ -170,15 +172,17 @@ def test_the_explorer_shows_the_hovered_digit_and_decodes_a_click_offline(pages,
     data = page.eval("window.vaediagExplorer.data")
     frame = data["frames"][-1]
     k = int(np.flatnonzero(np.asarray(data["labels"]) == 3)[0])  # a shown test digit 3
-    page.eval(f"window.vaediagExplorer.setClasses(window.vaediagExplorer.data.classes.map((_, c) => c === 3))")
+    page.eval("window.vaediagExplorer.setClasses(window.vaediagExplorer.data.classes.map((_, c) => c === 3))"
+              ".then(() => true)")
     x, y = _screen(page, frame["x"][k], frame["y"][k])
     if width == WIDE:
         _mouse(page, "mouseMoved", x, y)  # hover
     else:
         _click(page, x, y)  # a tap
-    _wait(page, f"document.getElementById('ex-digit').dataset.tile === '{k}'")
+    _wait(page, f"document.getElementById('ex-digit').dataset.tile === '{k}' && "
+                f"document.getElementById('ex-recon').dataset.epoch === '{run.last}'")
     assert np.array_equal(_canvas(page, "ex-digit"), last["explorer_images"][k])  # the digit itself
-    assert np.array_equal(_canvas(page, "ex-recon"), last["explorer_recon"][k])  # its reconstruction at the last
+    assert np.array_equal(_canvas(page, "ex-recon"), quantized(last["explorer_recon"][k]))  # its reconstruction
     assert int(data["index"][k]) == int(last["explorer_index"][k])
 
     # a click on the plane: the decoded grid cell under it
@@ -189,25 +193,27 @@ def test_the_explorer_shows_the_hovered_digit_and_decodes_a_click_offline(pages,
     _mouse(page, "mouseMoved", px, py)
     _click(page, px, py)
     state = _wait(page, "window.vaediagExplorer.state.click && document.getElementById('ex-decoded').dataset.tile "
-                        "!== undefined && window.vaediagExplorer.state.click")
+                        "=== String(window.vaediagExplorer.state.click.cell) && window.vaediagExplorer.state.click")
     i, j = int((y1 - state["y"]) / (y1 - y0) * n), int((state["x"] - x0) / (x1 - x0) * n)
     assert abs(state["x"] - cx) < (x1 - x0) / 100 and abs(state["y"] - cy) < (y1 - y0) / 100
     assert state["cell"] == i * n + j
-    assert np.array_equal(_canvas(page, "ex-decoded"), last["explorer_grid"][i * n + j])
+    assert np.array_equal(_canvas(page, "ex-decoded"), quantized(last["explorer_grid"][i * n + j]))
 
     # the slider: the first checkpoint's codes and reconstruction
     page.eval("""(async () => { const s = document.getElementById("ex-epoch"); s.value = "0";
-      s.dispatchEvent(new Event("input")); await new Promise(r => setTimeout(r, 300)); })()""")
+      s.dispatchEvent(new Event("input")); await new Promise(r => setTimeout(r, 300)); return true; })()""")
     first = data["frames"][0]
     trace = page.eval("(() => { const t = document.getElementById('ex-plot').data[3]; return {x: t.x, k: t.customdata}; })()")
     assert trace["x"] == [first["x"][i] for i in trace["k"]]
     assert page.eval("document.getElementById('ex-epoch-label').textContent") == f"epoch {run.first}"
-    _wait(page, f"document.getElementById('ex-hover-label').textContent.endsWith('epoch {run.first}')")
-    assert np.array_equal(_canvas(page, "ex-recon"), run.artifacts(run.first)["explorer_recon"][k])
+    _wait(page, f"document.getElementById('ex-recon').dataset.epoch === '{run.first}'")
+    shown = int(page.eval("document.getElementById('latent-explorer').dataset.hovered"))  # the click may hover another
+    assert np.array_equal(_canvas(page, "ex-recon"), quantized(run.artifacts(run.first)["explorer_recon"][shown]))
 
     # the class toggles: "all", then one class off
-    page.eval("document.querySelector('.ex-all[data-all=\"1\"]').click()")
-    page.eval("document.querySelector('.ex-class[data-class=\"5\"]').click()")
+    page.eval("document.querySelector('.ex-all[data-all=\"1\"]').click(), true")
+    page.eval("document.querySelector('.ex-class[data-class=\"5\"]').click(), true")
+    time.sleep(0.3)
     visible = page.eval("document.getElementById('ex-plot').data.map(t => t.visible)")
     assert visible[5] == "legendonly" and all(v is True for c, v in enumerate(visible[:10]) if c != 5)
     if width == WIDE:  # zoom: drag a box

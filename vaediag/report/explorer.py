@@ -6,7 +6,8 @@ into the page itself.
 Data (:func:`explorer_payload`): from the ``explorer_*`` arrays the evaluation stores per checkpoint
 (:func:`vaediag.evaluate.stages.explorer`): the shown digits' coordinates on the plane (dims 0, 1, or PC1 / PC2
 for more than 2 latent dimensions, :mod:`vaediag.metrics.plane`), their labels, their images and reconstructions
-and the decoded grid as greyscale PNG sprite sheets (28 x 28 tiles, ``SPRITE_COLUMNS`` per row). A run evaluated
+and the decoded grid as greyscale PNG sprite sheets (28 x 28 tiles, ``SPRITE_COLUMNS`` per row; the decoded
+images at ``DECODED_LEVELS`` grey levels, the test images exact). A run evaluated
 before these arrays existed gets no explorer (the page says how to get one).
 
 Drawing: plotly.js (the ``plotly`` package's bundle, gzip-compressed and base64-encoded into the page, unpacked
@@ -37,6 +38,7 @@ from .facts import RunFacts
 
 SPRITE_COLUMNS = 40  # tiles per row of a sprite sheet
 TILE = 28
+DECODED_LEVELS = 32  # grey levels of the decoded images in the page (reconstructions, grid): 2.5x smaller sprites
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf")  # tab10: the colours of the static latent figure
 ARRAYS = ("explorer_plane", "explorer_extent", "explorer_index", "explorer_images", "explorer_recon",
@@ -51,13 +53,6 @@ class ExplorerSection:
     plotly_gz: str
     text: str
     plotly_version: str
-
-    @property
-    def data_bytes(self) -> int:
-        """Bytes of the page's explorer data (payload) as the template writes it, roughly."""
-        import json
-
-        return len(json.dumps(self.payload, separators=(",", ":")))
 
 
 def plotly_path() -> Path | None:
@@ -101,6 +96,13 @@ def sprite(images: np.ndarray, columns: int = SPRITE_COLUMNS) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def quantized(images: np.ndarray, levels: int = DECODED_LEVELS) -> np.ndarray:
+    """uint8 images rounded to ``levels`` evenly spaced grey levels (0 and 255 kept): how the explorer shows the
+    decoded images; the figures show them at full depth."""
+    step = 255 / (levels - 1)
+    return (np.round(np.asarray(images, dtype=np.float64) / step) * step).round().astype(np.uint8)
+
+
 def _rounded(values: np.ndarray) -> list:
     """Coordinates as JSON numbers with 4 significant digits (None for NaN)."""
     return [None if not math.isfinite(v) else float(f"{v:.4g}") for v in np.asarray(values, dtype=np.float64)]
@@ -132,8 +134,8 @@ def explorer_payload(run: Run, facts: RunFacts) -> dict:
         extent = [float(v) for v in np.asarray(arrays["explorer_extent"], dtype=np.float64)]
         extents.append(extent)
         frames.append({"epoch": int(epoch), "x": _rounded(coords[:, 0]), "y": _rounded(coords[:, 1]),
-                       "recon": sprite(arrays["explorer_recon"]),
-                       "grid": {"sprite": sprite(grid), "n": int(round(math.sqrt(len(grid)))), "extent": extent}})
+                       "recon": sprite(quantized(arrays["explorer_recon"])),
+                       "grid": {"sprite": sprite(quantized(grid)), "n": int(round(math.sqrt(len(grid)))), "extent": extent}})
     box = np.asarray(extents)
     axes = ["PC1 of μ", "PC2 of μ"] if facts.projected else (["μ₀", "μ₁"] if facts.latent_dim >= 2 else ["μ₀", ""])
     return {"classes": list(run.classes.names), "noun": run.classes.noun, "colours": list(COLOURS),

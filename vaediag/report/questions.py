@@ -254,7 +254,7 @@ def _gap_sentences(quotes: Quotes, history: pd.DataFrame) -> list[Sentence]:
         parts += slope_parts(check)
         if check.answer == "supported":
             parts += [": the gap grows, the model fits its training digits increasingly better than unseen ones "
-                      "(overfitting)"]
+                      "(whether unseen digits get worse is the test loss's answer)"]
         elif check.high < 0:
             parts += [": the gap shrinks"]
         else:

@@ -30,15 +30,17 @@
     return sprites[uri];
   }
 
-  function drawTile(canvasId, uri, k) {  // tile k of a sprite, 28 x 28 pixels, scaled up without smoothing
+  function drawTile(canvasId, uri, k, epoch) {  // tile k of a sprite, 28 x 28 pixels, scaled up, not smoothed
     var canvas = document.getElementById(canvasId), ctx = canvas.getContext("2d");
+    canvas.dataset.pending = String(k);
     return image(uri).then(function (img) {
+      if (canvas.dataset.pending !== String(k)) return;  // a later tile was asked for meanwhile
       var cols = data.columns, t = data.tile;
       ctx.imageSmoothingEnabled = false;
       ctx.clearRect(0, 0, canvas.width, canvas.height);
       ctx.drawImage(img, (k % cols) * t, Math.floor(k / cols) * t, t, t, 0, 0, canvas.width, canvas.height);
       canvas.dataset.tile = String(k);
-      canvas.dataset.sprite = uri === data.images ? "images" : "frame";
+      if (epoch !== undefined) canvas.dataset.epoch = String(epoch); else delete canvas.dataset.epoch;
     });
   }
 
@@ -99,7 +101,8 @@
       return Promise.resolve(null);
     }
     clickLabel.textContent = "decoded at " + where + ", epoch " + data.frames[state.frame].epoch;
-    return drawTile("ex-decoded", grid.sprite, state.click.cell).then(function () { return state.click.cell; });
+    return drawTile("ex-decoded", grid.sprite, state.click.cell, data.frames[state.frame].epoch)
+      .then(function () { return state.click.cell; });
   }
 
   function showPoint(k) {  // a shown test digit: its image and its reconstruction at this checkpoint
@@ -107,7 +110,8 @@
     hoverLabel.textContent = (data.noun === "digit" ? "digit " : "") + name + " (test item " + data.index[k] +
       "), epoch " + data.frames[state.frame].epoch;
     root.dataset.hovered = String(k);
-    return Promise.all([drawTile("ex-digit", data.images, k), drawTile("ex-recon", data.frames[state.frame].recon, k)]);
+    var frame = data.frames[state.frame];
+    return Promise.all([drawTile("ex-digit", data.images, k), drawTile("ex-recon", frame.recon, k, frame.epoch)]);
   }
 
   function setFrame(i) {
