@@ -32,7 +32,7 @@ from .sweep_content import PAIRED_SOURCE, Part, Quote, mean_ci, seed_values
 STEP_STATS = ("step", "step_low", "step_high")
 
 
-def _level(summary: pd.DataFrame, group: str, epoch: int, metric: str, threshold: float, what: str, words: dict,
+def _level(summary: pd.DataFrame, group: str, epoch: int, metric: str, *, threshold: float, what: str, words: dict,
            question: str) -> Answer:
     """An answer from the interval of a mean over seeds against ``threshold`` (ABOVE)."""
     row = R.lookup(summary, group, epoch, metric)
@@ -51,7 +51,8 @@ def separation_answer(summary: pd.DataFrame, group: str, epoch: int) -> Answer:
     words = {SUPPORTED: [": the interval lies wholly above ", threshold, ", the digits form separate clusters"],
              REFUTED: [": the interval lies wholly at or below ", threshold, ", the digits' codes mix"],
              INCONCLUSIVE: [": the interval straddles ", threshold]}
-    return _level(summary, group, epoch, C.KNN_ACCURACY, SEPARATED_KNN, "kNN accuracy", words, "Separate clusters?")
+    return _level(summary, group, epoch, C.KNN_ACCURACY, threshold=SEPARATED_KNN, what="kNN accuracy", words=words,
+                  question="Separate clusters?")
 
 
 def diversity_answer(summary: pd.DataFrame, group: str, epoch: int, missing: dict[int, int], n: int) -> Answer:
@@ -59,8 +60,8 @@ def diversity_answer(summary: pd.DataFrame, group: str, epoch: int, missing: dic
     words = {SUPPORTED: [": the interval lies wholly above ", threshold],
              REFUTED: [": the interval lies wholly at or below ", threshold, ", some digits are drawn far more often"],
              INCONCLUSIVE: [": the interval straddles ", threshold]}
-    answer = _level(summary, group, epoch, C.PRIOR + C.ENTROPY_NORM, COLLAPSE_ENTROPY,
-                    "normalised class entropy of prior samples", words, "Diverse?")
+    answer = _level(summary, group, epoch, C.PRIOR + C.ENTROPY_NORM, threshold=COLLAPSE_ENTROPY,
+                    what="normalised class entropy of prior samples", words=words, question="Diverse?")
     seeds = max(missing.values(), default=0)
     if not seeds:
         return answer
