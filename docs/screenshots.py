@@ -9,7 +9,8 @@ writes (small PNGs, each one region of the page at the width a reader uses):
 - ``report-phone-420.png``     Q1 on a 420 px phone: the narrow rendering of the latent scatter;
 - ``report-claims-420.png``    the Claims section on a phone: one card per claim (when the report has claims);
 - ``explorer-1400.png``        the latent explorer with a digit hovered and a point of the plane decoded;
-- ``sweep-phone-420.png``      the sweep report's answers and figure on a phone (with ``--sweep``);
+- ``sweep-phone-420.png``      a sweep configuration's answers on a phone (with ``--sweep``);
+- ``sweep-figure-420.png``     the sweep's key metrics with their CI bands on a phone (its narrow rendering);
 
 and prints the report's size and its load time in this browser as JSON. Chromium is Debian's ``chromium`` (or
 ``$VAEDIAG_CHROMIUM``), driven over the DevTools protocol by the client of tests/test_report_browser.py.
@@ -103,6 +104,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.sweep is not None:
             sweep = Page(browser, (args.sweep / "report.html").resolve().as_uri(), 420)
             shoot(sweep, clip(sweep, "#config-1", height=1500), args.out / "sweep-phone-420.png")
+            shoot(sweep, clip(sweep, "#figure", height=1400), args.out / "sweep-figure-420.png")
         print(json.dumps({"report": str(html), "report_mb": round(html.stat().st_size / 1e6, 2),
                           "load_event_ms": round(nav["loadEventEnd"]), "wall_to_load_s": round(wall, 2),
                           "explorer_unpack_ms": round(timing["unpack"]), "explorer_ready_ms": round(timing["ready"])}))
