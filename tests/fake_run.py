@@ -309,7 +309,8 @@ def make_fake_run(
                     prior_sheet=np.stack([_digit_image(int(d), rng) for d in rng.choice(prior_digits, 100)]),
                     recon_pairs=np.stack([originals, blurred.clip(0, 255).astype(np.uint8)]))
                 if explorer:
-                    artifacts[ep].update(_explorer_arrays(mu, labels, progress, rng, explorer_size))
+                    rng_ex = np.random.default_rng([seed, ep])  # its own draws: the other numbers stay as they were
+                    artifacts[ep].update(_explorer_arrays(mu, labels, progress, rng_ex, explorer_size))
 
     ref = _hist_metrics(C.PRIOR, DATA_SHARE, 0.99, 9.8, legacy)
     rows.append({C.EPOCH: C.DATA_EPOCH, C.SOURCE: C.SOURCE_DATA, **ref, C.FRECHET: 0.8, C.PRECISION: 0.95, C.RECALL: 0.95,
