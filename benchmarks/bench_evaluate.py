@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from vaediag import columns as C
 from vaediag.models.train_config import TrainConfig
 from vaediag.datasets.registry import default_root
 from vaediag.datasets.data import load_mnist

@@ -14,7 +14,6 @@ The ratios are printed at the end of the session ("vaediag comparisons") and che
 
 from __future__ import annotations
 
-import time
 
 import pytest
 import torch

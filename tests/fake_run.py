@@ -124,12 +124,35 @@ def _judge_metrics(prior_labels: np.ndarray, code_labels: np.ndarray, n_grid: in
     return {**out, **dict(zip(C.JUDGE_COLUMNS, values))}
 
 
-def _digit_image(digit: int, rng: np.random.Generator) -> np.ndarray:
-    """A 28x28 uint8 'digit': a bright square whose position encodes the class, plus noise."""
-    img = rng.integers(0, 30, (28, 28)).astype(np.uint8)
+def _digit_image(digit: int, rng: np.random.Generator, noise: int = 30) -> np.ndarray:
+    """A 28x28 uint8 'digit': a bright square whose position encodes the class, plus noise (below ``noise``;
+    real digits have a clean background, so the explorer's fabricated images have little)."""
+    img = rng.integers(0, noise, (28, 28)).astype(np.uint8)
     r, k = 2 + (digit // 5) * 12, 2 + (digit % 5) * 5
     img[r : r + 6, k : k + 6] = 230
     return img
+
+
+def _explorer_arrays(mu: np.ndarray, labels: np.ndarray, progress: float, rng: np.random.Generator,
+                     size: tuple[int, int] = (8, 12)) -> dict:
+    """The latent explorer's arrays the way the evaluation's ``explorer`` stage writes them, on fabricated
+    images: each grid point decodes to the 'digit' whose codes' mean lies nearest on the plane."""
+    from vaediag.metrics import plane
+
+    origin, basis = plane.latent_plane(mu)
+    coords = plane.project(mu, origin, basis)
+    extent = plane.plane_extent(coords)
+    per_class, side = size
+    shown = plane.stratified_indices(labels, per_class, 0)
+    images = np.stack([_digit_image(int(labels[i]), np.random.default_rng(10_000 + int(i)), 3) for i in shown])  # the
+    # same test images at every checkpoint, as the evaluation stores them
+    recon = (images.astype(np.float64) * (0.5 + 0.5 * progress) + 40 * (1 - progress)).clip(0, 255)
+    means = np.stack([coords[labels == d].mean(axis=0) for d in range(10)])
+    points = plane.project(plane.plane_grid(origin, basis, extent, side), origin, basis)
+    nearest = np.argmin(((points[:, None, :] - means[None]) ** 2).sum(-1), axis=1)
+    return dict(explorer_plane=np.vstack([origin, basis]), explorer_extent=extent, explorer_index=shown,
+                explorer_images=images, explorer_recon=recon.astype(np.uint8),
+                explorer_grid=np.stack([_digit_image(int(d), rng, 3) for d in nearest]))
 
 
 def make_fake_run(
@@ -152,6 +175,8 @@ def make_fake_run(
     dataset: str | None = None,
     deterministic: bool = False,
     code_judge: bool | None = None,
+    explorer: bool = True,
+    explorer_size: tuple[int, int] = (8, 12),
 ) -> Path:
     """Write a complete evaluated run into ``run_dir`` (created) and return it as a Path.
 
@@ -162,7 +187,9 @@ def make_fake_run(
     train_eval or IWAE-train columns; chi-square p-values present; the 0.3 class columns ``digit``, ``digit_a``,
     ``digit_b`` without names). ``dataset``: recorded in config.json (``"fashion-mnist"``: the tables name its
     classes; None: no ``dataset`` key, as runs before 0.4, read as MNIST). ``code_judge`` (default: not ``legacy``):
-    write the second judge's and the judge-validity columns; ``deterministic``: a deterministic encoder.
+    write the second judge's and the judge-validity columns; ``deterministic``: a deterministic encoder. ``explorer=False`` (or ``sheets=False``) leaves out the latent explorer's arrays, as
+    evaluations before it existed did; ``explorer_size``: its (test digits per class, grid side), small by default
+    (the evaluation's own: ``vaediag.evaluate.stages.EXPLORER_PER_CLASS`` / ``EXPLORER_GRID``).
     """
     names = class_names(dataset)
     code_judge = not legacy if code_judge is None else code_judge  # a legacy run with it: the window fallbacks' tests
@@ -329,6 +356,9 @@ def make_fake_run(
                 artifacts[ep].update(
                     prior_sheet=np.stack([_digit_image(int(d), rng) for d in rng.choice(prior_digits, 100)]),
                     recon_pairs=np.stack([originals, blurred.clip(0, 255).astype(np.uint8)]))
+                if explorer:
+                    rng_ex = np.random.default_rng([seed, ep])  # its own draws: the other numbers stay as they were
+                    artifacts[ep].update(_explorer_arrays(mu, labels, progress, rng_ex, explorer_size))
 
     ref = _hist_metrics(C.PRIOR, DATA_SHARE, 0.99, 9.8, legacy)
     ref.update({} if legacy else {C.PRIOR + C.UNREADABLE_SHARE: 0.003, C.PRIOR + C.UNREADABLE_SHARE + C.CI_LOW: 0.002,

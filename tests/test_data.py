@@ -13,7 +13,6 @@ import pytest
 import torch
 from torchvision.datasets import mnist as tv_mnist
 
-from vaediag.datasets import data
 from vaediag.datasets import fashion_deb, mnist_wheel, provision, registry  # noqa: F401
 from vaediag.datasets.data import MNISTData, load_mnist, stratified_subset
 from vaediag.datasets.mnist_wheel import RestrictedUnpickler, idx_bytes

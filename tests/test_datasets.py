@@ -16,7 +16,6 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from vaediag.datasets import data
 from vaediag.datasets import fashion_deb, mnist_wheel, provision, registry  # noqa: F401
 from vaediag.datasets.registry import UnknownDatasetError
 from vaediag.cli import cli

@@ -14,6 +14,8 @@ import subprocess
 import sys
 
 import numpy as np
+
+from vaediag.stats import BOOTSTRAP_RESAMPLES
 import pandas as pd
 import pytest
 import torch
@@ -161,11 +163,67 @@ def test_artifacts_hold_the_prior_sheet_and_reconstruction_pairs(evaluated, data
     assert np.abs(art["recon_pairs"][1].astype(int) - recon).max() <= 1
 
 
+def test_explorer_arrays_are_the_plane_the_digits_and_their_decodes(evaluated, data):
+    """The latent explorer's arrays, recomputed independently: the same 60-per-class digits at every checkpoint
+    (the evaluation seed), their images, their reconstructions decode(μ), the plane (dims 0 and 1 for z = 2)
+    and the decoded grid over the extent of the codes on it, top row first."""
+    run_dir, ev = evaluated
+    run = Run(run_dir)
+    first = run.artifacts(1)["explorer_index"]
+    labels = data.test_labels.numpy()
+    for epoch in (1, 2):
+        art = run.artifacts(epoch)
+        index = art["explorer_index"]
+        assert np.array_equal(index, first) and np.all(np.diff(index) > 0)
+        counts = np.bincount(labels[index], minlength=10)
+        assert np.array_equal(counts, np.minimum(np.bincount(labels, minlength=10), stages.EXPLORER_PER_CLASS))
+        np.testing.assert_array_equal(art["explorer_images"], data.test_images[torch.from_numpy(index)].numpy())
+        origin, basis = art["explorer_plane"][0], art["explorer_plane"][1:]
+        assert np.array_equal(origin, [0, 0]) and np.array_equal(basis, np.eye(2))  # z = 2: dims 0 and 1 themselves
+        mu = art["test_mu"]
+        x0, x1, y0, y1 = art["explorer_extent"]
+        inside = (mu[:, 0] >= x0) & (mu[:, 0] <= x1) & (mu[:, 1] >= y0) & (mu[:, 1] <= y1)
+        assert inside.mean() > 0.98  # the extent covers the codes
+        model = load_checkpoint(run.checkpoint_path(epoch)).model.eval()
+        n = stages.EXPLORER_GRID
+        xs = x0 + (np.arange(n) + 0.5) * (x1 - x0) / n
+        ys = y1 - (np.arange(n) + 0.5) * (y1 - y0) / n
+        z = torch.tensor([[x, y] for y in ys for x in xs], dtype=torch.float32)  # row-major, top row first
+        with torch.no_grad():
+            grid = (model.decode(z).float() * 255).round().squeeze(1).numpy()
+            recon = (model.decode(torch.from_numpy(mu[index])).float() * 255).round().squeeze(1).numpy()
+        assert art["explorer_grid"].shape == (n * n, 28, 28) and art["explorer_grid"].dtype == np.uint8
+        assert np.abs(art["explorer_grid"].astype(int) - grid).max() <= 1
+        assert np.abs(art["explorer_recon"].astype(int) - recon).max() <= 1
+
+
+def test_the_explorer_plane_of_more_than_two_dimensions_is_the_pca_plane():
+    from sklearn.decomposition import PCA
+
+    from vaediag.metrics import plane
+
+    rng = np.random.default_rng(0)
+    mu = rng.normal(size=(300, 6)) * np.array([3.0, 0.2, 2.0, 0.1, 0.1, 0.1]) + 1.5
+    origin, basis = plane.latent_plane(mu)
+    expected = PCA(n_components=2).fit(mu)
+    np.testing.assert_allclose(origin, mu.mean(axis=0))
+    np.testing.assert_allclose(np.abs(basis @ expected.components_.T), np.eye(2), atol=1e-9)  # the same axes
+    coords = plane.project(mu, origin, basis)
+    np.testing.assert_allclose(np.var(coords, axis=0, ddof=1), expected.explained_variance_, rtol=1e-9)
+    z = plane.plane_grid(origin, basis, plane.plane_extent(coords), 5)
+    back = plane.project(z, origin, basis)  # grid points lie on the plane, at the cell centres, top row first
+    np.testing.assert_allclose(plane.project(origin + back.astype(np.float64) @ basis, origin, basis), back,
+                               atol=1e-5)
+    assert back[0, 1] > back[-1, 1] and back[0, 0] < back[4, 0]
+    chosen = plane.stratified_indices(np.arange(100) % 10, 3, seed=1)
+    assert len(chosen) == 30 and np.array_equal(chosen, plane.stratified_indices(np.arange(100) % 10, 3, seed=1))
+
+
 def test_timings_cover_every_metric_family(evaluated):
     _, ev = evaluated
     families = [stage.name for stage in stages.STAGES]
     assert families == ["encode", "separation", "usage", "generation", "code_judge", "frechet_prdc", "reconstruction",
-                        "iwae"]
+                        "iwae", "explorer"]
     for e in (1, 2):
         t = ev.timings["epochs"][e]
         assert set(families) <= set(t) and t["total"] > 0 and t["cached"] is False
@@ -367,7 +425,9 @@ def test_within_run_intervals_bracket_their_estimates(evaluated, data):
             assert (shares[low] <= shares[share] + 1e-12).all() and (shares[share] <= shares[high] + 1e-12).all()
         # the bootstrap interval of the entropy: the same resampling, written out by hand
         rng = np.random.default_rng(EVALUATED.seed)
-        boot = [_entropy_norm(labels[rng.integers(0, len(labels), len(labels))]) for _ in range(200)]
+        readable = labels[labels >= 0]  # unreadable samples (-1) are in no class
+        boot = [_entropy_norm(readable[rng.integers(0, len(readable), len(readable))])
+                for _ in range(BOOTSTRAP_RESAMPLES)]
         assert (row[C.PRIOR_ENTROPY_NORM_CI_LOW], row[C.PRIOR_ENTROPY_NORM_CI_HIGH]) == pytest.approx(
             tuple(np.quantile(boot, [0.025, 0.975])), abs=1e-12)
     ref = ev.reference  # real digits: an entropy interval, no kNN (no model)
@@ -375,7 +435,7 @@ def test_within_run_intervals_bracket_their_estimates(evaluated, data):
     # resampling lowers the plug-in entropy, and the percentile interval can lie below the estimate
     rng = np.random.default_rng(EVALUATED.seed)
     labels = data.test_labels.numpy()
-    boot = [_entropy_norm(labels[rng.integers(0, len(labels), len(labels))]) for _ in range(200)]
+    boot = [_entropy_norm(labels[rng.integers(0, len(labels), len(labels))]) for _ in range(BOOTSTRAP_RESAMPLES)]
     assert (ref[C.PRIOR_ENTROPY_NORM_CI_LOW], ref[C.PRIOR_ENTROPY_NORM_CI_HIGH]) == pytest.approx(
         tuple(np.quantile(boot, [0.025, 0.975])), abs=1e-12)
     assert ref[C.PRIOR + C.ENTROPY_NORM] == pytest.approx(_entropy_norm(labels))

@@ -16,7 +16,6 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from vaediag.datasets import data as data_module
 from vaediag.datasets import fashion_deb, mnist_wheel, provision, registry  # noqa: F401
 from vaediag import report
 from vaediag.models.checkpoint import FORMAT, save_state

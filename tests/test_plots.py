@@ -49,7 +49,7 @@ def test_every_figure_is_a_png_with_a_stable_name(figures, run):
     expected = ([n for e in EPOCHS for n in (f"prior_epoch_{e:03d}", f"grid_linear_epoch_{e:03d}",
                                              f"grid_quantile_epoch_{e:03d}", f"recon_epoch_{e:03d}")]
                 + ["latent_all", "separation", "entropy", "frechet", "loss", "class_share", "pair_confusion",
-                   "overview"])
+                   "latent_all_narrow", "class_share_narrow", "pair_confusion_narrow", "overview"])
     assert list(figs) == expected == plots.figure_names(EPOCHS)
     for name, path in figs.items():
         assert path == run.figure_path(name) and path.parent == run_dir / "figures"
@@ -119,7 +119,10 @@ def matplotlib_figures(run):
             **{name: curves.curve_figure(draw, run, **options) for name, draw, options in (
                 (plots.FIG_ENTROPY, curves.draw_entropy, {}), (plots.FIG_FRECHET, curves.draw_frechet, {}),
                 (plots.FIG_LOSS, curves.draw_loss, {"mark_epoch": 30}))},
-            plots.FIG_CLASS_SHARE: heatmaps.class_share_figure(run), plots.FIG_PAIRS: heatmaps.pair_confusion_figure(run)}
+            plots.FIG_CLASS_SHARE: heatmaps.class_share_figure(run), plots.FIG_PAIRS: heatmaps.pair_confusion_figure(run),
+            plots.narrow_name(plots.FIG_LATENT): latent.latent_all_figure(run, narrow=True),
+            plots.narrow_name(plots.FIG_CLASS_SHARE): heatmaps.class_share_figure(run, narrow=True),
+            plots.narrow_name(plots.FIG_PAIRS): heatmaps.pair_confusion_figure(run, narrow=True)}
 
 
 def drawn_texts(ax) -> list:
@@ -165,6 +168,44 @@ def test_every_figure_text_is_at_least_10_css_pixels_where_the_report_shows_it(f
         assert not outside_texts(fig), name
     assert grids.CAPTION_FONT_PX / output.DISPLAY_SCALE >= 10  # the PIL pages' captions
     assert overview.TITLE_FONT_SIZE / output.DISPLAY_SCALE >= 10
+
+
+def test_on_a_phone_every_figure_shown_keeps_its_text_at_9_css_pixels(figures, run):
+    """At 420 px a figure is scaled to the room the page leaves (NARROW_ROOM_PX): its smallest text, recorded in
+    the PNG, times that scale stays at 9 px or more. Figures too wide for that are replaced there by their narrow
+    rendering; the overview is not shown on a phone."""
+    shown = {name for name in figures[1] if plots.narrow_name(name) not in figures[1]} - {plots.FIG_OVERVIEW}
+    assert {plots.narrow_name(n) for n in plots.NARROW_FIGURES} <= shown
+    for name in sorted(shown):
+        data = figures[1][name].read_bytes()
+        with Image.open(figures[1][name]) as png:
+            width = png.width
+        css_width = width / output.DISPLAY_SCALE
+        scale = min(1.0, output.NARROW_ROOM_PX / css_width)
+        min_text = output.png_min_text(data)
+        assert min_text == min_text, f"{name} records no smallest text"
+        assert min_text / output.DISPLAY_SCALE * scale >= output.NARROW_MIN_TEXT_PX, (name, min_text, css_width)
+    for name in plots.NARROW_FIGURES:  # the narrow rendering is itself no wider than a phone's room
+        with Image.open(figures[1][plots.narrow_name(name)]) as png:
+            assert png.width / output.DISPLAY_SCALE <= output.NARROW_ROOM_PX, name
+
+
+def test_every_png_records_its_smallest_text(figures, run):
+    """The recorded size is the smallest font of the figure's texts (computed again from the figure here) in
+    image pixels; a PIL page records its caption font; the overview the smallest of its parts as pasted."""
+    from matplotlib.text import Text
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    for name, fig in matplotlib_figures(run).items():
+        FigureCanvasAgg(fig).draw()
+        sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+        recorded = output.png_min_text(figures[1][name].read_bytes())
+        assert recorded == pytest.approx(min(sizes) * output.DPI / 72, abs=0.01), name
+    page = figures[1][plots.grid_name(run.last, "linear")]
+    with Image.open(page) as png:
+        assert output.png_min_text(page.read_bytes()) == grids.caption_px(png.width)
+    assert output.png_min_text(figures[1][plots.FIG_OVERVIEW].read_bytes()) > 0
 
 
 def test_the_overview_keeps_the_figures_at_their_size(figures, run):
@@ -256,7 +297,7 @@ def test_latent_scatter_for_other_latent_sizes(tmp_path, latent_dim):
         assert "first two principal components" in fig.texts[0].get_text() and not ax.patches
 
 
-def test_latent_dim_8_shows_pc1_pc2_of_mu_and_prior_sheets_instead_of_grids(tmp_path):
+def test_latent_dim_8_shows_pc1_pc2_of_mu_and_the_grids_as_slices(tmp_path):
     from sklearn.decomposition import PCA
 
     run = Run(make_fake_run(tmp_path / "run", epochs=(2, 4), latent_dim=8, n_test=60))
@@ -272,7 +313,9 @@ def test_latent_dim_8_shows_pc1_pc2_of_mu_and_prior_sheets_instead_of_grids(tmp_
     assert fig.axes[0].get_xlabel() == "PC1 of μ" and "8-D" in fig.texts[0].get_text()
     names = set(plots.make_figures(run))
     assert {plots.prior_name(e) for e in run.epochs} <= names
-    assert not {plots.grid_name(e, k) for e in run.epochs for k in plots.GRID_KINDS} & names
+    # the grids the verdict reads are shown, titled as what they are: a slice through dims 0 and 1
+    assert {plots.grid_name(e, k) for e in run.epochs for k in plots.GRID_KINDS} <= names
+    assert "z0, z1 in [-1, 1]^2, the other 6 dims at 0" in grids.grid_title(run, 2, "linear")
 
 
 # ------------------------------------------------------------------------------------------------ grids
@@ -294,7 +337,8 @@ def page_tiles(path: Path, images: np.ndarray, nrow: int | None = None) -> None:
         assert page.mode == "L" and page.width >= expected.shape[1]
         pixels = np.asarray(page)
     band = pixels.shape[0] - expected.shape[0]
-    assert band >= grids.CAPTION_LINE + grids.CAPTION_MARGIN and (band - grids.CAPTION_MARGIN) % grids.CAPTION_LINE == 0
+    line = grids.caption_line(expected.shape[1])
+    assert band >= line + grids.CAPTION_MARGIN and (band - grids.CAPTION_MARGIN) % line == 0
     left = (pixels.shape[1] - expected.shape[1]) // 2
     assert np.array_equal(pixels[band:, left:left + expected.shape[1]], expected)
 
@@ -322,7 +366,7 @@ def test_prior_sheet_and_reconstruction_pages_show_the_stored_digits(figures, ru
 def test_long_page_captions_wrap_to_the_tiles_width():
     page = grids.tile_page(np.zeros((4, 28, 28), np.uint8), "a caption far longer than two tiles of digits " * 3)
     assert page.width == (2 * 30 + 2) * grids.GRID_SCALE  # not widened by the caption
-    assert page.height > (2 * 30 + 2) * grids.GRID_SCALE + 3 * grids.CAPTION_LINE
+    assert page.height > (2 * 30 + 2) * grids.GRID_SCALE + 3 * grids.caption_line(page.width)
 
 
 # ------------------------------------------------------------------------------------------------ curves
@@ -340,17 +384,49 @@ def test_curves_plot_the_metric_values_and_the_references(run):
     ax = curves.curve_figure(curves.draw_frechet, run).axes[0]
     reference = [line for line in ax.lines if line.get_label() == "real vs real (two halves)"]
     assert len(reference) == 1 and reference[0].get_ydata()[0] == run.reference(C.FRECHET)
-    ax = curves.curve_figure(curves.draw_entropy, run).axes[0]
+    fig = curves.curve_figure(curves.draw_entropy, run)
+    ax = fig.axes[0]
     assert ax.get_ylim()[1] == 1.05
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["prior samples", "linear grid", "quantile grid",
-                                                                  "real test digits"]
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["prior samples", "linear grid", "quantile grid",
+                                                          "real test digits"]
+
+
+@pytest.mark.parametrize("draw", [curves.draw_entropy, curves.draw_frechet, curves.draw_loss])
+def test_curve_legends_sit_below_the_axes_and_epoch_ticks_are_whole(run, draw):
+    """No legend covers the data (the diversity legend once hid the lines near zero); epochs tick as integers."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = curves.curve_figure(draw, run)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    ax = fig.axes[0]
+    assert ax.get_legend() is None
+    (legend,) = fig.legends
+    axes_box = ax.get_tightbbox(renderer)
+    assert legend.get_window_extent(renderer).y1 <= axes_box.y0 + 1  # wholly below the axes and its labels
+    ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+    assert ticks and all(float(t).is_integer() for t in ticks), ticks
+
+
+def test_epoch_ticks_are_whole_on_a_three_epoch_run(tmp_path):
+    run = Run(make_fake_run(tmp_path / "run", epochs=(1, 2, 3), n_test=60))
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    for fig in (curves.separation_figure(run), curves.curve_figure(curves.draw_loss, run)):
+        FigureCanvasAgg(fig).draw()
+        for ax in fig.axes:
+            ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+            assert ticks and all(float(t).is_integer() for t in ticks), ticks
 
 
 @pytest.mark.parametrize("mark_epoch, marked", [(30, True), (None, False), (80, False)])
 def test_loss_curve_marks_an_epoch_only_when_training_ran_past_it(run, mark_epoch, marked):
-    ax = curves.curve_figure(curves.draw_loss, run, mark_epoch=mark_epoch).axes[0]
-    labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels[:2] == ["train", "test"]
+    fig = curves.curve_figure(curves.draw_loss, run, mark_epoch=mark_epoch)
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels[:3] == ["train (running)", "test", "train (eval mode)"]
     assert (f"epoch {mark_epoch}" in labels) == marked
     train = next(line for line in ax.lines if len(line.get_xdata()) == len(run.history))
     assert np.allclose(train.get_ydata(), run.history[C.TRAIN_LOSS])

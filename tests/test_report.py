@@ -18,6 +18,7 @@ import pytest
 
 from vaediag import columns as C
 from vaediag import report
+from vaediag import plots
 from vaediag.plots import figure_names
 from vaediag.report import VerdictEvidence, collapse_verdict, md_escape, rules_markdown
 from vaediag.judgement.formats import format_number
@@ -28,7 +29,7 @@ from vaediag.stats import wilson_interval
 from fake_run import SHARED_EPOCHS, agreeing_code_judge, make_fake_run
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-VOID = {"img", "meta", "br", "hr", "link", "input", "col"}
+VOID = {"img", "meta", "br", "hr", "link", "input", "col", "source"}
 README = Path(__file__).resolve().parents[1] / "docs" / "guide" / "report.md"  # where the rules table is printed
 POSTERIOR_HEADLINE = ("posterior collapse: the latent code carries no information; the decoder draws (nearly) "
                       "one image")
@@ -41,6 +42,7 @@ class ReportParser(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.stack: list[tuple[str, dict]] = []
         self.sections, self.h2, self.imgs, self.nums, self.verdicts = [], [], [], [], []
+        self.sources: list[dict] = []  # <source> of a <picture>: a figure's narrow rendering
         self.items: list[dict] = []  # finding <li>: {"untagged": str, "spans": [str]}
         self.title = ""
         self.links = []
@@ -55,6 +57,8 @@ class ReportParser(HTMLParser):
             self.sections.append(attrs.get("id"))
         if tag == "img":
             self.imgs.append(attrs)
+        if tag == "source":
+            self.sources.append(attrs)
         if tag in ("a", "link", "script"):
             self.links.append((tag, attrs))
         if tag == "li" and any(t == "ul" and "findings" in self._classes(a) for t, a in self.stack):
@@ -208,7 +212,12 @@ def test_every_image_is_an_embedded_png_and_every_figure_is_shown(built):
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1], validate=True) == figs[img["data-name"]].read_bytes()
         names.append(img["data-name"])
-    assert sorted(names) == sorted(figs)
+    narrow = [img["data-narrow"] for img in p.imgs if "data-narrow" in img]  # each narrow rendering: a <source>
+    assert len(p.sources) == len(narrow) == len(plots.NARROW_FIGURES)
+    for source, name in zip(p.sources, narrow):
+        assert source["media"] == "(max-width: 700px)"
+        assert base64.b64decode(source["srcset"].split(",", 1)[1], validate=True) == figs[name].read_bytes()
+    assert sorted(names + narrow) == sorted(figs)
     assert not re.search(r"(src|href)\s*=\s*[\"']?(https?:)?//", text)  # nothing fetched from the network
     assert all(a["href"].startswith("#") for tag, a in p.links if tag == "a")  # figure zoom and the nav
     assert [(tag, a) for tag, a in p.links if tag != "a"] == [("script", {})]  # one inline script: table sorting
@@ -265,7 +274,8 @@ def test_markdown_links_figures_relatively_and_has_the_sections(built):
     for title in report.SECTION_TITLES.values():
         assert f"\n## {title}\n" in md
     links = re.findall(r"!\[((?:[^\]\\]|\\.)+)\]\(([^)]+)\)", md)
-    assert sorted(name.replace("\\_", "_") for name, _ in links) == sorted(figs)
+    wide = [name for name in figs if plots.wide_name(name) is None]  # narrow renderings are for report.html
+    assert sorted(name.replace("\\_", "_") for name, _ in links) == sorted(wide)
     for _, target in links:
         assert not Path(target).is_absolute() and (run / target).is_file()
     assert "\n| data |" in md  # the reference row of the per-epoch table
@@ -275,8 +285,12 @@ def test_markdown_links_figures_relatively_and_has_the_sections(built):
 def test_per_epoch_table_has_the_reference_row_and_every_column(built):
     run, _, _, _, text, _ = built
     metrics = pd.read_csv(run / "metrics.csv")
-    for col in metrics.columns[2:]:  # every metrics.csv column after epoch and source is a table header
-        assert re.search(rf"<th [^>]*>{col}</th>", text), col
+    for col in metrics.columns[2:]:  # every metrics.csv column with a value after epoch and source is a header
+        if metrics[col].notna().any():
+            assert re.search(rf"<th [^>]*>{col}</th>", text), col
+        else:  # a column without any value is named as left out, not shown as an empty block
+            assert not re.search(rf"<th [^>]*>{col}</th>", text), col
+            assert re.search(rf"are left out: [^<]*\b{col}\b", text), col
     assert len(re.findall(r"<th [^>]*>data</th>", text)) >= 8  # the reference row in every column group
 
 
@@ -310,7 +324,7 @@ def test_posterior_collapse_is_not_reported_as_mode_collapse(tmp_path):
     assert "posterior-collapse" in p.cells and "0, 1" in p.cells  # verdict table: kind, inactive dims
     md = md_path.read_text(encoding="utf-8")
     assert f"**Verdict at epoch 50:** {POSTERIOR_HEADLINE}." in md
-    assert "| 50 | 0 | 0, 1 |" in md and "| posterior-collapse |" in md
+    assert "| 50 | posterior-collapse | 0 | 0, 1 |" in md  # the verdict first, then its evidence
     text = sentences(report.build_content(Run(run_dir)), "verdict")
     assert ("At epoch 50, 0 of the 2 latent dimensions are active; every latent dimension has a KL below "
             "0.01 nats: dimension 0 (0.0001 nats), dimension 1 (0.0002 nats).") in text

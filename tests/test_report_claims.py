@@ -21,7 +21,7 @@ from vaediag import report
 from vaediag.cli import cli
 from vaediag.errors import ConfigError
 from vaediag.claims.commands import require_epochs
-from vaediag.report.claims import HEADER, VERDICTS
+from vaediag.report.claims import HEADER
 from vaediag.judgement.rules import Rule
 from vaediag.report.sweep import build_sweep_report
 from vaediag.store.rundir import Run
@@ -32,7 +32,7 @@ from helpers import assert_one_line_error
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "docs" / "guide" / "claims.md"  # where the claim-rules table is printed
 EXAMPLE = ROOT / "examples" / "claims.toml"
-VOID = {"img", "meta", "br", "hr", "link", "input", "col"}
+VOID = {"img", "meta", "br", "hr", "link", "input", "col", "source"}
 EPOCHS = (2, 5, 9)
 EVIL_TEXT = "digits <script>alert(1)</script> 4|9 & *5* are `mixed` [x](y)"
 EVIL_RULE = "a rule with <b>markup</b> | a pipe"
@@ -163,17 +163,31 @@ def test_run_report_claims_section_html(built):
         assert cells[0] == str(claim.claim) + (f" ({claim.id})" if claim.id else "")
         assert cells[1].startswith(claim.text)  # shown as text, unchanged (escaped in the source)
         assert cells[2] == claim.verdict
-        assert cells[3:] == [claim.measured, claim.rule, claim.explanation]
+        # the rule and the explanation are folded (a claim is a row, not a screen): <details> with a summary
+        why = ("why" + claim.explanation) if claim.explanation else "–"
+        line, _, rest = claim.measured.partition("; ")  # the first clause shown, the rest folded under "more"
+        assert cells[3:] == [line + ("more" + rest if rest else ""), "rule" + claim.rule, why]
+    assert text.count("<details><summary>rule</summary>") == len(claims)
     # a badge per claim, in the classes of the run report's answers, plus the three in the explanation
-    row_badges = [(c, t) for c, t in p.badges if t in VERDICTS][3:]
+    section = text[text.index('<section id="claims">'):]
+    section = section[:section.index("</section>")]
+    row_badges = re.findall(r'<td class="left verdict-cell"[^>]*><span class="([^"]+)">([^<]+)</span>', section)
     assert [t for _, t in row_badges] == list(claims.verdict)
-    assert all(c == ["answer", f"answer-{t}"] for c, t in row_badges)
+    assert all(c == f"answer answer-{t}" for c, t in row_badges)
     assert ".answer-refuted{" in text  # the badge style is in the page
     # the evidence cells are the measured numbers' hover text
     measured = p.rows[1]["cells"][3][1]
     assert measured["title"] == "per_class.csv, column prior_share, epoch 9, digit 3: 0.032 [0.029, 0.036]"
     # the claim kinds' rules in the rules section
     assert len(p.rule_tables) == 1 and EVIL_RULE in p.rule_tables[0] and "metric <i>" in p.rule_tables[0]
+
+
+def test_measured_numbers_show_their_first_clause_and_fold_the_rest():
+    from vaediag.report.claims import ClaimRow
+
+    row = ClaimRow("1", "t", "k", "5", "refuted", "rate 8.4 % [7.2 %, 9.7 %; Wilson], rank 1; slope 0.1 [0, 1]", "", "")
+    assert row.measured_parts == ("rate 8.4 % [7.2 %, 9.7 %; Wilson], rank 1", "slope 0.1 [0, 1]")
+    assert ClaimRow("1", "t", "k", "5", "refuted", "one clause", "", "").measured_parts == ("one clause", "")
 
 
 def test_claim_text_is_html_escaped(built):

@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from vaediag import report
 from vaediag.cli import cli
+from vaediag import plots
 from vaediag.plots import figure_names
 
 from test_report import check_text, parse, table_value
@@ -45,7 +46,9 @@ def test_report_sections_figures_and_numbers(study_run):
         assert sid in p.sections
     assert len(p.verdicts) == 1 and p.verdicts[0].startswith("Verdict at epoch 3:")
     embedded = sorted(img["data-name"] for img in p.imgs)
-    assert embedded == sorted(figure_names([1, 3]))
+    narrow = sorted(img["data-narrow"] for img in p.imgs if "data-narrow" in img)  # shown by <source> on a phone
+    assert sorted(embedded + narrow) == sorted(figure_names([1, 3]))
+    assert narrow == sorted(plots.narrow_name(n) for n in plots.NARROW_FIGURES)
     for name in embedded:
         assert (run / "figures" / f"{name}.png").is_file()
     assert len(p.nums) >= 15

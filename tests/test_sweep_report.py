@@ -4,7 +4,6 @@ cases; links to the runs' reports exist; the HTML is well-formed."""
 
 from __future__ import annotations
 
-import math
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote
@@ -26,7 +25,7 @@ from fake_run import make_fake_run
 
 EPOCHS = (2, 5, 9)
 SEEDS = (0, 1, 2)
-VOID = {"img", "meta", "br", "hr", "link", "input", "col"}
+VOID = {"img", "meta", "br", "hr", "link", "input", "col", "source"}
 
 
 class Parser(HTMLParser):
@@ -260,8 +259,8 @@ def test_summary_and_figure_hold_the_loss_gap(sweep, monkeypatch, tmp_path):
 
     seen = []
     real = sweep_plots.sweep_metrics_figure
-    monkeypatch.setattr(sweep_plots, "sweep_metrics_figure", lambda s, metrics: seen.append(list(metrics)) or real(
-        s, metrics))
+    monkeypatch.setattr(sweep_plots, "sweep_metrics_figure", lambda s, metrics, **kw: seen.append(list(metrics)) or real(
+        s, metrics, **kw))
     build_sweep_report(runs, html_path=tmp_path / "r.html", md_path=tmp_path / "r.md", summary_path=tmp_path / "s.csv",
                        figures_dir=tmp_path / "figures", sweep_info={})
     assert R.LOSS_GAP in seen[0]

@@ -172,7 +172,7 @@ def _collapse_over_seeds(claim, subject: Subject, epoch: int, digits, rule: str)
                REFUTED if all(a == REFUTED for a in answers) else INCONCLUSIVE)
     counts = {k: kinds.count(k) for k in dict.fromkeys(kinds)}
     measured = "run verdicts: " + ", ".join(f"{k} in {n} of {subject.n} seeds" for k, n in counts.items())
-    rule += f"; over seeds: supported when it holds in every seed, refuted when it fails in every seed"
+    rule += "; over seeds: supported when it holds in every seed, refuted when it fails in every seed"
     explanation = "" if verdict == SUPPORTED else (
         "the seeds disagree: " + measured if verdict == INCONCLUSIVE else
         "no seed's verdict is a collapse: " + ", ".join(f"{k} ({VERDICT_HEADLINES.get(k, k)})" for k in counts))

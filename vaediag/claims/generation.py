@@ -250,7 +250,7 @@ def check_quality(claim: Claim, subject: Subject, settings: dict) -> Outcome:
     elif verdict == INCONCLUSIVE:
         explanation = (f"the change ({change_text}) is within the ±{tol:.0%} tolerance; replicate over seeds"
                        .replace("%", " %") if subject.single else
-                       f"the interval of the change straddles 0 (or fewer than 2 seeds)")
+                       "the interval of the change straddles 0 (or fewer than 2 seeds)")
     return Outcome(verdict, measured, rule, explanation, evidence)
 
 

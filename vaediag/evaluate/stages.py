@@ -30,7 +30,7 @@ from .. import columns as C
 from vaediag.models.checkpoint import load_checkpoint
 from vaediag.datasets.classifier import ClassifierOutput
 from vaediag.models.likelihood import evaluate_elbo, iwae_nll
-from ..metrics import frechet, generation, judges, latent, usage
+from ..metrics import frechet, generation, judges, latent, plane, usage
 from ..metrics.prdc import compute_prdc
 from vaediag.models.nets import VAE
 from vaediag.store.rundir import PAIRS_COLUMNS, PER_CLASS_COLUMNS
@@ -43,6 +43,8 @@ from .settings import EvalSettings
 IWAE_SUBSET = 1000  # the IWAE bound uses the first IWAE_SUBSET test digits (and training-subset digits)
 PRIOR_SHEET = 100  # artifact prior_sheet: the first PRIOR_SHEET decoded prior samples (a 10 x 10 sheet)
 RECON_PER_DIGIT = 2  # artifact recon_pairs: the first RECON_PER_DIGIT test digits of each class
+EXPLORER_PER_CLASS = 60  # the latent explorer shows this many test digits per class (with image and reconstruction)
+EXPLORER_GRID = 24  # and decodes an EXPLORER_GRID x EXPLORER_GRID grid of its plane (a click shows the nearest)
 
 
 @dataclass
@@ -261,6 +263,27 @@ def reconstruction(ctx: CheckpointContext) -> dict[str, Any]:
             C.RECON_ACCURACY: float(np.mean(predicted == ref.test_labels))}
 
 
+def explorer(ctx: CheckpointContext) -> dict[str, Any]:
+    """The arrays of the report's latent explorer, no metric: the plane of the codes (:mod:`vaediag.metrics.plane`:
+    dims 0, 1, or PC1 / PC2 for more than 2 latent dimensions) as ``explorer_plane`` [3, d] (origin, then the two
+    axes) and ``explorer_extent`` [4]; ``EXPLORER_PER_CLASS`` test digits of each class (``explorer_index``, the
+    same at every checkpoint: seeded by the evaluation seed) with their images and reconstructions decode(μ(x))
+    (uint8 [n, 28, 28]); the decoded ``EXPLORER_GRID`` x ``EXPLORER_GRID`` grid of the plane over its extent
+    (``explorer_grid``, row-major, top row first)."""
+    ref = ctx.ref
+    origin, basis = plane.latent_plane(ctx.test_mu)
+    extent = plane.plane_extent(plane.project(ctx.test_mu, origin, basis))
+    shown = plane.stratified_indices(ref.test_labels, EXPLORER_PER_CLASS, ctx.settings.seed)
+    index = torch.as_tensor(shown, device=ref.device)
+    ctx.artifact.update(
+        explorer_plane=np.vstack([origin, basis]), explorer_extent=extent, explorer_index=shown,
+        explorer_images=_to_uint8(ref.test_x[index].float()),
+        explorer_recon=_to_uint8(_decode(ctx.model, ctx.test_mu[shown], ref.device)),
+        explorer_grid=_to_uint8(_decode(ctx.model, plane.plane_grid(origin, basis, extent, EXPLORER_GRID),
+                                        ref.device)))
+    return {}
+
+
 def iwae(ctx: CheckpointContext) -> dict[str, Any]:
     """With ``iwae=K`` > 0: the IWAE bound on -log p(x) of the first ``IWAE_SUBSET`` test digits and of the first
     ``IWAE_SUBSET`` digits of the fixed training subset (the one history.csv ``train_eval_*`` is measured on);
@@ -308,6 +331,7 @@ STAGES: list[Stage] = [
     Stage("frechet_prdc", frechet_prdc, lambda d: [C.FRECHET, C.PRECISION, C.RECALL, C.DENSITY, C.COVERAGE]),
     Stage("reconstruction", reconstruction, lambda d: [C.EVAL_LOSS, C.EVAL_RECON, C.EVAL_KL, C.RECON_ACCURACY]),
     Stage("iwae", iwae, lambda d: [C.IWAE_NLL, C.IWAE_TRAIN_NLL]),
+    Stage("explorer", explorer, lambda d: []),
 ]
 
 

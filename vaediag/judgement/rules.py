@@ -38,6 +38,7 @@ SILHOUETTE_LEVELS = (  # (lower bound, words); first match wins
 KNN_CHANGE = 0.01  # absolute change of kNN accuracy (1 percentage point) when it has no interval
 TOP_PAIRS = 3  # most-mixed pairs listed per checkpoint
 PAIR_CHANGE = 0.01  # absolute change of a pair's confusion rate
+SEPARATED_KNN = 0.90  # Q1's answer: the digits form separate clusters when the kNN accuracy's CI lies wholly above
 # --- Q2: generated digits -------------------------------------------------------------------------------
 CONFIDENCE_CHANGE = 0.01  # absolute change of mean classifier confidence
 ENTROPY_CHANGE = 0.01  # absolute change of normalised entropy when it has no interval
@@ -224,10 +225,21 @@ def rules() -> list[Rule]:
                              f"accuracy {percent(KNN_CHANGE)}, entropy {ENTROPY_CHANGE:g}, confidence "
                              f"{percent(CONFIDENCE_CHANGE)}, Fréchet distance {percent(FRECHET_CHANGE_REL)} of "
                              f"its first value."),
+        Rule("Answers", "each question opens with a one-line answer, supported / refuted / inconclusive, with the "
+                        "number and interval it rests on, decided by the rule below; then the evidence."),
+        Rule("Q1 answer", f"separate clusters: supported when the {CI_TEXT} of the kNN accuracy at the last "
+                          f"checkpoint lies wholly above {percent(SEPARATED_KNN)} (a test digit's class is read off "
+                          f"its latent neighbours at least that often), refuted when wholly at or below it, else "
+                          f"inconclusive; the silhouette level is quoted beside it."),
         Rule("Q1 silhouette", f"level words at the last checkpoint: {levels}; below 0: no clusters by digit."),
         Rule("Q1 pairs", f"the {TOP_PAIRS} highest confusion rates of {PAIRS_FILE} at the first and the last "
                          f"checkpoint; the top pair at the last checkpoint is the most mixed pair; “more/less "
                          f"mixed” when its rate moved by more than {percent(PAIR_CHANGE)}."),
+        Rule("Q2 answer", f"diverse: the collapse verdict at the last checkpoint: supported when it finds every "
+                          f"digit drawn and the entropy's {CI_TEXT} wholly at or above {COLLAPSE_ENTROPY:g} (healthy, "
+                          f"window, resolution), refuted for a posterior collapse, a mode collapse or an imbalance, "
+                          f"else inconclusive. Quality has no threshold rule: the Fréchet distance and the "
+                          f"classifier's confidence are quoted beside their real-data references."),
         Rule("Q2 classifier score", "exp(E KL(p(y|x) ‖ p(y))) of prior samples, 1 (one digit or blurry) to 10 "
                                     "(all digits, crisp), beside the data row."),
         Rule("Q2 Fréchet distance", "reference: two halves of the real test set."),
@@ -262,8 +274,12 @@ def rules() -> list[Rule]:
                                       f"whatever the model (explained when below {percent(RECALL_NEAR_ZERO)}). "
                                       f"The chi-square p-value of the class histogram is not used (always 0 at "
                                       f"10 000 samples)."),
+        Rule("Q3 answers", "two questions, two answers: “does more training hurt unseen digits?” from the "
+                           "test-loss slope (this one answers Q3), and “does the train–test gap grow?” from the gap's "
+                           "slope; a growing gap with a test loss that does not rise means the training digits are "
+                           "fit increasingly better, not that unseen ones get worse."),
         Rule("Q3 test loss", f"least-squares slope of {HISTORY_FILE} test_loss over the last {TREND_EPOCHS} "
-                             f"epochs with its {CI_TEXT} (t, n − 2 degrees of freedom): “rises” (training "
+                             f"epochs (all of them when the history is shorter) with its {CI_TEXT} (t, n − 2 degrees of freedom): “rises” (training "
                              f"longer hurts, overfitting) only when the interval lies wholly above 0, “keeps "
                              f"falling” when wholly below 0, else “flat” (inconclusive); a single-epoch minimum "
                              f"is never evidence. Runs that stopped by epoch {TRAIN_LENGTH_EPOCH} cannot answer."),

@@ -33,10 +33,14 @@ scatter per checkpoint of earlier versions):
                                 and the last checkpoint
 ``overview``                    one page composed of the latent codes, the four curves and both
                                 heat maps                                             (overview.py)
+``<name>_narrow``               the narrow rendering a phone shows of ``latent_all``, ``class_share``
+                                and ``pair_confusion`` (panels stacked, 390 CSS px wide)
 ==============================  ==================================================================
 
 Sizes (:mod:`vaediag.plots.output`): every PNG has twice the pixels it is shown with (``DISPLAY_SCALE``),
-no figure is wider than the report's page, and no text is smaller than 10 CSS pixels at that size.
+no figure is wider than the report's page, and no text is smaller than 10 CSS pixels at that size; on a 420 px
+phone no text is smaller than 9 CSS pixels (curves are 480 px wide, pages scale their captions, the wider figures
+have a narrow rendering). Every PNG records its smallest text in image pixels (``output.MIN_TEXT_KEY``).
 Evaluations made before the digit sheets existed have no ``prior_sheet`` / ``recon_pairs`` arrays: those
 figures are left out.
 
@@ -49,8 +53,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .names import (EPOCH_KINDS, FIG_CLASS_SHARE, FIG_ENTROPY, FIG_FRECHET, FIG_LATENT, FIG_LOSS, FIG_OVERVIEW,
-                    FIG_PAIRS, FIG_SEPARATION, GRID_KINDS, SUMMARY_FIGURES, figure_names, grid_name, prior_name,
-                    recon_name, split_name)
+                    FIG_PAIRS, FIG_SEPARATION, GRID_KINDS, NARROW_FIGURES, SUMMARY_FIGURES, figure_names, grid_name,
+                    narrow_name, prior_name, recon_name, split_name, wide_name)
 from .output import DISPLAY_SCALE, DPI
 
 if TYPE_CHECKING:
@@ -58,8 +62,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DISPLAY_SCALE", "DPI", "EPOCH_KINDS", "FIG_CLASS_SHARE", "FIG_ENTROPY", "FIG_FRECHET", "FIG_LATENT", "FIG_LOSS",
-    "FIG_OVERVIEW", "FIG_PAIRS", "FIG_SEPARATION", "GRID_KINDS", "SUMMARY_FIGURES", "figure_names", "grid_name",
-    "make_figures", "prior_name", "recon_name", "split_name",
+    "FIG_OVERVIEW", "FIG_PAIRS", "FIG_SEPARATION", "GRID_KINDS", "NARROW_FIGURES", "SUMMARY_FIGURES", "figure_names",
+    "grid_name", "make_figures", "narrow_name", "prior_name", "recon_name", "split_name", "wide_name",
 ]
 
 
@@ -87,6 +91,9 @@ def make_figures(run: Run, *, loss_mark_epoch: int | None = None) -> dict[str, P
         FIG_LOSS: partial(curves.curve_figure, curves.draw_loss, run, mark_epoch=loss_mark_epoch),
         FIG_CLASS_SHARE: partial(heatmaps.class_share_figure, run),
         FIG_PAIRS: partial(heatmaps.pair_confusion_figure, run),
+        narrow_name(FIG_LATENT): partial(latent.latent_all_figure, run, limits, narrow=True),
+        narrow_name(FIG_CLASS_SHARE): partial(heatmaps.class_share_figure, run, narrow=True),
+        narrow_name(FIG_PAIRS): partial(heatmaps.pair_confusion_figure, run, narrow=True),
         FIG_OVERVIEW: partial(overview.overview_page, run, figures),  # last: composed of those drawn before
     }
     if not curves.has_loss(run):  # an external run of a deterministic encoder: no loss is measured
@@ -94,8 +101,9 @@ def make_figures(run: Run, *, loss_mark_epoch: int | None = None) -> dict[str, P
     for epoch in run.epochs:
         if grids.has_array(run, epoch, grids.PRIOR_SHEET):
             drawings[prior_name(epoch)] = partial(grids.prior_sheet_page, run, epoch)
-        for kind in GRID_KINDS if grids.shows_grids(run) else ():  # z > 2: the prior sheet stands for them
-            drawings[grid_name(epoch, kind)] = partial(grids.grid_page, run, epoch, kind)
+        for kind in GRID_KINDS:  # z > 2: a slice through dims 0 and 1 (the report says so)
+            if grids.has_array(run, epoch, f"grid_{kind}"):
+                drawings[grid_name(epoch, kind)] = partial(grids.grid_page, run, epoch, kind)
         if grids.has_array(run, epoch, grids.RECON_PAIRS):
             drawings[recon_name(epoch)] = partial(grids.recon_pairs_page, run, epoch)
     for name in figure_names(run.epochs):

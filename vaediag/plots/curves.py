@@ -2,7 +2,9 @@
 Fréchet distance and the training loss.
 
 Each curve is a column of a wide frame indexed by epoch, drawn by ``seaborn.lineplot`` (one colour and
-marker per column); reference values of real test digits are dotted horizontal lines.
+marker per column); reference values of real test digits are dotted horizontal lines. Epoch axes have integer
+ticks only; a legend sits below the axes, outside the data. A curve figure is ``FIGSIZE_IN[0]`` = 4.8 inches
+wide: 480 CSS pixels, so a phone shows its smallest text (9 pt) at 10 px without a narrow rendering.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from .. import columns as C
 from vaediag.datasets.classes import reword
@@ -24,10 +27,12 @@ if TYPE_CHECKING:
     from vaediag.store.rundir import Run
 
 ENTROPY_CURVES = ((C.PRIOR, "prior samples"), (C.GRID, "linear grid"), (C.QGRID, "quantile grid"))
-LOSS_CURVES = ((C.TRAIN_LOSS, "train"), (C.TEST_LOSS, "test"))
+LOSS_CURVES = ((C.TRAIN_LOSS, "train (running)"), (C.TEST_LOSS, "test"), (C.TRAIN_EVAL_LOSS, "train (eval mode)"))
 SEPARATION_PANELS = ((C.SILHOUETTE, "silhouette", "tab:blue"), (C.KNN_ACCURACY, "kNN accuracy", "tab:orange"))
-FIGSIZE_IN = (5.6, 4.0)  # two curve figures fill a row of the overview
-AXES_BOX = (0.13, 0.12, 0.83, 0.78)  # left, bottom, width, height (figure fractions)
+FIGSIZE_IN = (4.8, 3.3)  # width, height of the axes area (the legend rows below add to it)
+MARGIN_IN = {"left": 0.72, "right": 0.15, "top": 0.34, "bottom": 0.55}  # bottom: tick labels and x label
+LEGEND_ROW_IN = 0.22
+LEGEND_COLUMNS = 2
 
 
 def metric_curves(run: Run, columns: dict[str, str]) -> pd.DataFrame:
@@ -50,22 +55,33 @@ def reference_line(ax: Axes, value: float, label: str) -> None:
         ax.axhline(value, color="black", ls=":", lw=1.2, label=label)
 
 
-def label_axes(ax: Axes, *, xlabel: str, ylabel: str, title: str, legend_loc: str = "best") -> None:
+def integer_epochs(ax: Axes) -> None:
+    """Epoch ticks at whole epochs only (no 1.25, 1.50)."""
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def label_axes(ax: Axes, *, xlabel: str, ylabel: str, title: str) -> None:
+    """Labels, title, integer epoch ticks and a grid; the legend is drawn below the axes by
+    :func:`curve_figure` (seaborn's legend inside the axes is removed)."""
     ax.set_xlabel(xlabel, fontsize=TITLE_PT)
     ax.set_ylabel(ylabel, fontsize=TITLE_PT)
     ax.set_title(title, fontsize=TITLE_PT)
     ax.tick_params(labelsize=MIN_FONT_PT + 1)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=MIN_FONT_PT + 1, loc=legend_loc)
+    if ax.get_legend() is not None:
+        ax.get_legend().remove()
+    integer_epochs(ax)
     ax.grid(alpha=0.3)
 
 
 def separation_figure(run: Run) -> Figure:
     """Silhouette (top) and kNN accuracy (bottom) over checkpoint epochs, each on its own axes and scale (on
     one scale the smaller range looks flat); both: higher = better separated."""
-    fig = Figure(figsize=FIGSIZE_IN)
-    top = fig.add_axes((AXES_BOX[0], 0.56, AXES_BOX[2], 0.34))
-    bottom = fig.add_axes((AXES_BOX[0], AXES_BOX[1], AXES_BOX[2], 0.34), sharex=top)
+    width, height = FIGSIZE_IN[0], FIGSIZE_IN[1] + MARGIN_IN["top"] + MARGIN_IN["bottom"]
+    fig = Figure(figsize=(width, height))
+    m, panel = MARGIN_IN, (FIGSIZE_IN[1] - 0.25) / 2  # 0.25 in between the panels
+    box = (m["left"] / width, 1 - (m["right"] + m["left"]) / width)
+    top = fig.add_axes((box[0], (m["bottom"] + panel + 0.25) / height, box[1], panel / height))
+    bottom = fig.add_axes((box[0], m["bottom"] / height, box[1], panel / height), sharex=top)
     for ax, (column, label, colour) in zip((top, bottom), SEPARATION_PANELS):
         draw_curves(ax, metric_curves(run, {column: label}), palette=[colour])
         if ax.get_legend() is not None:
@@ -73,6 +89,7 @@ def separation_figure(run: Run) -> Figure:
         ax.tick_params(labelsize=MIN_FONT_PT + 1)
         ax.set_ylabel(label, fontsize=TITLE_PT)
         ax.grid(alpha=0.3)
+        integer_epochs(ax)
     top.tick_params(labelbottom=False)
     top.set_xlabel("")
     top.set_title(reword("latent separation of the digits (higher = better separated)", run.classes), fontsize=TITLE_PT)
@@ -94,7 +111,7 @@ def draw_entropy(ax: Axes, run: Run) -> None:
     draw_curves(ax, metric_curves(run, {prefix + C.ENTROPY_NORM: label for prefix, label in ENTROPY_CURVES}))
     reference_line(ax, entropy_reference(run), reword("real test digits", run.classes))
     ax.set_ylim(min(0.0, ax.get_ylim()[0]), 1.05)
-    label_axes(ax, xlabel="epoch", ylabel="class entropy / ln 10", legend_loc="lower left",
+    label_axes(ax, xlabel="epoch", ylabel="class entropy / ln 10",
                title=reword("diversity of generated digits (1 = all digits equally)", run.classes))
 
 
@@ -146,7 +163,20 @@ def draw_loss(ax: Axes, run: Run, mark_epoch: int | None = None) -> None:
 
 
 def curve_figure(draw, run: Run, **options) -> Figure:
-    """A single-axes figure drawn by ``draw(ax, run, **options)`` (fixed margins, no layout engine)."""
+    """A single-axes figure drawn by ``draw(ax, run, **options)`` with its legend in rows of
+    ``LEGEND_COLUMNS`` below the axes, outside the data (fixed margins, no layout engine)."""
     fig = Figure(figsize=FIGSIZE_IN)
-    draw(fig.add_axes(AXES_BOX), run, **options)
+    ax = fig.add_axes((0, 0, 1, 1))
+    draw(ax, run, **options)
+    handles, labels = ax.get_legend_handles_labels()
+    rows = -(-len(labels) // LEGEND_COLUMNS)
+    m, legend = MARGIN_IN, rows * LEGEND_ROW_IN + (0.08 if rows else 0)
+    width, height = FIGSIZE_IN[0], FIGSIZE_IN[1] + m["top"] + m["bottom"] + legend
+    fig.set_size_inches(width, height)
+    ax.set_position((m["left"] / width, (m["bottom"] + legend) / height, 1 - (m["left"] + m["right"]) / width,
+                     FIGSIZE_IN[1] / height))
+    if labels:
+        fig.legend(handles, labels, loc="lower center", ncol=min(LEGEND_COLUMNS, len(labels)),
+                   fontsize=MIN_FONT_PT + 1, frameon=False, bbox_to_anchor=(0.5, 0.02 / height),
+                   handlelength=2.2, columnspacing=1.6)
     return fig

@@ -16,7 +16,7 @@ import numpy as np
 from .. import columns as C
 from .latent import grid_spans
 from .names import GRID_KINDS
-from .output import CAPTION_FONT_PX, caption_font
+from .output import CAPTION_FONT_PX, MIN_TEXT_KEY, NARROW_MIN_TEXT_PX, NARROW_ROOM_PX, caption_font
 
 if TYPE_CHECKING:
     import torch
@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 TILE_PADDING = 2  # grey pixels between (and around) the tiles
 GRID_SCALE = 2
 CAPTION_MARGIN = 8  # pixels around the caption lines
-CAPTION_LINE = CAPTION_FONT_PX + 8  # pixels per caption line
+NARROW_MARGIN = 0.5  # CSS pixels of headroom above NARROW_MIN_TEXT_PX
+LINE_GAP = 8  # pixels between caption lines
 ENTROPY_PREFIX = {"linear": C.GRID, "quantile": C.QGRID}  # metrics prefix of each grid kind's samples
 PRIOR_SHEET = "prior_sheet"  # artifact: uint8 [100, 28, 28], the first decoded prior samples
 RECON_PAIRS = "recon_pairs"  # artifact: uint8 [2, n, 28, 28], test digits and their reconstructions
@@ -67,24 +68,38 @@ def wrap(text: str, width: int, font) -> list[str]:
     return lines
 
 
+def caption_px(width: int) -> int:
+    """The caption font (image pixels) of a page ``width`` pixels wide: ``CAPTION_FONT_PX``, larger for a page so
+    wide that a phone scales it down below ``NARROW_MIN_TEXT_PX`` CSS pixels of text."""
+    needed = (NARROW_MIN_TEXT_PX + NARROW_MARGIN) * max(width, 1) / NARROW_ROOM_PX
+    return max(CAPTION_FONT_PX, int(math.ceil(needed)))
+
+
+def caption_line(width: int) -> int:
+    """Pixels per caption line of a page ``width`` pixels wide."""
+    return caption_px(width) + LINE_GAP
+
+
 def tile_page(images: np.ndarray, title: str, nrow: int | None = None) -> Image.Image:
-    """Tiled images as a greyscale page: the caption band (``title``, wrapped to the tiles' width), then the
-    tiles upsampled ``GRID_SCALE`` x, centred."""
+    """Tiled images as a greyscale page: the caption band (``title``, wrapped to the tiles' width, in a font
+    that stays legible on a phone: :func:`caption_px`), then the tiles upsampled ``GRID_SCALE`` x, centred."""
     from PIL import Image, ImageDraw
 
     tiles = grid_tensor(images, nrow=nrow)[0].numpy()
     image = Image.fromarray(np.round(tiles * 255).astype(np.uint8))  # 2-D uint8: mode "L"
     image = image.resize((image.width * GRID_SCALE, image.height * GRID_SCALE), Image.Resampling.NEAREST)
-    font = caption_font()
+    size = caption_px(image.width)
+    font, line_height = caption_font(size), caption_line(image.width)
     lines = wrap(title, image.width - 2 * CAPTION_MARGIN, font)
     draw = ImageDraw.Draw(image)
     width = max(image.width, *(int(draw.textlength(line, font=font)) + 2 * CAPTION_MARGIN for line in lines))
-    band = len(lines) * CAPTION_LINE + CAPTION_MARGIN
+    band = len(lines) * line_height + CAPTION_MARGIN
     page = Image.new("L", (width, image.height + band), 255)
     page.paste(image, ((width - image.width) // 2, band))
     draw = ImageDraw.Draw(page)
     for i, line in enumerate(lines):
-        draw.text((CAPTION_MARGIN, CAPTION_MARGIN + i * CAPTION_LINE), line, fill=0, font=font)
+        draw.text((CAPTION_MARGIN, CAPTION_MARGIN + i * line_height), line, fill=0, font=font)
+    page.info[MIN_TEXT_KEY] = size
     return page
 
 
@@ -96,14 +111,10 @@ def _entropy_text(run: Run, column: str, epoch: int) -> str:
 def grid_title(run: Run, epoch: int, kind: str) -> str:
     side = int(round(math.sqrt(len(grid_images(run, epoch, kind)))))
     half = dict(zip(GRID_KINDS, grid_spans(run, epoch)))[kind]
-    return (f"{kind} grid {side}x{side}, z in [-{half:.3g}, {half:.3g}]^2, epoch {epoch}"
+    where = f"z in [-{half:.3g}, {half:.3g}]^2" if run.latent_dim <= 2 else \
+        f"z0, z1 in [-{half:.3g}, {half:.3g}]^2, the other {run.latent_dim - 2} dims at 0"
+    return (f"{kind} grid {side}x{side}, {where}, epoch {epoch}"
             + _entropy_text(run, ENTROPY_PREFIX[kind] + C.ENTROPY_NORM, epoch))
-
-
-def shows_grids(run: Run) -> bool:
-    """Whether the decoded grids say something about the run: they vary only latent dims 0 and 1, so a run with
-    more than 2 latent dimensions is shown by its sheet of prior samples instead (no grid pages)."""
-    return run.latent_dim <= 2
 
 
 def grid_page(run: Run, epoch: int, kind: str) -> Image.Image:

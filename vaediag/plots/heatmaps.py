@@ -1,5 +1,6 @@
 """Annotated heat maps (``seaborn.heatmap``, cells in percent): class shares epoch x digit and the kNN pair
-confusion digit x digit. Each figure uses one colour scale for all its panels."""
+confusion digit x digit. Each figure uses one colour scale for all its panels. ``narrow=True`` draws the narrow
+rendering a phone shows: the same panels stacked, ``NARROW_WIDTH_IN`` wide, each with its colour bar."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from .. import columns as C
-from .output import MAX_WIDTH_IN, MIN_FONT_PT, TITLE_PT
+from .output import MAX_WIDTH_IN, MIN_FONT_PT, NARROW_WIDTH_IN, TITLE_PT
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -82,18 +83,38 @@ def share_vmax(run: Run) -> float:
     return max(float(np.nanmax(values)) if np.isfinite(values).any() else 0.0, SHARE_MIN_VMAX)
 
 
-def class_share_figure(run: Run) -> Figure:
-    """Class share heat maps side by side: prior samples | linear grid | quantile grid (one colour scale)."""
-    panels = [(col, title) for col, title in SHARE_PANELS if col in run.per_class.columns] or [SHARE_PANELS[0]]
+def share_panels(run: Run) -> list[tuple[str, str]]:
+    """(per_class column, title) of the panels drawn: the share columns that hold a value (prior samples first;
+    the grids' when measured)."""
+    model = run.per_class[run.per_class[C.SOURCE] == C.SOURCE_MODEL]
+    panels = [(col, title) for col, title in SHARE_PANELS
+              if col in model.columns and pd.to_numeric(model[col], errors="coerce").notna().any()]
+    return panels or [SHARE_PANELS[0]]
+
+
+def class_share_figure(run: Run, narrow: bool = False) -> Figure:
+    """Class share heat maps side by side (stacked when ``narrow``): prior samples | linear grid | quantile grid
+    (one colour scale)."""
+    panels = share_panels(run)
     vmax = share_vmax(run)
-    width, height = min(MAX_WIDTH_IN, 3.7 * len(panels) + 0.8), 0.3 * (len(run.epochs) + 1) + 1.3
-    fig = Figure(figsize=(width, height))
-    axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    fig.subplots_adjust(left=0.75 / width, right=1 - 0.8 / width, bottom=0.65 / height, top=1 - 0.4 / height,
-                        wspace=0.3)
+    labels = 0.0 if run.classes.numeric else 0.9  # rotated class names below the cells
+    panel_h = 0.3 * (len(run.epochs) + 1) + 0.9 + labels
+    if narrow:
+        width, height = NARROW_WIDTH_IN, panel_h * len(panels) + 0.25 * (len(panels) - 1) + 0.4
+        fig = Figure(figsize=(width, height))
+        axes = fig.subplots(len(panels), 1, squeeze=False)[:, 0]
+        fig.subplots_adjust(left=0.6 / width, right=1 - 0.8 / width, bottom=(0.55 + labels) / height,
+                            top=1 - 0.35 / height, hspace=(0.85 + labels) / (panel_h - 0.9 - labels))
+    else:
+        width, height = min(MAX_WIDTH_IN, 3.7 * len(panels) + 0.8), panel_h + 0.4
+        fig = Figure(figsize=(width, height))
+        axes = fig.subplots(1, len(panels), squeeze=False)[0]
+        fig.subplots_adjust(left=0.75 / width, right=1 - 0.8 / width, bottom=(0.65 + labels) / height,
+                            top=1 - 0.4 / height, wspace=0.3)
     for i, (ax, (col, title)) in enumerate(zip(axes, panels)):
-        draw_heatmap(ax, class_share_table(run, col), vmax=vmax, cmap="viridis", cbar=i == len(panels) - 1,
-                     title=f"class share (%): {title}", xlabel=run.classes.noun, ylabel="epoch")
+        draw_heatmap(ax, class_share_table(run, col), vmax=vmax, cmap="viridis",
+                     cbar=narrow or i == len(panels) - 1, title=f"class share (%): {title}", xlabel=run.classes.noun,
+                     ylabel="epoch")
         name_ticks(ax, run)
     return fig
 
@@ -115,13 +136,26 @@ def pair_vmax(run: Run) -> float:
     return top if top > 0 else 1.0
 
 
-def pair_confusion_figure(run: Run) -> Figure:
-    """Pair confusion heat maps at the first and the last checkpoint (one colour scale)."""
+def pair_confusion_figure(run: Run, narrow: bool = False) -> Figure:
+    """Pair confusion heat maps at the first and the last checkpoint (one colour scale), side by side (stacked,
+    each with its colour bar, when ``narrow``)."""
     vmax = pair_vmax(run)
-    fig = Figure(figsize=(9.6, 4.6))
-    axes = fig.subplots(1, 2)
-    fig.subplots_adjust(left=0.06, right=0.95, bottom=0.12, top=0.92, wspace=0.15)
-    for ax, epoch, cbar in ((axes[0], run.first, False), (axes[1], run.last, True)):
+    names = 0.0 if run.classes.numeric else 0.9  # class names as tick labels need room
+    if narrow:
+        width, height = NARROW_WIDTH_IN, 2 * (3.3 + names) + 0.9
+        fig = Figure(figsize=(width, height))
+        axes = fig.subplots(2, 1)
+        fig.subplots_adjust(left=(0.45 + names) / width, right=1 - 0.75 / width, bottom=(0.45 + names) / height,
+                            top=1 - 0.3 / height, hspace=(0.75 + names) / 3.0)
+        bars = (True, True)
+    else:
+        width, height = 9.6 + 2 * names, 4.6 + names
+        fig = Figure(figsize=(width, height))
+        axes = fig.subplots(1, 2)
+        fig.subplots_adjust(left=(0.55 + names) / width, right=0.95, bottom=(0.55 + names) / height, top=0.92,
+                            wspace=0.15 + names / 4)
+        bars = (False, True)
+    for ax, epoch, cbar in ((axes[0], run.first, bars[0]), (axes[1], run.last, bars[1])):
         draw_heatmap(ax, pair_matrix(run, epoch), vmax=vmax, cmap="magma_r", cbar=cbar, square=True,
                      title=f"pair confusion (kNN, %), epoch {epoch}", xlabel=run.classes.noun,
                      ylabel=run.classes.noun)

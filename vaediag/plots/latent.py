@@ -17,7 +17,7 @@ from matplotlib.patches import Rectangle
 
 from .. import columns as C
 from .names import GRID_KINDS
-from .output import MAX_WIDTH_IN, MIN_FONT_PT, TITLE_PT
+from .output import MAX_WIDTH_IN, MIN_FONT_PT, NARROW_WIDTH_IN, TITLE_PT
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -52,18 +52,22 @@ def is_projected(run: Run) -> bool:
 
 def projected_codes(run: Run, epoch: int) -> np.ndarray:
     """The two plotting coordinates of ``epoch``'s test codes: dims 0, 1 (:func:`codes_2d`) for up to 2 latent
-    dimensions, else the first two principal components of the codes μ of that checkpoint (sklearn ``PCA``
-    fitted on them, deterministic ``svd_solver="full"``)."""
-    mu = np.asarray(run.artifacts(epoch)["test_mu"], dtype=np.float64)
+    dimensions, else their coordinates on the PCA plane of that checkpoint's codes μ: the plane the evaluation
+    stored for the latent explorer (``explorer_plane``), else the same plane computed here
+    (:func:`vaediag.metrics.plane.latent_plane`, sklearn ``PCA``, deterministic ``svd_solver="full"``)."""
+    arrays = run.artifacts(epoch)
+    mu = np.asarray(arrays["test_mu"], dtype=np.float64)
     mu = mu.reshape(len(mu), -1)
     if not is_projected(run) or mu.shape[1] <= 2 or len(mu) < 2:
         return codes_2d(mu)
-    from sklearn.decomposition import PCA
+    from vaediag.metrics.plane import latent_plane, project
 
-    finite = np.all(np.isfinite(mu), axis=1)
-    out = np.full((len(mu), 2), np.nan)
-    out[finite] = PCA(n_components=2, svd_solver="full").fit_transform(mu[finite])
-    return out
+    stored = np.asarray(arrays["explorer_plane"], dtype=np.float64) if "explorer_plane" in arrays else None
+    if stored is not None and stored.shape == (3, mu.shape[1]):
+        origin, basis = stored[0], stored[1:]
+    else:
+        origin, basis = latent_plane(mu)
+    return project(mu, origin, basis)
 
 
 def grid_spans(run: Run, epoch: int) -> tuple[float, float]:
@@ -136,30 +140,36 @@ def legend_handles(run: Run) -> tuple[list, list[str]]:
     return handles, labels
 
 
-def panel_layout(n: int) -> tuple[int, float]:
+def panel_layout(n: int, width_in: float = MAX_WIDTH_IN) -> tuple[int, float]:
     """(panels per row, panel side in inches) for ``n`` checkpoints: one row while the panels can keep at least
-    ``PANEL_IN[0]`` within ``MAX_WIDTH_IN``, else as many rows as needed."""
+    ``PANEL_IN[0]`` within ``width_in``, else as many rows as needed."""
     m = MARGINS_IN
-    room = MAX_WIDTH_IN - m["left"] - m["right"]
+    room = width_in - m["left"] - m["right"]
     per_row = max(1, min(n, int((room + m["gap"]) // (PANEL_IN[0] + m["gap"]))))
     return per_row, float(min(PANEL_IN[1], (room - (per_row - 1) * m["gap"]) / per_row))
 
 
-def latent_all_figure(run: Run, limits: Limits | None = None) -> Figure:
+def latent_all_figure(run: Run, limits: Limits | None = None, narrow: bool = False) -> Figure:
     """The test codes of every checkpoint as one row of panels with shared axes (``limits``:
     :func:`latent_limits` when not given) and one legend below; more checkpoints than fit one row at
-    ``PANEL_IN[0]`` continue on further rows (:func:`panel_layout`).
+    ``PANEL_IN[0]`` continue on further rows (:func:`panel_layout`). ``narrow``: the phone's rendering,
+    ``NARROW_WIDTH_IN`` wide (two panels per row, the legend in rows of four).
 
     Fixed margins instead of a layout engine, which would cost an extra draw."""
     limits = limits or latent_limits(run)
-    epochs, m = run.epochs, MARGINS_IN
-    per_row, panel = panel_layout(len(epochs))
+    epochs, m = run.epochs, dict(MARGINS_IN)
+    handles, labels = legend_handles(run)
+    columns = (4 if narrow else len(labels) if run.classes.numeric else -(-len(labels) // 2))  # names: two rows
+    if narrow:
+        m["bottom"] = 0.62 + 0.2 * (-(-len(labels) // columns))
+        m["top"] = 0.95  # a two-line figure title
+    per_row, panel = panel_layout(len(epochs), NARROW_WIDTH_IN if narrow else MAX_WIDTH_IN)
     rows = -(-len(epochs) // per_row)
     row = per_row * panel + (per_row - 1) * m["gap"]
     (x_low, x_high), (y_low, y_high) = limits
     tall = panel * float(np.clip((y_high - y_low) / (x_high - x_low), 0.5, 1.3))  # equal axis scales
     row_height = tall + 0.9  # room for the x labels and the next row's titles
-    width = max(m["left"] + row + m["right"], MIN_WIDTH_IN)
+    width = NARROW_WIDTH_IN if narrow else max(m["left"] + row + m["right"], MIN_WIDTH_IN)
     height = m["top"] + tall + (rows - 1) * row_height + m["bottom"]
     fig = Figure(figsize=(width, height))
     x0 = m["left"] + (width - m["left"] - m["right"] - row) / 2
@@ -179,15 +189,16 @@ def latent_all_figure(run: Run, limits: Limits | None = None) -> Figure:
         else:
             ax.tick_params(labelleft=False)
         ax.set_xlabel("PC1 of μ" if projected else "μ₀", fontsize=TITLE_PT, labelpad=1)
-    handles, labels = legend_handles(run)
-    columns = len(labels) if run.classes.numeric else -(-len(labels) // 2)  # names: two rows
     fig.legend(handles, labels, loc="lower center", ncol=columns, fontsize=MIN_FONT_PT + 1, frameon=False,
-               title=f"{run.classes.noun} (colour) and grid windows", title_fontsize=MIN_FONT_PT + 1, handletextpad=0.3,
+               title=f"{run.classes.noun} (colour)" + ("" if is_projected(run) else " and grid windows"),
+               title_fontsize=MIN_FONT_PT + 1, handletextpad=0.3,
                columnspacing=0.9, bbox_to_anchor=(0.5, 0.0))
     if is_projected(run):
-        shown = (f"test codes μ ({dims}-D) projected on their first two principal components (PCA per checkpoint) "
-                 "at each checkpoint")
+        shown = (f"test codes μ ({dims}-D) on their first two principal components (PCA per checkpoint)"
+                 if narrow else f"test codes μ ({dims}-D) projected on their first two principal components (PCA "
+                 "per checkpoint) at each checkpoint")
     else:
         shown = "test codes (posterior means) at each checkpoint"
-    fig.text(0.5, 1 - 0.08 / height, f"{shown}, same axes", ha="center", va="top", fontsize=TITLE_PT)
+    fig.text(0.5, 1 - 0.08 / height, f"{shown},\nsame axes" if narrow else f"{shown}, same axes", ha="center",
+             va="top", fontsize=TITLE_PT)
     return fig

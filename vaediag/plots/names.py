@@ -28,6 +28,8 @@ FIG_OVERVIEW = "overview"
 # after the per-epoch figures; the overview is composed of figures drawn before it, so it comes last
 SUMMARY_FIGURES = (FIG_LATENT, FIG_SEPARATION, FIG_ENTROPY, FIG_FRECHET, FIG_LOSS, FIG_CLASS_SHARE, FIG_PAIRS,
                    FIG_OVERVIEW)
+NARROW_SUFFIX = "_narrow"  # the phone's rendering of a figure too wide to stay legible scaled down
+NARROW_FIGURES = (FIG_LATENT, FIG_CLASS_SHARE, FIG_PAIRS)
 _EPOCH_NAME = re.compile(r"^(?P<kind>[a-z_]+)_epoch_(?P<epoch>\d+)$")
 
 
@@ -58,8 +60,19 @@ def split_name(name: str) -> tuple[str, int | None]:
     return name, None
 
 
+def narrow_name(name: str) -> str:
+    """The name of the narrow rendering of figure ``name``."""
+    return name + NARROW_SUFFIX
+
+
+def wide_name(name: str) -> str | None:
+    """The figure a narrow rendering belongs to; None for a name that is no narrow rendering."""
+    return name[: -len(NARROW_SUFFIX)] if name.endswith(NARROW_SUFFIX) else None
+
+
 def figure_names(epochs: Iterable[int]) -> list[str]:
     """Every name :func:`vaediag.plots.make_figures` can return for these checkpoint epochs, in order (it
-    leaves out the figures whose arrays an older evaluation did not store)."""
+    leaves out the figures whose arrays an older evaluation did not store): per checkpoint its pages, the
+    whole-run figures, their narrow renderings, the overview."""
     per_epoch = [epoch_name(kind, epoch) for epoch in epochs for kind in EPOCH_KINDS]
-    return per_epoch + list(SUMMARY_FIGURES)
+    return per_epoch + list(SUMMARY_FIGURES[:-1]) + [narrow_name(n) for n in NARROW_FIGURES] + [FIG_OVERVIEW]

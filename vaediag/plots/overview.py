@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .names import FIG_CLASS_SHARE, FIG_ENTROPY, FIG_FRECHET, FIG_LATENT, FIG_LOSS, FIG_PAIRS, FIG_SEPARATION
-from .output import CAPTION_FONT_PX, DPI, MAX_WIDTH_IN, caption_font
+from .output import CAPTION_FONT_PX, DPI, MAX_WIDTH_IN, MIN_TEXT_KEY, caption_font, png_min_text
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -29,10 +29,13 @@ def overview_rows(run: Run) -> list[list[str]]:
 
 
 def overview_title(run: Run) -> str:
-    model = run.model_config
+    """The page's title line: run, dataset, model, latent dimension, β (only for a model vaediag trained, which
+    records it) and checkpoints."""
+    beta = run.model_config.get("beta")
+    beta = f", beta {beta:g}" if isinstance(beta, (int, float)) and not isinstance(beta, bool) \
+        and not run.is_external else ""
     return (f"vaediag overview: {run.name} ({run.classes.title})   model {run.model_name}, latent "
-            f"{model.get('latent_dim', '?')}, beta {model.get('beta', '?')}; checkpoints "
-            f"{', '.join(map(str, run.epochs))}")
+            f"{run.latent_dim}{beta}; checkpoints {', '.join(map(str, run.epochs))}")
 
 
 def scale_row(images: list[Image.Image]) -> list[Image.Image]:
@@ -51,15 +54,19 @@ def overview_page(run: Run, figures: Mapping[str, Path]) -> Image.Image:
     names missing from ``figures`` are left out."""
     from PIL import Image, ImageDraw
 
-    rows = []
+    rows, smallest = [], [float(TITLE_FONT_SIZE)]
     for names in overview_rows(run):
-        images = []
+        images, texts = [], []
         for name in names:
             if name in figures:
+                data = Path(figures[name]).read_bytes()
                 with Image.open(figures[name]) as im:
                     images.append(im.convert("RGB"))
+                texts.append(png_min_text(data))
         if images:
-            rows.append(scale_row(images))
+            scaled = scale_row(images)
+            rows.append(scaled)
+            smallest += [t * s.width / im.width for t, s, im in zip(texts, scaled, images) if t == t]
     heights = [max(im.height for im in row) for row in rows]
     page = Image.new("RGB", (OVERVIEW_WIDTH, TITLE_BAND + sum(h + GAP for h in heights)), "white")
     y = TITLE_BAND
@@ -70,4 +77,5 @@ def overview_page(run: Run, figures: Mapping[str, Path]) -> Image.Image:
             x += im.width + GAP
         y += height + GAP
     ImageDraw.Draw(page).text((GAP, 14), overview_title(run), fill="black", font=caption_font(TITLE_FONT_SIZE))
+    page.info[MIN_TEXT_KEY] = min(smallest)
     return page

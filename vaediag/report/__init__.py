@@ -8,11 +8,13 @@ a :class:`~vaediag.store.rundir.Run`, and every number it quotes is a :class:`Fi
 :func:`findings` returns them so a test can look each one up again; in the HTML every quoted number is a
 ``<span class="num">`` carrying that provenance.
 
-Modules: ``findings`` (Finding, Tag, Sentence, the cell quoting) · ``questions`` (Q1-Q3 sentences) · ``judges`` (the
-unreadable share, the two judges side by side) · ``verdict``
-(the collapse verdict's section) · ``content`` (all sections) · ``claims`` (the Claims section of a user's claims
-file, ``vaediag check``) · ``render`` (Jinja2 templates in ``templates/``); the thresholds, verdicts, number
-formats and rules tables they print live in :mod:`vaediag.judgement`.
+Modules: ``facts`` (what the run holds: latent dimension, projection, grids, history, epochs) · ``captions``
+(figure captions and group texts written from the facts) · ``findings`` (Finding, Tag, Sentence, the cell
+quoting) · ``answers`` (the one-line answer opening each question) · ``questions`` (Q1-Q3 sentences) · ``judges`` (the unreadable share, the two judges side by side) ·
+``verdict`` (collapse verdict of a run) · ``content`` (all sections) · ``claims`` (the Claims section of a user's
+claims file, ``vaediag check``) · ``tables`` (the tables as data) · ``explorer`` (the interactive latent
+explorer) · ``render`` (Jinja2 templates in ``templates/``). Thresholds and verdicts live in
+:mod:`vaediag.judgement`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from vaediag.store.rundir import Run
 
 from .claims import ClaimsSection, claims_section
 from .content import SECTION_TITLES, ReportContent, build_content
+from .explorer import explorer_section, missing_reason
 from .findings import Finding, Sentence, Tag
 from vaediag.judgement.formats import format_number
 from .render import claim_rules_markdown, md_escape, render_html, render_markdown, rules_markdown
@@ -66,4 +69,7 @@ def build_report(run: Run | str | Path, figures: dict[str, Path] | None = None,
             from vaediag.plots import make_figures  # matplotlib only when figures are drawn
 
             figures = make_figures(run, loss_mark_epoch=TRAIN_LENGTH_EPOCH)  # the epoch Q3 asks about
-        return run.write_report(render_html(content, figures, section), render_markdown(content, figures, section))
+        explorer = explorer_section(run, content.facts)
+        note = "" if explorer is not None else missing_reason(run)
+        return run.write_report(render_html(content, figures, section, explorer, explorer_note=note),
+                                render_markdown(content, figures, section))

@@ -57,6 +57,17 @@ class ClaimRow:
     cells: str = ""
 
     @property
+    def measured_parts(self) -> tuple[str, str]:
+        """(the first clause of ``measured``, the rest): the report shows the first and folds the rest. Clauses are
+        separated by "; " outside brackets."""
+        depth = 0
+        for i, char in enumerate(self.measured):
+            depth += 1 if char in "([" else -1 if char in ")]" else 0
+            if depth == 0 and self.measured.startswith("; ", i):
+                return self.measured[:i], self.measured[i + 2:]
+        return self.measured, ""
+
+    @property
     def when(self) -> str:
         """"epoch 5", "epochs 5 → 30" (a change between two epochs), or "" (a claim without an epoch)."""
         if not self.epochs:

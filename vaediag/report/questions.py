@@ -22,7 +22,7 @@ from vaediag.judgement.intervals import knn_accuracy_ci, prior_entropy_ci, prior
 from vaediag.judgement.rules import (CI_TEXT, CONFIDENCE_CHANGE, DIVERSITY_DROPS, ENTROPY_CHANGE, FRECHET_CHANGE_REL,
                                      KNN_CHANGE, MISSING_SHARE, PAIR_CHANGE, RECALL_NEAR_ZERO, RECON_GOOD,
                                      SILHOUETTE_CHANGE, TOP_PAIRS, TRAIN_LENGTH_EPOCH, TREND_EPOCHS, Check,
-                                     silhouette_level, trend)
+                                     silhouette_level)
 from .judges import judges_sentences, unreadable_sentence
 from .trajectory import trajectory_words
 
@@ -169,7 +169,7 @@ def generation_sentences(run: Run) -> list[Sentence]:
     if found:
         word = "preserves" if found[-1].value >= RECON_GOOD else "partly loses"
         parts = _with_reference(quotes, C.RECON_ACCURACY, parts, "the classifier on the real test digits")
-        out.append(Sentence(parts + [f"; at ", epoch_tag(found[-1].epoch),
+        out.append(Sentence(parts + ["; at ", epoch_tag(found[-1].epoch),
                                      f" the encoder–decoder round trip {word} the digit identity."]))
     return out + judges_sentences(run)
 
@@ -193,7 +193,7 @@ def loss_trend(history: pd.DataFrame, column: str, minus: str | None = None,
                  int(y.index[-1]))
 
 
-def _slope_parts(check: Check) -> list[Part]:
+def slope_parts(check: Check) -> list[Part]:
     """"+0.012 nats/epoch (95 % CI [−0.004, +0.028])"."""
     how = f"{check.interval}, {CI_TEXT}"
     parts: list[Part] = [stat_tag(f"{check.estimate:+.3f}", f"least-squares slope: {check.interval}"), SLOPE_UNIT]
@@ -216,11 +216,11 @@ def _test_loss_sentence(quotes: Quotes, history: pd.DataFrame) -> Sentence:
     ref = max(before) if before else int(test.index.min())
     parts: list[Part] = ["The test loss is ", quotes.history_value(C.TEST_LOSS, ref), " at ", epoch_tag(ref),
                          " and ", quotes.history_value(C.TEST_LOSS, last), " at ", epoch_tag(last),
-                         "; over the last ", const_tag(f"{TREND_EPOCHS}"), " epochs (", epoch_tag(start), " to ",
+                         "; over the last ", const_tag(f"{len(window)}"), " epochs (", epoch_tag(start), " to ",
                          epoch_tag(last), ") its least-squares slope is "]
     if check is None:
         return Sentence(parts[:8] + ["."])
-    parts += _slope_parts(check)
+    parts += slope_parts(check)
     answer = check.answer
     if answer == "supported":
         parts += [": the test loss rises, training longer hurts (overfitting)"]
@@ -254,11 +254,12 @@ def _gap_sentences(quotes: Quotes, history: pd.DataFrame) -> list[Sentence]:
              "way (", train_eval, ", eval mode, a fixed training subset the size of the test set)"]
     check = loss_trend(history, C.TEST_LOSS, minus=C.TRAIN_EVAL_LOSS)
     if check is not None:
-        parts += ["; over the last ", const_tag(f"{TREND_EPOCHS}"), " epochs the gap's slope is "]
-        parts += _slope_parts(check)
+        span = check.interval.rpartition("over epochs ")[2]
+        parts += ["; over epochs ", const_tag(span), " the gap's slope is "]
+        parts += slope_parts(check)
         if check.answer == "supported":
             parts += [": the gap grows, the model fits its training digits increasingly better than unseen ones "
-                      "(overfitting)"]
+                      "(whether unseen digits get worse is the test loss's answer)"]
         elif check.high < 0:
             parts += [": the gap shrinks"]
         else:

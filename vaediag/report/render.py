@@ -14,172 +14,54 @@ on high-density screens) and open full size on a click (CSS ``:target``, no scri
 from __future__ import annotations
 
 import base64
-import json
 import struct
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote
 
-import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from vaediag import columns as C
-from vaediag.datasets.registry import DEFAULT_DATASET
 from vaediag.datasets.classes import MNIST_CLASSES, ClassNames
-from vaediag.store.rundir import (CONFIG_FILE, HISTORY_FILE, METRICS_FILE, PAIRS_COLUMNS, PAIRS_FILE, PER_CLASS_COLUMNS,
-                            PER_CLASS_FILE, Run)
+from vaediag.datasets.registry import DEFAULT_DATASET
+from vaediag.judgement.rules import Rule, rules
+from vaediag.judgement.run_verdict import verdict_table
+from vaediag.store.rundir import CONFIG_FILE, METRICS_FILE
 
+from .answers import NO_RULE
+from .captions import figure_caption
 from .claims import ClaimsSection
 from .claims import claim_rules as claim_rules_pairs
-from .content import SECTION_TITLES, FigureGroup, ReportContent, figure_caption, section_figures
-from .judges import JUDGES_TABLE_DOCS, judges_table
+from .content import SECTION_TITLES, FigureGroup, ReportContent, section_figures
+from .facts import RunFacts, run_facts
 from .findings import Finding, Tag
-from vaediag.judgement.formats import percent, table_cell
-from vaediag.judgement.text import md_escape
+from .judges import JUDGES_TABLE_DOCS, judges_table
 from .replication import checks_table
-from vaediag.judgement.rules import (CI_TEXT, COLLAPSE_ENTROPY, IMBALANCE_FACTOR, INSIDE_MIN, MISSING_SHARE,
-                                     POSTERIOR_KL_DIM_MIN, Rule, rules)
-from vaediag.judgement.run_verdict import (CODE_ENTROPY_HEADER, ENTROPY_ANSWER_HEADER, ENTROPY_CI_HEADER,
-                                           ENTROPY_MARGIN_HEADER, INSIDE_HEADER, verdict_table)
+from .tables import (CHECK_HEADER_DOCS, HISTORY_TABLE_COLUMNS, README_COLUMN_TABLES, TABLE_GROUPS,  # noqa: F401
+                     VERDICT_HEADER_DOCS, Table, empty_columns, epoch_tables, flatten, frame_table, verdict_columns,
+                     verdict_first)
 from .wording import reword
+from vaediag.judgement.text import md_escape
 
-HISTORY_TABLE_COLUMNS = list(dict.fromkeys(C.HISTORY_COLUMNS + [C.TRAIN_EVAL_LOSS, C.TRAIN_EVAL_RECON, C.TRAIN_EVAL_KL]))
-TABLE_GROUPS = (  # per-epoch table split into readable groups; columns not listed land in "Other"
-    (f"Training loss ({HISTORY_FILE}, nats/sample)", [c for c in HISTORY_TABLE_COLUMNS if c != C.EPOCH]),
-    ("Latent separation", [C.SILHOUETTE, C.KNN_ACCURACY, C.KNN_ACCURACY + C.CI_LOW, C.KNN_ACCURACY + C.CI_HIGH,
-                           C.DAVIES_BOULDIN, C.CALINSKI_HARABASZ, C.MOST_MIXED_PAIR, C.MOST_MIXED_PAIR_RATE]),
-    ("Latent usage", [C.ACTIVE_UNITS, C.TOTAL_CORRELATION, C.AGGPOST_MEAN_NORM, C.AGGPOST_VAR_MEAN,
-                      C.AGGPOST_KL_PRIOR]),
-    ("KL per latent dimension (nats/sample)", None),  # None: the kl_dim_<i> columns
-    ("Prior samples", [C.PRIOR + m for m in C.HISTOGRAM_METRICS] + [C.PRIOR_ENTROPY_NORM_CI_LOW,
-                                                                    C.PRIOR_ENTROPY_NORM_CI_HIGH]
-     + [C.PRIOR + m for m in C.READABILITY_METRICS]),
-    ("The second judge (nearest test codes)", list(C.JUDGE_COLUMNS)),
-    ("Linear grid", [C.GRID + m for m in C.HISTOGRAM_METRICS + C.READABILITY_METRICS] + [C.GRID_SPAN, C.GRID_INSIDE]),
-    ("Quantile grid", [C.QGRID + m for m in C.HISTOGRAM_METRICS + C.READABILITY_METRICS]
-     + [C.QGRID_SPAN, C.QGRID_INSIDE]),
-    ("Sample quality (classifier features)", [C.FRECHET, C.PRECISION, C.RECALL, C.DENSITY, C.COVERAGE]),
-    ("Reconstruction / likelihood", [C.EVAL_LOSS, C.EVAL_RECON, C.EVAL_KL, C.RECON_ACCURACY, C.IWAE_NLL,
-                                      C.IWAE_TRAIN_NLL]),
-)
-VERDICT_HEADER_DOCS = {  # the per-checkpoint verdict table's headers (verdict.verdict_table)
-    "active units": C.column_doc(C.ACTIVE_UNITS),
-    "inactive dims": f"latent dimensions whose KL is below {POSTERIOR_KL_DIM_MIN:g} nats (kl_dim_<i>); '–' = none",
-    "prior entropy (norm.)": C.column_doc(C.PRIOR + C.ENTROPY_NORM),
-    "grid entropy (norm.)": C.column_doc(C.GRID + C.ENTROPY_NORM),
-    ENTROPY_CI_HEADER: f"{CI_TEXT} of the prior entropy (bootstrap over the prior samples; recomputed from the "
-                       "shares for runs evaluated without it)",
-    ENTROPY_MARGIN_HEADER: f"prior entropy − {COLLAPSE_ENTROPY:g}: how far the estimate is from the threshold",
-    ENTROPY_ANSWER_HEADER: "supported (interval wholly below: imbalance, or collapse with missing digits), refuted "
-                           "(wholly at or above), inconclusive (straddles)",
-    "inside grid window": C.column_doc(C.GRID_INSIDE),
-    "missing from prior": f"digits whose share of prior samples has its whole {CI_TEXT} (Wilson) below "
-                          f"{percent(MISSING_SHARE)}",
-    "uncertain digits": f"digits whose share interval straddles {percent(MISSING_SHARE)}: missing or not cannot be "
-                        "told from this run",
-    "over-drawn": f"digits whose share interval lies wholly above {IMBALANCE_FACTOR:g} × their test-set share",
-    "under-drawn": f"digits whose share interval lies wholly below their test-set share / {IMBALANCE_FACTOR:g}",
-    "missing from grid": f"digits with less than {percent(MISSING_SHARE)} of the linear grid's images "
-                         "(per_class.csv grid_share; the grid's points are fixed, so no interval)",
-    INSIDE_HEADER: f"for each digit missing from the grid: the share of its own test codes inside the grid window "
-                   f"with its Wilson {CI_TEXT} and the answer to “below {percent(INSIDE_MIN)}?” (“all”: the overall "
-                   "inside fraction, when per-digit shares are unavailable)",
-    CODE_ENTROPY_HEADER: f"the code judge's normalised class entropy of the prior samples with its {CI_TEXT} and "
-                         f"the answer to “below {COLLAPSE_ENTROPY:g}?” (an imbalance needs both judges to say so)",
-    "judges disagree": f"digits on which one judge's share interval lies wholly below {percent(MISSING_SHARE)} and "
-                       "the other's wholly above: no verdict on them",
-    "judge cannot read": "digits whose reconstructions the classifier cannot read (recon_recall): its shares of "
-                         "them are no evidence",
-    "verdict": "the collapse verdict of the checkpoint (rules: 'How the findings are written')",
-}
-CHECK_HEADER_DOCS = {
-    "check": "the threshold rule: is the estimate on the rule's side of the threshold?",
-    "estimate": "the measured value (a slope in nats/epoch for the trends)",
-    CI_TEXT: "the interval the answer is decided on",
-    "side": "the rule's side of the threshold",
-    "threshold": "the rule's threshold (0 for a trend: is the slope above 0?)",
-    "margin": "estimate − threshold",
-    "answer": "supported (interval wholly on the side), refuted (wholly on the other), inconclusive (straddles)",
-    "interval": "how the interval was obtained",
-}
-README_COLUMN_TABLES = (  # the README's column tables: file -> its columns, in order
-    (HISTORY_FILE, HISTORY_TABLE_COLUMNS),
-    (METRICS_FILE, [C.EPOCH, C.SOURCE] + [c for _, cols in TABLE_GROUPS[1:] for c in (cols or [C.KL_PER_DIM_PREFIX])]),
-    (PER_CLASS_FILE, PER_CLASS_COLUMNS),
-    (PAIRS_FILE, PAIRS_COLUMNS),
-)
-# only documented columns are listed: a column whose doc has not been written yet (or that was removed) stays out
-README_COLUMN_TABLES = tuple((name, [c for c in columns if C.column_doc(c)]) for name, columns in README_COLUMN_TABLES)
 
 
 # ============================================================================================ plain data
 @dataclass(frozen=True)
-class Table:
-    """A rendered table: ``header`` (first entry: the row-label column), the meaning of each header
-    (``docs``, "" where none) and rows of cell texts; rows labelled ``"data"`` (the real-data reference) stay
-    last when the table is sorted."""
-
-    title: str
-    header: list[str]
-    rows: list[list[str]]
-    docs: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
 class Figure:
     """A figure as the page shows it: ``name``, ``src`` (a data URI in HTML, a relative link in Markdown), a
-    ``caption`` in words, and its size on the page in CSS pixels (0 when unknown)."""
+    ``caption`` in words, its size on the page in CSS pixels (0 when unknown), the height of its smallest text in
+    the PNG's pixels (``min_text``, NaN when not recorded) and, where the figure has one, its narrow rendering
+    (``narrow``: a :class:`Figure` the page shows on a narrow screen instead)."""
 
     name: str
     src: str
     caption: str = ""
     width: int = 0
     height: int = 0
-
-
-def frame_table(frame: pd.DataFrame, title: str = "", row_labels: list | None = None,
-                docs: dict[str, str] | None = None) -> Table:
-    """A DataFrame as a :class:`Table`: the index (or ``row_labels``) first, cells by ``table_cell``; header
-    docs from ``docs`` (header -> text), else :func:`vaediag.columns.column_doc`. The row-label header is
-    the index's name ("row" when it has none), never empty."""
-    labels = list(frame.index) if row_labels is None else row_labels
-    rows = [[str(label)] + [table_cell(v) for v in values]
-            for label, values in zip(labels, frame.itertuples(index=False))]
-    header = [str(frame.index.name or "row")] + [str(c) for c in frame.columns]
-    return Table(title, header, rows, [(docs or {}).get(h) or C.column_doc(h) for h in header])
-
-
-def epoch_tables(run: Run) -> list[Table]:
-    """metrics.csv in column groups (every column exactly once), rows labelled by epoch; the real-data
-    reference row is labelled ``"data"``."""
-    metrics = run.metrics
-    labels = [C.SOURCE_DATA if source == C.SOURCE_DATA else int(epoch)
-              for epoch, source in zip(metrics.index, metrics[C.SOURCE])]
-    kl = [c for c in metrics.columns if c.startswith(C.KL_PER_DIM_PREFIX)]
-    used, out = {C.SOURCE}, []
-    for title, columns in TABLE_GROUPS:
-        columns = [c for c in (kl if columns is None else columns) if c in metrics.columns and c not in used]
-        used.update(columns)
-        if columns:
-            out.append(frame_table(metrics[columns], title, labels))
-    rest = [c for c in metrics.columns if c not in used]
-    if rest:
-        out.append(frame_table(metrics[rest], "Other", labels))
-    return out
-
-
-def flatten(mapping, prefix: str = "") -> list[tuple[str, str]]:
-    """Nested dicts as ("a.b", "value") pairs; lists, booleans and None in JSON."""
-    out = []
-    for key, value in (mapping or {}).items():
-        if isinstance(value, dict):
-            out += flatten(value, f"{prefix}{key}.")
-        else:
-            text = json.dumps(value) if isinstance(value, (list, tuple, bool)) or value is None else str(value)
-            out.append((f"{prefix}{key}", text))
-    return out
+    min_text: float = float("nan")
+    narrow: "Figure | None" = None
 
 
 def provenance(finding: Finding, classes: ClassNames = MNIST_CLASSES) -> str:
@@ -235,6 +117,11 @@ def _shown(groups: list[FigureGroup], figures: dict[str, Figure]) -> list[tuple[
     return [(title, text, found) for title, text, found in shown if found]
 
 
+def _without_empty(frame):
+    """``frame`` without its columns that hold no value for this run (e.g. no share verdict without a prior)."""
+    return frame.drop(columns=empty_columns(frame))
+
+
 def reworded_table(table: Table, classes: ClassNames) -> Table:
     """``table`` with its title, headers, docs and cells in the words of ``classes`` (:mod:`.wording`)."""
     if classes.numeric:
@@ -244,30 +131,40 @@ def reworded_table(table: Table, classes: ClassNames) -> Table:
                  [reword(doc, classes) for doc in table.docs])
 
 
+def _captioned(figures: dict[str, Figure], facts: RunFacts, classes: ClassNames) -> dict[str, Figure]:
+    """The figures with their captions written from the run's facts (in the words of ``classes``)."""
+    drawn = set(figures)
+    return {name: replace(f, caption=reword(figure_caption(name, facts, drawn), classes)) for name, f in figures.items()}
+
+
 def _context(content: ReportContent, figures: dict[str, Figure], claims: ClaimsSection | None = None) -> dict:
     run = content.run
-    model = run.model_config
+    facts = content.facts or run_facts(run)
     classes = run.classes
-    shown = {section: [(reword(title, classes), reword(text, classes),
-                        [replace(f, caption=reword(f.caption, classes)) for f in found])
+    figures = _captioned(figures, facts, classes)
+    shown = {section: [(reword(title, classes), reword(text, classes), found)
                        for title, text, found in _shown(groups, figures)]
-             for section, groups in section_figures(run).items()}
+             for section, groups in section_figures(run, facts).items()}
+    empty = empty_columns(run.metrics)
     return dict(
-        name=run.name, model=run.model_name, latent_dim=model.get("latent_dim", "?"),
+        name=run.name, model=run.model_name, latent_dim=facts.latent_dim,
         dataset="" if classes.dataset == DEFAULT_DATASET else classes.title, classes=classes,
-        beta=model.get("beta", "– (not trained by vaediag)" if run.is_external else "?"),
-        epochs=", ".join(map(str, run.epochs)), last_epoch=run.last,
-        metrics_file=METRICS_FILE, config_file=CONFIG_FILE,
+        beta=facts.beta_text, epochs=", ".join(map(str, run.epochs)), last_epoch=run.last,
+        metrics_file=METRICS_FILE, config_file=CONFIG_FILE, no_rule=NO_RULE,
         titles={key: reword(title, classes) for key, title in SECTION_TITLES.items()}, sections=content.sections,
-        verdict=content.verdict, verdict_headline=reword(content.verdict.headline, classes),
-        verdict_table=reworded_table(frame_table(verdict_table(run), docs=VERDICT_HEADER_DOCS), classes),
-        judges_table=reworded_table(frame_table(judges_table(run), f"Both judges at epoch {run.last}",
+        answers=content.answers, verdict=content.verdict, verdict_headline=reword(content.verdict.headline, classes),
+        verdict_table=reworded_table(frame_table(verdict_columns(verdict_table(run), facts.grids),
+                                                 docs=VERDICT_HEADER_DOCS), classes),
+        judges_table=reworded_table(frame_table(_without_empty(judges_table(run)), f"Both judges at epoch {run.last}",
                                                 docs=JUDGES_TABLE_DOCS), classes),
-        figures=shown, tables=epoch_tables(run), rules=[Rule(reword(r.topic, classes), reword(r.text, classes)) for r in rules()],
-        checks_table=reworded_table(frame_table(checks_table(content.checks), docs=CHECK_HEADER_DOCS), classes),
+        figures=shown, tables=epoch_tables(run), empty_columns=empty,
+        rules=[Rule(reword(r.topic, classes), reword(r.text, classes)) for r in rules()],
+        checks_table=reworded_table(frame_table(verdict_first(checks_table(content.checks), "answer"),
+                                                docs=CHECK_HEADER_DOCS), classes),
         config=flatten(run.config), settings=flatten({**run.evaluation.settings,
                                                       **{f"versions.{k}": v for k, v in run.evaluation.versions.items()}}),
         timings=flatten(run.evaluation.timings), claims=claims, claim_rules_here=False,
+        explorer=None, explorer_note="",
     )
 
 
@@ -278,32 +175,55 @@ def png_size(data: bytes) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
-def embedded_figure(name: str, path: Path) -> Figure:
-    """A figure for report.html: the PNG as a base64 data URI, shown at 1/``DISPLAY_SCALE`` of its pixels."""
-    from vaediag.plots.output import DISPLAY_SCALE
+def embedded_figure(name: str, path: Path, caption: str = "") -> Figure:
+    """A figure for report.html: the PNG as a base64 data URI, shown at 1/``DISPLAY_SCALE`` of its pixels, with
+    the smallest text it recorded."""
+    from vaediag.plots.output import DISPLAY_SCALE, png_min_text
 
     data = Path(path).read_bytes()
     width, height = (round(n / DISPLAY_SCALE) for n in png_size(data))
-    return Figure(name, "data:image/png;base64," + base64.b64encode(data).decode("ascii"), figure_caption(name),
-                  width, height)
+    return Figure(name, "data:image/png;base64," + base64.b64encode(data).decode("ascii"), caption, width, height,
+                  png_min_text(data))
 
 
-def render_html(content: ReportContent, figures: dict[str, Path], claims: ClaimsSection | None = None) -> str:
-    """report.html: self-contained, every figure embedded as a base64 PNG data URI; a Claims section when
-    ``claims`` is given."""
-    embedded = {name: embedded_figure(name, path) for name, path in figures.items()}
-    return environment().get_template("report.html.j2").render(_context(content, embedded, claims))
+def with_narrow(figures: dict[str, Figure]) -> dict[str, Figure]:
+    """The figures, each narrow rendering (:func:`vaediag.plots.wide_name`) attached to its figure as
+    ``narrow`` instead of standing alone."""
+    from vaediag.plots import wide_name
+
+    out = {name: f for name, f in figures.items() if wide_name(name) is None}
+    for name, f in figures.items():
+        wide = wide_name(name)
+        if wide is not None and wide in out:
+            out[wide] = replace(out[wide], narrow=f)
+    return out
+
+
+def render_html(content: ReportContent, figures: dict[str, Path], claims: ClaimsSection | None = None,
+                explorer=None, *, explorer_note: str = "") -> str:
+    """report.html: self-contained, every figure embedded as a base64 PNG data URI (a narrow rendering, where a
+    figure has one, as the source a narrow screen shows); a Claims section when ``claims`` is given; the latent
+    explorer when ``explorer`` (:func:`vaediag.report.explorer.explorer_section`) is given, else
+    ``explorer_note`` (why there is none) when not empty."""
+    embedded = with_narrow({name: embedded_figure(name, path) for name, path in figures.items()})
+    context = _context(content, embedded, claims)
+    context.update(explorer=explorer, explorer_note=explorer_note)
+    return environment().get_template("report.html.j2").render(context)
 
 
 def render_markdown(content: ReportContent, figures: dict[str, Path], claims: ClaimsSection | None = None) -> str:
-    """report.md: figures linked relatively to RUN_DIR (absolute when a figure lies outside it); a Claims
-    section when ``claims`` is given."""
+    """report.md: figures linked relatively to RUN_DIR (absolute when a figure lies outside it; narrow renderings
+    left out); a Claims section when ``claims`` is given."""
+    from vaediag.plots import wide_name
+
     run_dir = content.run.path.resolve()
     linked = {}
     for name, path in figures.items():
+        if wide_name(name) is not None:
+            continue
         path = Path(path).resolve()
         target = path.relative_to(run_dir) if path.is_relative_to(run_dir) else path
-        linked[name] = Figure(name, Markup(quote(target.as_posix())), figure_caption(name))
+        linked[name] = Figure(name, Markup(quote(target.as_posix())))
     return environment(markdown=True).get_template("report.md.j2").render(_context(content, linked, claims))
 
 

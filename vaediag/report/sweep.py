@@ -18,21 +18,39 @@ from urllib.parse import quote
 import pandas as pd
 from markupsafe import Markup
 
+from vaediag import columns as C
 from vaediag.files import atomic
 from vaediag.judgement import replicates as R
-from vaediag.compare import compare_runs
-from vaediag import columns as C
+from vaediag.compare import GROUP, RUN_DIR, compare_runs
 from vaediag.errors import RunDirError
 from vaediag.store.rundir import Run
 
 from .claims import claims_section
 from .findings import Sentence
 from .render import Figure, embedded_figure, environment, flatten
-from .sweep_content import SECTION_TITLES, SWEEP_METRICS, comparisons, config_sections, decision_family
+from .sweep_answers import config_answers
+from .sweep_content import (SECTION_TITLES, SWEEP_METRICS, comparisons, config_sections, decision_family,
+                            digit_and_verdict_counts)
 from .wording import reword, reword_sentence
 
 FIGURE_CAPTION = ("The key metrics over the checkpoint epochs, one colour per configuration: the line is the mean "
-                  "over its seeds, the band the 95 % Student-t interval of that mean (none for a single seed).")
+                  "over its seeds, the band the 95 % Student-t interval of that mean (none for a single seed). On a "
+                  "narrow screen one panel per row.")
+
+
+def answers_by_group(df: pd.DataFrame, summary: pd.DataFrame, classes) -> dict[str, dict[str, list]]:
+    """Configuration -> question id -> its one-line answers (:mod:`.sweep_answers`), in the words of ``classes``."""
+    flat, out = df.reset_index(), {}
+    for group in dict.fromkeys(flat[GROUP]):
+        rows = flat[flat[GROUP] == group]
+        epochs = sorted(int(e) for e in rows[C.EPOCH].unique())
+        runs = [Run(d) for d in dict.fromkeys(rows[RUN_DIR])]
+        missing, _ = digit_and_verdict_counts(runs, epochs[-1:])
+        found = config_answers(df, summary, group, epochs, missing[epochs[-1]], len(runs))
+        out[group] = {key: [replace(a, question=reword(a.question, classes),
+                                    sentence=reword_sentence(a.sentence, classes)) for a in lines]
+                      for key, lines in found.items()}
+    return out
 
 
 def _metrics_present(run_dirs: list[Path]) -> list[str]:
@@ -88,6 +106,7 @@ def build_sweep_report(run_dirs, *, html_path, md_path, summary_path, figures_di
     summary = R.seed_statistics(df, metrics)
     R.write_summary(summary, summary_path)
     figure = save_png(sweep_metrics_figure(summary, metrics), figures_dir / f"{FIG_SWEEP}.png")
+    narrow = save_png(sweep_metrics_figure(summary, metrics, narrow=True), figures_dir / f"{FIG_SWEEP}_narrow.png")
     html_dir, md_dir = html_path.parent.resolve(), md_path.parent.resolve()
 
     def link(base: Path):
@@ -107,11 +126,12 @@ def build_sweep_report(run_dirs, *, html_path, md_path, summary_path, figures_di
                   grid=grid, other=other,
                   runs_header=header, runs_rows=rows, n_runs=len(run_dirs), summary_name=summary_path.name,
                   summary_columns=[(k, R.SUMMARY_COLUMN_DOCS.get(k, "")) for k in R.SUMMARY_COLUMNS],
-                  claims=section, claim_rules_here=True, decisions=family.describe(), level=family.level_text)
-    embedded = embedded_figure(FIG_SWEEP, figure)
+                  claims=section, claim_rules_here=True, decisions=family.describe(), level=family.level_text,
+                  answers=answers_by_group(df, summary, classes))
+    embedded = replace(embedded_figure(FIG_SWEEP, figure, FIGURE_CAPTION),
+                       narrow=embedded_figure(f"{FIG_SWEEP}_narrow", narrow))
     html = environment().get_template("sweep.html.j2").render(
-        configs=config_sections(df, summary, link(html_dir), classes, family=family),
-        figure=Figure(FIG_SWEEP, embedded.src, FIGURE_CAPTION, embedded.width, embedded.height), **common)
+        configs=config_sections(df, summary, link(html_dir), classes, family=family), figure=embedded, **common)
     fig_link = Markup(quote(Path(os.path.relpath(figure.resolve(), md_dir)).as_posix()))
     markdown = environment(markdown=True).get_template("sweep.md.j2").render(
         configs=config_sections(df, summary, link(md_dir), classes, family=family),

@@ -43,7 +43,7 @@ PAIRED_DIFF_SOURCE = ("paired t-interval of the per-seed difference between conf
 WELCH_SOURCE = ("Welch t-interval of the difference of means over seeds (per-run metrics.csv), at the report's "
                 "decision level")
 METRIC_NAMES = {m: words for items in QUESTIONS.values() for m, words, _ in items}
-DIFF_STATS = ("diff", "change")
+DIFF_STATS = ("diff", "change", "step")  # signed: "+" before a positive value
 
 
 # ============================================================================================ plain data
@@ -335,6 +335,8 @@ def _comparison_parts(summary, key, worse, better, *, epoch, metric, claim, iv, 
         parts += [" (no interval: each side needs at least 2 seeds with a spread)"]
     return parts + ["."]
 
+
+mean_ci = _mean_ci  # for the one-line answers (.sweep_answers)
 
 __all__ = ["Comparison", "ConfigSection", "Quote", "QUESTIONS", "SECTION_TITLES", "SWEEP_METRICS", "comparisons",
            "config_sections", "decision_family", "difference_test", "missing_digits", "trajectory_words",
