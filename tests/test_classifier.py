@@ -1,5 +1,6 @@
-"""Tests for vaediag.datasets.classifier: random tensors and tiny synthetic sets by default; the shipped weights'
-accuracy on the real 10k MNIST test set under the ``mnist`` marker."""
+"""Tests for vaediag.datasets.classifier, vaediag.datasets.classifier_training, vaediag.datasets.degrade and vaediag.datasets.judge_checks: random
+tensors and tiny synthetic sets by default; the shipped judges on the real 10k test sets (clean, degraded, an
+independent VAE's reconstructions, constructed images) under the ``mnist`` marker."""
 
 from __future__ import annotations
 
@@ -11,10 +12,16 @@ import pytest
 import torch
 
 from vaediag.datasets import classifier as clf
-from vaediag.datasets.classifier import (ClassifierOutput, DigitClassifier, classify, evaluate_classifier,
-                                         load_classifier, random_shift, save_classifier, train_classifier)
+from vaediag.datasets.classifier import (ClassifierOutput, DigitClassifier, classify, evaluate_classifier, load_classifier,
+                                save_classifier)
+from vaediag.datasets.classifier import readable
+from vaediag.datasets import classifier_training as training
+from vaediag.datasets.classifier_training import fit_temperature, random_shift, train_classifier
 from vaediag.files.atomic import file_sha256
 from vaediag.errors import CheckpointError
+
+from vaediag.datasets.degrade import SIGMAS, constructed_images, degrade, gaussian_blur
+from vaediag.datasets.judge_checks import grid_cell, robustness_grid, unreadable_rates, vae_reconstruction_check
 
 from helpers import synthetic_digits
 
@@ -164,10 +171,12 @@ def test_missing_files_raise_checkpoint_error(tmp_path, model, missing):
 def test_shipped_weights_are_small_verified_and_documented():
     info = clf.read_info()
     pt = clf.WEIGHTS_DIR / clf.WEIGHTS_FILE
-    assert pt.stat().st_size <= 2 * 1024 * 1024
+    assert pt.stat().st_size <= 3 * 1024 * 1024
     assert file_sha256(pt) == info["sha256"]
-    assert info["test_accuracy"] >= 0.993 and info["n_train"] == 60_000 and info["n_test"] == 10_000
-    for key in ("train", "train_seconds", "torch_version", "inference_seconds_10k", "history", "parameters"):
+    assert info["test_accuracy"] >= 0.993 and info["n_test"] == 10_000
+    assert info["n_train"] + info["n_calibration"] == 60_000 and info["n_calibration"] >= 1000
+    for key in ("train", "train_seconds", "torch_version", "inference_seconds_10k", "history", "parameters",
+                "robustness_grid", "calibration", "unreadable", "vae_reconstructions"):
         assert key in info
     model = load_classifier()
     assert not model.training and clf.n_parameters(model) > 0
@@ -209,22 +218,25 @@ def test_a_wider_architecture_loads_generically(tmp_path):
 
 # -------------------------------------------------------------------------------------------- training
 
+# a recipe small enough for a unit test: one tiny auxiliary VAE copied after 3 steps, a small held-out split
+TINY = dict(aux_vaes=((16, 2),), aux_steps=(3,), aux_train_size=64, calibration_size=20)
+
 
 def test_random_hflip_mirrors_about_half_the_images():
     gen = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (400, 28, 28), dtype=torch.uint8, generator=gen)
-    out = clf.random_hflip(images, gen)
+    out = training.random_hflip(images, gen)
     mirrored = [torch.equal(o, i.flip(-1)) for o, i in zip(out, images)]
     assert all(m or torch.equal(o, i) for m, o, i in zip(mirrored, out, images))
     assert 150 < sum(mirrored) < 250  # Binomial(400, 1/2): mean 200, sd 10
 
 
 def test_train_classifier_uses_the_recipe_widths_and_flips():
-    recipe = clf.TRAIN_RECIPES["fashion-mnist"]
-    assert recipe["hflip"] is True and clf.TRAIN_RECIPES["mnist"]["hflip"] is False
+    recipe = training.TRAIN_RECIPES["fashion-mnist"]
+    assert recipe["hflip"] is True and training.TRAIN_RECIPES["mnist"]["hflip"] is False
     data = synthetic_digits(n_train=64, n_test=20)
     model, info = train_classifier(data, epochs=1, device="cpu", batch_size=32, channels=(8, 8, 16), feature_dim=24,
-                                   hflip=True, log=lambda *_: None)
+                                   hflip=True, log=lambda *_: None, report=False, **TINY)
     assert model.channels == (8, 8, 16) and model.feature_dim == 24
     assert info["train"]["hflip"] is True and info["train"]["channels"] == [8, 8, 16]
 
@@ -249,18 +261,21 @@ def test_random_shift_translates_each_image():
 
 def test_train_classifier_is_seeded_and_reports(tmp_path):
     data = synthetic_digits(n_train=160, n_test=40)
-    kw = dict(epochs=2, seed=3, device="cpu", batch_size=32, log=lambda *_: None)
+    kw = dict(epochs=2, seed=3, device="cpu", batch_size=32, log=lambda *_: None, report=False, **TINY)
     m1, info = train_classifier(data, **kw)
     m2, _ = train_classifier(data, **kw)
     for (k, a), b in zip(m1.state_dict().items(), m2.state_dict().values()):
         assert torch.equal(a, b), k
     assert not m1.training and not m1.fused
     assert [row["epoch"] for row in info["history"]] == [1, 2]
-    assert info["train"]["seed"] == 3 and info["n_train"] == 160 and info["n_test"] == 40
+    assert info["train"]["seed"] == 3 and info["n_train"] + info["n_calibration"] == 160 and info["n_test"] == 40
     assert 0 <= info["test_accuracy"] <= 1 and info["train_seconds"] > 0 and info["inference_seconds_10k"] > 0
     assert info["test_accuracy"] == pytest.approx(evaluate_classifier(m1, data.test_images, data.test_labels))
+    assert m1.temperature == info["calibration"]["temperature"] > 0
+    assert set(info["unreadable"]["constructed"]) == set(constructed_images())
     save_classifier(m1, info, tmp_path)
     assert clf.read_info(tmp_path)["history"] == info["history"]
+    assert load_classifier(weights_dir=tmp_path).temperature == m1.temperature
     with pytest.raises(ValueError):
         save_classifier(load_classifier(weights_dir=tmp_path), info, tmp_path)  # a fused copy is not saved
 
@@ -286,3 +301,178 @@ def test_shipped_classifier_accuracy_on_the_real_test_set(request, dataset):
     accuracy = evaluate_classifier(load_classifier(dataset=dataset), data.test_images, data.test_labels)
     assert accuracy >= SHIPPED_ACCURACY[dataset]
     assert accuracy == pytest.approx(info["test_accuracy"], abs=3e-4)  # fused == trained, ±3 images
+
+
+# -------------------------------------------------------------------------------------------- degradations
+
+
+def test_degrade_without_blur_or_grey_is_the_float_image():
+    u8 = _images(6)
+    np.testing.assert_array_equal(degrade(u8, 0, 0).numpy(), u8.float().div(255).unsqueeze(1).numpy())
+
+
+@pytest.mark.parametrize("sigma", SIGMAS[1:])
+def test_degrade_blurs_with_the_documented_gaussian_kernel(sigma):
+    """A point of light spreads into the outer product of the normalised kernel exp(-k^2 / 2 sigma^2), |k| <= ceil(3
+    sigma); scipy's gaussian_filter with truncate=3 and black outside is the same filter at the grid's sigmas."""
+    from scipy.ndimage import gaussian_filter
+
+    x = torch.zeros(1, 1, 28, 28)
+    x[0, 0, 14, 14] = 1.0
+    radius = int(np.ceil(3 * sigma))
+    k = np.exp(-np.arange(-radius, radius + 1) ** 2 / (2 * sigma**2))
+    k /= k.sum()
+    out = degrade(x, sigma, 0)[0, 0].numpy()
+    np.testing.assert_allclose(out[14 - radius : 15 + radius, 14 - radius : 15 + radius], np.outer(k, k), atol=1e-7)
+    assert out.sum() == pytest.approx(1.0, abs=1e-6)
+    image = _images(3).float().div(255).unsqueeze(1)
+    expected = [gaussian_filter(im[0].double().numpy(), sigma, mode="constant", cval=0.0, truncate=3.0)
+                for im in image]
+    np.testing.assert_allclose(degrade(image, sigma, 0)[:, 0].numpy(), np.stack(expected), atol=1e-5)
+
+
+def test_degrade_grey_background_maps_black_to_grey_and_keeps_white():
+    x = torch.tensor([0.0, 0.5, 1.0]).view(1, 1, 1, 3).expand(1, 1, 28, 3).repeat(1, 1, 1, 10)[..., :28]
+    out = degrade(x, 0, 0.1)
+    np.testing.assert_allclose(out.numpy(), (0.1 + 0.9 * x).numpy(), atol=1e-7)
+    assert float(out.min()) == pytest.approx(0.1) and float(out.max()) == pytest.approx(1.0)
+    with pytest.raises(ValueError):
+        degrade(x, -1, 0)
+    with pytest.raises(ValueError):
+        degrade(x, 0, 1.0)
+
+
+def test_per_image_blur_matches_blurring_each_image_alone():
+    x = _images(4).float().div(255).unsqueeze(1)
+    sigmas = torch.tensor([0.0, 0.7, 1.5, 2.5])
+    together = gaussian_blur(x, sigmas)
+    for i, s in enumerate(sigmas.tolist()):
+        np.testing.assert_allclose(together[i].numpy(), degrade(x[i : i + 1], s, 0)[0].numpy(), atol=1e-6)
+
+
+def test_augmentations_keep_shapes_ranges_and_are_seeded():
+    from vaediag.datasets.classifier_augment import junk_images, random_photometric, random_warp
+
+    x = _images(16).float().div(255).unsqueeze(1)
+    for fn in (random_warp, random_photometric):
+        a, b = fn(x, torch.Generator().manual_seed(1)), fn(x, torch.Generator().manual_seed(1))
+        assert a.shape == x.shape and torch.equal(a, b) and not torch.equal(a, x)
+        assert float(a.min()) >= 0 and float(a.max()) <= 1 + 1e-6
+    junk = junk_images(50, torch.Generator().manual_seed(0))
+    assert junk.shape == (50, 1, 28, 28) and float(junk.min()) >= 0 and float(junk.max()) <= 1
+
+
+# -------------------------------------------------------------------------------------------- calibration
+
+
+def test_fit_temperature_recovers_the_temperature_that_made_the_labels():
+    gen = torch.Generator().manual_seed(0)
+    logits = 4 * torch.randn(20_000, 10, generator=gen)
+    labels = torch.multinomial(torch.softmax(logits / 2.5, 1), 1, generator=gen)[:, 0]
+    assert fit_temperature(logits, labels) == pytest.approx(2.5, rel=0.05)
+
+
+def test_the_temperature_is_stored_with_the_weights_and_applied(tmp_path):
+    model = _random_model()
+    model.temperature = 2.5
+    save_classifier(model, {}, tmp_path)
+    info = clf.read_info(tmp_path)
+    assert info["temperature"] == 2.5 and info["format"] == clf.FORMAT
+    assert torch.load(tmp_path / clf.WEIGHTS_FILE, weights_only=True)["temperature"] == 2.5
+    loaded = load_classifier(weights_dir=tmp_path)
+    assert loaded.temperature == 2.5
+    x = _images(12).float().div(255).unsqueeze(1)
+    with torch.no_grad():
+        expected = torch.softmax(model(x).double() / 2.5, 1).numpy()
+    np.testing.assert_allclose(classify(loaded, x).probs, expected, atol=1e-6)
+    info["temperature"] = 1.0  # the json disagrees with the weights file
+    (tmp_path / clf.INFO_FILE).write_text(json.dumps(info))
+    with pytest.raises(CheckpointError, match="temperature"):
+        load_classifier(weights_dir=tmp_path)
+
+
+def test_weights_of_the_first_format_load_with_temperature_one(tmp_path):
+    model = _random_model()
+    torch.save({"format": "vaediag-digit-cnn/1", "architecture": model.architecture,
+                "state_dict": model.state_dict()}, tmp_path / clf.WEIGHTS_FILE)
+    (tmp_path / clf.INFO_FILE).write_text(json.dumps({"sha256": file_sha256(tmp_path / clf.WEIGHTS_FILE)}))
+    assert load_classifier(weights_dir=tmp_path).temperature == 1.0
+
+
+def test_readable_is_a_threshold_on_the_top_probability():
+    probs = np.array([[0.05] * 9 + [0.55], [0.1] * 10, [clf.UNREADABLE_BELOW] + [0.0] * 9])
+    probs[2, 1] = 1 - clf.UNREADABLE_BELOW
+    assert readable(probs).tolist() == [True, False, clf.UNREADABLE_BELOW >= 1 - clf.UNREADABLE_BELOW]
+    assert readable(torch.as_tensor(probs), threshold=0.6).tolist() == [False, False, False]
+    out = ClassifierOutput(probs=probs, features=np.zeros((3, 4), np.float32))
+    np.testing.assert_array_equal(out.readable, readable(probs))
+
+
+# -------------------------------------------------------------------------------------------- real data: the judges
+
+
+def _test_set(request, dataset):
+    from vaediag.datasets.data import load_dataset
+
+    request.getfixturevalue("mnist_root" if dataset == "mnist" else "fashion_root")
+    return load_dataset(dataset, train_size=10, log=lambda *_: None)
+
+
+@pytest.mark.mnist
+@pytest.mark.parametrize("dataset", list(SHIPPED_ACCURACY))
+def test_shipped_judge_reads_blurred_grey_images_and_reports_its_grid(request, dataset):
+    """The robustness grid recorded by the training command is what the shipped judge does now (±3 images per
+    cell); MNIST's blur 1.5 px + 5 % grey reaches the bar; few real images are unreadable."""
+    data = _test_set(request, dataset)
+    info = clf.read_info(dataset=dataset)
+    judge = load_classifier(dataset=dataset)
+    grid = robustness_grid(judge, data.test_images, data.test_labels)
+    for row, recorded in zip(grid, info["robustness_grid"]):
+        assert (row["sigma"], row["grey"]) == (recorded["sigma"], recorded["grey"])
+        assert row["accuracy"] == pytest.approx(recorded["accuracy"], abs=3e-4)
+    if dataset == "mnist":
+        assert grid_cell(grid, 1.5, 0.05)["accuracy"] >= 0.97
+    assert grid_cell(grid, 0.0, 0.0)["unreadable_share"] <= 0.02
+
+
+@pytest.mark.mnist
+@pytest.mark.parametrize("dataset", list(SHIPPED_ACCURACY))
+def test_constructed_images_are_unreadable_to_the_shipped_judges(dataset):
+    rates = unreadable_rates(load_classifier(dataset=dataset))
+    assert rates["all_unreadable"], rates["constructed"]
+    assert clf.read_info(dataset=dataset)["unreadable"]["all_unreadable"]
+
+
+@pytest.fixture(scope="module")
+def independent_vae_check(mnist_root):
+    """A pytorch/examples VAE (784-400-20, 3 epochs on 10k digits, seeded, one thread; never seen by the recipe)
+    trained here: the judge on its reconstructions of the 10k test digits vs the 5-NN accuracy of its codes."""
+    from vaediag.datasets.data import load_dataset
+
+    data = load_dataset("mnist", mnist_root, log=lambda *_: None)
+    return vae_reconstruction_check(load_classifier(), data, latent_dim=20, epochs=3, train_size=10_000, seed=0)
+
+
+@pytest.mark.mnist
+def test_the_independent_vae_check_reproduces_what_training_recorded(independent_vae_check):
+    recorded = next(c for c in clf.read_info()["vae_reconstructions"] if c["latent_dim"] == 20)
+    for key in ("latent_knn_accuracy", "judge_accuracy"):
+        assert independent_vae_check[key] == pytest.approx(recorded[key], abs=0.005), key
+
+
+@pytest.mark.mnist
+@pytest.mark.xfail(strict=True, reason="target not reached yet: the shipped MNIST judge reads 88.6 % of this VAE's "
+                   "reconstructions, its latent 5-NN 91.2 % (the bar is 89.2 %)")
+def test_shipped_judge_reads_an_independent_vaes_reconstructions(independent_vae_check):
+    """The judge's accuracy on the reconstructions is within 2 points of the latent 5-NN accuracy."""
+    check = independent_vae_check
+    assert check["judge_accuracy"] >= check["latent_knn_accuracy"] - 0.02, check
+
+
+def test_the_classifier_module_does_not_import_the_training_recipe():
+    import subprocess
+    import sys
+
+    code = ("import sys, vaediag.datasets.classifier as c; "
+            "assert 'vaediag.datasets.classifier_training' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -109,7 +109,10 @@ def test_classifier_train_never_writes_into_the_package(tmp_path, monkeypatch):
     monkeypatch.setattr(clf, "WEIGHTS_DIR", package)
     monkeypatch.setattr(clf, "TRAINED_DIR", user)
     monkeypatch.setattr(data_mod, "load_dataset", lambda *a, **k: synthetic_digits())
-    monkeypatch.setattr(clf, "train_classifier", lambda data, **k: (clf.DigitClassifier(), {"test_accuracy": 0.5}))
+    from vaediag.datasets import classifier_training
+
+    monkeypatch.setattr(classifier_training, "train_classifier",
+                        lambda data, **k: (clf.DigitClassifier(), {"test_accuracy": 0.5}))
     res = run_cli("classifier", "train", "--device", "cpu")
     assert res.exit_code == 0, res.output
     trained = user / "mnist"  # TRAINED_DIR/<dataset>

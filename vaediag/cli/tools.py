@@ -46,8 +46,11 @@ def classifier():
                    "overwritten). Use them with `vaediag classifier evaluate --dataset DATASET --weights DIR`.")
 @data_options
 def classifier_train(*, dataset, epochs, seed, device, weights_dir, train_size, test_size, data_root):
-    """Retrain a dataset's classifier CNN (its recipe: TRAIN_RECIPES in vaediag.datasets.classifier) into a weights folder."""
-    from vaediag.datasets.classifier import TRAIN_RECIPES, save_classifier, train_classifier
+    """Retrain a dataset's judge CNN (recipe: vaediag.datasets.classifier_training.TRAIN_RECIPES) into a weights
+    folder; its info json records the test accuracy, robustness grid, temperature and unreadable-threshold
+    measurements."""
+    from vaediag.datasets.classifier import save_classifier
+    from vaediag.datasets.classifier_training import TRAIN_RECIPES, train_classifier
     from vaediag.datasets.data import load_dataset
     from vaediag.devices import resolve_device
 
@@ -59,7 +62,8 @@ def classifier_train(*, dataset, epochs, seed, device, weights_dir, train_size, 
                         device=dev, log=log)
     model, info = train_classifier(data, device=dev, log=log, **recipe)
     path = save_classifier(model.cpu(), info, weights_dir, dataset=dataset)
-    click.echo(f"test accuracy {info['test_accuracy']:.4f}; weights: {path}")
+    click.echo(f"test accuracy {info['test_accuracy']:.4f} (blur 1.5 px + 5% grey: "
+               f"{info.get('test_accuracy_blur1.5_grey0.05')}); temperature {model.temperature}; weights: {path}")
 
 
 @classifier.command("evaluate")
@@ -69,8 +73,9 @@ def classifier_train(*, dataset, epochs, seed, device, weights_dir, train_size, 
               help="Folder with the dataset's weights + info json (default: the shipped weights).")
 @functools.partial(data_options, train_size=False)
 def classifier_evaluate(dataset, device, weights_dir, test_size, data_root):
-    """Print a classifier's accuracy on its dataset's test set (re-measured now)."""
-    from vaediag.datasets.classifier import evaluate_classifier, load_classifier
+    """Print a judge's test accuracy, clean and on the blur x grey grid (vaediag.datasets.degrade), re-measured now."""
+    from vaediag.datasets.classifier import load_classifier
+    from vaediag.datasets.judge_checks import evaluation_text
     from vaediag.datasets.registry import dataset_spec
     from vaediag.datasets.data import load_dataset
     from vaediag.devices import resolve_device
@@ -78,8 +83,7 @@ def classifier_evaluate(dataset, device, weights_dir, test_size, data_root):
     dev = resolve_device(device)
     model = load_classifier(dev, dataset=dataset, weights_dir=weights_dir)
     data = load_dataset(dataset, data_root, train_size=None, test_size=test_size, seed=0, log=log)
-    acc = evaluate_classifier(model, data.test_images, data.test_labels)
-    click.echo(f"test accuracy {acc:.4f} on {len(data.test_labels)} {dataset_spec(dataset).title} test images")
+    click.echo(evaluation_text(model, data, dataset_spec(dataset).title))
 
 
 # --- tensorboard -----------------------------------------------------------------------------
