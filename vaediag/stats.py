@@ -174,7 +174,7 @@ class TTest:
 
     @property
     def p(self) -> float:
-        """The two-sided p-value, 2 · P(T_dof > |estimate| / se); NaN when not testable."""
+        """The two-sided p-value, 2 · P(T_dof > abs(estimate) / se); NaN when not testable."""
         if not self.testable:
             return math.nan
         return float(2 * _st.t.sf(abs(self.estimate) / self.se, self.dof))
