@@ -48,7 +48,8 @@ PAGE_JS = """(() => {
     const size = parseFloat(getComputedStyle(el).fontSize);
     if (size < %d) small.push([el.tagName, text.slice(0, 40), size]);
   }
-  const table = Array.from(document.querySelectorAll("#verdict table")).find(t => t.tHead);
+  const table = Array.from(document.querySelectorAll("#verdict table")).find(
+    t => t.tHead && Array.from(t.tHead.rows[0].cells).some(c => c.textContent === "verdict"));
   const verdict = table && Array.from(table.tHead.rows[0].cells).find(c => c.textContent === "verdict");
   const box = table && table.closest(".scroll").getBoundingClientRect();
   const overview = document.querySelector("#overview .gallery");
@@ -110,7 +111,7 @@ def test_on_a_phone_each_claim_is_a_card(pages):
     assert len(cards) >= 5
     for card in cards:
         assert card["display"] == "block" and card["left"] >= 0 and card["right"] <= NARROW, card
-        assert card["folded"] and card["height"] < 320, card  # claim, verdict, measured: a card, not a screen
+        assert card["folded"] and card["height"] < 320, (card["height"], card["measuredText"])  # claim, verdict, measured: a card, not a screen
         for part in ("verdict", "measured"):
             assert card[part]["width"] > 0 and card[part]["right"] <= NARROW, (part, card)
         assert card["measuredText"].strip()

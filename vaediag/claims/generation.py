@@ -99,7 +99,7 @@ def check_shares(claim: Claim, subject: Subject, settings: dict) -> Outcome:
             evidence += g_ev
             text += (f"{num(column, value)} of {PICTURES[source]}"
                      + (" (exact: fixed grid points)" if subject.single else f" [{num(column, low)}, "
-                        f"{num(column, high)}]") + ", ")
+                        f"{num(column, high)}]") + "; ")  # "; ": the grid's share is the card's first clause
             answer = combine([grid_answer, prior_answer])
         else:
             answer = prior_answer

@@ -46,9 +46,10 @@ def classifier():
                    "overwritten). Use them with `vaediag classifier evaluate --dataset DATASET --weights DIR`.")
 @data_options
 def classifier_train(*, dataset, epochs, seed, device, weights_dir, train_size, test_size, data_root):
-    """Retrain a dataset's judge CNN (recipe: vaediag.datasets.classifier_training.TRAIN_RECIPES) into a weights
-    folder; its info json records the test accuracy, robustness grid, temperature and unreadable-threshold
-    measurements."""
+    """Retrain a dataset's judge CNN into a weights folder.
+
+    The recipe is vaediag.datasets.classifier_training.TRAIN_RECIPES; the info json records the test accuracy,
+    robustness grid, temperature and unreadable-threshold measurements."""
     from vaediag.datasets.classifier import save_classifier
     from vaediag.datasets.classifier_training import TRAIN_RECIPES, train_classifier
     from vaediag.datasets.data import load_dataset
@@ -73,7 +74,9 @@ def classifier_train(*, dataset, epochs, seed, device, weights_dir, train_size, 
               help="Folder with the dataset's weights + info json (default: the shipped weights).")
 @functools.partial(data_options, train_size=False)
 def classifier_evaluate(dataset, device, weights_dir, test_size, data_root):
-    """Print a judge's test accuracy, clean and on the blur x grey grid (vaediag.datasets.degrade), re-measured now."""
+    """Print a judge's test accuracy, clean and on the blur x grey grid.
+
+    Measured now on the dataset's test images, degraded as vaediag.datasets.degrade describes."""
     from vaediag.datasets.classifier import load_classifier
     from vaediag.datasets.judge_checks import evaluation_text
     from vaediag.datasets.registry import dataset_spec

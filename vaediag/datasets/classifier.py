@@ -200,6 +200,7 @@ def classify(model: DigitClassifier, images: torch.Tensor | np.ndarray,
     (a model in training mode is switched back afterwards).
     """
     device = _device_of(model)
+    temperature = float(getattr(model, "temperature", 1.0))  # a stand-in judge without one: uncalibrated logits
     n = int(torch.as_tensor(images).shape[0])
     probs = np.empty((n, NUM_CLASSES), np.float64)
     feats = np.empty((n, model.feature_dim), np.float32)
@@ -210,7 +211,7 @@ def classify(model: DigitClassifier, images: torch.Tensor | np.ndarray,
             for start in range(0, n, batch_size):
                 x = _as_float_images(images[start : start + batch_size]).to(device)
                 f = model.features(x.contiguous(memory_format=torch.channels_last))
-                logits = model.out(f).double() / model.temperature
+                logits = model.out(f).double() / temperature
                 probs[start : start + len(x)] = torch.softmax(logits, dim=1).cpu().numpy()
                 feats[start : start + len(x)] = f.float().cpu().numpy()
     finally:

@@ -59,12 +59,15 @@ class ClaimRow:
     @property
     def measured_parts(self) -> tuple[str, str]:
         """(the first clause of ``measured``, the rest): the report shows the first and folds the rest. Clauses are
-        separated by "; " outside brackets."""
+        separated by "; " outside brackets; a single clause folds its trailing "(95 % CI: how it was obtained)"."""
         depth = 0
         for i, char in enumerate(self.measured):
             depth += 1 if char in "([" else -1 if char in ")]" else 0
             if depth == 0 and self.measured.startswith("; ", i):
                 return self.measured[:i], self.measured[i + 2:]
+        how = self.measured.find(" (95 % CI: ")  # one clause: how its interval was obtained is folded
+        if how > 0:
+            return self.measured[:how], self.measured[how + 1:]
         return self.measured, ""
 
     @property
