@@ -523,4 +523,8 @@ def test_a_report_quotes_the_unreadable_share_and_both_judges(tmp_path):
 
 def test_the_settings_default_threshold_is_the_metrics_one():
     """EvalSettings keeps a literal (the CLI imports it without numpy); it must equal the metrics' default."""
-    assert EvalSettings().unreadable_below == UNREADABLE_BELOW
+    from vaediag.datasets import classifier
+
+    assert EvalSettings().unreadable_below == UNREADABLE_BELOW == classifier.UNREADABLE_BELOW
+    for dataset in classifier.CLASSIFIER_FILES:  # the threshold each shipped judge was measured at
+        assert classifier.read_info(dataset=dataset)["unreadable"]["threshold"] == UNREADABLE_BELOW
