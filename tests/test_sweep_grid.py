@@ -265,3 +265,46 @@ def test_the_reaper_kills_the_marked_processes_and_removes_the_folder(tmp_path):
         for proc in (*marked, spared):
             proc.kill()
             proc.wait()
+def test_the_reaper_kills_what_a_marked_process_started_even_when_its_token_is_gone(tmp_path):
+    """Ray's agents rename themselves (setproctitle), which hides the token in /proc/PID/environ; the raylet that
+    started them carries it. A marked parent starts an unmarked child and exits (the child is orphaned) while the
+    driver lives; when the pipe closes, the reaper ends the child it recorded, and spares an unrelated process."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from vaediag.sweep import ray_session, reaper
+
+    token, pid_file = "t0k3n2", tmp_path / "child.pid"
+    watcher = subprocess.Popen([sys.executable, "-I", str(ray_session.REAPER), token, "", "0"],
+                               stdin=subprocess.PIPE, start_new_session=True)
+    parent_code = ("import os, subprocess, sys, time; env = {k: v for k, v in os.environ.items() if k != %r}; "
+                   "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'], env=env); "
+                   "open(%r, 'w').write(str(p.pid)); time.sleep(2.5)") % (reaper.ENV, str(pid_file))
+    parent = subprocess.Popen([sys.executable, "-c", parent_code], env=dict(os.environ, **{reaper.ENV: token}),
+                              start_new_session=True)
+    spared = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    child = None
+    try:
+        parent.wait(timeout=30)  # gone: its child is an orphan now, unmarked, no marked parent
+        child = int(pid_file.read_text())
+        assert reaper.ENV.encode() not in open(f"/proc/{child}/environ", "rb").read()
+        watcher.stdin.close()  # the driver is gone
+        watcher.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while reaper._stat(child) is not None and open(f"/proc/{child}/stat").read().split()[2] != "Z" \
+                and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert reaper._stat(child) is None or open(f"/proc/{child}/stat").read().split()[2] == "Z"
+        assert spared.poll() is None
+    finally:
+        spared.kill()
+        spared.wait()
+        if child and reaper._stat(child) is not None:
+            try:
+                os.kill(child, 9)
+            except OSError:
+                pass
+
+

@@ -6,7 +6,8 @@ minutes after a SIGKILLed driver. :class:`vaediag.sweep.ray_session.RaySession` 
 first, as a separate process in its own session, with a pipe to the driver, and marks the instance it then starts
 with an environment variable (``VAEDIAG_RAY_SESSION=<token>``) that every process Ray starts inherits. When the
 pipe closes -- the driver ended normally, raised, or was killed by any signal, SIGKILL included -- the reaper
-kills every process of this user whose environment carries the token (pass after pass, until none has been
+kills every process of this user whose environment carries the token, every descendant of one, and those it
+recorded as such while the driver lived (pass after pass, until none has been
 seen for two seconds: processes still starting are caught) and removes the instance's private temporary folder. It touches no other process: not
 another sweep's instance, not a cluster started with ``ray start``.
 
@@ -17,6 +18,7 @@ Run as ``python -I reaper.py TOKEN TEMP_DIR DRIVER_PID`` (stdlib only: it starts
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import signal
 import sys
@@ -26,6 +28,7 @@ ENV = "VAEDIAG_RAY_SESSION"
 QUIET_S = 2.0  # the reaper stops once no marked process has been seen for this long (late spawns are caught)
 PAUSE_S = 0.2
 DEADLINE_S = 60.0
+WATCH_S = 1.0  # while the driver lives, the instance's processes are recorded this often
 
 
 def marked_processes(token: str, spare: set[int]) -> list[int]:
@@ -48,20 +51,55 @@ def marked_processes(token: str, spare: set[int]) -> list[int]:
     return found
 
 
-def reap(token: str, temp_dir: str, spare: set[int]) -> int:
-    """Kill the marked processes, pass after pass, until none has been seen for ``QUIET_S`` (a process Ray was
-    starting at the driver's death appears late); remove ``temp_dir``; return how many were killed."""
+def _stat(pid: int) -> tuple[int, int] | None:
+    """(parent PID, start time in clock ticks) of ``pid`` from /proc/PID/stat; None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+        return int(fields[1]), int(fields[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def family(token: str, spare: set[int]) -> dict[int, int]:
+    """The marked processes and every descendant of one, as {PID: start time}. Descendants count because Ray's
+    agents rename themselves with setproctitle, which overwrites the memory /proc/PID/environ shows: the token
+    is no longer visible in them, their parent (the marked raylet) still is."""
+    marked = set(marked_processes(token, spare))
+    stats = {}
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if entry.isdigit() and int(entry) not in spare and (st := _stat(int(entry))) is not None:
+            stats[int(entry)] = st
+    found = {pid: stats[pid][1] for pid in marked if pid in stats}
+    grew = True
+    while grew:
+        grew = False
+        for pid, (parent, start) in stats.items():
+            if pid not in found and parent in found:
+                found[pid] = start
+                grew = True
+    return found
+
+
+def reap(token: str, temp_dir: str, spare: set[int], known: dict[int, int] | None = None) -> int:
+    """Kill the marked processes, their descendants and the ``known`` ones seen while the driver lived (PID ->
+    start time: a PID reused since by another process is left alone), pass after pass, until none has been seen
+    for ``QUIET_S`` (a process Ray was starting at the driver's death appears late); remove ``temp_dir``; return
+    how many were killed."""
+    known = dict(known or {})
     killed = 0
     start = last_seen = time.monotonic()
     while time.monotonic() - last_seen < QUIET_S and time.monotonic() - start < DEADLINE_S:
-        pids = marked_processes(token, spare)
-        for pid in pids:
+        targets = family(token, spare)
+        targets.update({pid: t for pid, t in known.items() if (st := _stat(pid)) is not None and st[1] == t})
+        for pid in targets:
             try:
                 os.kill(pid, signal.SIGKILL)
                 killed += 1
             except OSError:
                 pass
-        if pids:
+        known = {pid: t for pid, t in known.items() if pid not in targets}
+        if targets:
             last_seen = time.monotonic()
         time.sleep(PAUSE_S)
     if temp_dir:
@@ -69,15 +107,25 @@ def reap(token: str, temp_dir: str, spare: set[int]) -> int:
     return killed
 
 
+def watch(token: str, spare: set[int]) -> dict[int, int]:
+    """Until the driver's end of the pipe on stdin closes: every ``WATCH_S`` record the instance's processes
+    (:func:`family`), so that one orphaned before the driver died is still known; return them."""
+    known: dict[int, int] = {}
+    while True:
+        try:
+            ready, _, _ = select.select([0], [], [], WATCH_S)
+            if ready and not os.read(0, 1 << 16):
+                return known
+        except OSError:
+            return known
+        known.update(family(token, spare))
+
+
 def main(argv: list[str]) -> int:
     token, temp_dir, driver = argv[1], argv[2], int(argv[3])
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C meant for the sweep must not stop its clean-up
-    try:
-        while sys.stdin.buffer.read(1 << 16):  # until the driver's end of the pipe closes
-            pass
-    except OSError:
-        pass
-    reap(token, temp_dir, {os.getpid(), driver})
+    spare = {os.getpid(), driver}
+    reap(token, temp_dir, spare, watch(token, spare))
     return 0
 
 
