@@ -31,45 +31,28 @@ import time
 from pathlib import Path
 
 import torch
-from torch import nn
 from torch.nn import functional as F
 
 import vaediag
 from vaediag import columns as C
 from vaediag.datasets.data import MNISTData, load_mnist
+from vaediag.datasets.judge_checks import ExamplesVAE
 from vaediag.judgement.run_verdict import run_verdict
 from vaediag.store.rundir import Run
 
 
-class ExampleVAE(nn.Module):
-    """The VAE of pytorch/examples (vae/main.py): 784-400-20 encoder, 20-400-784 decoder, Bernoulli probabilities."""
-
-    latent_dim = 20
-
-    def __init__(self):
-        super().__init__()
-        self.fc1, self.fc21, self.fc22 = nn.Linear(784, 400), nn.Linear(400, 20), nn.Linear(400, 20)
-        self.fc3, self.fc4 = nn.Linear(20, 400), nn.Linear(400, 784)
-
-    def encode(self, x):
-        h = F.relu(self.fc1(x.view(-1, 784)))
-        return self.fc21(h), self.fc22(h)
-
-    def decode(self, z):
-        return torch.sigmoid(self.fc4(F.relu(self.fc3(z))))
-
-
-def train_example(epochs: int = 3, train_size: int = 10000, seed: int = 1) -> ExampleVAE:
-    """pytorch/examples' training loop: Adam 1e-3, batches of 128, summed BCE + KL."""
+def train_example(epochs: int = 3, train_size: int = 10000, seed: int = 1) -> ExamplesVAE:
+    """pytorch/examples' model (:class:`vaediag.datasets.judge_checks.ExamplesVAE`, z = 20) in its own training loop:
+    Adam 1e-3, batches of 128, summed BCE + KL, the noise from torch's global generator as the example draws it."""
     data = load_mnist(train_size=train_size, test_size=1000, seed=0, log=lambda *_: None)
     x = MNISTData.to_float(data.train_images)
     torch.manual_seed(seed)
-    model = ExampleVAE()
+    model = ExamplesVAE()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     for _ in range(epochs):
         for batch in x[torch.randperm(len(x))].split(128):
             mu, logvar = model.encode(batch)
-            recon = model.decode(mu + torch.randn_like(mu) * (0.5 * logvar).exp())
+            recon = model.decode(mu + torch.randn_like(mu) * (0.5 * logvar).exp()).view(-1, 784)
             loss = F.binary_cross_entropy(recon, batch.view(-1, 784), reduction="sum") \
                 - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
             optimizer.zero_grad()
