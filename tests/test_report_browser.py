@@ -49,7 +49,16 @@ FLAGS = (
 WIDE, NARROW = 1400, 420  # CSS pixels: a desktop window and a phone
 MIN_TEXT_PX = 10
 
-LAYOUT_JS = """(() => {
+# every element with text of its own, shown, whose font is below %d CSS px -> small (shared with the legibility tests)
+SMALL_TEXT_JS = """  for (const el of document.body.querySelectorAll("*")) {
+    const text = Array.from(el.childNodes).filter(n => n.nodeType === 3).map(n => n.textContent).join("").trim();
+    if (!text || !el.getClientRects().length || ["SCRIPT", "STYLE"].includes(el.tagName)) continue;
+    const size = parseFloat(getComputedStyle(el).fontSize);
+    if (size < %d) small.push([el.tagName, text.slice(0, 40), size]);
+  }
+"""
+
+LAYOUT_JS = ("""(() => {
   const rect = e => e.getBoundingClientRect();
   const figures = Array.from(document.querySelectorAll("figure.fig")).map(f => {
     const img = f.querySelector("img");
@@ -66,16 +75,10 @@ LAYOUT_JS = """(() => {
             emptyHeaders: t.tHead ? Array.from(t.tHead.querySelectorAll("th")).filter(h => !h.textContent.trim()).length : 0};
   });
   const small = [];
-  for (const el of document.body.querySelectorAll("*")) {
-    const text = Array.from(el.childNodes).filter(n => n.nodeType === 3).map(n => n.textContent).join("").trim();
-    if (!text || !el.getClientRects().length || ["SCRIPT", "STYLE"].includes(el.tagName)) continue;
-    const size = parseFloat(getComputedStyle(el).fontSize);
-    if (size < %d) small.push([el.tagName, text.slice(0, 40), size]);
-  }
-  const de = document.documentElement;
+""" + SMALL_TEXT_JS + """  const de = document.documentElement;
   return {scrollWidth: de.scrollWidth, clientWidth: de.clientWidth, bodyWidth: document.body.clientWidth,
           figures, tables, small, texts: document.body.querySelectorAll("*").length};
-})()""" % MIN_TEXT_PX
+})()""") % MIN_TEXT_PX
 
 TITLES_JS = """(() => ({
   nums: Array.from(document.querySelectorAll("span.num")).map(s => ({title: s.title, text: s.textContent,

@@ -24,7 +24,7 @@ import pytest
 from vaediag.report.explorer import quantized
 
 from report_kinds import KINDS, built_kind
-from test_report_browser import NARROW, WIDE, Page, browser, chromium  # noqa: F401  (fixtures)
+from test_report_browser import SMALL_TEXT_JS, NARROW, WIDE, Page, browser, chromium  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
 MIN_WIDE_PX, MIN_NARROW_PX, MIN_DOM_PX = 10, 9, 10
@@ -40,15 +40,9 @@ FIGURES_JS = """(() => Array.from(document.querySelectorAll("figure.fig img")).m
           minText: Number(narrow ? img.dataset.narrowMinText : img.dataset.minText)};
 }))()"""
 
-PAGE_JS = """(() => {
+PAGE_JS = ("""(() => {
   const small = [];
-  for (const el of document.body.querySelectorAll("*")) {
-    const text = Array.from(el.childNodes).filter(n => n.nodeType === 3).map(n => n.textContent).join("").trim();
-    if (!text || !el.getClientRects().length || ["SCRIPT", "STYLE"].includes(el.tagName)) continue;
-    const size = parseFloat(getComputedStyle(el).fontSize);
-    if (size < %d) small.push([el.tagName, text.slice(0, 40), size]);
-  }
-  const table = Array.from(document.querySelectorAll("#verdict table")).find(
+""" + SMALL_TEXT_JS + """  const table = Array.from(document.querySelectorAll("#verdict table")).find(
     t => t.tHead && Array.from(t.tHead.rows[0].cells).some(c => c.textContent === "verdict"));
   const verdict = table && Array.from(table.tHead.rows[0].cells).find(c => c.textContent === "verdict");
   const box = table && table.closest(".scroll").getBoundingClientRect();
@@ -56,7 +50,7 @@ PAGE_JS = """(() => {
   return {scrollWidth: document.documentElement.scrollWidth, small,
           verdictRight: verdict ? verdict.getBoundingClientRect().right : null, boxRight: box ? box.right : null,
           overviewShown: !!(overview && overview.getClientRects().length)};
-})()""" % MIN_DOM_PX
+})()""") % MIN_DOM_PX
 
 CARDS_JS = """(() => Array.from(document.querySelectorAll("tr.claim")).map(tr => {
   const box = tr.getBoundingClientRect(), cell = c => {
