@@ -81,6 +81,24 @@ def test_ci_runs_exactly_the_readme_test_command():
     assert {"py", "docs"} <= set(shlex.split(last)[2].split(","))  # the suite and the site
 
 
+def test_ci_fits_a_small_disk_one_environment_and_no_kept_tmp_folders():
+    """A CI run once failed with "No space left on device": two tox environments with torch (~6.5 GB each) and
+    every test's tmp_path kept (~6.6 GB). The docs environment builds inside the py one, and a passing test's
+    folder is removed when it ends (measured: /tmp peaked at 1.4 GB during the whole suite, docs/guide/testing.md)."""
+    import configparser
+    import tomllib
+
+    tox = configparser.ConfigParser(interpolation=None)
+    tox.read(ROOT / "tox.ini", encoding="utf-8")
+    docs = tox["testenv:docs"]
+    assert docs.get("skip_install") == "true" and "deps" not in docs and "extras" not in docs
+    assert docs["commands"].startswith("tox exec -e py ")
+    assert {"docs"} <= set(tox["testenv"]["extras"].split())  # the py environment has what Sphinx needs
+    pytest_ini = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["pytest"]["ini_options"]
+    assert pytest_ini["tmp_path_retention_policy"] == "failed"
+    assert pytest_ini["tmp_path_retention_count"] <= 1
+
+
 def test_every_guide_page_is_in_the_sites_table_of_contents():
     index = (DOCS / "index.md").read_text(encoding="utf-8")
     listed = set(re.findall(r"^(guide/[\w-]+|reference/[\w-]+)$", index, flags=re.M))
