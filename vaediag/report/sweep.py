@@ -38,15 +38,16 @@ FIGURE_CAPTION = ("The key metrics over the checkpoint epochs, one colour per co
                   "narrow screen one panel per row.")
 
 
-def answers_by_group(df: pd.DataFrame, summary: pd.DataFrame, classes) -> dict[str, dict[str, list]]:
-    """Configuration -> question id -> its one-line answers (:mod:`.sweep_answers`), in the words of ``classes``."""
+def answers_by_group(df: pd.DataFrame, summary: pd.DataFrame, classes, family) -> dict[str, dict[str, list]]:
+    """Configuration -> question id -> its one-line answers (:mod:`.sweep_answers`; Q3's changes are decisions of
+    the report's ``family``), in the words of ``classes``."""
     flat, out = df.reset_index(), {}
     for group in dict.fromkeys(flat[GROUP]):
         rows = flat[flat[GROUP] == group]
         epochs = sorted(int(e) for e in rows[C.EPOCH].unique())
         runs = [Run(d) for d in dict.fromkeys(rows[RUN_DIR])]
         missing, _ = digit_and_verdict_counts(runs, epochs[-1:])
-        found = config_answers(df, summary, group, epochs, missing[epochs[-1]], len(runs))
+        found = config_answers(df, summary, group, epochs, missing[epochs[-1]], len(runs), family=family)
         out[group] = {key: [replace(a, question=reword(a.question, classes),
                                     sentence=reword_sentence(a.sentence, classes)) for a in lines]
                       for key, lines in found.items()}
@@ -127,7 +128,7 @@ def build_sweep_report(run_dirs, *, html_path, md_path, summary_path, figures_di
                   runs_header=header, runs_rows=rows, n_runs=len(run_dirs), summary_name=summary_path.name,
                   summary_columns=[(k, R.SUMMARY_COLUMN_DOCS.get(k, "")) for k in R.SUMMARY_COLUMNS],
                   claims=section, claim_rules_here=True, decisions=family.describe(), level=family.level_text,
-                  answers=answers_by_group(df, summary, classes))
+                  answers=answers_by_group(df, summary, classes, family))
     embedded = replace(embedded_figure(FIG_SWEEP, figure, FIGURE_CAPTION),
                        narrow=embedded_figure(f"{FIG_SWEEP}_narrow", narrow))
     html = environment().get_template("sweep.html.j2").render(

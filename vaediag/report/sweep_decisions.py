@@ -19,6 +19,7 @@ from vaediag import columns as C
 from vaediag.compare import BETA, GROUP, GROUP_KEYS, LATENT_DIM, MODEL, SEED
 from vaediag.judgement import replicates as R
 from vaediag.judgement.family import Family
+from vaediag.judgement.rules import TRAIN_LENGTH_EPOCH
 from vaediag.stats import ABOVE, BELOW
 
 QUESTIONS = {  # section -> (metric, its name in words, direction: ABOVE = higher is better, BELOW = lower)
@@ -33,6 +34,7 @@ QUESTIONS = {  # section -> (metric, its name in words, direction: ABOVE = highe
            (C.IWAE_NLL, "IWAE NLL bound on test digits (nats)", BELOW),
            (C.IWAE_TRAIN_NLL, "IWAE NLL bound on the train subset (nats)", BELOW)],
 }
+ANSWER_CHANGES = (C.TEST_LOSS, R.LOSS_GAP)  # Q3's one-line answers: the change of these from epoch ≤ 30 to the last
 SECTION_TITLES = {"q1": "Q1 — Do the digits form separate clusters?", "q2": "Q2 — Are the generated digits good "
                   "and diverse?", "q3": "Q3 — Does training longer help?"}
 SWEEP_METRICS = tuple(m for items in QUESTIONS.values() for m, _, _ in items)
@@ -117,9 +119,26 @@ def difference_test(va: pd.Series, vb: pd.Series):
     return R.difference_test(va.to_dict(), vb.to_dict())
 
 
+def training_length_epochs(epochs: list[int]) -> tuple[int, int] | None:
+    """The two checkpoints of Q3's one-line answers: the last at or before ``TRAIN_LENGTH_EPOCH`` and the last
+    one; None when there is no checkpoint on one side."""
+    before = [e for e in epochs if e <= TRAIN_LENGTH_EPOCH]
+    return (before[-1], epochs[-1]) if before and epochs[-1] > TRAIN_LENGTH_EPOCH else None
+
+
+def answer_key(family: Family, group: str, metric: str, start: int, last: int) -> tuple:
+    """The family's key of the change of ``metric`` from ``start`` to ``last`` that a one-line answer decides: the
+    trajectory's step or first-to-last change where it is one of those (one decision, not two), else its own."""
+    for key in (("step", group, metric, start, last), ("change", group, metric, start, last)):
+        if key in family.tests:
+            return key
+    return ("answer", group, metric, start, last)
+
+
 def decision_family(df: pd.DataFrame, summary: pd.DataFrame) -> Family:
     """Every decision of the sweep report in one :class:`Family`: per configuration each trajectory step and
-    first-to-last change of the questions' metrics (sections "Q1", "Q2", "Q3"), per compared pair each metric of
+    first-to-last change of the questions' metrics (sections "Q1", "Q2", "Q3") and the two changes Q3's one-line
+    answers decide (:func:`training_length_epochs`; section "Q3"), per compared pair each metric of
     ``COMPARISON_CLAIMS`` ("comparisons")."""
     family = Family()
     flat = df.reset_index()
@@ -129,6 +148,12 @@ def decision_family(df: pd.DataFrame, summary: pd.DataFrame) -> Family:
             for metric, _, _ in items:
                 if metric in g.columns:
                     add_trajectory(family, df, summary, group, metric, sid.upper())
+        ends = training_length_epochs(sorted(int(e) for e in g[C.EPOCH].unique()))
+        for metric in ANSWER_CHANGES if ends else ():
+            if metric in g.columns:
+                key = answer_key(family, group, metric, *ends)
+                if key not in family.tests:
+                    family.add(key, paired_change_test(df, group, metric, *ends), "Q3")
     for _, (ga, _a), (gb, _b), epoch in pairs(df):
         for metric, _, _ in COMPARISON_CLAIMS:
             if metric in flat.columns:
