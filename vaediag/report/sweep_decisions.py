@@ -34,7 +34,7 @@ QUESTIONS = {  # section -> (metric, its name in words, direction: ABOVE = highe
            (C.IWAE_NLL, "IWAE NLL bound on test digits (nats)", BELOW),
            (C.IWAE_TRAIN_NLL, "IWAE NLL bound on the train subset (nats)", BELOW)],
 }
-ANSWER_CHANGES = (C.TEST_LOSS, R.LOSS_GAP)  # Q3's one-line answers: the change of these from epoch ≤ 30 to the last
+ANSWER_CHANGES = (C.TEST_LOSS, R.LOSS_GAP)  # Q3's one-line answers decide their change (training_length_epochs)
 SECTION_TITLES = {"q1": "Q1 — Do the digits form separate clusters?", "q2": "Q2 — Are the generated digits good "
                   "and diverse?", "q3": "Q3 — Does training longer help?"}
 SWEEP_METRICS = tuple(m for items in QUESTIONS.values() for m, _, _ in items)
