@@ -31,26 +31,6 @@ DEADLINE_S = 60.0
 WATCH_S = 1.0  # while the driver lives, the instance's processes are recorded this often
 
 
-def marked_processes(token: str, spare: set[int]) -> list[int]:
-    """PIDs of this user's processes whose environment holds ``ENV=token`` (those in ``spare`` excepted)."""
-    needle = f"{ENV}={token}".encode()
-    found = []
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return found
-    for entry in entries:
-        if not entry.isdigit() or int(entry) in spare:
-            continue
-        try:
-            with open(f"/proc/{entry}/environ", "rb") as fh:
-                if needle in fh.read().split(b"\0"):
-                    found.append(int(entry))
-        except OSError:  # gone, or another user's process
-            continue
-    return found
-
-
 def _stat(pid: int) -> tuple[int, int] | None:
     """(parent PID, start time in clock ticks) of ``pid`` from /proc/PID/stat; None when it is gone."""
     try:
@@ -61,16 +41,31 @@ def _stat(pid: int) -> tuple[int, int] | None:
         return None
 
 
-def family(token: str, spare: set[int]) -> dict[int, int]:
-    """The marked processes and every descendant of one, as {PID: start time}. Descendants count because Ray's
-    agents rename themselves with setproctitle, which overwrites the memory /proc/PID/environ shows: the token
-    is no longer visible in them, their parent (the marked raylet) still is."""
-    marked = set(marked_processes(token, spare))
-    stats = {}
-    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
-        if entry.isdigit() and int(entry) not in spare and (st := _stat(int(entry))) is not None:
-            stats[int(entry)] = st
-    found = {pid: stats[pid][1] for pid in marked if pid in stats}
+def _marked(pid: int, needle: bytes) -> bool:
+    """Whether ``pid``'s environment holds ``needle`` (False when it is gone or another user's process)."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as fh:
+            return needle in fh.read().split(b"\0")
+    except OSError:
+        return False
+
+
+def instance_processes(token: str, spare: set[int]) -> dict[int, int]:
+    """This user's processes whose environment holds ``ENV=token`` and every descendant of one (those in
+    ``spare`` excepted), as {PID: start time}, from one pass over /proc. Descendants count because Ray's agents
+    rename themselves with setproctitle, which overwrites the memory /proc/PID/environ shows: the token is no
+    longer visible in them, their parent (the marked raylet) still is."""
+    needle = f"{ENV}={token}".encode()
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return {}
+    stats, found = {}, {}
+    for pid in (int(e) for e in entries if e.isdigit() and int(e) not in spare):
+        if (st := _stat(pid)) is not None:
+            stats[pid] = st
+            if _marked(pid, needle):
+                found[pid] = st[1]
     grew = True
     while grew:
         grew = False
@@ -90,7 +85,7 @@ def reap(token: str, temp_dir: str, spare: set[int], known: dict[int, int] | Non
     killed = 0
     start = last_seen = time.monotonic()
     while time.monotonic() - last_seen < QUIET_S and time.monotonic() - start < DEADLINE_S:
-        targets = family(token, spare)
+        targets = instance_processes(token, spare)
         targets.update({pid: t for pid, t in known.items() if (st := _stat(pid)) is not None and st[1] == t})
         for pid in targets:
             try:
@@ -109,7 +104,7 @@ def reap(token: str, temp_dir: str, spare: set[int], known: dict[int, int] | Non
 
 def watch(token: str, spare: set[int]) -> dict[int, int]:
     """Until the driver's end of the pipe on stdin closes: every ``WATCH_S`` record the instance's processes
-    (:func:`family`), so that one orphaned before the driver died is still known; return them."""
+    (:func:`instance_processes`), so that one orphaned before the driver died is still known; return them."""
     known: dict[int, int] = {}
     while True:
         try:
@@ -118,7 +113,7 @@ def watch(token: str, spare: set[int]) -> dict[int, int]:
                 return known
         except OSError:
             return known
-        known.update(family(token, spare))
+        known.update(instance_processes(token, spare))
 
 
 def main(argv: list[str]) -> int:
