@@ -4,7 +4,7 @@
 # at the end. Exits with the command's status. Nothing else should write to the disk meanwhile.
 #   bash benchmarks/peak_disk.sh [--every SECONDS] [--du DIR] -- COMMAND [ARG...]
 #   e.g. d=$(mktemp -d) && git clone -q . "$d" && cd "$d" && \
-#        bash benchmarks/peak_disk.sh --du "/tmp/pytest-of-$USER" -- env CI=true bash .ci/run
+#        bash benchmarks/peak_disk.sh --du "/tmp/pytest-of-$(id -un)" -- env CI=true bash .ci/run
 set -uo pipefail
 every=15; dir=""
 while [ $# -gt 0 ]; do
